@@ -1,0 +1,522 @@
+//! One typed configuration per deployment, loaded from a YAML file in the ROS 2 parameters format.
+//!
+//! ```yaml
+//! sattva:                 # the node name (also accepted: /sattva, /**)
+//!   ros__parameters:
+//!     backend: mujoco
+//!     seed: 7
+//!     mujoco:
+//!       model: ../sim/arm_table.xml   # relative paths are relative to this file
+//! ```
+//!
+//! The same file is passed to `ros2 launch` as `--params-file` and read by the standalone binary.
+//! Because ROS 2 parameters are scalars or arrays of scalars, the schema never uses lists of maps
+//! (per-joint settings are parallel arrays) and the loader rejects them with a clear error.
+//!
+//! Every error names the file, the key path (`sattva.ros__parameters.mujoco.model`) and what was
+//! expected. Unknown keys are errors (a typo must not silently fall back to a default).
+
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_norway::Value;
+
+pub use validate::{Checker, Validate};
+
+use crate::backend::mujoco_config::MujocoConfig;
+
+/// The node name under which parameters live in the file.
+pub const NODE_NAME: &str = "sattva";
+
+/// Errors while loading or validating a configuration file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: cannot read config file: {source}")]
+    Io {
+        /// The file.
+        file: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML.
+    #[error("{file}:{line}:{column}: invalid YAML: {message}")]
+    Syntax {
+        /// The file.
+        file: PathBuf,
+        /// 1-based line of the error (0 when unknown).
+        line: usize,
+        /// 1-based column of the error (0 when unknown).
+        column: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// A key is unknown, has the wrong type, or its value is out of range.
+    #[error("{file}: key `{key}`: {message}")]
+    Invalid {
+        /// The file.
+        file: PathBuf,
+        /// Full dotted key path, starting at the node name.
+        key: String,
+        /// What is wrong and what was expected.
+        message: String,
+    },
+    /// Several validation errors at once (all are reported, not just the first).
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Many(Vec<ConfigError>),
+}
+
+/// Which world runs behind the loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// MuJoCo simulation (`mujoco:` section).
+    Mujoco,
+    /// Intel RealSense camera + a real robot's joints.
+    Robot,
+    /// A recorded rosbag2 bag.
+    Replay,
+}
+
+/// The control loop's timing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ControlConfig {
+    /// Control period, ns (default 2 ms = 500 Hz).
+    pub period_ns: i64,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        Self {
+            period_ns: 2_000_000,
+        }
+    }
+}
+
+impl Validate for ControlConfig {
+    fn validate(&self, c: &mut Checker) {
+        c.range_i64("period_ns", self.period_ns, 10_000, 1_000_000_000);
+    }
+}
+
+/// Settings of the `sattva sim` job.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimConfig {
+    /// Simulated duration of one run, s.
+    pub duration_s: f64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self { duration_s: 10.0 }
+    }
+}
+
+impl Validate for SimConfig {
+    fn validate(&self, c: &mut Checker) {
+        c.range_f64("duration_s", self.duration_s, 0.0, 1.0e6);
+    }
+}
+
+/// The whole configuration of one deployment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Which backend drives the loop.
+    pub backend: BackendKind,
+    /// Master seed: noise, exploration and projections derive their seeds from it.
+    #[serde(default)]
+    pub seed: u64,
+    /// Control loop timing.
+    #[serde(default)]
+    pub control: ControlConfig,
+    /// The `sattva sim` job.
+    #[serde(default)]
+    pub sim: SimConfig,
+    /// MuJoCo backend (required when `backend: mujoco`).
+    #[serde(default)]
+    pub mujoco: Option<MujocoConfig>,
+    /// Directory of the file this was loaded from; relative paths inside resolve against it.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    /// The file this was loaded from (for error messages).
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+impl Validate for Config {
+    fn validate(&self, c: &mut Checker) {
+        c.section("control", |c| self.control.validate(c));
+        c.section("sim", |c| self.sim.validate(c));
+        match (&self.backend, &self.mujoco) {
+            (BackendKind::Mujoco, None) => c.fail(
+                "mujoco",
+                "missing: `backend: mujoco` needs a `mujoco:` section with at least `model:`",
+            ),
+            (_, Some(m)) => c.section("mujoco", |c| m.validate(c)),
+            _ => {}
+        }
+    }
+}
+
+impl Config {
+    /// Loads, applies `overrides` (`key.path=value`, value in YAML syntax) and validates.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_yaml_str(&text, path, overrides)
+    }
+
+    /// Parses a config from YAML text; `path` is used for error messages and relative paths.
+    pub fn from_yaml_str(
+        text: &str,
+        path: &Path,
+        overrides: &[String],
+    ) -> Result<Config, ConfigError> {
+        let file = path.to_path_buf();
+        let doc: Value = serde_norway::from_str(text).map_err(|e| syntax_error(&file, &e))?;
+        let (prefix, mut params) = extract_params(&file, doc)?;
+        for ov in overrides {
+            apply_override(&file, &prefix, &mut params, ov)?;
+        }
+        check_ros_param_types(&file, &prefix, &params)?;
+        let mut cfg: Config = serde_path_to_error::deserialize(params).map_err(|e| {
+            let key = join_key(&prefix, &e.path().to_string());
+            ConfigError::Invalid {
+                file: file.clone(),
+                key,
+                message: e.into_inner().to_string(),
+            }
+        })?;
+        cfg.base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        cfg.source = file.clone();
+        let mut checker = Checker::new(&file, &prefix);
+        cfg.validate(&mut checker);
+        checker.finish()?;
+        Ok(cfg)
+    }
+
+    /// Resolves a path from the config: absolute stays, relative is taken from the file's directory.
+    pub fn resolve_path(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+
+    /// The MuJoCo section; an error naming the key when absent.
+    pub fn mujoco(&self) -> Result<&MujocoConfig, ConfigError> {
+        self.mujoco.as_ref().ok_or_else(|| ConfigError::Invalid {
+            file: self.source.clone(),
+            key: format!("{NODE_NAME}.ros__parameters.mujoco"),
+            message: "missing: this command needs a `mujoco:` section".into(),
+        })
+    }
+
+    /// A stable hash of the effective configuration (for snapshot lineage and reports).
+    pub fn hash(&self) -> [u8; 32] {
+        use sha2::Digest;
+        let text = serde_norway::to_string(self).unwrap_or_default();
+        sha2::Sha256::digest(text.as_bytes()).into()
+    }
+}
+
+fn syntax_error(file: &Path, e: &serde_norway::Error) -> ConfigError {
+    let (line, column) = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((0, 0));
+    ConfigError::Syntax {
+        file: file.to_path_buf(),
+        line,
+        column,
+        message: e.to_string(),
+    }
+}
+
+fn join_key(prefix: &str, rest: &str) -> String {
+    if rest.is_empty() || rest == "." {
+        prefix.to_string()
+    } else {
+        format!("{prefix}.{rest}")
+    }
+}
+
+/// Finds `<node>: ros__parameters:` and returns (key prefix, the parameters map).
+fn extract_params(file: &Path, doc: Value) -> Result<(String, Value), ConfigError> {
+    let invalid = |key: &str, message: String| ConfigError::Invalid {
+        file: file.to_path_buf(),
+        key: key.to_string(),
+        message,
+    };
+    let Value::Mapping(top) = doc else {
+        return Err(invalid(
+            "<top>",
+            format!("expected a mapping `{NODE_NAME}: {{ros__parameters: {{...}}}}` (ROS 2 params format)"),
+        ));
+    };
+    for node in [NODE_NAME, "/sattva", "/**"] {
+        if let Some(v) = top.get(node) {
+            let Value::Mapping(inner) = v else {
+                return Err(invalid(
+                    node,
+                    "expected a mapping with `ros__parameters`".into(),
+                ));
+            };
+            let params = inner.get("ros__parameters").cloned().ok_or_else(|| {
+                invalid(
+                    node,
+                    "missing `ros__parameters` (ROS 2 params format: `sattva: ros__parameters: ...`)".into(),
+                )
+            })?;
+            if let Some(k) = inner.keys().find(|k| k.as_str() != Some("ros__parameters")) {
+                return Err(invalid(
+                    &format!("{node}.{}", value_key(k)),
+                    "unknown key: only `ros__parameters` may appear under the node name".into(),
+                ));
+            }
+            return Ok((format!("{node}.ros__parameters"), params));
+        }
+    }
+    let found: Vec<String> = top.keys().map(value_key).collect();
+    Err(invalid(
+        "<top>",
+        format!(
+            "no parameters for node `{NODE_NAME}`: expected top-level key `{NODE_NAME}` (or `/**`), found {found:?}"
+        ),
+    ))
+}
+
+fn value_key(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => serde_norway::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    }
+}
+
+/// ROS 2 parameters are bool/int/double/string or homogeneous arrays of those, nested in maps.
+/// Reject what `--params-file` would reject, so a file that works here also works under `ros2 launch`.
+fn check_ros_param_types(file: &Path, prefix: &str, v: &Value) -> Result<(), ConfigError> {
+    fn walk(file: &Path, key: &str, v: &Value) -> Result<(), ConfigError> {
+        let bad = |message: &str| ConfigError::Invalid {
+            file: file.to_path_buf(),
+            key: key.to_string(),
+            message: message.to_string(),
+        };
+        match v {
+            Value::Mapping(m) => {
+                for (k, child) in m {
+                    walk(file, &format!("{key}.{}", value_key(k)), child)?;
+                }
+                Ok(())
+            }
+            Value::Sequence(items) => {
+                if items.is_empty() {
+                    return Err(bad(
+                        "empty list: ROS 2 parameters cannot be empty arrays; omit the key instead",
+                    ));
+                }
+                let kind = |x: &Value| match x {
+                    Value::Bool(_) => Some(0),
+                    Value::Number(n) if n.is_f64() => Some(2),
+                    Value::Number(_) => Some(1),
+                    Value::String(_) => Some(3),
+                    _ => None,
+                };
+                let first = kind(&items[0]);
+                for it in items {
+                    match kind(it) {
+                        None => return Err(bad("lists may hold only scalars (ROS 2 parameter arrays); use parallel arrays instead of a list of maps")),
+                        k if k != first => return Err(bad("mixed types in a list: ROS 2 parameter arrays are homogeneous")),
+                        _ => {}
+                    }
+                }
+                Ok(())
+            }
+            Value::Null => Err(bad(
+                "null value: ROS 2 parameters cannot be null; omit the key instead",
+            )),
+            Value::Tagged(_) => Err(bad("YAML tags are not allowed in ROS 2 parameter files")),
+            _ => Ok(()),
+        }
+    }
+    walk(file, prefix, v)
+}
+
+/// Applies `a.b.c=value` to the parameter map. The value is parsed as YAML (so `3`, `true`,
+/// `[1, 2]` and `text` all work), exactly like `ros2 run ... -p a.b.c:=value`.
+fn apply_override(
+    file: &Path,
+    prefix: &str,
+    params: &mut Value,
+    ov: &str,
+) -> Result<(), ConfigError> {
+    let (key, raw) = ov
+        .split_once(":=")
+        .or_else(|| ov.split_once('='))
+        .ok_or_else(|| ConfigError::Invalid {
+            file: file.to_path_buf(),
+            key: ov.to_string(),
+            message: "override must look like `key.path=value` (or `key.path:=value`)".into(),
+        })?;
+    let value: Value = serde_norway::from_str(raw).map_err(|e| ConfigError::Invalid {
+        file: file.to_path_buf(),
+        key: join_key(prefix, key),
+        message: format!("override value `{raw}` is not valid YAML: {e}"),
+    })?;
+    let mut cur = params;
+    let parts: Vec<&str> = key.split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        let Value::Mapping(m) = cur else {
+            return Err(ConfigError::Invalid {
+                file: file.to_path_buf(),
+                key: join_key(prefix, &parts[..i].join(".")),
+                message: "override path goes through a value that is not a mapping".into(),
+            });
+        };
+        let k = Value::String((*part).to_string());
+        if i + 1 == parts.len() {
+            m.insert(k, value);
+            return Ok(());
+        }
+        cur = m
+            .entry(k)
+            .or_insert_with(|| Value::Mapping(Default::default()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_yaml_str(text, Path::new("/etc/x/test.yaml"), &[])
+    }
+
+    const MIN: &str =
+        "sattva:\n  ros__parameters:\n    backend: mujoco\n    mujoco:\n      model: arm.xml\n";
+
+    #[test]
+    fn minimal_file_loads_with_defaults() {
+        let c = load(MIN).unwrap();
+        assert_eq!(c.backend, BackendKind::Mujoco);
+        assert_eq!(c.control.period_ns, 2_000_000);
+        assert_eq!(c.resolve_path("arm.xml"), PathBuf::from("/etc/x/arm.xml"));
+        assert_eq!(c.resolve_path("/abs/a.xml"), PathBuf::from("/abs/a.xml"));
+    }
+
+    #[test]
+    fn wildcard_node_name_is_accepted() {
+        let text = MIN.replace("sattva:", "/**:");
+        assert!(load(&text).is_ok());
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_path() {
+        let text = format!("{MIN}    contorl:\n      period_ns: 5\n");
+        let e = load(&text).unwrap_err().to_string();
+        assert!(e.contains("/etc/x/test.yaml"), "{e}");
+        assert!(e.contains("sattva.ros__parameters"), "{e}");
+        assert!(e.contains("contorl"), "{e}");
+    }
+
+    #[test]
+    fn nested_unknown_key_has_full_path() {
+        let text = format!("{MIN}    control:\n      period_nss: 5\n");
+        let e = load(&text).unwrap_err().to_string();
+        assert!(e.contains("sattva.ros__parameters.control"), "{e}");
+        assert!(e.contains("period_nss"), "{e}");
+        assert!(e.contains("period_ns"), "expected form listed: {e}");
+    }
+
+    #[test]
+    fn wrong_type_names_key_and_expected_type() {
+        let text = format!("{MIN}    control:\n      period_ns: fast\n");
+        let e = load(&text).unwrap_err().to_string();
+        assert!(
+            e.contains("sattva.ros__parameters.control.period_ns"),
+            "{e}"
+        );
+        assert!(e.contains("i64") || e.contains("integer"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_names_key_and_range() {
+        let text = format!("{MIN}    control:\n      period_ns: 5\n");
+        let e = load(&text).unwrap_err().to_string();
+        assert!(
+            e.contains("sattva.ros__parameters.control.period_ns"),
+            "{e}"
+        );
+        assert!(e.contains("10000"), "{e}");
+    }
+
+    #[test]
+    fn missing_ros_parameters_layer_is_explained() {
+        let e = load("sattva:\n  backend: mujoco\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ros__parameters"), "{e}");
+    }
+
+    #[test]
+    fn syntax_error_has_line() {
+        let e = load("sattva:\n  ros__parameters: [\n").unwrap_err();
+        assert!(
+            matches!(e, ConfigError::Syntax { line, .. } if line > 0),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn missing_file_names_file() {
+        let e = Config::load(Path::new("/nonexistent/sattva.yaml"), &[]).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/sattva.yaml"));
+    }
+
+    #[test]
+    fn list_of_maps_is_rejected_as_not_ros_params() {
+        let text = format!("{MIN}    sim:\n      duration_s: [{{a: 1}}]\n");
+        let e = load(&text).unwrap_err().to_string();
+        assert!(e.contains("sattva.ros__parameters.sim.duration_s"), "{e}");
+        assert!(e.contains("parallel arrays"), "{e}");
+    }
+
+    #[test]
+    fn overrides_win_over_file_and_are_typed() {
+        let c = Config::from_yaml_str(
+            MIN,
+            Path::new("t.yaml"),
+            &["control.period_ns:=1000000".into(), "seed=9".into()],
+        )
+        .unwrap();
+        assert_eq!(c.control.period_ns, 1_000_000);
+        assert_eq!(c.seed, 9);
+        let e = Config::from_yaml_str(MIN, Path::new("t.yaml"), &["seed=abc".into()]).unwrap_err();
+        assert!(e.to_string().contains("seed"), "{e}");
+    }
+
+    #[test]
+    fn mujoco_backend_without_section_is_an_error() {
+        let e = load("sattva:\n  ros__parameters:\n    backend: mujoco\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sattva.ros__parameters.mujoco"), "{e}");
+    }
+}
