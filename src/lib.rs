@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod action;
+pub mod alloc_count;
 pub mod backend;
 pub mod config;
 pub mod pipeline;
