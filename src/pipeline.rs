@@ -19,7 +19,7 @@ pub enum PipelineError {
     #[error(transparent)]
     Backend(#[from] BackendError),
     /// Writing the trace file failed.
-    #[error("trace file {file}: {source}")]
+    #[error("trace file {file}")]
     Trace {
         /// The file.
         file: String,

@@ -34,7 +34,7 @@ pub const NODE_NAME: &str = "sattva";
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("{file}: cannot read config file: {source}")]
+    #[error("{file}: cannot read config file")]
     Io {
         /// The file.
         file: PathBuf,

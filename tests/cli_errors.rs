@@ -1,0 +1,208 @@
+//! Bad input reaches the user as a non-zero exit and a message naming the file and the key.
+#![cfg(feature = "mujoco")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn sattva(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sattva"))
+        .args(args)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("run sattva");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Writes config/sim.yaml with `from` replaced by `to` into `dir`, returns its path.
+fn variant(dir: &Path, from: &str, to: &str) -> PathBuf {
+    let text = std::fs::read_to_string(root().join("config/sim.yaml")).unwrap();
+    assert!(
+        text.contains(from),
+        "fixture text `{from}` not in config/sim.yaml"
+    );
+    let abs_model = root().join("sim/arm_table.xml").display().to_string();
+    let text = text
+        .replace(from, to)
+        .replace("../sim/arm_table.xml", &abs_model);
+    let p = dir.join("variant.yaml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn expect_failure(cfg: &Path, must_contain: &[&str]) {
+    let (code, _out, err) = sattva(&["sim", "--duration", "0.1", "-c", cfg.to_str().unwrap()]);
+    assert_ne!(code, 0, "expected failure, stderr: {err}");
+    for m in must_contain {
+        assert!(err.contains(m), "stderr lacks `{m}`:\n{err}");
+    }
+}
+
+#[test]
+fn default_config_runs() {
+    let (code, out, err) = sattva(&[
+        "sim",
+        "--duration",
+        "0.2",
+        "-c",
+        root().join("config/sim.yaml").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("control cycles   100"), "{out}");
+    assert!(out.contains("sha256:"), "{out}");
+}
+
+#[test]
+fn missing_config_file() {
+    let (code, _, err) = sattva(&["sim", "-c", "/nonexistent/dir/sattva.yaml"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("/nonexistent/dir/sattva.yaml"), "{err}");
+}
+
+#[test]
+fn missing_mjcf_names_model_file_and_key() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = variant(
+        d.path(),
+        "model: ../sim/arm_table.xml",
+        "model: /nonexistent/arm.xml",
+    );
+    expect_failure(
+        &cfg,
+        &["/nonexistent/arm.xml", "mujoco.model", "variant.yaml"],
+    );
+}
+
+#[test]
+fn invalid_mjcf_gives_mujoco_parse_error_and_file() {
+    let d = tempfile::tempdir().unwrap();
+    let bad = d.path().join("broken.xml");
+    std::fs::write(
+        &bad,
+        "<mujoco><worldbody><body name='a'><geom type='sphere'/></worldbody>",
+    )
+    .unwrap();
+    let cfg = variant(
+        d.path(),
+        "model: ../sim/arm_table.xml",
+        &format!("model: {}", bad.display()),
+    );
+    expect_failure(&cfg, &["broken.xml", "cannot load model"]);
+}
+
+#[test]
+fn sensor_missing_from_model_names_key_and_sensor() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = variant(d.path(), "gyro: ee_gyro", "gyro: ee_gyroscope");
+    expect_failure(&cfg, &["variant.yaml", "mujoco.imu.gyro", "ee_gyroscope"]);
+}
+
+#[test]
+fn actuator_missing_from_model_names_index() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = variant(d.path(), "elbow_servo,", "elbow_motor,");
+    expect_failure(&cfg, &["mujoco.joints.actuators[2]", "elbow_motor"]);
+}
+
+#[test]
+fn bad_value_names_key_and_expected_range() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = variant(d.path(), "period_ns: 2000000", "period_ns: -5");
+    expect_failure(
+        &cfg,
+        &[
+            "variant.yaml",
+            "sattva.ros__parameters.control.period_ns",
+            "expected an integer in",
+        ],
+    );
+}
+
+#[test]
+fn wrong_type_names_key() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = variant(d.path(), "accel_std: 0.05", "accel_std: loud");
+    expect_failure(
+        &cfg,
+        &[
+            "sattva.ros__parameters.mujoco.noise.accel_std",
+            "invalid type",
+        ],
+    );
+}
+
+#[test]
+fn unknown_key_is_rejected_with_alternatives() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = variant(
+        d.path(),
+        "keyframe: home",
+        "keyframe: home\n      keyframes: home",
+    );
+    expect_failure(
+        &cfg,
+        &[
+            "sattva.ros__parameters.mujoco",
+            "unknown field `keyframes`",
+            "keyframe",
+        ],
+    );
+}
+
+#[test]
+fn period_not_multiple_of_timestep_is_explained() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = variant(d.path(), "period_ns: 2000000", "period_ns: 3000000");
+    expect_failure(
+        &cfg,
+        &["mujoco.substeps", "not a multiple of the model timestep"],
+    );
+}
+
+#[test]
+fn joint_arrays_of_different_length_are_rejected() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = variant(d.path(), "wrist_servo]", "]");
+    expect_failure(&cfg, &["mujoco.joints.actuators", "expected one per joint"]);
+}
+
+#[test]
+fn command_line_params_override_the_file() {
+    let cfg = root().join("config/sim.yaml");
+    let (code, out, err) = sattva(&[
+        "config",
+        "-c",
+        cfg.to_str().unwrap(),
+        "-p",
+        "control.period_ns:=1000000",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("period_ns: 1000000"), "{out}");
+    let (code, _, err) = sattva(&[
+        "config",
+        "-c",
+        cfg.to_str().unwrap(),
+        "-p",
+        "control.period_ns:=abc",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("control.period_ns"), "{err}");
+}
+
+#[test]
+fn every_shipped_config_is_valid() {
+    for entry in std::fs::read_dir(root().join("config")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().and_then(|e| e.to_str()) == Some("yaml") {
+            let (code, _, err) = sattva(&["config", "-c", p.to_str().unwrap()]);
+            assert_eq!(code, 0, "{}: {err}", p.display());
+        }
+    }
+}
