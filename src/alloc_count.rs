@@ -1,6 +1,6 @@
 //! A counting global allocator for proving that a code path allocates nothing.
 //!
-//! ```ignore
+//! ```text
 //! #[global_allocator]
 //! static ALLOC: sattva::alloc_count::CountingAlloc = sattva::alloc_count::CountingAlloc;
 //!

@@ -1,11 +1,9 @@
 //! `sattva` command line: thin wrappers over the library; no logic lives here.
 
-use std::path::PathBuf;
-use std::time::Instant;
-
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use sattva::config::Config;
+use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(
@@ -43,6 +41,9 @@ enum Cmd {
         /// Also write the sensor trace as CSV.
         #[arg(long)]
         trace: Option<PathBuf>,
+        /// Render the scene camera at the end into this PNG (needs feature `render`).
+        #[arg(long)]
+        camera_png: Option<PathBuf>,
     },
     /// Check a config file and print the effective configuration.
     Config {
@@ -102,6 +103,7 @@ fn run(cli: Cli) -> Result<()> {
             seed,
             duration,
             trace,
+            camera_png,
         } => {
             let mut c = load(&cfg)?;
             if let Some(s) = seed {
@@ -110,7 +112,7 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(d) = duration {
                 c.sim.duration_s = d;
             }
-            sim(&c, trace)
+            sim(&c, trace, camera_png)
         }
         Cmd::Bench {
             what: BenchCmd::Sim { cfg, steps, reps },
@@ -119,14 +121,15 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 #[cfg(feature = "mujoco")]
-fn sim(c: &Config, trace: Option<PathBuf>) -> Result<()> {
+fn sim(c: &Config, trace: Option<PathBuf>, camera_png: Option<PathBuf>) -> Result<()> {
     use sattva::sim::{run_sim, SimOptions};
-    let started = Instant::now();
+    let started = std::time::Instant::now();
     let summary = run_sim(
         c,
         &SimOptions {
             trace_csv: trace.map(|p| p.display().to_string()),
             progress: true,
+            camera_png: camera_png.map(|p| p.display().to_string()),
         },
     )?;
     let wall = started.elapsed().as_secs_f64();
@@ -135,13 +138,13 @@ fn sim(c: &Config, trace: Option<PathBuf>) -> Result<()> {
 }
 
 #[cfg(not(feature = "mujoco"))]
-fn sim(_c: &Config, _trace: Option<PathBuf>) -> Result<()> {
+fn sim(_c: &Config, _trace: Option<PathBuf>, _camera_png: Option<PathBuf>) -> Result<()> {
     anyhow::bail!("this build has no MuJoCo: rebuild with `--features mujoco` (the default)")
 }
 
 #[cfg(feature = "mujoco")]
 fn bench_sim(c: &Config, steps: u64, reps: u32) -> Result<()> {
-    let r = sattva::sim::bench_sim(c, steps, reps).context("bench sim")?;
+    let r = anyhow::Context::context(sattva::sim::bench_sim(c, steps, reps), "bench sim")?;
     println!("{r}");
     Ok(())
 }

@@ -19,6 +19,8 @@ pub struct SimOptions {
     pub trace_csv: Option<String>,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Render the scene camera at the end of the run into this PNG (feature `render`).
+    pub camera_png: Option<String>,
 }
 
 /// What a `sattva sim` run did.
@@ -112,6 +114,9 @@ pub fn run_sim(c: &Config, opts: &SimOptions) -> Result<SimSummary, PipelineErro
         }
     }
     bar.finish_and_clear();
+    if let Some(path) = &opts.camera_png {
+        save_camera_png(&mut lp.backend, path)?;
+    }
     let sim_time_s = lp.backend.now().as_secs_f64();
     Ok(SimSummary {
         model: c
@@ -223,4 +228,37 @@ pub fn bench_sim(c: &Config, steps: u64, reps: u32) -> Result<SimBench, Pipeline
             .push((cycles * substeps) as f64 / t0.elapsed().as_secs_f64());
     }
     Ok(out)
+}
+
+#[cfg(feature = "render")]
+fn save_camera_png(b: &mut MujocoBackend, path: &str) -> Result<(), PipelineError> {
+    use mujoco_rs::renderer::png;
+    let mut cam = b.open_camera()?;
+    let mut f = crate::types::RgbdFrame::default();
+    b.render(&mut cam, &mut f)?;
+    let io = |e: std::io::Error| PipelineError::Trace {
+        file: path.to_string(),
+        source: e,
+    };
+    let file = std::fs::File::create(path).map_err(io)?;
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), f.width, f.height);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut w = enc
+        .write_header()
+        .map_err(|e| io(std::io::Error::other(e)))?;
+    w.write_image_data(&f.rgb)
+        .map_err(|e| io(std::io::Error::other(e)))?;
+    tracing::info!(path, "camera image written");
+    Ok(())
+}
+
+#[cfg(not(feature = "render"))]
+fn save_camera_png(_b: &mut MujocoBackend, path: &str) -> Result<(), PipelineError> {
+    Err(PipelineError::Trace {
+        file: path.to_string(),
+        source: std::io::Error::other(
+            "this build has no renderer: rebuild with `--features render`",
+        ),
+    })
 }

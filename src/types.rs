@@ -176,3 +176,34 @@ impl Command {
         }
     }
 }
+
+/// Pinhole intrinsics of a camera, in pixels (row 0 is the top of the image).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CameraIntrinsics {
+    /// Focal length along x, px.
+    pub fx: f64,
+    /// Focal length along y, px.
+    pub fy: f64,
+    /// Principal point x, px.
+    pub cx: f64,
+    /// Principal point y, px.
+    pub cy: f64,
+}
+
+/// One RGB-D image pair. Camera frames travel outside the RT control path (camera-rate task), so
+/// their buffers are heap-allocated once and reused.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RgbdFrame {
+    /// Capture time on the backend's clock.
+    pub t: Time,
+    /// Width, px.
+    pub width: u32,
+    /// Height, px.
+    pub height: u32,
+    /// RGB, 8 bit per channel, row-major, top row first (`width * height * 3` bytes).
+    pub rgb: Vec<u8>,
+    /// Depth along the optical axis, m, row-major, top row first; 0 = invalid.
+    pub depth: Vec<f32>,
+    /// Intrinsics of both images (registered).
+    pub intrinsics: CameraIntrinsics,
+}

@@ -66,7 +66,7 @@ fn trace_csv_is_byte_identical_across_runs() {
         let p = dir.path().join(format!("trace{i}.csv"));
         let opts = SimOptions {
             trace_csv: Some(p.display().to_string()),
-            progress: false,
+            ..Default::default()
         };
         run_sim(&c, &opts).unwrap();
         files.push(std::fs::read(&p).unwrap());

@@ -15,6 +15,8 @@
 
 pub mod mujoco_config;
 
+#[cfg(feature = "render")]
+pub mod camera;
 #[cfg(feature = "mujoco")]
 pub mod mujoco;
 

@@ -115,6 +115,39 @@ impl MujocoBackend {
         self.data.as_mut()
     }
 
+    /// Opens the configured RGB-D camera (`mujoco.camera`), after `configure`.
+    #[cfg(feature = "render")]
+    pub fn open_camera(&self) -> Result<super::camera::MujocoCamera, BackendError> {
+        let cam = self.cfg.camera.as_ref().ok_or_else(|| {
+            self.mapping_err(
+                "camera",
+                "missing: no `camera:` section in the config".into(),
+            )
+        })?;
+        let model = self.model().ok_or(BackendError::Lifecycle {
+            backend: NAME,
+            op: "open_camera",
+            state: self.state,
+        })?;
+        super::camera::MujocoCamera::new(model, cam, &self.config_file)
+    }
+
+    /// Renders the current simulation state with `camera` into `out`. Not for the RT task.
+    #[cfg(feature = "render")]
+    pub fn render(
+        &mut self,
+        camera: &mut super::camera::MujocoCamera,
+        out: &mut crate::types::RgbdFrame,
+    ) -> Result<(), BackendError> {
+        let t = Time(self.t_ns);
+        let data = self.data.as_mut().ok_or(BackendError::Lifecycle {
+            backend: NAME,
+            op: "render",
+            state: self.state,
+        })?;
+        camera.render(data, t, out)
+    }
+
     fn mapping_err(&self, key: &str, message: String) -> BackendError {
         BackendError::Mapping {
             file: self.config_file.clone(),
