@@ -179,7 +179,9 @@ impl fmt::Display for SimBench {
     }
 }
 
-/// Measures the backend loop against a bare stepping loop of the same model, alternating.
+/// Measures the backend loop against a bare stepping loop of the same model doing identical
+/// physics: the bare loop replays the exact `ctrl`/`qfrc_applied` sequence the backend produced
+/// (recorded in an untimed pass; the backend is deterministic), so the ratio is our overhead.
 pub fn bench_sim(c: &Config, steps: u64, reps: u32) -> Result<SimBench, PipelineError> {
     let model_path = c.resolve_path(
         &c.mujoco()
@@ -195,31 +197,61 @@ pub fn bench_sim(c: &Config, steps: u64, reps: u32) -> Result<SimBench, Pipeline
         backend_steps_per_s: Vec::new(),
         bare_steps_per_s: Vec::new(),
     };
-    for _ in 0..reps.max(1) {
-        // bare: same model, same initial state, ctrl held at the keyframe
-        let backend = open_backend(c)?;
-        let model = Arc::new(
-            MjModel::from_xml(&model_path).map_err(|e| BackendError::Model {
-                file: out.model.clone(),
-                message: e.to_string(),
-            })?,
-        );
-        let mut data = MjData::new(model.clone());
-        if let Some(d) = backend.data() {
-            data.qpos_mut().copy_from_slice(d.qpos());
-            data.ctrl_mut().copy_from_slice(d.ctrl());
+    // untimed recording pass
+    let backend = open_backend(c)?;
+    let substeps = backend.substeps() as u64;
+    let cycles = (steps / substeps).max(1);
+    let (init_qpos, init_qvel, init_ctrl) = match backend.data() {
+        Some(d) => (d.qpos().to_vec(), d.qvel().to_vec(), d.ctrl().to_vec()),
+        None => (Vec::new(), Vec::new(), Vec::new()),
+    };
+    let mut lp = ControlLoop::new(backend, c.seed, 0.3)?;
+    let mut ctrl_seq = Vec::new();
+    let mut qfrc_seq = Vec::new();
+    for _ in 0..cycles {
+        lp.cycle();
+        if let Some(d) = lp.backend.data() {
+            ctrl_seq.extend_from_slice(d.ctrl());
+            qfrc_seq.extend_from_slice(d.qfrc_applied());
         }
+    }
+    let final_qpos: Vec<f64> = lp
+        .backend
+        .data()
+        .map(|d| d.qpos().to_vec())
+        .unwrap_or_default();
+    let model = Arc::new(
+        MjModel::from_xml(&model_path).map_err(|e| BackendError::Model {
+            file: out.model.clone(),
+            message: e.to_string(),
+        })?,
+    );
+    let (nu, nv) = (init_ctrl.len(), init_qvel.len());
+    for _ in 0..reps.max(1) {
+        // bare mujoco-rs: same initial state, same inputs, nothing else
+        let mut data = MjData::new(model.clone());
+        data.qpos_mut().copy_from_slice(&init_qpos);
+        data.qvel_mut().copy_from_slice(&init_qvel);
+        data.forward();
         let t0 = Instant::now();
-        for _ in 0..steps {
-            data.step();
+        for k in 0..cycles as usize {
+            data.ctrl_mut()
+                .copy_from_slice(&ctrl_seq[k * nu..(k + 1) * nu]);
+            data.qfrc_applied_mut()
+                .copy_from_slice(&qfrc_seq[k * nv..(k + 1) * nv]);
+            for _ in 0..substeps {
+                data.step();
+            }
         }
         out.bare_steps_per_s
-            .push(steps as f64 / t0.elapsed().as_secs_f64());
-        std::hint::black_box(data.qpos());
+            .push((cycles * substeps) as f64 / t0.elapsed().as_secs_f64());
+        if substeps == 1 && data.qpos() != final_qpos.as_slice() {
+            tracing::warn!(
+                "bare replay diverged from the backend run: the comparison is not exact"
+            );
+        }
 
-        let substeps = backend.substeps() as u64;
-        let mut lp = ControlLoop::new(backend, c.seed, 0.3)?;
-        let cycles = steps / substeps;
+        let mut lp = ControlLoop::new(open_backend(c)?, c.seed, 0.3)?;
         let t0 = Instant::now();
         for _ in 0..cycles {
             std::hint::black_box(lp.cycle());
