@@ -17,6 +17,9 @@ pub mod alloc_count;
 pub mod backend;
 pub mod config;
 pub mod pipeline;
+pub mod ros;
+#[cfg(feature = "mujoco")]
+pub mod run;
 #[cfg(feature = "mujoco")]
 pub mod sim;
 pub mod types;

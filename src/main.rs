@@ -3,6 +3,7 @@
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use sattva::config::Config;
+use sattva::ros::args::RosArgs;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -45,6 +46,21 @@ enum Cmd {
         #[arg(long)]
         camera_png: Option<PathBuf>,
     },
+    /// Run the agent as a long-running process (real time; with the ROS 2 node when built with
+    /// feature `ros2`). Accepts `--ros-args --params-file FILE -p k:=v` like any ROS 2 node.
+    Run {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Lockstep as fast as possible instead of real time (simulation).
+        #[arg(long)]
+        fast: bool,
+        /// Stop after this many seconds of backend time (default: until SIGINT/SIGTERM).
+        #[arg(long)]
+        duration: Option<f64>,
+        /// Do not start the ROS 2 node.
+        #[arg(long)]
+        no_ros: bool,
+    },
     /// Check a config file and print the effective configuration.
     Config {
         #[command(flatten)]
@@ -80,17 +96,32 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
-    if let Err(e) = run(Cli::parse()) {
+    if let Err(e) = dispatch() {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
 }
 
-fn load(cfg: &ConfigArgs) -> Result<Config> {
-    Ok(Config::load(&cfg.config, &cfg.params)?)
+fn dispatch() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let (own, ros) = sattva::ros::args::split_ros_args(&args)?;
+    run(Cli::parse_from(own), &ros)
 }
 
-fn run(cli: Cli) -> Result<()> {
+/// Loads the config: `--ros-args --params-file` files win over `-c` (as under `ros2 launch`);
+/// `-p` overrides from both places apply in order.
+fn load_with(cfg: &ConfigArgs, ros: &RosArgs) -> Result<Config> {
+    let mut overrides = cfg.params.clone();
+    overrides.extend(ros.params.iter().cloned());
+    if ros.params_files.is_empty() {
+        Ok(Config::load(&cfg.config, &overrides)?)
+    } else {
+        Ok(Config::load_layers(&ros.params_files, &overrides)?)
+    }
+}
+
+fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
+    let load = |cfg: &ConfigArgs| load_with(cfg, ros);
     match cli.cmd {
         Cmd::Config { cfg } => {
             let c = load(&cfg)?;
@@ -114,6 +145,12 @@ fn run(cli: Cli) -> Result<()> {
             }
             sim(&c, trace, camera_png)
         }
+        Cmd::Run {
+            cfg,
+            fast,
+            duration,
+            no_ros,
+        } => run_agent(&load(&cfg)?, fast, duration, !no_ros),
         Cmd::Bench {
             what: BenchCmd::Sim { cfg, steps, reps },
         } => bench_sim(&load(&cfg)?, steps, reps),
@@ -152,4 +189,33 @@ fn bench_sim(c: &Config, steps: u64, reps: u32) -> Result<()> {
 #[cfg(not(feature = "mujoco"))]
 fn bench_sim(_c: &Config, _steps: u64, _reps: u32) -> Result<()> {
     anyhow::bail!("this build has no MuJoCo: rebuild with `--features mujoco` (the default)")
+}
+
+#[cfg(feature = "mujoco")]
+fn run_agent(c: &Config, fast: bool, duration: Option<f64>, ros: bool) -> Result<()> {
+    let opts = sattva::run::RunOptions {
+        fast,
+        duration_s: duration,
+        ros,
+    };
+    let s = sattva::run::run(c, &opts)?;
+    println!(
+        "sattva run: {} cycles, {:.3} s backend time, read/write errors {}/{}, late cycles {}, ros bridge sent {} dropped {}/{}",
+        s.stats.cycles,
+        s.end_time_s,
+        s.stats.read_errors,
+        s.stats.write_errors,
+        s.late_cycles,
+        s.bridge.0,
+        s.bridge.1,
+        s.bridge.2
+    );
+    Ok(())
+}
+
+#[cfg(not(feature = "mujoco"))]
+fn run_agent(_c: &Config, _fast: bool, _duration: Option<f64>, _ros: bool) -> Result<()> {
+    anyhow::bail!(
+        "this build has no backend that `run` can drive yet (build with `--features mujoco`)"
+    )
 }

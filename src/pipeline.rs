@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 
 use crate::action::{SafetyClamp, SineExplorer};
 use crate::backend::{Backend, BackendError};
-use crate::types::{Command, SensorFrame};
+use crate::ros::bridge::{ControlMode, FromRos, HealthSample, ToRos};
+use crate::types::{Command, SensorFrame, Time};
 
 /// Errors of a pipeline run.
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +145,11 @@ pub struct ControlLoop<B: Backend> {
     clamp: SafetyClamp,
     frame: SensorFrame,
     cmd: Command,
+    mode: ControlMode,
+    external: Command,
+    external_at: Option<Time>,
+    command_timeout_ns: i64,
+    seed: u64,
     /// Counters.
     pub stats: LoopStats,
 }
@@ -165,8 +171,72 @@ impl<B: Backend> ControlLoop<B> {
             clamp,
             frame,
             cmd: Command::default(),
+            mode: ControlMode::Explore,
+            external: Command::default(),
+            external_at: None,
+            command_timeout_ns: 500_000_000,
+            seed,
             stats: LoopStats::default(),
         })
+    }
+
+    /// How long an operator command stays valid in [`ControlMode::External`], ns.
+    pub fn set_command_timeout_ns(&mut self, ns: i64) {
+        self.command_timeout_ns = ns;
+    }
+
+    /// The current control mode.
+    pub fn mode(&self) -> ControlMode {
+        self.mode
+    }
+
+    /// Applies operator input from the ROS bridge. Returns a reply for the ROS side, if any.
+    /// Allocation-free (commands are fixed-capacity).
+    pub fn handle(&mut self, msg: FromRos) -> Option<ToRos> {
+        match msg {
+            FromRos::Mode(m) => {
+                self.mode = m;
+                None
+            }
+            FromRos::Command(c) => {
+                self.external = c;
+                self.external_at = Some(self.backend.now());
+                None
+            }
+            FromRos::Reset { request_id } => {
+                let ok = self.backend.reset(self.seed).is_ok();
+                self.external_at = None;
+                Some(ToRos::ResetDone { request_id, ok })
+            }
+        }
+    }
+
+    /// Loop counters for diagnostics.
+    pub fn health(&self) -> HealthSample {
+        HealthSample {
+            t: self.frame.t,
+            cycles: self.stats.cycles,
+            read_errors: self.stats.read_errors,
+            write_errors: self.stats.write_errors,
+            clamped: self.clamp.clamped(),
+            mode: self.mode,
+        }
+    }
+
+    /// Chooses this cycle's command according to the mode.
+    fn act(&mut self, t: Time) {
+        match self.mode {
+            ControlMode::Explore => self.explorer.command(t, &mut self.cmd),
+            ControlMode::Hold => self.cmd = Command::hold(t),
+            ControlMode::External => match self.external_at {
+                // a stale operator command must not keep driving the robot: hold instead
+                Some(at) if t.0 - at.0 <= self.command_timeout_ns => {
+                    self.cmd.clone_from(&self.external);
+                    self.cmd.t = t;
+                }
+                _ => self.cmd = Command::hold(t),
+            },
+        }
     }
 
     /// One control cycle. Allocation-free. Returns the frame it read.
@@ -174,10 +244,8 @@ impl<B: Backend> ControlLoop<B> {
         let t = self.backend.now();
         // 1. sense
         match self.backend.read(t, &mut self.frame) {
-            Ok(()) => {
-                // 2. act (exploration for now; later: recall-driven actions)
-                self.explorer.command(t, &mut self.cmd);
-            }
+            // 2. act: exploration, operator command or hold (later: recall-driven actions)
+            Ok(()) => self.act(t),
             Err(e) => {
                 // degrade safely: hold, and keep the loop (and the clock) running
                 self.stats.read_errors += 1;

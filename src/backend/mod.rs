@@ -103,6 +103,9 @@ pub struct BackendInfo {
     pub has_imu: bool,
     /// True when the IMU has a magnetometer.
     pub has_magnetometer: bool,
+    /// White-noise std of the IMU `(accelerometer m/s^2, gyro rad/s)` when known (sim config,
+    /// datasheet); used for honest covariances in published messages.
+    pub imu_noise_std: Option<(f64, f64)>,
     /// The control period the backend steps with, ns.
     pub period_ns: i64,
 }

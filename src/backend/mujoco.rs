@@ -296,6 +296,9 @@ impl MujocoBackend {
             contact_names,
             has_imu: map.accel_adr.is_some(),
             has_magnetometer: map.mag_adr.is_some(),
+            imu_noise_std: map
+                .accel_adr
+                .map(|_| (self.cfg.noise.accel_std, self.cfg.noise.gyro_std)),
             period_ns: self.period_ns,
         };
         self.map = map;

@@ -141,6 +141,9 @@ pub struct Config {
     /// MuJoCo backend (required when `backend: mujoco`).
     #[serde(default)]
     pub mujoco: Option<MujocoConfig>,
+    /// ROS 2 node: topics, frames, rates.
+    #[serde(default)]
+    pub ros: crate::ros::RosConfig,
     /// Directory of the file this was loaded from; relative paths inside resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -153,6 +156,7 @@ impl Validate for Config {
     fn validate(&self, c: &mut Checker) {
         c.section("control", |c| self.control.validate(c));
         c.section("sim", |c| self.sim.validate(c));
+        c.section("ros", |c| self.ros.validate(c));
         match (&self.backend, &self.mujoco) {
             (BackendKind::Mujoco, None) => c.fail(
                 "mujoco",
@@ -180,9 +184,56 @@ impl Config {
         path: &Path,
         overrides: &[String],
     ) -> Result<Config, ConfigError> {
-        let file = path.to_path_buf();
-        let doc: Value = serde_norway::from_str(text).map_err(|e| syntax_error(&file, &e))?;
-        let (prefix, mut params) = extract_params(&file, doc)?;
+        Self::from_layers(&[(path.to_path_buf(), text.to_string())], overrides)
+    }
+
+    /// Loads several parameter files, later ones overriding earlier ones key by key (what ROS 2
+    /// does with several `--params-file`), then applies `overrides`. Relative paths inside resolve
+    /// against the first file's directory.
+    pub fn load_layers(paths: &[PathBuf], overrides: &[String]) -> Result<Config, ConfigError> {
+        let mut layers = Vec::with_capacity(paths.len());
+        for p in paths {
+            let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Io {
+                file: p.clone(),
+                source,
+            })?;
+            layers.push((p.clone(), text));
+        }
+        Self::from_layers(&layers, overrides)
+    }
+
+    fn from_layers(
+        layers: &[(PathBuf, String)],
+        overrides: &[String],
+    ) -> Result<Config, ConfigError> {
+        let Some((file, _)) = layers.first() else {
+            return Err(ConfigError::Invalid {
+                file: PathBuf::from("<none>"),
+                key: "<top>".into(),
+                message: "no parameter file given".into(),
+            });
+        };
+        let file = file.clone();
+        let mut merged: Option<(String, Value)> = None;
+        for (path, text) in layers {
+            let doc: Value = serde_norway::from_str(text).map_err(|e| syntax_error(path, &e))?;
+            let (prefix, params) = extract_params(path, doc)?;
+            check_ros_param_types(path, &prefix, &params)?;
+            merged = Some(match merged {
+                None => (prefix, params),
+                Some((p0, mut base)) => {
+                    deep_merge(&mut base, params);
+                    (p0, base)
+                }
+            });
+        }
+        let Some((prefix, mut params)) = merged else {
+            return Err(ConfigError::Invalid {
+                file,
+                key: "<top>".into(),
+                message: "no parameters".into(),
+            });
+        };
         for ov in overrides {
             apply_override(&file, &prefix, &mut params, ov)?;
         }
@@ -195,7 +246,7 @@ impl Config {
                 message: e.into_inner().to_string(),
             }
         })?;
-        cfg.base_dir = path
+        cfg.base_dir = file
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
@@ -230,6 +281,23 @@ impl Config {
         use sha2::Digest;
         let text = serde_norway::to_string(self).unwrap_or_default();
         sha2::Sha256::digest(text.as_bytes()).into()
+    }
+}
+
+/// Recursively merges `over` into `base`: maps merge key by key, anything else is replaced.
+fn deep_merge(base: &mut Value, over: Value) {
+    match (base, over) {
+        (Value::Mapping(b), Value::Mapping(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => deep_merge(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
     }
 }
 
@@ -510,6 +578,23 @@ mod tests {
         assert_eq!(c.seed, 9);
         let e = Config::from_yaml_str(MIN, Path::new("t.yaml"), &["seed=abc".into()]).unwrap_err();
         assert!(e.to_string().contains("seed"), "{e}");
+    }
+
+    #[test]
+    fn later_params_files_override_earlier_ones_key_by_key() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("a.yaml");
+        let b = d.path().join("b.yaml");
+        std::fs::write(
+            &a,
+            format!("{MIN}    control:\n      period_ns: 1000000\n    seed: 4\n"),
+        )
+        .unwrap();
+        std::fs::write(&b, "/**:\n  ros__parameters:\n    seed: 5\n").unwrap();
+        let c = Config::load_layers(&[a.clone(), b], &[]).unwrap();
+        assert_eq!(c.seed, 5);
+        assert_eq!(c.control.period_ns, 1_000_000);
+        assert_eq!(c.source, a);
     }
 
     #[test]

@@ -1,0 +1,234 @@
+//! The RT <-> ROS bridge: two bounded, wait-free single-producer/single-consumer rings.
+//!
+//! The RT control task owns [`RtSide`]: it pushes [`ToRos`] values (fixed-size, no heap) and
+//! polls [`FromRos`] operator input. The ROS thread owns [`RosSide`]. A full ring never blocks
+//! the RT task: the value is dropped and counted in [`BridgeStats`], which the diagnostics report.
+//! A stalled ROS executor therefore costs the RT task one failed `push` per message, nothing more.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::types::{Command, SensorFrame, Time};
+
+/// What the agent is driven by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ControlMode {
+    /// The exploration / action stage chooses commands (default).
+    #[default]
+    Explore,
+    /// Hold position (safe state).
+    Hold,
+    /// Operator commands from ROS drive the robot; stale commands fall back to hold.
+    External,
+}
+
+impl ControlMode {
+    /// Parses the mode topic's text (`explore`, `hold`, `external`), case-insensitive.
+    pub fn parse(s: &str) -> Option<ControlMode> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "explore" => Some(ControlMode::Explore),
+            "hold" | "stop" => Some(ControlMode::Hold),
+            "external" | "command" => Some(ControlMode::External),
+            _ => None,
+        }
+    }
+}
+
+/// Counters of the control loop, sent to ROS for diagnostics.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct HealthSample {
+    /// Backend time of the sample.
+    pub t: Time,
+    /// Control cycles so far.
+    pub cycles: u64,
+    /// Sensor read errors so far.
+    pub read_errors: u64,
+    /// Rejected commands so far.
+    pub write_errors: u64,
+    /// Values clamped by the safety clamp so far.
+    pub clamped: u64,
+    /// Current control mode.
+    pub mode: ControlMode,
+}
+
+/// RT -> ROS messages. Plain values: pushing one never allocates. (Variants differ in size on
+/// purpose: boxing the frame would put an allocation on the RT path.)
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum ToRos {
+    /// A sensor frame (joint states, IMU).
+    Frame(SensorFrame),
+    /// Loop health counters.
+    Health(HealthSample),
+    /// Answer to a [`FromRos::Reset`] request.
+    ResetDone {
+        /// The request's id.
+        request_id: u64,
+        /// Whether the backend reset succeeded.
+        ok: bool,
+    },
+}
+
+/// ROS -> RT messages (unboxed for the same reason as [`ToRos`]).
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum FromRos {
+    /// An operator command (used in [`ControlMode::External`]).
+    Command(Command),
+    /// Switch control mode.
+    Mode(ControlMode),
+    /// Reset the world (simulation/replay) with the configured seed.
+    Reset {
+        /// Echoed back in [`ToRos::ResetDone`].
+        request_id: u64,
+    },
+}
+
+/// Drop and traffic counters shared by both sides (relaxed atomics: counters only).
+#[derive(Debug, Default)]
+pub struct BridgeStats {
+    /// RT -> ROS values dropped because the ring was full.
+    pub dropped_to_ros: AtomicU64,
+    /// ROS -> RT values dropped because the ring was full.
+    pub dropped_from_ros: AtomicU64,
+    /// RT -> ROS values delivered into the ring.
+    pub sent_to_ros: AtomicU64,
+}
+
+impl BridgeStats {
+    /// `(sent_to_ros, dropped_to_ros, dropped_from_ros)`.
+    pub fn snapshot(&self) -> (u64, u64, u64) {
+        (
+            self.sent_to_ros.load(Ordering::Relaxed),
+            self.dropped_to_ros.load(Ordering::Relaxed),
+            self.dropped_from_ros.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// The RT task's end of the bridge.
+pub struct RtSide {
+    tx: rtrb::Producer<ToRos>,
+    rx: rtrb::Consumer<FromRos>,
+    stats: Arc<BridgeStats>,
+}
+
+/// The ROS thread's end of the bridge.
+pub struct RosSide {
+    rx: rtrb::Consumer<ToRos>,
+    tx: rtrb::Producer<FromRos>,
+    stats: Arc<BridgeStats>,
+}
+
+/// Creates a bridge whose rings hold `capacity` values each (allocated here, once).
+pub fn bridge(capacity: usize) -> (RtSide, RosSide) {
+    let (to_tx, to_rx) = rtrb::RingBuffer::new(capacity.max(1));
+    let (from_tx, from_rx) = rtrb::RingBuffer::new(capacity.max(1));
+    let stats = Arc::new(BridgeStats::default());
+    (
+        RtSide {
+            tx: to_tx,
+            rx: from_rx,
+            stats: stats.clone(),
+        },
+        RosSide {
+            rx: to_rx,
+            tx: from_tx,
+            stats,
+        },
+    )
+}
+
+impl RtSide {
+    /// Hands `m` to the ROS thread; returns false (and counts a drop) when the ring is full.
+    /// Wait-free, no allocation.
+    pub fn send(&mut self, m: ToRos) -> bool {
+        match self.tx.push(m) {
+            Ok(()) => {
+                self.stats.sent_to_ros.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(_) => {
+                self.stats.dropped_to_ros.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// Next operator input, if any. Wait-free, no allocation.
+    pub fn recv(&mut self) -> Option<FromRos> {
+        self.rx.pop().ok()
+    }
+
+    /// The shared counters.
+    pub fn stats(&self) -> &Arc<BridgeStats> {
+        &self.stats
+    }
+}
+
+impl RosSide {
+    /// Next value from the RT task, if any.
+    pub fn recv(&mut self) -> Option<ToRos> {
+        self.rx.pop().ok()
+    }
+
+    /// Hands operator input to the RT task; false (and counted) when the ring is full.
+    pub fn send(&mut self, m: FromRos) -> bool {
+        match self.tx.push(m) {
+            Ok(()) => true,
+            Err(_) => {
+                self.stats.dropped_from_ros.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// The shared counters.
+    pub fn stats(&self) -> &Arc<BridgeStats> {
+        &self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_ring_drops_and_counts_instead_of_blocking() {
+        let (mut rt, mut ros) = bridge(4);
+        let mut ok = 0;
+        for i in 0..10 {
+            let h = HealthSample {
+                cycles: i,
+                ..Default::default()
+            };
+            if rt.send(ToRos::Health(h)) {
+                ok += 1;
+            }
+        }
+        assert_eq!(ok, 4);
+        assert_eq!(rt.stats().snapshot(), (4, 6, 0));
+        // FIFO order of what got through
+        for i in 0..4 {
+            assert!(matches!(ros.recv(), Some(ToRos::Health(h)) if h.cycles == i));
+        }
+        assert!(ros.recv().is_none());
+    }
+
+    #[test]
+    fn operator_input_reaches_the_rt_side_in_order() {
+        let (mut rt, mut ros) = bridge(8);
+        assert!(ros.send(FromRos::Mode(ControlMode::External)));
+        assert!(ros.send(FromRos::Reset { request_id: 3 }));
+        assert_eq!(rt.recv(), Some(FromRos::Mode(ControlMode::External)));
+        assert_eq!(rt.recv(), Some(FromRos::Reset { request_id: 3 }));
+        assert_eq!(rt.recv(), None);
+    }
+
+    #[test]
+    fn mode_parsing() {
+        assert_eq!(ControlMode::parse(" Hold "), Some(ControlMode::Hold));
+        assert_eq!(ControlMode::parse("external"), Some(ControlMode::External));
+        assert_eq!(ControlMode::parse("dance"), None);
+    }
+}

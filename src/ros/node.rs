@@ -1,0 +1,502 @@
+//! The `sattva` ROS 2 node (feature `ros2`, r2r over the configured RMW).
+//!
+//! Runs on its own thread, never on an RT core. Each turn of its loop: spin rcl once, run the
+//! subscription/service futures, drain the bridge from the RT task and publish. Conversion to ROS
+//! messages (which allocate) happens here, never in the RT task.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use futures::executor::LocalPool;
+use futures::task::LocalSpawnExt;
+use futures::StreamExt;
+use r2r::QosProfile;
+
+use super::bridge::{ControlMode, FromRos, HealthSample, RosSide, ToRos};
+use super::RosConfig;
+use crate::backend::BackendInfo;
+use crate::types::{ClockKind, Command, CommandMode, JointVec, SensorFrame, Time, MAX_JOINTS};
+
+/// Errors of the ROS node.
+#[derive(Debug, thiserror::Error)]
+pub enum RosError {
+    /// rcl/r2r failed (context, node, publisher, subscription or service creation).
+    #[error("ROS 2: {what}: {source}")]
+    R2r {
+        /// What was being done.
+        what: String,
+        /// r2r's error.
+        #[source]
+        source: r2r::Error,
+    },
+    /// The node thread could not be started or panicked.
+    #[error("ROS 2 node thread: {0}")]
+    Thread(String),
+}
+
+fn r2r_err(what: impl Into<String>) -> impl FnOnce(r2r::Error) -> RosError {
+    let what = what.into();
+    move |source| RosError::R2r { what, source }
+}
+
+/// A running node; dropping it (or [`RosNode::stop`]) shuts it down.
+pub struct RosNode {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Result<(), RosError>>>,
+}
+
+impl RosNode {
+    /// Stops the node thread and returns its result.
+    pub fn stop(mut self) -> Result<(), RosError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<(), RosError> {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .map_err(|_| RosError::Thread("node thread panicked".into()))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RosNode {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            tracing::error!(error = %e, "ROS node shut down with an error");
+        }
+    }
+}
+
+/// Static facts the node needs about the run.
+#[derive(Clone, Debug)]
+pub struct NodeInfo {
+    /// Joint names/limits of the backend.
+    pub backend: BackendInfo,
+    /// Which clock stamps frames (sim/replay time is also published on `/clock`).
+    pub clock: ClockKind,
+    /// `rt: ok|degraded` as reported by the scheduler.
+    pub rt_status: String,
+}
+
+/// Starts the node on its own thread. Returns once the node exists (publishers, subscriptions
+/// and services created), so the caller can report startup errors.
+pub fn spawn(cfg: &RosConfig, info: NodeInfo, side: RosSide) -> Result<RosNode, RosError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+    let cfg = cfg.clone();
+    let stop2 = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name("sattva-ros".into())
+        .spawn(move || {
+            let res = run_node(&cfg, info, side, &stop2, &ready_tx);
+            if let Err(e) = &res {
+                let _ = ready_tx.send(Err(e.to_string()));
+            }
+            res
+        })
+        .map_err(|e| RosError::Thread(e.to_string()))?;
+    let mut node = RosNode {
+        stop,
+        thread: Some(thread),
+    };
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(node),
+        Ok(Err(msg)) => {
+            let _ = node.shutdown();
+            Err(RosError::Thread(msg))
+        }
+        Err(_) => Err(node
+            .shutdown()
+            .err()
+            .unwrap_or_else(|| RosError::Thread("node thread exited during startup".into()))),
+    }
+}
+
+/// ROS time from backend time.
+pub fn to_ros_time(t: Time) -> r2r::builtin_interfaces::msg::Time {
+    let ns = t.0.max(0);
+    r2r::builtin_interfaces::msg::Time {
+        sec: (ns / 1_000_000_000) as i32,
+        nanosec: (ns % 1_000_000_000) as u32,
+    }
+}
+
+fn header(t: Time, frame_id: &str) -> r2r::std_msgs::msg::Header {
+    r2r::std_msgs::msg::Header {
+        stamp: to_ros_time(t),
+        frame_id: frame_id.to_string(),
+    }
+}
+
+/// `sensor_msgs/JointState` of a frame.
+pub fn joint_state_msg(
+    f: &SensorFrame,
+    names: &[String],
+    frame_id: &str,
+) -> r2r::sensor_msgs::msg::JointState {
+    r2r::sensor_msgs::msg::JointState {
+        header: header(f.t, frame_id),
+        name: names.to_vec(),
+        position: f.joints.position.to_vec(),
+        velocity: f.joints.velocity.to_vec(),
+        effort: f.joints.effort.to_vec(),
+    }
+}
+
+/// `sensor_msgs/Imu` of a frame. Covariances are honest: diagonal white-noise variances when the
+/// backend knows them, 0 ("unknown") otherwise; no orientation estimate is published until the
+/// fusion stage runs, which REP-145 signals with `orientation_covariance[0] = -1`.
+pub fn imu_msg(
+    f: &SensorFrame,
+    frame_id: &str,
+    noise: Option<(f64, f64)>,
+) -> Option<r2r::sensor_msgs::msg::Imu> {
+    let imu = f.imu?;
+    let diag = |v: f64| vec![v, 0.0, 0.0, 0.0, v, 0.0, 0.0, 0.0, v];
+    let (acc_var, gyro_var) = noise.map_or((0.0, 0.0), |(a, g)| (a * a, g * g));
+    let mut orientation_covariance = vec![0.0; 9];
+    orientation_covariance[0] = -1.0;
+    Some(r2r::sensor_msgs::msg::Imu {
+        header: header(f.t, frame_id),
+        orientation: r2r::geometry_msgs::msg::Quaternion {
+            x: 0.0,
+            y: 0.0,
+            z: 0.0,
+            w: 1.0,
+        },
+        orientation_covariance,
+        angular_velocity: r2r::geometry_msgs::msg::Vector3 {
+            x: imu.gyro[0],
+            y: imu.gyro[1],
+            z: imu.gyro[2],
+        },
+        angular_velocity_covariance: diag(gyro_var),
+        linear_acceleration: r2r::geometry_msgs::msg::Vector3 {
+            x: imu.accel[0],
+            y: imu.accel[1],
+            z: imu.accel[2],
+        },
+        linear_acceleration_covariance: diag(acc_var),
+    })
+}
+
+fn kv(key: &str, value: impl ToString) -> r2r::diagnostic_msgs::msg::KeyValue {
+    r2r::diagnostic_msgs::msg::KeyValue {
+        key: key.into(),
+        value: value.to_string(),
+    }
+}
+
+/// `diagnostic_msgs/DiagnosticArray` from loop health and bridge counters.
+pub fn diagnostics_msg(
+    h: &HealthSample,
+    bridge: (u64, u64, u64),
+    rt_status: &str,
+    clock: ClockKind,
+) -> r2r::diagnostic_msgs::msg::DiagnosticArray {
+    use r2r::diagnostic_msgs::msg::{DiagnosticArray, DiagnosticStatus};
+    let (sent, dropped_out, dropped_in) = bridge;
+    let loop_level = if h.read_errors + h.write_errors > 0 {
+        1u8
+    } else {
+        0u8
+    };
+    let bridge_level = if dropped_out + dropped_in > 0 {
+        1u8
+    } else {
+        0u8
+    };
+    DiagnosticArray {
+        header: header(h.t, ""),
+        status: vec![
+            DiagnosticStatus {
+                level: loop_level,
+                name: "sattva: control loop".into(),
+                message: if loop_level == 0 {
+                    "ok".into()
+                } else {
+                    "sensor or command errors".into()
+                },
+                hardware_id: "sattva".into(),
+                values: vec![
+                    kv("cycles", h.cycles),
+                    kv("read_errors", h.read_errors),
+                    kv("write_errors", h.write_errors),
+                    kv("clamped_values", h.clamped),
+                    kv("mode", format!("{:?}", h.mode).to_lowercase()),
+                    kv("clock", format!("{clock:?}").to_lowercase()),
+                    kv("rt", rt_status),
+                ],
+            },
+            DiagnosticStatus {
+                level: bridge_level,
+                name: "sattva: ros bridge".into(),
+                message: if bridge_level == 0 {
+                    "ok".into()
+                } else {
+                    "messages dropped (ROS side too slow)".into()
+                },
+                hardware_id: "sattva".into(),
+                values: vec![
+                    kv("sent_to_ros", sent),
+                    kv("dropped_to_ros", dropped_out),
+                    kv("dropped_from_ros", dropped_in),
+                ],
+            },
+        ],
+    }
+}
+
+/// Maps a `JointTrajectory`'s first point onto the backend's joint order.
+fn trajectory_command(
+    msg: &r2r::trajectory_msgs::msg::JointTrajectory,
+    names: &[String],
+) -> Result<Command, String> {
+    let p = msg.points.first().ok_or("trajectory has no points")?;
+    if p.positions.len() != msg.joint_names.len() {
+        return Err(format!(
+            "{} positions for {} joint names",
+            p.positions.len(),
+            msg.joint_names.len()
+        ));
+    }
+    let mut values = JointVec::new();
+    for n in names {
+        let i = msg
+            .joint_names
+            .iter()
+            .position(|m| m == n)
+            .ok_or_else(|| format!("trajectory lacks joint `{n}`"))?;
+        values.push(p.positions[i]);
+    }
+    Ok(Command {
+        t: Time::ZERO,
+        mode: CommandMode::Position,
+        values,
+    })
+}
+
+fn array_command(msg: &r2r::std_msgs::msg::Float64MultiArray, n: usize) -> Result<Command, String> {
+    if msg.data.len() != n || n > MAX_JOINTS {
+        return Err(format!("{} values for {n} joints", msg.data.len()));
+    }
+    Ok(Command {
+        t: Time::ZERO,
+        mode: CommandMode::Position,
+        values: msg.data.iter().copied().collect(),
+    })
+}
+
+type Pending = Rc<RefCell<HashMap<u64, r2r::ServiceRequest<r2r::std_srvs::srv::Trigger::Service>>>>;
+
+fn run_node(
+    cfg: &RosConfig,
+    info: NodeInfo,
+    side: RosSide,
+    stop: &AtomicBool,
+    ready: &std::sync::mpsc::Sender<Result<(), String>>,
+) -> Result<(), RosError> {
+    use r2r::std_srvs::srv::Trigger;
+
+    let ctx = r2r::Context::create().map_err(r2r_err("create context (rcl_init)"))?;
+    let mut node = r2r::Node::create(ctx, "sattva", &cfg.namespace)
+        .map_err(r2r_err("create node `sattva`"))?;
+    let t = &cfg.topics;
+    let sensor_qos = QosProfile::sensor_data();
+    let reliable = QosProfile::default();
+    let pub_js = node
+        .create_publisher::<r2r::sensor_msgs::msg::JointState>(&t.joint_states, sensor_qos.clone())
+        .map_err(r2r_err(format!("publisher {}", t.joint_states)))?;
+    let pub_imu = node
+        .create_publisher::<r2r::sensor_msgs::msg::Imu>(&t.imu, sensor_qos.clone())
+        .map_err(r2r_err(format!("publisher {}", t.imu)))?;
+    let pub_diag = node
+        .create_publisher::<r2r::diagnostic_msgs::msg::DiagnosticArray>(
+            &t.diagnostics,
+            reliable.clone(),
+        )
+        .map_err(r2r_err(format!("publisher {}", t.diagnostics)))?;
+    let simulated = info.clock != ClockKind::Monotonic;
+    let pub_clock = if cfg.publish_clock && simulated {
+        Some(
+            node.create_publisher::<r2r::rosgraph_msgs::msg::Clock>(
+                "/clock",
+                QosProfile::default().keep_last(1).best_effort(),
+            )
+            .map_err(r2r_err("publisher /clock"))?,
+        )
+    } else {
+        None
+    };
+
+    let side = Rc::new(RefCell::new(side));
+    let mut pool = LocalPool::new();
+    let spawner = pool.spawner();
+    let spawn = |fut: std::pin::Pin<Box<dyn futures::Future<Output = ()>>>| {
+        spawner
+            .spawn_local(fut)
+            .map_err(|e| RosError::Thread(format!("spawn: {e}")))
+    };
+
+    // parameter services (`ros2 param get/list` work against the node)
+    let (param_handler, _param_events) = node
+        .make_parameter_handler()
+        .map_err(r2r_err("parameter services"))?;
+    spawn(Box::pin(param_handler))?;
+
+    let names = info.backend.joint_names.clone();
+    let n_joints = names.len();
+    {
+        let mut sub = node
+            .subscribe::<r2r::std_msgs::msg::Float64MultiArray>(&t.command, reliable.clone())
+            .map_err(r2r_err(format!("subscription {}", t.command)))?;
+        let side = side.clone();
+        spawn(Box::pin(async move {
+            while let Some(msg) = sub.next().await {
+                match array_command(&msg, n_joints) {
+                    Ok(c) => {
+                        side.borrow_mut().send(FromRos::Command(c));
+                    }
+                    Err(e) => tracing::warn!(error = %e, "operator command rejected"),
+                }
+            }
+        }))?;
+    }
+    {
+        let mut sub = node
+            .subscribe::<r2r::trajectory_msgs::msg::JointTrajectory>(
+                &t.joint_trajectory,
+                reliable.clone(),
+            )
+            .map_err(r2r_err(format!("subscription {}", t.joint_trajectory)))?;
+        let side = side.clone();
+        let names = names.clone();
+        spawn(Box::pin(async move {
+            while let Some(msg) = sub.next().await {
+                match trajectory_command(&msg, &names) {
+                    Ok(c) => {
+                        side.borrow_mut().send(FromRos::Command(c));
+                    }
+                    Err(e) => tracing::warn!(error = %e, "joint trajectory rejected"),
+                }
+            }
+        }))?;
+    }
+    {
+        let mut sub = node
+            .subscribe::<r2r::std_msgs::msg::String>(&t.mode, reliable.clone())
+            .map_err(r2r_err(format!("subscription {}", t.mode)))?;
+        let side = side.clone();
+        spawn(Box::pin(async move {
+            while let Some(msg) = sub.next().await {
+                match ControlMode::parse(&msg.data) {
+                    Some(m) => {
+                        tracing::info!(mode = ?m, "control mode");
+                        side.borrow_mut().send(FromRos::Mode(m));
+                    }
+                    None => {
+                        tracing::warn!(mode = %msg.data, "unknown mode (explore|hold|external)")
+                    }
+                }
+            }
+        }))?;
+    }
+
+    // reset: forwarded to the RT task, answered when it reports back
+    let pending: Pending = Rc::new(RefCell::new(HashMap::new()));
+    {
+        let mut srv = node
+            .create_service::<Trigger::Service>("sattva/reset", QosProfile::services_default())
+            .map_err(r2r_err("service sattva/reset"))?;
+        let side = side.clone();
+        let pending = pending.clone();
+        spawn(Box::pin(async move {
+            let mut next_id = 1u64;
+            while let Some(req) = srv.next().await {
+                let id = next_id;
+                next_id += 1;
+                if side.borrow_mut().send(FromRos::Reset { request_id: id }) {
+                    pending.borrow_mut().insert(id, req);
+                } else if let Err(e) = req.respond(Trigger::Response {
+                    success: false,
+                    message: "control loop queue full; try again".into(),
+                }) {
+                    tracing::warn!(error = %e, "reset response");
+                }
+            }
+        }))?;
+    }
+
+    let _ = ready.send(Ok(()));
+    tracing::info!(namespace = %cfg.namespace, "ROS 2 node `sattva` up");
+
+    let mut last_health = HealthSample::default();
+    let mut last_t = Time::ZERO;
+    let mut next_diag = Instant::now();
+    let diag_period = Duration::from_millis(cfg.diagnostics_period_ms as u64);
+    let mut n_frames = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        node.spin_once(Duration::from_millis(1));
+        pool.run_until_stalled();
+        loop {
+            let Some(m) = side.borrow_mut().recv() else {
+                break;
+            };
+            match m {
+                ToRos::Frame(f) => {
+                    last_t = f.t;
+                    n_frames += 1;
+                    if let Some(c) = &pub_clock {
+                        let _ = c.publish(&r2r::rosgraph_msgs::msg::Clock {
+                            clock: to_ros_time(f.t),
+                        });
+                    }
+                    if n_frames % cfg.frame_decimation as u64 != 0 {
+                        continue;
+                    }
+                    let js = joint_state_msg(&f, &names, &cfg.base_frame_id);
+                    if let Err(e) = pub_js.publish(&js) {
+                        tracing::warn!(error = %e, "publish joint_states");
+                    }
+                    if let Some(imu) = imu_msg(&f, &cfg.imu_frame_id, info.backend.imu_noise_std) {
+                        if let Err(e) = pub_imu.publish(&imu) {
+                            tracing::warn!(error = %e, "publish imu");
+                        }
+                    }
+                }
+                ToRos::Health(h) => last_health = h,
+                ToRos::ResetDone { request_id, ok } => {
+                    if let Some(req) = pending.borrow_mut().remove(&request_id) {
+                        let message = if ok { "reset" } else { "backend reset failed" };
+                        if let Err(e) = req.respond(Trigger::Response {
+                            success: ok,
+                            message: message.into(),
+                        }) {
+                            tracing::warn!(error = %e, "reset response");
+                        }
+                    }
+                }
+            }
+        }
+        if Instant::now() >= next_diag {
+            next_diag += diag_period;
+            let mut h = last_health;
+            h.t = h.t.max(last_t);
+            let stats = side.borrow().stats().snapshot();
+            let msg = diagnostics_msg(&h, stats, &info.rt_status, info.clock);
+            if let Err(e) = pub_diag.publish(&msg) {
+                tracing::warn!(error = %e, "publish diagnostics");
+            }
+        }
+    }
+    tracing::info!("ROS 2 node `sattva` stopped");
+    Ok(())
+}

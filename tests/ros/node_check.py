@@ -1,0 +1,132 @@
+"""rclpy peer for tests/ros_node.rs: talks to a running `sattva run` node and checks what it sees.
+
+Prints one line per check and `RESULT OK` at the end; exits 1 with the failed check otherwise.
+usage: node_check.py <expected imu frame_id> <expected seed param> <timeout s>
+"""
+import math
+import sys
+import time
+
+import rclpy
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from rcl_interfaces.srv import GetParameters
+from diagnostic_msgs.msg import DiagnosticArray
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import Imu, JointState
+from std_msgs.msg import Float64MultiArray, String
+from std_srvs.srv import Trigger
+
+IMU_FRAME, SEED, TIMEOUT = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+JOINTS = ["shoulder_yaw", "shoulder_pitch", "elbow", "wrist"]
+
+
+def fail(msg):
+    print(f"FAIL {msg}", flush=True)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+    print(f"ok   {msg}", flush=True)
+
+
+class Peer(Node):
+    def __init__(self):
+        super().__init__("sattva_test_peer")
+        self.js, self.imu, self.diag, self.clock = [], [], [], []
+        self.create_subscription(JointState, "/joint_states", self.js.append, qos_profile_sensor_data)
+        self.create_subscription(Imu, "/imu/data", self.imu.append, qos_profile_sensor_data)
+        self.create_subscription(DiagnosticArray, "/diagnostics", self.diag.append, 10)
+        self.create_subscription(Clock, "/clock", self.clock.append, qos_profile_sensor_data)
+        self.cmd = self.create_publisher(Float64MultiArray, "/sattva/command", 10)
+        self.mode = self.create_publisher(String, "/sattva/mode", 10)
+
+    def spin_until(self, cond, timeout):
+        end = time.time() + timeout
+        while time.time() < end:
+            rclpy.spin_once(self, timeout_sec=0.05)
+            if cond():
+                return True
+        return False
+
+    def call(self, client, req, timeout):
+        if not client.wait_for_service(timeout_sec=timeout):
+            fail(f"service {client.srv_name} not available")
+        fut = client.call_async(req)
+        if not self.spin_until(fut.done, timeout):
+            fail(f"service {client.srv_name} did not answer")
+        return fut.result()
+
+
+def stamp_s(h):
+    return h.stamp.sec + h.stamp.nanosec * 1e-9
+
+
+rclpy.init()
+p = Peer()
+check(p.spin_until(lambda: len(p.js) >= 50 and len(p.imu) >= 50 and p.diag and p.clock, TIMEOUT),
+      f"received joint_states/imu/diagnostics/clock (got {len(p.js)}/{len(p.imu)}/{len(p.diag)}/{len(p.clock)})")
+
+js = p.js[-1]
+check(list(js.name) == JOINTS, f"joint names {list(js.name)}")
+check(len(js.position) == 4 and len(js.velocity) == 4, "4 positions and velocities")
+check(js.header.frame_id == "base_link", f"joint_states frame_id '{js.header.frame_id}'")
+stamps = [stamp_s(m.header) for m in p.js]
+check(all(b > a for a, b in zip(stamps, stamps[1:])), "joint_states stamps strictly increase")
+# sim time: stamps are multiples of the 2 ms control period, and /clock carries the same time base
+check(all(abs(s * 500 - round(s * 500)) < 1e-6 for s in stamps), "stamps are on the 2 ms sim-time grid")
+clock_s = [c.clock.sec + c.clock.nanosec * 1e-9 for c in p.clock]
+check(abs(max(clock_s) - max(stamps)) < 0.5, f"/clock ({max(clock_s):.3f}) matches frame stamps ({max(stamps):.3f})")
+check(max(stamps) < 60, "stamps are sim time since start, not wall time")
+
+imu = p.imu[-1]
+check(imu.header.frame_id == IMU_FRAME, f"imu frame_id '{imu.header.frame_id}' (command-line override)")
+acc = math.sqrt(imu.linear_acceleration.x ** 2 + imu.linear_acceleration.y ** 2 + imu.linear_acceleration.z ** 2)
+check(3.0 < acc < 30.0, f"|accel| {acc:.2f} m/s^2 is physical")
+check(imu.orientation_covariance[0] == -1.0, "no orientation estimate is declared (covariance[0] = -1)")
+check(abs(imu.angular_velocity_covariance[0] - 0.003 ** 2) < 1e-12, "gyro covariance = configured noise^2")
+
+d = p.diag[-1]
+names = [s.name for s in d.status]
+check("sattva: control loop" in names and "sattva: ros bridge" in names, f"diagnostics statuses {names}")
+loop = next(s for s in d.status if s.name == "sattva: control loop")
+kv = {v.key: v.value for v in loop.values}
+check(int(kv["cycles"]) > 0 and kv["clock"] == "simulated", f"diagnostics values {kv}")
+
+# parameters: the command-line override is what the node (rcl) holds
+gp = p.create_client(GetParameters, "/sattva/get_parameters")
+r = p.call(gp, GetParameters.Request(names=["ros.imu_frame_id", "seed", "mujoco.joints.names"]), 10.0)
+check(r.values[0].string_value == IMU_FRAME, f"param ros.imu_frame_id = '{r.values[0].string_value}'")
+check(r.values[1].integer_value == SEED, f"param seed = {r.values[1].integer_value}")
+check(list(r.values[2].string_array_value) == JOINTS, "param mujoco.joints.names from the YAML file")
+
+# an operator command moves the simulated arm
+start = list(p.js[-1].position)
+target = list(start)
+target[0] = start[0] + 0.6
+p.mode.publish(String(data="external"))
+end = time.time() + 2.5
+while time.time() < end:
+    p.cmd.publish(Float64MultiArray(data=target))
+    p.spin_until(lambda: False, 0.05)
+moved = p.js[-1].position[0] - start[0]
+check(abs(moved - 0.6) < 0.08, f"yaw moved {moved:.3f} rad for a 0.6 rad command")
+
+# with commands stopped, the command times out and the arm holds still
+p.spin_until(lambda: False, 1.0)
+held = p.js[-1].position[0]
+p.spin_until(lambda: False, 1.0)
+check(abs(p.js[-1].position[0] - held) < 0.02, "stale command -> hold")
+
+# reset service: answered, and sim time restarts
+reset = p.create_client(Trigger, "/sattva/reset")
+res = p.call(reset, Trigger.Request(), 10.0)
+check(res.success, f"reset answered: {res.message}")
+n = len(p.js)
+p.spin_until(lambda: len(p.js) > n + 20, 5.0)
+check(stamp_s(p.js[-1].header) < 2.0, f"sim time restarted after reset ({stamp_s(p.js[-1].header):.3f} s)")
+print("RESULT OK", flush=True)
+p.destroy_node()
+rclpy.shutdown()

@@ -1,0 +1,98 @@
+//! The `sattva` ROS 2 node against a real rclpy peer (PyPI ROS 2 wheels from setup, Fast DDS,
+//! localhost-only discovery, a ROS_DOMAIN_ID of its own).
+#![cfg(all(feature = "ros2", feature = "mujoco"))]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A domain id no other test (or concurrent test run) uses.
+fn domain_id(salt: u32) -> String {
+    (20 + (std::process::id() * 7 + salt) % 80).to_string()
+}
+
+fn ros_env(cmd: &mut Command, domain: &str) {
+    cmd.env("ROS_DOMAIN_ID", domain)
+        .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+        .env("RUST_LOG", "warn");
+    if let Ok(dirs) = std::env::var("SATTVA_ROS_LD_DIRS") {
+        cmd.env("LD_LIBRARY_PATH", dirs);
+    }
+}
+
+fn python() -> Command {
+    let py = std::env::var("SATTVA_PYTHON").unwrap_or_else(|_| {
+        root()
+            .join("third_party/venv/bin/python")
+            .display()
+            .to_string()
+    });
+    Command::new(py)
+}
+
+struct KillOnDrop(Child);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn rclpy_peer_sees_topics_params_commands_and_services() {
+    let domain = domain_id(1);
+    // listener first: rclpy takes a second or two to start
+    let mut py = python();
+    py.arg(root().join("tests/ros/node_check.py"))
+        .args(["imu_override", "99", "25"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    ros_env(&mut py, &domain);
+    let peer = py
+        .spawn()
+        .expect("start the rclpy peer (did scripts/setup.sh run?)");
+
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_sattva"));
+    agent
+        .args(["run", "--duration", "40", "--ros-args", "--params-file"])
+        .arg(root().join("config/sim.yaml"))
+        .args(["-p", "ros.imu_frame_id:=imu_override", "-p", "seed:=99"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    ros_env(&mut agent, &domain);
+    let agent = KillOnDrop(agent.spawn().expect("start sattva run"));
+
+    let started = Instant::now();
+    let out = peer.wait_with_output().expect("peer output");
+    let report = String::from_utf8_lossy(&out.stdout);
+    let peer_err = String::from_utf8_lossy(&out.stderr);
+    drop(agent);
+    println!("{report}");
+    assert!(
+        out.status.success() && report.contains("RESULT OK"),
+        "rclpy peer failed after {:?}:\n{report}\n{peer_err}",
+        started.elapsed()
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+#[test]
+fn bad_params_on_the_ros_command_line_name_the_key() {
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_sattva"));
+    agent
+        .args(["run", "--duration", "1", "--ros-args", "--params-file"])
+        .arg(root().join("config/sim.yaml"))
+        .args(["-p", "ros.queue_capacity:=1"]);
+    ros_env(&mut agent, &domain_id(2));
+    let out = agent.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("sattva.ros__parameters.ros.queue_capacity"),
+        "{err}"
+    );
+}
