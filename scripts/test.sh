@@ -15,5 +15,9 @@ step "clippy (core, no native features)"
 cargo clippy --all-targets --no-default-features -- -D warnings
 step "tests: core without native libraries"
 cargo test --no-default-features
+if [[ "$SATTVA_FEATURES" == *ros2* ]]; then
+  step "colcon build of ros2_ws (the installed-layout test checks it)"
+  bash scripts/colcon_build.sh
+fi
 step "tests: all (features: $SATTVA_FEATURES)"
 cargo test --features "$SATTVA_FEATURES"

@@ -15,6 +15,7 @@
 pub mod action;
 pub mod alloc_count;
 pub mod backend;
+pub mod cli;
 pub mod config;
 pub mod pipeline;
 pub mod ros;

@@ -129,6 +129,10 @@ impl Validate for SimConfig {
 pub struct Config {
     /// Which backend drives the loop.
     pub backend: BackendKind,
+    /// The standard ROS 2 parameter every node accepts (`ros2 launch ... use_sim_time:=true`).
+    /// sattva stamps with its backend's clock either way (sim time in simulation and replay).
+    #[serde(default)]
+    pub use_sim_time: bool,
     /// Master seed: noise, exploration and projections derive their seeds from it.
     #[serde(default)]
     pub seed: u64,

@@ -1,0 +1,222 @@
+//! The `sattva` command line: argument parsing and dispatch to the library; no logic lives here.
+
+use crate::config::Config;
+use crate::ros::args::RosArgs;
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "sattva",
+    version,
+    about = "Real-time embodied learning agent for ROS 2"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Clone)]
+struct ConfigArgs {
+    /// Config file (ROS 2 params format).
+    #[arg(long, short, default_value = "config/sim.yaml")]
+    config: PathBuf,
+    /// Override a parameter: `-p key.path=value` (repeatable; value in YAML syntax).
+    #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the agent in MuJoCo simulation (lockstep, as fast as possible) and print a summary.
+    Sim {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Seed (overrides `seed` in the config).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Simulated seconds (overrides `sim.duration_s`).
+        #[arg(long)]
+        duration: Option<f64>,
+        /// Also write the sensor trace as CSV.
+        #[arg(long)]
+        trace: Option<PathBuf>,
+        /// Render the scene camera at the end into this PNG (needs feature `render`).
+        #[arg(long)]
+        camera_png: Option<PathBuf>,
+    },
+    /// Run the agent as a long-running process (real time; with the ROS 2 node when built with
+    /// feature `ros2`). Accepts `--ros-args --params-file FILE -p k:=v` like any ROS 2 node.
+    Run {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Lockstep as fast as possible instead of real time (simulation).
+        #[arg(long)]
+        fast: bool,
+        /// Stop after this many seconds of backend time (default: until SIGINT/SIGTERM).
+        #[arg(long)]
+        duration: Option<f64>,
+        /// Do not start the ROS 2 node.
+        #[arg(long)]
+        no_ros: bool,
+    },
+    /// Check a config file and print the effective configuration.
+    Config {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+    /// Benchmarks that print figures beside a reference measured in the same run.
+    Bench {
+        #[command(subcommand)]
+        what: BenchCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Backend read/step/write loop vs a bare mujoco-rs stepping loop of the same model.
+    Sim {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Physics steps per measurement.
+        #[arg(long, default_value_t = 100_000)]
+        steps: u64,
+        /// Alternating repetitions (best of each side is reported).
+        #[arg(long, default_value_t = 5)]
+        reps: u32,
+    },
+}
+
+/// Entry point of the `sattva` binary (also used by the colcon package `ros2_ws/src/sattva`).
+pub fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = dispatch() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn dispatch() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let (own, ros) = crate::ros::args::split_ros_args(&args)?;
+    run(Cli::parse_from(own), &ros)
+}
+
+/// Loads the config: `--ros-args --params-file` files win over `-c` (as under `ros2 launch`);
+/// `-p` overrides from both places apply in order.
+fn load_with(cfg: &ConfigArgs, ros: &RosArgs) -> Result<Config> {
+    let mut overrides = cfg.params.clone();
+    overrides.extend(ros.params.iter().cloned());
+    if ros.params_files.is_empty() {
+        Ok(Config::load(&cfg.config, &overrides)?)
+    } else {
+        Ok(Config::load_layers(&ros.params_files, &overrides)?)
+    }
+}
+
+fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
+    let load = |cfg: &ConfigArgs| load_with(cfg, ros);
+    match cli.cmd {
+        Cmd::Config { cfg } => {
+            let c = load(&cfg)?;
+            println!("{}: OK", cfg.config.display());
+            println!("{}", serde_norway::to_string(&c)?);
+            Ok(())
+        }
+        Cmd::Sim {
+            cfg,
+            seed,
+            duration,
+            trace,
+            camera_png,
+        } => {
+            let mut c = load(&cfg)?;
+            if let Some(s) = seed {
+                c.seed = s;
+            }
+            if let Some(d) = duration {
+                c.sim.duration_s = d;
+            }
+            sim(&c, trace, camera_png)
+        }
+        Cmd::Run {
+            cfg,
+            fast,
+            duration,
+            no_ros,
+        } => run_agent(&load(&cfg)?, fast, duration, !no_ros),
+        Cmd::Bench {
+            what: BenchCmd::Sim { cfg, steps, reps },
+        } => bench_sim(&load(&cfg)?, steps, reps),
+    }
+}
+
+#[cfg(feature = "mujoco")]
+fn sim(c: &Config, trace: Option<PathBuf>, camera_png: Option<PathBuf>) -> Result<()> {
+    use crate::sim::{run_sim, SimOptions};
+    let started = std::time::Instant::now();
+    let summary = run_sim(
+        c,
+        &SimOptions {
+            trace_csv: trace.map(|p| p.display().to_string()),
+            progress: true,
+            camera_png: camera_png.map(|p| p.display().to_string()),
+        },
+    )?;
+    let wall = started.elapsed().as_secs_f64();
+    println!("{}", summary.render(wall));
+    Ok(())
+}
+
+#[cfg(not(feature = "mujoco"))]
+fn sim(_c: &Config, _trace: Option<PathBuf>, _camera_png: Option<PathBuf>) -> Result<()> {
+    anyhow::bail!("this build has no MuJoCo: rebuild with `--features mujoco` (the default)")
+}
+
+#[cfg(feature = "mujoco")]
+fn bench_sim(c: &Config, steps: u64, reps: u32) -> Result<()> {
+    let r = anyhow::Context::context(crate::sim::bench_sim(c, steps, reps), "bench sim")?;
+    println!("{r}");
+    Ok(())
+}
+
+#[cfg(not(feature = "mujoco"))]
+fn bench_sim(_c: &Config, _steps: u64, _reps: u32) -> Result<()> {
+    anyhow::bail!("this build has no MuJoCo: rebuild with `--features mujoco` (the default)")
+}
+
+#[cfg(feature = "mujoco")]
+fn run_agent(c: &Config, fast: bool, duration: Option<f64>, ros: bool) -> Result<()> {
+    let opts = crate::run::RunOptions {
+        fast,
+        duration_s: duration,
+        ros,
+    };
+    let s = crate::run::run(c, &opts)?;
+    println!(
+        "sattva run: {} cycles, {:.3} s backend time, read/write errors {}/{}, late cycles {}, ros bridge sent {} dropped {}/{}",
+        s.stats.cycles,
+        s.end_time_s,
+        s.stats.read_errors,
+        s.stats.write_errors,
+        s.late_cycles,
+        s.bridge.0,
+        s.bridge.1,
+        s.bridge.2
+    );
+    Ok(())
+}
+
+#[cfg(not(feature = "mujoco"))]
+fn run_agent(_c: &Config, _fast: bool, _duration: Option<f64>, _ros: bool) -> Result<()> {
+    anyhow::bail!(
+        "this build has no backend that `run` can drive yet (build with `--features mujoco`)"
+    )
+}
