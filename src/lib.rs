@@ -17,6 +17,8 @@ pub mod alloc_count;
 pub mod backend;
 pub mod config;
 pub mod pipeline;
+pub mod record;
+pub mod replay;
 #[cfg(feature = "mujoco")]
 pub mod sim;
 pub mod types;

@@ -141,6 +141,12 @@ pub struct Config {
     /// MuJoCo backend (required when `backend: mujoco`).
     #[serde(default)]
     pub mujoco: Option<MujocoConfig>,
+    /// Recording to rosbag2 (`record:` section).
+    #[serde(default)]
+    pub record: crate::record::RecordConfig,
+    /// Replay of rosbag2 bags (`replay:` section).
+    #[serde(default)]
+    pub replay: crate::replay::ReplayConfig,
     /// Directory of the file this was loaded from; relative paths inside resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -153,6 +159,8 @@ impl Validate for Config {
     fn validate(&self, c: &mut Checker) {
         c.section("control", |c| self.control.validate(c));
         c.section("sim", |c| self.sim.validate(c));
+        c.section("record", |c| self.record.validate(c));
+        c.section("replay", |c| self.replay.validate(c));
         match (&self.backend, &self.mujoco) {
             (BackendKind::Mujoco, None) => c.fail(
                 "mujoco",

@@ -1,0 +1,448 @@
+//! Reads rosbag2 bags: a bag directory (`metadata.yaml` + `.mcap` / `.db3` files, several files
+//! for a split bag) or a single storage file.
+//!
+//! Damage is reported, never fatal when something can still be read: a truncated MCAP (crash
+//! mid-write) yields every complete message before the cut; a chunk with a bad CRC or a broken
+//! compressed stream is skipped and the next one read; a missing `metadata.yaml` falls back to the
+//! `.mcap` / `.db3` files found in the directory; message types nobody here decodes stay available
+//! as raw CDR. Each such event lands in [`Bag::warnings`] (and in the log) with the file named.
+//!
+//! The whole bag is loaded into memory and sorted by log time (stable, so messages with equal
+//! times keep their file order): replay needs random access and a total order anyway, and the
+//! evaluation bags are minutes long. Bags larger than memory are out of scope for now.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::record::metadata::{BagMetadata, MetadataFile};
+use crate::record::msgs::AnyMessage;
+
+use super::ReplayError;
+
+/// A topic in a bag.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TopicInfo {
+    /// Topic name.
+    pub name: String,
+    /// Message type, `pkg/msg/Name`.
+    pub type_name: String,
+    /// `cdr` for ROS 2 bags.
+    pub serialization_format: String,
+    /// The message definition stored in the bag (`ros2msg` text), when there is one.
+    pub definition: Option<String>,
+    /// Messages read on this topic.
+    pub message_count: u64,
+}
+
+/// One message, raw.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BagMessage {
+    /// Index into [`Bag::topics`].
+    pub topic: usize,
+    /// When the recorder received it, ns since the epoch.
+    pub log_time: i64,
+    /// When it was published (MCAP); equal to `log_time` for sqlite3 bags.
+    pub publish_time: i64,
+    /// Serialized message (CDR with its 4-byte header).
+    pub data: Vec<u8>,
+}
+
+/// A rosbag2 bag read into memory, messages in log-time order.
+#[derive(Clone, Debug, Default)]
+pub struct Bag {
+    /// The directory (or file) opened.
+    pub path: PathBuf,
+    /// `metadata.yaml`, when present and valid.
+    pub metadata: Option<BagMetadata>,
+    /// Storage files read, in order.
+    pub files: Vec<PathBuf>,
+    /// Topics (from metadata and from the files).
+    pub topics: Vec<TopicInfo>,
+    /// Messages sorted by log time.
+    pub messages: Vec<BagMessage>,
+    /// What was damaged or missing and skipped.
+    pub warnings: Vec<String>,
+}
+
+/// Storage kind of a file, from its extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Storage {
+    /// MCAP.
+    Mcap,
+    /// sqlite3.
+    Sqlite3,
+}
+
+impl Storage {
+    /// From the file extension (`.mcap`, `.db3`).
+    pub fn of(path: &Path) -> Option<Storage> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("mcap") => Some(Storage::Mcap),
+            Some("db3") => Some(Storage::Sqlite3),
+            _ => None,
+        }
+    }
+}
+
+impl Bag {
+    /// Opens a bag directory or a single `.mcap` / `.db3` file and reads all its messages.
+    pub fn open(path: &Path) -> Result<Bag, ReplayError> {
+        let mut bag = Bag {
+            path: path.to_path_buf(),
+            ..Default::default()
+        };
+        let files = if path.is_dir() {
+            bag.discover_files(path)?
+        } else if path.is_file() {
+            vec![path.to_path_buf()]
+        } else {
+            return Err(ReplayError::NotFound(path.to_path_buf()));
+        };
+        for f in files {
+            match Storage::of(&f) {
+                Some(Storage::Mcap) => match std::fs::read(&f) {
+                    Ok(buf) => bag.read_mcap(&f, &buf),
+                    Err(e) => bag.warn(format!("{}: cannot read: {e}", f.display())),
+                },
+                Some(Storage::Sqlite3) => bag.read_sqlite(&f),
+                None => {
+                    return Err(ReplayError::Unsupported {
+                        path: f.clone(),
+                        message: "unknown storage file (expected .mcap or .db3; compressed \
+                                  `.zstd` files are not supported)"
+                            .into(),
+                    })
+                }
+            }
+            bag.files.push(f);
+        }
+        if bag.messages.is_empty() && !bag.warnings.is_empty() && bag.topics.is_empty() {
+            return Err(ReplayError::Unreadable {
+                path: path.to_path_buf(),
+                message: bag.warnings.join("; "),
+            });
+        }
+        bag.messages.sort_by_key(|m| m.log_time);
+        for t in &mut bag.topics {
+            t.message_count = 0;
+        }
+        for m in &bag.messages {
+            bag.topics[m.topic].message_count += 1;
+        }
+        Ok(bag)
+    }
+
+    /// Storage files of a bag directory: from `metadata.yaml`, else every `.mcap`/`.db3` in it.
+    fn discover_files(&mut self, dir: &Path) -> Result<Vec<PathBuf>, ReplayError> {
+        let meta_path = dir.join("metadata.yaml");
+        match std::fs::read_to_string(&meta_path) {
+            Ok(text) => match MetadataFile::from_yaml(&text) {
+                Ok(m) => {
+                    let info = m.rosbag2_bagfile_information;
+                    if !info.compression_mode.is_empty()
+                        && !info.compression_mode.eq_ignore_ascii_case("none")
+                    {
+                        return Err(ReplayError::Unsupported {
+                            path: meta_path,
+                            message: format!(
+                                "compression_mode `{}` ({}) is not supported; decompress the bag first",
+                                info.compression_mode, info.compression_format
+                            ),
+                        });
+                    }
+                    for t in &info.topics_with_message_count {
+                        self.topic_index(
+                            &t.topic_metadata.name,
+                            &t.topic_metadata.type_name,
+                            &t.topic_metadata.serialization_format,
+                        );
+                    }
+                    let mut files = Vec::new();
+                    for rel in &info.relative_file_paths {
+                        // rosbag2 versions differ: some store paths with the bag dir prefixed.
+                        let direct = dir.join(rel);
+                        let by_name = Path::new(rel).file_name().map(|n| dir.join(n));
+                        if direct.is_file() {
+                            files.push(direct);
+                        } else if let Some(p) = by_name.filter(|p| p.is_file()) {
+                            files.push(p);
+                        } else {
+                            self.warn(format!(
+                                "{}: lists `{rel}` but the file is missing; skipped",
+                                meta_path.display()
+                            ));
+                        }
+                    }
+                    self.metadata = Some(info);
+                    if !files.is_empty() {
+                        return Ok(files);
+                    }
+                }
+                Err(e) => self.warn(format!(
+                    "{}: invalid metadata ({e}); scanning the directory instead",
+                    meta_path.display()
+                )),
+            },
+            Err(e) => self.warn(format!(
+                "{}: cannot read ({e}); scanning the directory for .mcap/.db3 files",
+                meta_path.display()
+            )),
+        }
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|source| ReplayError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && Storage::of(p).is_some())
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(ReplayError::NotABag {
+                path: dir.to_path_buf(),
+                message: "no readable metadata.yaml and no .mcap or .db3 file in the directory"
+                    .into(),
+            });
+        }
+        Ok(files)
+    }
+
+    fn warn(&mut self, msg: String) {
+        tracing::warn!("{msg}");
+        self.warnings.push(msg);
+    }
+
+    fn topic_index(&mut self, name: &str, type_name: &str, format: &str) -> usize {
+        if let Some(i) = self
+            .topics
+            .iter()
+            .position(|t| t.name == name && t.type_name == type_name)
+        {
+            return i;
+        }
+        self.topics.push(TopicInfo {
+            name: name.to_string(),
+            type_name: type_name.to_string(),
+            serialization_format: format.to_string(),
+            definition: None,
+            message_count: 0,
+        });
+        self.topics.len() - 1
+    }
+
+    fn read_mcap(&mut self, file: &Path, buf: &[u8]) {
+        use mcap::read::{ChunkReader, LinearReader, Options};
+        use mcap::records::Record;
+        let mut state = McapState::default();
+        let reader =
+            match LinearReader::new_with_options(buf, Options::IgnoreEndMagic.into()) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.warn(format!("{}: not an MCAP file: {e}", file.display()));
+                    return;
+                }
+            };
+        let mut records = 0usize;
+        for rec in reader {
+            match rec {
+                Ok(Record::Chunk { header, data }) => {
+                    let start_time = header.message_start_time;
+                    match ChunkReader::new(header, &data) {
+                        Ok(chunk) => {
+                            for inner in chunk {
+                                match inner {
+                                    Ok(r) => self.mcap_record(file, &mut state, r),
+                                    Err(e) => {
+                                        self.warn(format!(
+                                            "{}: damaged chunk (messages from t={start_time} ns): {e}; rest of the chunk skipped",
+                                            file.display()
+                                        ));
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                        Err(e) => self.warn(format!(
+                            "{}: unreadable chunk (messages from t={start_time} ns): {e}; skipped",
+                            file.display()
+                        )),
+                    }
+                }
+                Ok(r) => self.mcap_record(file, &mut state, r),
+                Err(e) => {
+                    self.warn(format!(
+                        "{}: stopped after {records} records: {e} (truncated or corrupt file; everything before was read)",
+                        file.display()
+                    ));
+                    break;
+                }
+            }
+            records += 1;
+        }
+        if state.unknown_channel > 0 {
+            self.warn(format!(
+                "{}: {} messages on undeclared channels skipped",
+                file.display(),
+                state.unknown_channel
+            ));
+        }
+    }
+
+    fn mcap_record(&mut self, file: &Path, st: &mut McapState, rec: mcap::records::Record<'_>) {
+        use mcap::records::Record;
+        match rec {
+            Record::Schema { header, data } => {
+                let def = (header.encoding == "ros2msg")
+                    .then(|| String::from_utf8_lossy(&data).into_owned());
+                st.schemas.insert(header.id, (header.name.clone(), def));
+            }
+            Record::Channel(ch) => {
+                let (type_name, def) = match st.schemas.get(&ch.schema_id) {
+                    Some((n, d)) => (n.clone(), d.clone()),
+                    None => (String::new(), None),
+                };
+                if ch.message_encoding != "cdr" {
+                    self.warn(format!(
+                        "{}: topic `{}` has message encoding `{}` (not cdr): kept raw, not decodable",
+                        file.display(),
+                        ch.topic,
+                        ch.message_encoding
+                    ));
+                }
+                let i = self.topic_index(&ch.topic, &type_name, &ch.message_encoding);
+                if self.topics[i].definition.is_none() {
+                    self.topics[i].definition = def;
+                }
+                st.channels.insert(ch.id, i);
+            }
+            Record::Message { header, data } => match st.channels.get(&header.channel_id) {
+                Some(&topic) => self.messages.push(BagMessage {
+                    topic,
+                    log_time: clamp_time(header.log_time),
+                    publish_time: clamp_time(header.publish_time),
+                    data: data.into_owned(),
+                }),
+                None => st.unknown_channel += 1,
+            },
+            _ => {}
+        }
+    }
+
+    fn read_sqlite(&mut self, file: &Path) {
+        if let Err(e) = self.try_read_sqlite(file) {
+            self.warn(format!(
+                "{}: sqlite3 read stopped: {e} (everything before was read)",
+                file.display()
+            ));
+        }
+    }
+
+    fn try_read_sqlite(&mut self, file: &Path) -> Result<(), rusqlite::Error> {
+        use rusqlite::{Connection, OpenFlags};
+        // immutable=1: no locking and no -wal/-shm files, so read-only directories work.
+        let uri = format!("file:{}?immutable=1", file.display());
+        let conn = Connection::open_with_flags(
+            uri,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        let mut defs: HashMap<String, String> = HashMap::new();
+        if let Ok(mut st) = conn.prepare(
+            "SELECT topic_type, encoding, encoded_message_definition FROM message_definitions",
+        ) {
+            let rows = st.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?;
+            for row in rows.flatten() {
+                if row.1 == "ros2msg" && !row.2.is_empty() {
+                    defs.insert(row.0, row.2);
+                }
+            }
+        }
+        let mut ids: HashMap<i64, usize> = HashMap::new();
+        {
+            let mut st = conn.prepare("SELECT id, name, type, serialization_format FROM topics")?;
+            let rows = st.query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })?;
+            for row in rows {
+                let (id, name, ty, fmt) = row?;
+                let i = self.topic_index(&name, &ty, &fmt);
+                if self.topics[i].definition.is_none() {
+                    self.topics[i].definition = defs.get(&ty).cloned();
+                }
+                ids.insert(id, i);
+            }
+        }
+        let mut st =
+            conn.prepare("SELECT topic_id, timestamp, data FROM messages ORDER BY timestamp, id")?;
+        let mut rows = st.query([])?;
+        let mut unknown = 0usize;
+        while let Some(r) = rows.next()? {
+            let topic_id: i64 = r.get(0)?;
+            let t: i64 = r.get(1)?;
+            let data: Vec<u8> = r.get(2)?;
+            match ids.get(&topic_id) {
+                Some(&topic) => self.messages.push(BagMessage {
+                    topic,
+                    log_time: t,
+                    publish_time: t,
+                    data,
+                }),
+                None => unknown += 1,
+            }
+        }
+        if unknown > 0 {
+            self.warn(format!(
+                "{}: {unknown} messages with an unknown topic_id skipped",
+                file.display()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The topic with this name, if any.
+    pub fn topic(&self, name: &str) -> Option<(usize, &TopicInfo)> {
+        self.topics.iter().enumerate().find(|(_, t)| t.name == name)
+    }
+
+    /// Messages on one topic, in log-time order.
+    pub fn messages_on<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a BagMessage> + 'a {
+        self.messages
+            .iter()
+            .filter(move |m| self.topics[m.topic].name == name)
+    }
+
+    /// Decodes a message of a type this crate knows; `Ok(None)` for other types.
+    pub fn decode(
+        &self,
+        m: &BagMessage,
+    ) -> Result<Option<AnyMessage>, crate::record::cdr::CdrError> {
+        AnyMessage::decode(&self.topics[m.topic].type_name, &m.data)
+    }
+
+    /// Log time of the first and last message, ns (None when the bag is empty).
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        Some((self.messages.first()?.log_time, self.messages.last()?.log_time))
+    }
+}
+
+#[derive(Default)]
+struct McapState {
+    schemas: HashMap<u16, (String, Option<String>)>,
+    channels: HashMap<u16, usize>,
+    unknown_channel: usize,
+}
+
+/// MCAP times are u64; rosbag2 times are i64. Saturate instead of wrapping.
+fn clamp_time(t: u64) -> i64 {
+    i64::try_from(t).unwrap_or(i64::MAX)
+}
