@@ -5,6 +5,8 @@
 //! the message's own definition followed by every dependency, each introduced by a line of 80
 //! `=` and `MSG: pkg/Name`. Definitions here are the upstream ones (ROS 2 Jazzy) without comments.
 
+use serde::Serialize;
+
 use super::cdr::{CdrError, CdrReader, CdrWriter, Endian};
 
 /// A value with a CDR layout (messages and the structs nested in them).
@@ -179,7 +181,7 @@ pub fn schema_text(type_name: &str) -> Option<String> {
 // builtin_interfaces, std_msgs
 
 /// `builtin_interfaces/msg/Time`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Time {
     /// Seconds.
     pub sec: i32,
@@ -219,7 +221,7 @@ impl RosMessage for Time {
 }
 
 /// `std_msgs/msg/Header`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Header {
     /// Acquisition time.
     pub stamp: Time,
@@ -244,7 +246,7 @@ impl RosMessage for Header {
 }
 
 /// `std_msgs/msg/String`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct StringMsg {
     /// The text.
     pub data: String,
@@ -265,7 +267,7 @@ impl RosMessage for StringMsg {
 }
 
 /// `std_msgs/msg/MultiArrayDimension`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct MultiArrayDimension {
     /// Label of the dimension.
     pub label: String,
@@ -294,7 +296,7 @@ impl RosMessage for MultiArrayDimension {
 }
 
 /// `std_msgs/msg/MultiArrayLayout`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct MultiArrayLayout {
     /// Dimensions.
     pub dim: Vec<MultiArrayDimension>,
@@ -327,7 +329,7 @@ impl RosMessage for MultiArrayLayout {
 }
 
 /// `std_msgs/msg/Float64MultiArray`.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Float64MultiArray {
     /// Layout.
     pub layout: MultiArrayLayout,
@@ -355,7 +357,7 @@ impl RosMessage for Float64MultiArray {
 // geometry_msgs, tf2_msgs
 
 /// `geometry_msgs/msg/Vector3`.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Vector3 {
     /// x.
     pub x: f64,
@@ -384,7 +386,7 @@ impl RosMessage for Vector3 {
 }
 
 /// `geometry_msgs/msg/Point`.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Point {
     /// x.
     pub x: f64,
@@ -413,7 +415,7 @@ impl RosMessage for Point {
 }
 
 /// `geometry_msgs/msg/Quaternion` (field order x, y, z, w as on the wire).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Quaternion {
     /// x.
     pub x: f64,
@@ -457,7 +459,7 @@ impl RosMessage for Quaternion {
 }
 
 /// `geometry_msgs/msg/Pose`.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Pose {
     /// Position.
     pub position: Point,
@@ -482,7 +484,7 @@ impl RosMessage for Pose {
 }
 
 /// `geometry_msgs/msg/Twist`.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Twist {
     /// Linear velocity.
     pub linear: Vector3,
@@ -507,7 +509,7 @@ impl RosMessage for Twist {
 }
 
 /// `geometry_msgs/msg/Transform`.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Transform {
     /// Translation.
     pub translation: Vector3,
@@ -532,7 +534,7 @@ impl RosMessage for Transform {
 }
 
 /// `geometry_msgs/msg/TransformStamped`.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct TransformStamped {
     /// Stamp and parent frame.
     pub header: Header,
@@ -561,7 +563,7 @@ impl RosMessage for TransformStamped {
 }
 
 /// `tf2_msgs/msg/TFMessage`.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct TfMessage {
     /// Transforms.
     pub transforms: Vec<TransformStamped>,
@@ -592,7 +594,7 @@ impl RosMessage for TfMessage {
 // sensor_msgs
 
 /// `sensor_msgs/msg/Imu`.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Imu {
     /// Stamp and IMU frame.
     pub header: Header,
@@ -637,7 +639,7 @@ impl RosMessage for Imu {
 }
 
 /// `sensor_msgs/msg/JointState`.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct JointState {
     /// Stamp.
     pub header: Header,
@@ -674,7 +676,7 @@ impl RosMessage for JointState {
 }
 
 /// `sensor_msgs/msg/Image`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Image {
     /// Stamp and camera frame.
     pub header: Header,
@@ -719,7 +721,7 @@ impl RosMessage for Image {
 }
 
 /// `sensor_msgs/msg/RegionOfInterest`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RegionOfInterest {
     /// Left column.
     pub x_offset: u32,
@@ -756,7 +758,7 @@ impl RosMessage for RegionOfInterest {
 }
 
 /// `sensor_msgs/msg/CameraInfo`.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct CameraInfo {
     /// Stamp and camera frame.
     pub header: Header,
@@ -817,7 +819,7 @@ impl RosMessage for CameraInfo {
 }
 
 /// `sensor_msgs/msg/PointField`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PointField {
     /// Field name (`x`, `rgb`, ...).
     pub name: String,
@@ -850,7 +852,7 @@ impl RosMessage for PointField {
 }
 
 /// `sensor_msgs/msg/PointCloud2`, points kept as raw bytes.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PointCloud2 {
     /// Stamp and sensor frame.
     pub header: Header,
@@ -917,7 +919,7 @@ impl RosMessage for PointCloud2 {
 // rcl_interfaces (what every ROS 2 bag with /rosout holds)
 
 /// `rcl_interfaces/msg/Log` (a `/rosout` record).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Log {
     /// When the record was logged.
     pub stamp: Time,
@@ -965,7 +967,8 @@ impl RosMessage for Log {
 // Dynamic decoding by type name
 
 /// A decoded message of any type this module knows.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
 pub enum AnyMessage {
     /// `sensor_msgs/msg/Imu`.
     Imu(Imu),
