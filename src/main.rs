@@ -1,9 +1,12 @@
 //! `sattva` command line: thin wrappers over the library; no logic lives here.
 
 use std::path::PathBuf;
+#[cfg(feature = "mujoco")]
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+#[cfg(feature = "mujoco")]
+use anyhow::Context;
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use sattva::config::Config;
 
@@ -69,6 +72,18 @@ enum BenchCmd {
         #[arg(long, default_value_t = 5)]
         reps: u32,
     },
+    /// Bag read + decode throughput vs the Python `rosbags` package on the same bag.
+    Replay {
+        /// Bag directory or .mcap/.db3 file (default: a synthetic IMU/JointState/TF bag).
+        #[arg(long)]
+        bag: Option<PathBuf>,
+        /// Log-time length of the synthetic bag, s.
+        #[arg(long, default_value_t = 60.0)]
+        seconds: f64,
+        /// Repetitions per side (best is reported).
+        #[arg(long, default_value_t = 3)]
+        reps: u32,
+    },
 }
 
 fn main() {
@@ -115,6 +130,13 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Bench {
             what: BenchCmd::Sim { cfg, steps, reps },
         } => bench_sim(&load(&cfg)?, steps, reps),
+        Cmd::Bench {
+            what: BenchCmd::Replay { bag, seconds, reps },
+        } => {
+            let r = sattva::replay::bench::bench_replay(bag.as_deref(), seconds, reps)?;
+            println!("{r}");
+            Ok(())
+        }
     }
 }
 

@@ -52,15 +52,31 @@ fn assert_same(bag: &Bag, expected: &[Value], what: &str) {
     assert_eq!(bag.messages.len(), expected.len(), "{what}: message count");
     for (i, (m, e)) in bag.messages.iter().zip(expected).enumerate() {
         let topic = &bag.topics[m.topic];
-        assert_eq!(topic.name, e["topic"].as_str().unwrap(), "{what} #{i}: topic");
-        assert_eq!(topic.type_name, e["type"].as_str().unwrap(), "{what} #{i}: type");
-        assert_eq!(m.log_time, e["log_time"].as_i64().unwrap(), "{what} #{i}: log_time");
+        assert_eq!(
+            topic.name,
+            e["topic"].as_str().unwrap(),
+            "{what} #{i}: topic"
+        );
+        assert_eq!(
+            topic.type_name,
+            e["type"].as_str().unwrap(),
+            "{what} #{i}: type"
+        );
+        assert_eq!(
+            m.log_time,
+            e["log_time"].as_i64().unwrap(),
+            "{what} #{i}: log_time"
+        );
         let decoded = bag
             .decode(m)
             .unwrap_or_else(|err| panic!("{what} #{i} ({}): {err}", topic.type_name))
             .unwrap_or_else(|| panic!("{what} #{i}: type {} not decoded", topic.type_name));
         let got = serde_json::to_value(&decoded).unwrap();
-        assert_eq!(got, e["msg"], "{what} #{i} on {}: values differ", topic.name);
+        assert_eq!(
+            got, e["msg"],
+            "{what} #{i} on {}: values differ",
+            topic.name
+        );
     }
 }
 
@@ -120,7 +136,8 @@ fn bags_written_by_sattva_read_back_by_rosbags_and_mcap() {
     for m in &src.messages {
         let msg = src.decode(m).unwrap().unwrap();
         msg.encode_into(&mut buf);
-        w.write_raw(ids[m.topic], m.log_time, m.log_time, &buf).unwrap();
+        w.write_raw(ids[m.topic], m.log_time, m.log_time, &buf)
+            .unwrap();
         written.push((m.topic, m.log_time, msg));
     }
     let summary = w.finish().unwrap();
@@ -131,7 +148,11 @@ fn bags_written_by_sattva_read_back_by_rosbags_and_mcap() {
         let msgs = back[reader].as_array().unwrap();
         assert_eq!(msgs.len(), written.len(), "{reader}: count");
         for (i, ((topic, t, msg), e)) in written.iter().zip(msgs).enumerate() {
-            assert_eq!(e["topic"].as_str().unwrap(), src.topics[*topic].name, "{reader} #{i}");
+            assert_eq!(
+                e["topic"].as_str().unwrap(),
+                src.topics[*topic].name,
+                "{reader} #{i}"
+            );
             assert_eq!(e["type"].as_str().unwrap(), src.topics[*topic].type_name);
             assert_eq!(e["log_time"].as_i64().unwrap(), *t, "{reader} #{i}");
             assert_eq!(
@@ -183,13 +204,23 @@ fn recorder_output_reads_back_in_python() {
     for reader in ["rosbags", "mcap"] {
         let msgs = back[reader].as_array().unwrap();
         assert_eq!(msgs.len(), 3 * n as usize, "{reader}");
-        let imus: Vec<&Value> = msgs.iter().filter(|m| m["topic"] == "/sattva/imu").collect();
+        let imus: Vec<&Value> = msgs
+            .iter()
+            .filter(|m| m["topic"] == "/sattva/imu")
+            .collect();
         let joints: Vec<&Value> = msgs
             .iter()
             .filter(|m| m["topic"] == "/sattva/joint_states")
             .collect();
-        let cmds: Vec<&Value> = msgs.iter().filter(|m| m["topic"] == "/sattva/command").collect();
-        assert_eq!((imus.len(), joints.len(), cmds.len()), (50, 50, 50), "{reader}");
+        let cmds: Vec<&Value> = msgs
+            .iter()
+            .filter(|m| m["topic"] == "/sattva/command")
+            .collect();
+        assert_eq!(
+            (imus.len(), joints.len(), cmds.len()),
+            (50, 50, 50),
+            "{reader}"
+        );
         for k in 0..n as usize {
             let t = t0 + k as i64 * 2_000_000;
             let im = &imus[k];
@@ -200,11 +231,26 @@ fn recorder_output_reads_back_in_python() {
                 k as i64 * 2_000_000
             );
             assert_eq!(im["msg"]["header"]["frame_id"], "imu_link");
-            assert_eq!(im["msg"]["linear_acceleration"]["x"].as_f64().unwrap(), 0.1 * k as f64);
-            assert_eq!(im["msg"]["linear_acceleration"]["z"].as_f64().unwrap(), 9.81);
-            assert_eq!(im["msg"]["angular_velocity"]["y"].as_f64().unwrap(), -0.01 * k as f64);
-            assert_eq!(im["msg"]["angular_velocity"]["z"].as_f64().unwrap(), 1.0 / 3.0);
-            assert_eq!(im["msg"]["orientation_covariance"][0].as_f64().unwrap(), -1.0);
+            assert_eq!(
+                im["msg"]["linear_acceleration"]["x"].as_f64().unwrap(),
+                0.1 * k as f64
+            );
+            assert_eq!(
+                im["msg"]["linear_acceleration"]["z"].as_f64().unwrap(),
+                9.81
+            );
+            assert_eq!(
+                im["msg"]["angular_velocity"]["y"].as_f64().unwrap(),
+                -0.01 * k as f64
+            );
+            assert_eq!(
+                im["msg"]["angular_velocity"]["z"].as_f64().unwrap(),
+                1.0 / 3.0
+            );
+            assert_eq!(
+                im["msg"]["orientation_covariance"][0].as_f64().unwrap(),
+                -1.0
+            );
             let js = &joints[k]["msg"];
             assert_eq!(js["name"], serde_json::json!(["j0", "j1"]));
             assert_eq!(js["position"], serde_json::json!([k as f64, -1.5]));

@@ -29,7 +29,10 @@ fn check_talker(bag: &Bag) {
         assert!(names.contains(&t), "{t} missing from {names:?}");
     }
     // log-time order
-    assert!(bag.messages.windows(2).all(|w| w[0].log_time <= w[1].log_time));
+    assert!(bag
+        .messages
+        .windows(2)
+        .all(|w| w[0].log_time <= w[1].log_time));
     assert_eq!(bag.messages[0].log_time, ROSOUT_T0);
     let strings: Vec<(i64, String)> = bag
         .messages_on("/topic")
@@ -97,7 +100,10 @@ fn check_cdr_test(bag: &Bag) {
     assert!(arrays.iter().all(|m| m.data.len() == 696));
     for m in &basic {
         assert_eq!(m.data.len(), 52);
-        assert!(bag.decode(m).unwrap().is_none(), "unknown type decodes to None");
+        assert!(
+            bag.decode(m).unwrap().is_none(),
+            "unknown type decodes to None"
+        );
         let mut r = CdrReader::new(&m.data).unwrap();
         assert!(!r.read_bool().unwrap()); // bool_value
         assert_eq!(r.read_u8().unwrap(), 0); // byte
@@ -155,7 +161,10 @@ fn generic_mcap_files_read_all_messages() {
         );
         // 826 messages per the file's own statistics record (read with python `mcap`).
         assert_eq!(bag.messages.len(), 826, "{f}");
-        assert!(bag.messages.windows(2).all(|w| w[0].log_time <= w[1].log_time));
+        assert!(bag
+            .messages
+            .windows(2)
+            .all(|w| w[0].log_time <= w[1].log_time));
     }
     let a = Bag::open(&data("mcap/uncompressed.mcap")).unwrap();
     let b = Bag::open(&data("mcap/compressed.mcap")).unwrap();
@@ -198,7 +207,10 @@ fn truncated_copies_of_a_real_bag_never_panic_and_keep_a_prefix() {
         }
         last = b.messages.len();
     }
-    assert!(last > full.messages.len() / 2, "late cuts keep most messages");
+    assert!(
+        last > full.messages.len() / 2,
+        "late cuts keep most messages"
+    );
 }
 
 #[test]
@@ -219,7 +231,10 @@ fn corrupt_chunk_is_skipped_and_the_rest_read() {
     assert!(b.messages.len() < full.messages.len());
     assert!(!b.messages.is_empty(), "{:?}", b.warnings);
     for m in &b.messages {
-        assert!(full.messages.contains(m), "damaged data surfaced as a message");
+        assert!(
+            full.messages.contains(m),
+            "damaged data surfaced as a message"
+        );
     }
 }
 
@@ -230,14 +245,26 @@ fn missing_metadata_falls_back_to_directory_scan() {
         let dir = tmp_copy(&data(&format!("bags/{name}")), &tmp.path().join(name));
         std::fs::remove_file(dir.join("metadata.yaml")).unwrap();
         let bag = Bag::open(&dir).unwrap();
-        assert!(bag.warnings[0].contains("metadata.yaml"), "{:?}", bag.warnings);
+        assert!(
+            bag.warnings[0].contains("metadata.yaml"),
+            "{:?}",
+            bag.warnings
+        );
         check_talker(&bag);
     }
     // broken metadata.yaml: also falls back
     let dir = tmp_copy(&data("bags/mcap_talker"), &tmp.path().join("broken"));
-    std::fs::write(dir.join("metadata.yaml"), "rosbag2_bagfile_information: [unclosed").unwrap();
+    std::fs::write(
+        dir.join("metadata.yaml"),
+        "rosbag2_bagfile_information: [unclosed",
+    )
+    .unwrap();
     let bag = Bag::open(&dir).unwrap();
-    assert!(bag.warnings[0].contains("invalid metadata"), "{:?}", bag.warnings);
+    assert!(
+        bag.warnings[0].contains("invalid metadata"),
+        "{:?}",
+        bag.warnings
+    );
     check_talker(&bag);
 }
 
@@ -265,18 +292,36 @@ fn multi_file_bag_is_merged_in_time_order() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("split");
     std::fs::create_dir(&dir).unwrap();
-    std::fs::copy(data("bags/mcap_cdr_test/cdr_test_0.mcap"), dir.join("split_0.mcap")).unwrap();
-    std::fs::copy(data("bags/mcap_talker/talker.mcap"), dir.join("split_1.mcap")).unwrap();
-    std::fs::copy(data("bags/sqlite3_talker/talker.db3"), dir.join("split_2.db3")).unwrap();
+    std::fs::copy(
+        data("bags/mcap_cdr_test/cdr_test_0.mcap"),
+        dir.join("split_0.mcap"),
+    )
+    .unwrap();
+    std::fs::copy(
+        data("bags/mcap_talker/talker.mcap"),
+        dir.join("split_1.mcap"),
+    )
+    .unwrap();
+    std::fs::copy(
+        data("bags/sqlite3_talker/talker.db3"),
+        dir.join("split_2.db3"),
+    )
+    .unwrap();
     let meta = std::fs::read_to_string(data("bags/mcap_cdr_test/metadata.yaml"))
         .unwrap()
-        .replace("    - cdr_test_0.mcap", "    - split_0.mcap\n    - split_1.mcap\n    - split_2.db3");
+        .replace(
+            "    - cdr_test_0.mcap",
+            "    - split_0.mcap\n    - split_1.mcap\n    - split_2.db3",
+        );
     std::fs::write(dir.join("metadata.yaml"), meta).unwrap();
     let bag = Bag::open(&dir).unwrap();
     assert!(bag.warnings.is_empty(), "{:?}", bag.warnings);
     assert_eq!(bag.files.len(), 3);
     assert_eq!(bag.messages.len(), 7 + 20 + 20);
-    assert!(bag.messages.windows(2).all(|w| w[0].log_time <= w[1].log_time));
+    assert!(bag
+        .messages
+        .windows(2)
+        .all(|w| w[0].log_time <= w[1].log_time));
     // the talker (2020-04-02) comes before the cdr test (2020-04-09)
     assert_eq!(bag.messages[0].log_time, ROSOUT_T0);
     assert_eq!(bag.messages_on("/topic").count(), 20);
@@ -288,5 +333,8 @@ fn chunk_not_closed_is_a_clear_error_naming_the_file() {
     let e = Bag::open(&data("mcap/chunk_not_closed.mcap")).unwrap_err();
     assert!(matches!(e, ReplayError::Unreadable { .. }), "{e}");
     let s = e.to_string();
-    assert!(s.contains("chunk_not_closed.mcap") && s.contains("truncated or corrupt"), "{s}");
+    assert!(
+        s.contains("chunk_not_closed.mcap") && s.contains("truncated or corrupt"),
+        "{s}"
+    );
 }

@@ -111,7 +111,7 @@ fn seed_payloads() -> Vec<Vec<u8>> {
 #[test]
 fn cdr_decoder_survives_mutations_and_round_trips() {
     let seeds = seed_payloads();
-    let mut rng = ChaCha8Rng::seed_from_u64(0x5a77_0a);
+    let mut rng = ChaCha8Rng::seed_from_u64(0x005a_770a);
     let start = Instant::now();
     let iters = 30_000;
     let (mut ok, mut buf1, mut buf2) = (0, Vec::new(), Vec::new());
@@ -138,7 +138,10 @@ fn cdr_decoder_survives_mutations_and_round_trips() {
         "cdr fuzz: {iters} inputs ({ok} decoded) in {:.2} s",
         start.elapsed().as_secs_f64()
     );
-    assert!(ok > 100, "mutations too destructive to exercise decoding: {ok}");
+    assert!(
+        ok > 100,
+        "mutations too destructive to exercise decoding: {ok}"
+    );
 }
 
 #[test]
@@ -159,8 +162,15 @@ fn mcap_reader_survives_mutated_bags() {
             let input = mutate(&mut rng, &src);
             let bag = Bag::from_mcap_bytes(&name, &input);
             // Never more messages than a bag could hold, every warning names the file.
-            assert!(bag.warnings.iter().all(|w| w.contains("fuzz-")), "{f} #{it}");
-            panics += bag.warnings.iter().filter(|w| w.contains("panicked")).count();
+            assert!(
+                bag.warnings.iter().all(|w| w.contains("fuzz-")),
+                "{f} #{it}"
+            );
+            panics += bag
+                .warnings
+                .iter()
+                .filter(|w| w.contains("panicked"))
+                .count();
             msgs_read += bag.messages.len();
             for m in &bag.messages {
                 let _ = bag.decode(m);

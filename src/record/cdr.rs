@@ -58,7 +58,9 @@ pub enum CdrErrorKind {
 impl fmt::Display for CdrError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            CdrErrorKind::NoHeader => write!(f, "CDR: fewer than 4 bytes (no encapsulation header)"),
+            CdrErrorKind::NoHeader => {
+                write!(f, "CDR: fewer than 4 bytes (no encapsulation header)")
+            }
             CdrErrorKind::UnsupportedEncapsulation(a, b) => write!(
                 f,
                 "CDR: unsupported encapsulation {a:#04x} {b:#04x} (only plain CDR / XCDR1 LE or BE)"
@@ -74,7 +76,11 @@ impl fmt::Display for CdrError {
                 self.offset
             ),
             CdrErrorKind::BadUtf8 => {
-                write!(f, "CDR: string at payload offset {} is not UTF-8", self.offset)
+                write!(
+                    f,
+                    "CDR: string at payload offset {} is not UTF-8",
+                    self.offset
+                )
             }
         }
     }
@@ -445,7 +451,10 @@ mod tests {
         let mut w = CdrWriter::new(&mut buf, Endian::Big);
         w.write_str("ab");
         w.write_i32(-2);
-        assert_eq!(buf, [0, 0, 0, 0, 0, 0, 0, 3, b'a', b'b', 0, 0, 0xff, 0xff, 0xff, 0xfe]);
+        assert_eq!(
+            buf,
+            [0, 0, 0, 0, 0, 0, 0, 3, b'a', b'b', 0, 0, 0xff, 0xff, 0xff, 0xfe]
+        );
         let mut r = CdrReader::new(&buf).unwrap();
         assert_eq!(r.endian(), Endian::Big);
         assert_eq!(r.read_str().unwrap(), "ab");
@@ -461,7 +470,10 @@ mod tests {
         assert_eq!(e.offset, 0);
         let e = CdrReader::new(&[0, 7, 0, 0]).unwrap_err();
         assert_eq!(e.kind, CdrErrorKind::UnsupportedEncapsulation(0, 7));
-        assert_eq!(CdrReader::new(&[0, 1]).unwrap_err().kind, CdrErrorKind::NoHeader);
+        assert_eq!(
+            CdrReader::new(&[0, 1]).unwrap_err().kind,
+            CdrErrorKind::NoHeader
+        );
         let mut r = CdrReader::new(&[0, 1, 0, 0, 1, 2]).unwrap();
         let e = r.read_u32().unwrap_err();
         assert_eq!(e.kind, CdrErrorKind::Truncated { needed: 4 });

@@ -129,6 +129,8 @@ impl Validate for RecordConfig {
 }
 
 /// One sample the RT loop hands to the recorder. Fixed size, no heap: pushing it is a copy.
+// Variants differ in size on purpose: boxing the joint sample would allocate on the RT path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Sample {
     /// An IMU sample at time `t`.
@@ -175,6 +177,15 @@ pub struct RecordSink {
 }
 
 impl RecordSink {
+    /// Counters so far (pushed, dropped, written).
+    pub fn stats(&self) -> RecordStats {
+        RecordStats {
+            pushed: self.counters.pushed.load(Ordering::Relaxed),
+            dropped: self.counters.dropped.load(Ordering::Relaxed),
+            written: self.counters.written.load(Ordering::Relaxed),
+        }
+    }
+
     /// Hands a sample to the recorder thread. Returns false (and counts a drop) when the queue
     /// is full. Lock-free, allocation-free.
     pub fn push(&self, s: Sample) -> bool {
@@ -191,6 +202,26 @@ impl RecordSink {
     }
 }
 
+/// The consumer end of a record queue, handed to [`Recorder::start_with`].
+#[derive(Debug)]
+pub struct SampleSource {
+    queue: Arc<ArrayQueue<Sample>>,
+    counters: Arc<Counters>,
+}
+
+/// A bounded lock-free queue from the RT loop to a recorder: `(producer, consumer)`.
+pub fn record_queue(capacity: usize) -> (RecordSink, SampleSource) {
+    let queue = Arc::new(ArrayQueue::new(capacity.max(1)));
+    let counters = Arc::new(Counters::default());
+    (
+        RecordSink {
+            queue: queue.clone(),
+            counters: counters.clone(),
+        },
+        SampleSource { queue, counters },
+    )
+}
+
 /// A recorder thread writing one bag directory.
 pub struct Recorder {
     counters: Arc<Counters>,
@@ -205,13 +236,25 @@ struct Topics {
 }
 
 impl Recorder {
-    /// Creates the bag directory `bag_dir` and starts the recorder thread. `joint_names` are
-    /// written in every JointState.
+    /// Creates the bag directory `bag_dir` and starts the recorder thread with a new queue of
+    /// `cfg.queue_capacity`. `joint_names` are written in every JointState.
     pub fn start(
         bag_dir: &Path,
         cfg: &RecordConfig,
         joint_names: Vec<String>,
     ) -> Result<(Recorder, RecordSink), RecordError> {
+        let (sink, source) = record_queue(cfg.queue_capacity.max(1) as usize);
+        let rec = Recorder::start_with(source, bag_dir, cfg, joint_names)?;
+        Ok((rec, sink))
+    }
+
+    /// Starts the recorder thread on an existing queue (samples already queued are written).
+    pub fn start_with(
+        source: SampleSource,
+        bag_dir: &Path,
+        cfg: &RecordConfig,
+        joint_names: Vec<String>,
+    ) -> Result<Recorder, RecordError> {
         let opts = WriterOptions {
             zstd: cfg.zstd,
             chunk_size: cfg.chunk_size,
@@ -226,15 +269,18 @@ impl Recorder {
         };
         let topics = Topics {
             imu: add(&mut w, &cfg.imu_topic, "sensor_msgs/msg/Imu")?,
-            joints: add(&mut w, &cfg.joint_states_topic, "sensor_msgs/msg/JointState")?,
+            joints: add(
+                &mut w,
+                &cfg.joint_states_topic,
+                "sensor_msgs/msg/JointState",
+            )?,
             command: add(&mut w, &cfg.command_topic, "std_msgs/msg/Float64MultiArray")?,
         };
-        let queue = Arc::new(ArrayQueue::new(cfg.queue_capacity.max(1) as usize));
-        let counters = Arc::new(Counters::default());
+        let SampleSource { queue, counters } = source;
         let stop = Arc::new(AtomicBool::new(false));
         let frame_id = cfg.imu_frame_id.clone();
         let thread = {
-            let (queue, counters, stop) = (queue.clone(), counters.clone(), stop.clone());
+            let (counters, stop) = (counters.clone(), stop.clone());
             std::thread::Builder::new()
                 .name("sattva-recorder".into())
                 .spawn(move || {
@@ -259,14 +305,11 @@ impl Recorder {
                 })
                 .map_err(|e| RecordError::Thread(e.to_string()))?
         };
-        Ok((
-            Recorder {
-                counters: counters.clone(),
-                stop,
-                thread: Some(thread),
-            },
-            RecordSink { queue, counters },
-        ))
+        Ok(Recorder {
+            counters,
+            stop,
+            thread: Some(thread),
+        })
     }
 
     /// Current counters.
@@ -361,7 +404,9 @@ impl Converter {
                 w.write(id, time.0, m)?;
             }
             Sample::Command(c) => {
-                let Some(id) = t.command else { return Ok(false) };
+                let Some(id) = t.command else {
+                    return Ok(false);
+                };
                 let m = &mut self.cmd;
                 let label = match c.mode {
                     CommandMode::Hold => "hold",

@@ -1006,7 +1006,10 @@ impl AnyMessage {
     /// Decodes `data` as `type_name` (`pkg/msg/Name`). `Ok(None)` for a type this module does
     /// not know (its raw bytes stay available to the caller).
     pub fn decode(type_name: &str, data: &[u8]) -> Result<Option<AnyMessage>, CdrError> {
-        fn d<M: RosMessage>(data: &[u8], f: fn(M) -> AnyMessage) -> Result<Option<AnyMessage>, CdrError> {
+        fn d<M: RosMessage>(
+            data: &[u8],
+            f: fn(M) -> AnyMessage,
+        ) -> Result<Option<AnyMessage>, CdrError> {
             decode::<M>(data).map(|m| Some(f(m)))
         }
         match type_name {

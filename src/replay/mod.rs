@@ -11,6 +11,7 @@
 //!       rate: 0.0                  # 0 = as fast as possible, k = k x real time
 //! ```
 
+pub mod bench;
 pub mod reader;
 
 use std::path::PathBuf;
@@ -171,12 +172,17 @@ impl Validate for ReplayConfig {
                 continue;
             }
             c.require(
-                t.starts_with('/') || t.starts_with('~') || t.chars().next().is_some_and(char::is_alphabetic),
+                t.starts_with('/')
+                    || t.starts_with('~')
+                    || t.chars().next().is_some_and(char::is_alphabetic),
                 key,
                 format!("`{t}` is not a ROS 2 topic name"),
             );
             if let Some((other, _)) = topics[..i].iter().find(|(_, o)| o == t) {
-                c.fail(key, format!("`{t}` is already mapped by `{other}`: one topic feeds one input"));
+                c.fail(
+                    key,
+                    format!("`{t}` is already mapped by `{other}`: one topic feeds one input"),
+                );
             }
         }
     }

@@ -267,16 +267,14 @@ impl Bag {
         use mcap::read::{LinearReader, Options};
         use mcap::records::Record;
         let mut state = McapState::default();
-        let reader =
-            match LinearReader::new_with_options(buf, Options::IgnoreEndMagic.into()) {
-                Ok(r) => r,
-                Err(e) => {
-                    self.warn(format!("{}: not an MCAP file: {e}", file.display()));
-                    return;
-                }
-            };
-        let mut n_records = 0usize;
-        for rec in reader {
+        let reader = match LinearReader::new_with_options(buf, Options::IgnoreEndMagic.into()) {
+            Ok(r) => r,
+            Err(e) => {
+                self.warn(format!("{}: not an MCAP file: {e}", file.display()));
+                return;
+            }
+        };
+        for (n_records, rec) in reader.enumerate() {
             match rec {
                 Ok(Record::Chunk { header, data }) => {
                     let start_time = header.message_start_time;
@@ -311,7 +309,6 @@ impl Bag {
                     break;
                 }
             }
-            n_records += 1;
         }
         if state.unknown_channel > 0 {
             self.warn(format!(
@@ -465,7 +462,10 @@ impl Bag {
 
     /// Log time of the first and last message, ns (None when the bag is empty).
     pub fn time_range(&self) -> Option<(i64, i64)> {
-        Some((self.messages.first()?.log_time, self.messages.last()?.log_time))
+        Some((
+            self.messages.first()?.log_time,
+            self.messages.last()?.log_time,
+        ))
     }
 }
 
@@ -478,14 +478,13 @@ const MAX_CHUNK_BYTES: u64 = 1 << 30;
 /// record lengths inside a chunk: a corrupt length aborts the process on allocation (found by
 /// tests/replay_fuzz.rs with mcap 0.26). Output grows with the data actually decompressed, never
 /// with the size the header claims.
-fn decompress_chunk(
-    header: &mcap::records::ChunkHeader,
-    data: &[u8],
-) -> Result<Vec<u8>, String> {
+fn decompress_chunk(header: &mcap::records::ChunkHeader, data: &[u8]) -> Result<Vec<u8>, String> {
     use std::io::Read;
     let want = header.uncompressed_size;
     if want > MAX_CHUNK_BYTES {
-        return Err(format!("declares {want} uncompressed bytes (limit {MAX_CHUNK_BYTES})"));
+        return Err(format!(
+            "declares {want} uncompressed bytes (limit {MAX_CHUNK_BYTES})"
+        ));
     }
     let out = match header.compression.as_str() {
         "" => data.to_vec(),
