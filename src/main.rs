@@ -47,6 +47,14 @@ enum Cmd {
         #[arg(long)]
         trace: Option<PathBuf>,
     },
+    /// Replay a rosbag2 bag (directory, .mcap or .db3) through the control loop in virtual time,
+    /// as fast as possible; prints what was decoded and the output hash (determinism check).
+    Replay {
+        /// The bag.
+        bag: PathBuf,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
     /// Check a config file and print the effective configuration.
     Config {
         #[command(flatten)]
@@ -110,6 +118,11 @@ fn run(cli: Cli) -> Result<()> {
             let c = load(&cfg)?;
             println!("{}: OK", cfg.config.display());
             println!("{}", serde_norway::to_string(&c)?);
+            Ok(())
+        }
+        Cmd::Replay { bag, cfg } => {
+            let s = sattva::replay::run::run_replay(&load(&cfg)?, Some(&bag), true)?;
+            println!("{s}");
             Ok(())
         }
         Cmd::Sim {

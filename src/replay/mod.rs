@@ -13,6 +13,7 @@
 
 pub mod bench;
 pub mod reader;
+pub mod run;
 
 use std::path::PathBuf;
 
