@@ -135,6 +135,15 @@ fn full_queue_drops_and_counts_then_recorder_writes_the_rest() {
         ..Default::default()
     };
     let rec = Recorder::start_with(source, &dir, &cfg, vec![]).unwrap();
+    // The recorder thread drains what was queued before it started.
+    let t = std::time::Instant::now();
+    while rec.stats().written < 16 {
+        assert!(
+            t.elapsed().as_secs() < 10,
+            "recorder did not drain the queue"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
     let mut j = JointSample::default();
     j.position.push(1.0);
     assert!(sink.push(Sample::Joints {
@@ -154,4 +163,25 @@ fn full_queue_drops_and_counts_then_recorder_writes_the_rest() {
     let times: Vec<i64> = bag.messages.iter().map(|m| m.log_time).collect();
     assert_eq!(&times[..16], &(0..16).collect::<Vec<_>>()[..]);
     assert_eq!(times[16], 100);
+}
+
+#[test]
+fn qos_profile_is_written_like_jazzy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("q");
+    let mut w = BagWriter::create(&dir, &WriterOptions::default()).unwrap();
+    w.add_topic_for::<msgs::Twist>("/t").unwrap();
+    w.finish().unwrap();
+    let y = yaml(&dir.join("metadata.yaml"));
+    let q = &y["rosbag2_bagfile_information"]["topics_with_message_count"][0]["topic_metadata"]
+        ["offered_qos_profiles"][0];
+    assert_eq!(q["reliability"].as_str(), Some("reliable"));
+    assert_eq!(q["history"].as_str(), Some("keep_last"));
+    assert_eq!(q["depth"].as_u64(), Some(10));
+    let buf = std::fs::read(dir.join("q_0.mcap")).unwrap();
+    let summary = mcap::Summary::read(&buf).unwrap().unwrap();
+    let ch = summary.channels.values().next().unwrap();
+    let text = &ch.metadata["offered_qos_profiles"];
+    let parsed: serde_norway::Value = serde_norway::from_str(text).unwrap();
+    assert_eq!(parsed[0]["durability"].as_str(), Some("volatile"));
 }

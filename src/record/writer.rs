@@ -13,6 +13,15 @@ use super::metadata::{
 use super::msgs::{encode_into, schema_text, RosMessage};
 use super::RecordError;
 
+/// The QoS sattva publishes with (rclcpp's default: reliable, volatile, keep last 10), as the
+/// version-9 list rosbag2 Jazzy writes (`metadata.yaml`, and as YAML text in MCAP channels).
+fn default_qos() -> serde_norway::Value {
+    let text = "- history: keep_last\n  depth: 10\n  reliability: reliable\n  durability: volatile\n  \
+                deadline: {sec: 0, nsec: 0}\n  lifespan: {sec: 0, nsec: 0}\n  liveliness: automatic\n  \
+                liveliness_lease_duration: {sec: 0, nsec: 0}\n  avoid_ros_namespace_conventions: false\n";
+    serde_norway::from_str(text).unwrap_or(serde_norway::Value::Sequence(Vec::new()))
+}
+
 /// Handle of a topic added to a [`BagWriter`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TopicId(pub u16);
@@ -151,7 +160,13 @@ impl BagWriter {
             .add_schema(type_name, "ros2msg", def.as_bytes())
             .map_err(|e| self.mcap_err(e))?;
         let mut meta = BTreeMap::new();
-        meta.insert("offered_qos_profiles".to_string(), String::new());
+        meta.insert(
+            "offered_qos_profiles".to_string(),
+            serde_norway::to_string(&default_qos())
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+        );
         meta.insert("topic_type_hash".to_string(), String::new());
         let channel = self
             .mcap
@@ -263,7 +278,7 @@ impl BagWriter {
                             name: t.name.clone(),
                             type_name: t.type_name.clone(),
                             serialization_format: "cdr".into(),
-                            offered_qos_profiles: serde_norway::Value::Sequence(Vec::new()),
+                            offered_qos_profiles: default_qos(),
                             type_description_hash: String::new(),
                         },
                         message_count: t.count,
