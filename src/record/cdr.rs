@@ -7,12 +7,16 @@
 //! Sequences (`T[]`, `T[<=N]`) are a `u32` element count then the elements; fixed arrays (`T[N]`)
 //! have no count. Nested messages have no alignment of their own: their first field aligns.
 //!
-//! Why our own codec and not a crate: the serde-based crates (`cdr` 0.2, last release 2019;
-//! `cdr-encoding`, kept up by the RustDDS authors) are correct for this layout, but they decode
-//! through serde into owned values only, report errors without the byte offset, and cannot
-//! decode into caller-owned buffers. The replay hot path wants exactly that (decode an Imu or a
-//! JointState straight into fixed-capacity frames), and the whole codec is ~300 lines that the
-//! interop tests check against `rosbags` and `mcap-ros2-support`.
+//! Why our own codec and not a crate: the maintained serde-based choice (`cdr-encoding` 0.11, by
+//! the RustDDS authors; `cdr` 0.2.4 from hrektts is the older one it replaced) gets this layout
+//! right, but decodes only through serde derives into owned values and reports errors without a
+//! byte offset. Here we want (1) field-by-field access to types we have no struct for (the
+//! reader keeps unknown types raw and tests read `test_msgs` payloads with [`CdrReader`]),
+//! (2) borrowed reads (`read_str`, `read_byte_seq`) and buffer reuse (`read_f64_seq_into`,
+//! [`CdrWriter`] over a caller's `Vec`), (3) errors that say where the payload broke, and
+//! (4) hard limits so a corrupt length can never trigger a huge allocation (fuzzed in
+//! tests/replay_fuzz.rs). The codec is ~300 lines; tests/record_interop.rs checks it message by
+//! message against `rosbags` and `mcap-ros2-support`.
 
 use std::fmt;
 

@@ -598,7 +598,7 @@ impl RosMessage for TfMessage {
 pub struct Imu {
     /// Stamp and IMU frame.
     pub header: Header,
-    /// Orientation estimate (covariance[0] = -1 when absent).
+    /// Orientation estimate (`orientation_covariance[0] = -1` when absent).
     pub orientation: Quaternion,
     /// Row-major 3x3 covariance.
     pub orientation_covariance: [f64; 9],
