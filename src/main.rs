@@ -54,6 +54,9 @@ enum Cmd {
         bag: PathBuf,
         #[command(flatten)]
         cfg: ConfigArgs,
+        /// Pace at k x real time (overrides `replay.rate`; 0 = as fast as possible).
+        #[arg(long)]
+        rate: Option<f64>,
     },
     /// Check a config file and print the effective configuration.
     Config {
@@ -120,8 +123,16 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}", serde_norway::to_string(&c)?);
             Ok(())
         }
-        Cmd::Replay { bag, cfg } => {
-            let s = sattva::replay::run::run_replay(&load(&cfg)?, Some(&bag), true)?;
+        Cmd::Replay { bag, cfg, rate } => {
+            let mut c = load(&cfg)?;
+            if let Some(r) = rate {
+                anyhow::ensure!(
+                    r.is_finite() && r >= 0.0,
+                    "--rate {r}: expected a number >= 0"
+                );
+                c.replay.rate = r;
+            }
+            let s = sattva::replay::run::run_replay(&c, Some(&bag), true)?;
             println!("{s}");
             Ok(())
         }

@@ -34,6 +34,13 @@ fn replaying_twice_gives_the_same_hash() {
     write_synthetic_bag(&bag2, 2.0).unwrap();
     let r3 = run_replay(&c, Some(&bag2), false).unwrap();
     assert_ne!(r3.hash, r1.hash);
+    // Paced at 20x real time: same hash, and it takes at least 3 s / 20.
+    let mut paced = c.clone();
+    paced.replay.rate = 20.0;
+    let t = std::time::Instant::now();
+    let r4 = run_replay(&paced, Some(&bag), false).unwrap();
+    assert!(t.elapsed().as_secs_f64() >= 0.14, "{:?}", t.elapsed());
+    assert_eq!(r4.hash, r1.hash);
     // No bag anywhere: a clear error naming the key.
     let e = run_replay(&c, None, false).unwrap_err().to_string();
     assert!(e.contains("replay.bag"), "{e}");

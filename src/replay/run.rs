@@ -1,5 +1,5 @@
-//! `sattva replay <bag>`: the control loop over the replay backend, as fast as possible in
-//! virtual time, with a SHA-256 over every frame the loop saw (the determinism fingerprint:
+//! `sattva replay <bag>`: the control loop over the replay backend in virtual time, as fast as
+//! possible (`replay.rate: 0`) or paced at k x real time (`replay.rate: k`), with a SHA-256 over every frame the loop saw (the determinism fingerprint:
 //! replaying the same bag with the same config prints the same hash).
 
 use std::fmt;
@@ -87,7 +87,19 @@ pub fn run_replay(
     };
     let mut lp = ControlLoop::new(backend, cfg.seed, 0.0)?;
     let mut h = Sha256::new();
+    let rate = cfg.replay.rate;
+    let wall0 = std::time::Instant::now();
     while !lp.backend.finished() {
+        if rate > 0.0 {
+            // k x real time: wait until the wall clock catches up with virtual time / k.
+            // Pacing only; frames depend on virtual time alone, so the hash is unchanged.
+            let due = std::time::Duration::from_secs_f64(lp.backend.now().as_secs_f64() / rate);
+            if let Some(wait) = due.checked_sub(wall0.elapsed()) {
+                if wait > std::time::Duration::from_micros(500) {
+                    std::thread::sleep(wait);
+                }
+            }
+        }
         let f = lp.cycle();
         hash_frame(&mut h, f);
         if lp.stats.cycles % 4096 == 0 {
