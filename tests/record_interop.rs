@@ -100,6 +100,36 @@ fn bags_written_by_rosbags_read_message_by_message() {
 }
 
 #[test]
+fn zstd_compressed_rosbags_bags_read_message_by_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    for storage in ["mcap", "sqlite3"] {
+        for mode in ["file", "message"] {
+            let dir = tmp.path().join(format!("{storage}_{mode}"));
+            let expected = py(&["write-rosbags", dir.to_str().unwrap(), storage, mode]);
+            let bag = Bag::open(&dir).unwrap();
+            assert!(
+                bag.warnings.is_empty(),
+                "{storage}/{mode}: {:?}",
+                bag.warnings
+            );
+            assert_eq!(
+                bag.metadata
+                    .as_ref()
+                    .unwrap()
+                    .compression_mode
+                    .to_lowercase(),
+                mode
+            );
+            assert_same(
+                &bag,
+                expected.as_array().unwrap(),
+                &format!("rosbags {storage} zstd {mode}"),
+            );
+        }
+    }
+}
+
+#[test]
 fn mcap_written_by_mcap_ros2_support_reads_message_by_message() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("mcap_ros2");

@@ -2,7 +2,9 @@
 """Interop partner of sattva's rosbag2 reader/writer (tests/record_interop.rs) and its benchmark.
 
 Subcommands (all print JSON on stdout):
-  write-rosbags <bag_dir> <mcap|sqlite3>  write a bag with `rosbags`; print the messages written
+  write-rosbags <bag_dir> <mcap|sqlite3> [none|file|message]
+                                          write a bag with `rosbags` (optionally zstd-compressed
+                                          per file or per message); print the messages written
   write-mcap-ros2 <file.mcap>             write an MCAP with `mcap-ros2-support`; print the messages
   read <bag_dir>                          read a bag with `rosbags` AND with `mcap`+`mcap-ros2-support`
                                           (MCAP storage only); print both message lists
@@ -167,12 +169,16 @@ def to_json(v):
     raise TypeError(f"cannot convert {type(v)}")
 
 
-def write_rosbags(bag_dir, storage):
+def write_rosbags(bag_dir, storage, compression="none"):
     from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.rosbag2.enums import CompressionFormat, CompressionMode
     ts = typestore()
     msgs = sample_messages()
     plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
-    with Writer(Path(bag_dir), version=9, storage_plugin=plugin) as w:
+    w = Writer(Path(bag_dir), version=9, storage_plugin=plugin)
+    if compression != "none":
+        w.set_compression(CompressionMode[compression.upper()], CompressionFormat.ZSTD)
+    with w:
         conns = {}
         for m in msgs:
             if m["topic"] not in conns:
@@ -256,7 +262,7 @@ def bench(bag_dir, reps):
 def main():
     cmd = sys.argv[1]
     if cmd == "write-rosbags":
-        res = write_rosbags(sys.argv[2], sys.argv[3])
+        res = write_rosbags(sys.argv[2], sys.argv[3], *sys.argv[4:5])
     elif cmd == "write-mcap-ros2":
         res = write_mcap_ros2(sys.argv[2])
     elif cmd == "read":

@@ -74,8 +74,15 @@ pub enum Storage {
 }
 
 impl Storage {
-    /// From the file extension (`.mcap`, `.db3`).
+    /// From the file extension (`.mcap`, `.db3`, also with a trailing `.zstd`).
     pub fn of(path: &Path) -> Option<Storage> {
+        let inner;
+        let path = if path.extension().is_some_and(|e| e == "zstd") {
+            inner = path.with_extension("");
+            inner.as_path()
+        } else {
+            path
+        };
         match path.extension().and_then(|e| e.to_str()) {
             Some("mcap") => Some(Storage::Mcap),
             Some("db3") => Some(Storage::Sqlite3),
@@ -98,21 +105,43 @@ impl Bag {
         } else {
             return Err(ReplayError::NotFound(path.to_path_buf()));
         };
+        let message_zstd = bag.compression_mode() == Some("message");
         for f in files {
-            match Storage::of(&f) {
-                Some(Storage::Mcap) => match std::fs::read(&f) {
+            let Some(kind) = Storage::of(&f) else {
+                return Err(ReplayError::Unsupported {
+                    path: f.clone(),
+                    message: "unknown storage file (expected .mcap, .db3, or either with .zstd)"
+                        .into(),
+                });
+            };
+            let file_zstd = f.extension().is_some_and(|e| e == "zstd");
+            let first_new = bag.messages.len();
+            match (kind, file_zstd) {
+                (Storage::Mcap, false) => match std::fs::read(&f) {
                     Ok(buf) => bag.read_mcap(&f, &buf),
                     Err(e) => bag.warn(format!("{}: cannot read: {e}", f.display())),
                 },
-                Some(Storage::Sqlite3) => bag.read_sqlite(&f),
-                None => {
-                    return Err(ReplayError::Unsupported {
-                        path: f.clone(),
-                        message: "unknown storage file (expected .mcap or .db3; compressed \
-                                  `.zstd` files are not supported)"
-                            .into(),
-                    })
+                (Storage::Mcap, true) => match unzstd_file(&f) {
+                    Ok(buf) => bag.read_mcap(&f, &buf),
+                    Err(e) => bag.warn(format!("{}: cannot decompress: {e}", f.display())),
+                },
+                (Storage::Sqlite3, false) => bag.read_sqlite(&f, &f),
+                (Storage::Sqlite3, true) => {
+                    // sqlite needs a file: decompress to a private temporary one.
+                    let tmp = std::env::temp_dir().join(format!(
+                        "sattva-{}-{}.db3",
+                        std::process::id(),
+                        TMP_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    ));
+                    match unzstd_file(&f).and_then(|b| std::fs::write(&tmp, b)) {
+                        Ok(()) => bag.read_sqlite(&f, &tmp),
+                        Err(e) => bag.warn(format!("{}: cannot decompress: {e}", f.display())),
+                    }
+                    let _ = std::fs::remove_file(&tmp);
                 }
+            }
+            if message_zstd {
+                bag.unzstd_messages(&f, first_new);
             }
             bag.files.push(f);
         }
@@ -158,13 +187,15 @@ impl Bag {
             Ok(text) => match MetadataFile::from_yaml(&text) {
                 Ok(m) => {
                     let info = m.rosbag2_bagfile_information;
-                    if !info.compression_mode.is_empty()
-                        && !info.compression_mode.eq_ignore_ascii_case("none")
+                    let mode = info.compression_mode.to_ascii_lowercase();
+                    if !matches!(mode.as_str(), "" | "none")
+                        && !(matches!(mode.as_str(), "file" | "message")
+                            && info.compression_format == "zstd")
                     {
                         return Err(ReplayError::Unsupported {
                             path: meta_path,
                             message: format!(
-                                "compression_mode `{}` ({}) is not supported; decompress the bag first",
+                                "compression_mode `{}` with format `{}` (supported: file or message with zstd)",
                                 info.compression_mode, info.compression_format
                             ),
                         });
@@ -224,6 +255,41 @@ impl Bag {
             });
         }
         Ok(files)
+    }
+
+    /// `file` / `message` when metadata.yaml says the bag is compressed (lowercase).
+    fn compression_mode(&self) -> Option<&'static str> {
+        let m = self
+            .metadata
+            .as_ref()?
+            .compression_mode
+            .to_ascii_lowercase();
+        match m.as_str() {
+            "file" => Some("file"),
+            "message" => Some("message"),
+            _ => None,
+        }
+    }
+
+    /// Decompresses each message read from `file` (from index `from`) in a `message`-mode bag.
+    fn unzstd_messages(&mut self, file: &Path, from: usize) {
+        let mut bad = 0usize;
+        let tail: Vec<BagMessage> = self.messages.drain(from..).collect();
+        for mut m in tail {
+            match zstd::stream::decode_all(m.data.as_slice()) {
+                Ok(d) => {
+                    m.data = d;
+                    self.messages.push(m);
+                }
+                Err(_) => bad += 1,
+            }
+        }
+        if bad > 0 {
+            self.warn(format!(
+                "{}: {bad} messages failed zstd decompression; skipped",
+                file.display()
+            ));
+        }
     }
 
     fn warn(&mut self, msg: String) {
@@ -359,8 +425,10 @@ impl Bag {
         }
     }
 
-    fn read_sqlite(&mut self, file: &Path) {
-        if let Err(e) = self.try_read_sqlite(file) {
+    /// Reads the sqlite3 database at `db`; `file` names it in warnings (they differ for a
+    /// decompressed `.db3.zstd`).
+    fn read_sqlite(&mut self, file: &Path, db: &Path) {
+        if let Err(e) = self.try_read_sqlite(file, db) {
             self.warn(format!(
                 "{}: sqlite3 read stopped: {e} (everything before was read)",
                 file.display()
@@ -368,10 +436,10 @@ impl Bag {
         }
     }
 
-    fn try_read_sqlite(&mut self, file: &Path) -> Result<(), rusqlite::Error> {
+    fn try_read_sqlite(&mut self, file: &Path, db: &Path) -> Result<(), rusqlite::Error> {
         use rusqlite::{Connection, OpenFlags};
         // immutable=1: no locking and no -wal/-shm files, so read-only directories work.
-        let uri = format!("file:{}?immutable=1", file.display());
+        let uri = format!("file:{}?immutable=1", db.display());
         let conn = Connection::open_with_flags(
             uri,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,
@@ -467,6 +535,14 @@ impl Bag {
             self.messages.last()?.log_time,
         ))
     }
+}
+
+static TMP_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Reads and zstd-decompresses a whole file (`--compression-mode file` bags).
+fn unzstd_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    let f = std::fs::File::open(path)?;
+    zstd::stream::decode_all(std::io::BufReader::new(f))
 }
 
 /// Largest decompressed chunk accepted (rosbag2 writes 768 KiB chunks by default).
