@@ -188,10 +188,12 @@ impl Bag {
                 Ok(m) => {
                     let info = m.rosbag2_bagfile_information;
                     let mode = info.compression_mode.to_ascii_lowercase();
-                    if !matches!(mode.as_str(), "" | "none")
-                        && !(matches!(mode.as_str(), "file" | "message")
-                            && info.compression_format == "zstd")
-                    {
+                    let supported = match mode.as_str() {
+                        "" | "none" => true,
+                        "file" | "message" => info.compression_format == "zstd",
+                        _ => false,
+                    };
+                    if !supported {
                         return Err(ReplayError::Unsupported {
                             path: meta_path,
                             message: format!(
