@@ -338,3 +338,17 @@ fn chunk_not_closed_is_a_clear_error_naming_the_file() {
         "{s}"
     );
 }
+
+#[test]
+fn storage_from_metadata_when_the_file_has_no_extension() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("old");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(data("bags/mcap_talker/talker.mcap"), dir.join("talker_0")).unwrap();
+    let meta = std::fs::read_to_string(data("bags/mcap_talker/metadata.yaml"))
+        .unwrap()
+        .replace("- talker.mcap", "- talker_0");
+    std::fs::write(dir.join("metadata.yaml"), meta).unwrap();
+    let bag = Bag::open(&dir).unwrap();
+    check_talker(&bag);
+}

@@ -6,6 +6,7 @@
 //! compressed stream is skipped and the next one read; a missing `metadata.yaml` falls back to the
 //! `.mcap` / `.db3` files found in the directory; message types nobody here decodes stay available
 //! as raw CDR. Each such event lands in [`Bag::warnings`] (and in the log) with the file named.
+//! zstd-compressed bags (`--compression-mode file` or `message`) are decompressed on the fly.
 //!
 //! The whole bag is loaded into memory and sorted by log time (stable, so messages with equal
 //! times keep their file order): replay needs random access and a total order anyway, and the
@@ -107,7 +108,12 @@ impl Bag {
         };
         let message_zstd = bag.compression_mode() == Some("message");
         for f in files {
-            let Some(kind) = Storage::of(&f) else {
+            let from_meta = || match bag.metadata.as_ref()?.storage_identifier.as_str() {
+                "mcap" => Some(Storage::Mcap),
+                "sqlite3" => Some(Storage::Sqlite3),
+                _ => None,
+            };
+            let Some(kind) = Storage::of(&f).or_else(from_meta) else {
                 return Err(ReplayError::Unsupported {
                     path: f.clone(),
                     message: "unknown storage file (expected .mcap, .db3, or either with .zstd)"
