@@ -352,3 +352,16 @@ fn storage_from_metadata_when_the_file_has_no_extension() {
     let bag = Bag::open(&dir).unwrap();
     check_talker(&bag);
 }
+
+#[test]
+fn topic_filter_keeps_only_requested_messages() {
+    for b in ["bags/mcap_talker", "bags/sqlite3_talker"] {
+        let bag = Bag::open_topics(&data(b), &["/topic"]).unwrap();
+        assert_eq!(bag.messages.len(), 10, "{b}");
+        assert!(bag.messages_on("/topic").count() == 10);
+        assert_eq!(bag.messages[0].log_time, TOPIC_T0);
+        // all topics are still listed
+        assert!(bag.topic("/rosout").is_some());
+        assert_eq!(bag.topic("/rosout").unwrap().1.message_count, 0);
+    }
+}

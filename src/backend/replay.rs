@@ -1,8 +1,8 @@
 //! Replay backend: a rosbag2 bag's IMU and joint states as [`SensorFrame`]s, in virtual time.
 //!
 //! `configure` opens the bag (MCAP or sqlite3), decodes every message on the topics mapped by
-//! the `replay:` config section and keeps them as fixed-size samples with times relative to the
-//! bag's first message. In the active state the loop is lockstep like the MuJoCo backend: `read(t)`
+//! the `replay:` config section (only those are read into memory) and keeps them as fixed-size
+//! samples with times relative to the first of them (the replay's zero). In the active state the loop is lockstep like the MuJoCo backend: `read(t)`
 //! fills the frame with the latest sample of each input whose log time is `<= t` (zero-order
 //! hold; no sample yet = `imu: None` / empty joints), and `write` advances the clock by one
 //! control period. Commands are checked and otherwise ignored (a recording cannot be steered).
@@ -159,14 +159,16 @@ impl ReplayBackend {
     }
 
     fn load(&mut self) -> Result<(), BackendError> {
-        let bag = Bag::open(&self.bag_path).map_err(|e| BackendError::Model {
-            file: self.bag_path.display().to_string(),
-            message: e.to_string(),
-        })?;
         let (imu_topic, js_topic) = (
             self.cfg.imu_topic.clone(),
             self.cfg.joint_states_topic.clone(),
         );
+        let bag = Bag::open_topics(&self.bag_path, &[&imu_topic, &js_topic]).map_err(|e| {
+            BackendError::Model {
+                file: self.bag_path.display().to_string(),
+                message: e.to_string(),
+            }
+        })?;
         self.topic_type_ok::<msgs::Imu>(&bag, "imu_topic", &imu_topic)?;
         self.topic_type_ok::<msgs::JointState>(&bag, "joint_states_topic", &js_topic)?;
         let t0 = bag.messages.first().map(|m| m.log_time).unwrap_or(0);

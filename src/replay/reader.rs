@@ -13,6 +13,7 @@
 //! evaluation bags are minutes long. Bags larger than memory are out of scope for now.
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::record::metadata::{BagMetadata, MetadataFile};
@@ -63,6 +64,8 @@ pub struct Bag {
     pub messages: Vec<BagMessage>,
     /// What was damaged or missing and skipped.
     pub warnings: Vec<String>,
+    /// Only messages on these topics are kept (None = all); see [`Bag::open_topics`].
+    keep: Option<Vec<String>>,
 }
 
 /// Storage kind of a file, from its extension.
@@ -95,8 +98,20 @@ impl Storage {
 impl Bag {
     /// Opens a bag directory or a single `.mcap` / `.db3` file and reads all its messages.
     pub fn open(path: &Path) -> Result<Bag, ReplayError> {
+        Self::open_with(path, None)
+    }
+
+    /// Like [`Bag::open`] but keeps only messages on `topics` (the others are skipped while
+    /// reading, so a bag with camera streams costs only the memory of the topics replayed).
+    /// [`TopicInfo::message_count`] then counts kept messages only.
+    pub fn open_topics(path: &Path, topics: &[&str]) -> Result<Bag, ReplayError> {
+        Self::open_with(path, Some(topics.iter().map(|t| t.to_string()).collect()))
+    }
+
+    fn open_with(path: &Path, keep: Option<Vec<String>>) -> Result<Bag, ReplayError> {
         let mut bag = Bag {
             path: path.to_path_buf(),
+            keep,
             ..Default::default()
         };
         let files = if path.is_dir() {
@@ -123,12 +138,18 @@ impl Bag {
             let file_zstd = f.extension().is_some_and(|e| e == "zstd");
             let first_new = bag.messages.len();
             match (kind, file_zstd) {
-                (Storage::Mcap, false) => match std::fs::read(&f) {
-                    Ok(buf) => bag.read_mcap(&f, &buf),
-                    Err(e) => bag.warn(format!("{}: cannot read: {e}", f.display())),
-                },
+                (Storage::Mcap, false) => {
+                    match std::fs::File::open(&f).and_then(|h| Ok((h.metadata()?.len(), h))) {
+                        Ok((len, h)) => bag.read_mcap(
+                            &f,
+                            &mut std::io::BufReader::with_capacity(1 << 20, h),
+                            len,
+                        ),
+                        Err(e) => bag.warn(format!("{}: cannot read: {e}", f.display())),
+                    }
+                }
                 (Storage::Mcap, true) => match unzstd_file(&f) {
-                    Ok(buf) => bag.read_mcap(&f, &buf),
+                    Ok(buf) => bag.read_mcap(&f, &mut buf.as_slice(), buf.len() as u64),
                     Err(e) => bag.warn(format!("{}: cannot decompress: {e}", f.display())),
                 },
                 (Storage::Sqlite3, false) => bag.read_sqlite(&f, &f),
@@ -168,7 +189,7 @@ impl Bag {
             path: name.to_path_buf(),
             ..Default::default()
         };
-        bag.read_mcap(name, buf);
+        bag.read_mcap(name, &mut &buf[..], buf.len() as u64);
         bag.files.push(name.to_path_buf());
         bag.finish();
         bag
@@ -300,6 +321,13 @@ impl Bag {
         }
     }
 
+    fn keeps(&self, topic: usize) -> bool {
+        match &self.keep {
+            None => true,
+            Some(k) => k.iter().any(|n| *n == self.topics[topic].name),
+        }
+    }
+
     fn warn(&mut self, msg: String) {
         tracing::warn!("{msg}");
         self.warnings.push(msg);
@@ -323,11 +351,11 @@ impl Bag {
         self.topics.len() - 1
     }
 
-    fn read_mcap(&mut self, file: &Path, buf: &[u8]) {
+    fn read_mcap(&mut self, file: &Path, input: &mut dyn Read, len: u64) {
         // Defence in depth: the `mcap` crate is not fuzzed by us to exhaustion; a panic inside it
         // on a malformed file becomes a warning, and what was read before it is kept.
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.read_mcap_inner(file, buf)
+            self.read_mcap_inner(file, input, len)
         }));
         if r.is_err() {
             self.warn(format!(
@@ -337,25 +365,66 @@ impl Bag {
         }
     }
 
-    fn read_mcap_inner(&mut self, file: &Path, buf: &[u8]) {
-        use mcap::read::{LinearReader, Options};
+    fn read_mcap_inner(&mut self, file: &Path, input: &mut dyn Read, len: u64) {
+        use mcap::read::LinearReader as SliceReader;
         use mcap::records::Record;
+        use mcap::sans_io::{LinearReadEvent, LinearReader, LinearReaderOptions};
         let mut state = McapState::default();
-        let reader = match LinearReader::new_with_options(buf, Options::IgnoreEndMagic.into()) {
-            Ok(r) => r,
-            Err(e) => {
-                self.warn(format!("{}: not an MCAP file: {e}", file.display()));
-                return;
-            }
-        };
-        for (n_records, rec) in reader.enumerate() {
+        // Streams records from `input`: memory holds one record (chunk) at a time. Record
+        // lengths are bounded by the file size and MAX_CHUNK_BYTES so corrupt lengths cannot
+        // trigger huge allocations; chunks are emitted whole and decompressed here.
+        let limit = len.min(MAX_CHUNK_BYTES) as usize;
+        let mut reader = LinearReader::new_with_options(
+            LinearReaderOptions::default()
+                .with_skip_end_magic(true)
+                .with_emit_chunks(true)
+                .with_record_length_limit(limit.max(64)),
+        );
+        let mut n_records = 0usize;
+        while let Some(event) = reader.next_event() {
+            let (opcode, body) = match event {
+                Ok(LinearReadEvent::ReadRequest(need)) => {
+                    let buf = reader.insert(need);
+                    match read_up_to(input, buf) {
+                        Ok(n) => reader.notify_read(n),
+                        Err(e) => {
+                            self.warn(format!("{}: read error: {e}", file.display()));
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                Ok(LinearReadEvent::Record { data, opcode }) => (opcode, data),
+                Err(e) => {
+                    self.warn(if n_records == 0 {
+                        format!("{}: not an MCAP file: {e}", file.display())
+                    } else {
+                        format!(
+                            "{}: stopped after {n_records} records: {e} (truncated or corrupt file; everything before was read)",
+                            file.display()
+                        )
+                    });
+                    break;
+                }
+            };
+            n_records += 1;
+            let rec = match mcap::parse_record(opcode, body) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.warn(format!(
+                        "{}: record {n_records} (opcode {opcode:#04x}) unreadable: {e}; skipped",
+                        file.display()
+                    ));
+                    continue;
+                }
+            };
             match rec {
-                Ok(Record::Chunk { header, data }) => {
+                Record::Chunk { header, data } => {
                     let start_time = header.message_start_time;
                     match decompress_chunk(&header, &data) {
                         Ok(records) => {
                             // sans_magic bounds every record length by the chunk's size.
-                            for inner in LinearReader::sans_magic(&records) {
+                            for inner in SliceReader::sans_magic(&records) {
                                 match inner {
                                     Ok(r) => self.mcap_record(file, &mut state, r),
                                     Err(e) => {
@@ -374,14 +443,7 @@ impl Bag {
                         )),
                     }
                 }
-                Ok(r) => self.mcap_record(file, &mut state, r),
-                Err(e) => {
-                    self.warn(format!(
-                        "{}: stopped after {n_records} records: {e} (truncated or corrupt file; everything before was read)",
-                        file.display()
-                    ));
-                    break;
-                }
+                r => self.mcap_record(file, &mut state, r),
             }
         }
         if state.unknown_channel > 0 {
@@ -418,15 +480,16 @@ impl Bag {
                 if self.topics[i].definition.is_none() {
                     self.topics[i].definition = def;
                 }
-                st.channels.insert(ch.id, i);
+                st.channels.insert(ch.id, (i, self.keeps(i)));
             }
             Record::Message { header, data } => match st.channels.get(&header.channel_id) {
-                Some(&topic) => self.messages.push(BagMessage {
+                Some(&(topic, true)) => self.messages.push(BagMessage {
                     topic,
                     log_time: clamp_time(header.log_time),
                     publish_time: clamp_time(header.publish_time),
                     data: data.into_owned(),
                 }),
+                Some(&(_, false)) => {}
                 None => st.unknown_channel += 1,
             },
             _ => {}
@@ -469,7 +532,7 @@ impl Bag {
                 }
             }
         }
-        let mut ids: HashMap<i64, usize> = HashMap::new();
+        let mut ids: HashMap<i64, (usize, bool)> = HashMap::new();
         {
             let mut st = conn.prepare("SELECT id, name, type, serialization_format FROM topics")?;
             let rows = st.query_map([], |r| {
@@ -486,7 +549,7 @@ impl Bag {
                 if self.topics[i].definition.is_none() {
                     self.topics[i].definition = defs.get(&ty).cloned();
                 }
-                ids.insert(id, i);
+                ids.insert(id, (i, self.keeps(i)));
             }
         }
         let mut st =
@@ -495,15 +558,18 @@ impl Bag {
         let mut unknown = 0usize;
         while let Some(r) = rows.next()? {
             let topic_id: i64 = r.get(0)?;
-            let t: i64 = r.get(1)?;
-            let data: Vec<u8> = r.get(2)?;
             match ids.get(&topic_id) {
-                Some(&topic) => self.messages.push(BagMessage {
-                    topic,
-                    log_time: t,
-                    publish_time: t,
-                    data,
-                }),
+                Some(&(topic, true)) => {
+                    let t: i64 = r.get(1)?;
+                    let data: Vec<u8> = r.get(2)?;
+                    self.messages.push(BagMessage {
+                        topic,
+                        log_time: t,
+                        publish_time: t,
+                        data,
+                    })
+                }
+                Some(&(_, false)) => {}
                 None => unknown += 1,
             }
         }
@@ -543,6 +609,20 @@ impl Bag {
             self.messages.last()?.log_time,
         ))
     }
+}
+
+/// Fills as much of `buf` as the input has (short only at end of input).
+fn read_up_to(input: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match input.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 static TMP_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -613,7 +693,8 @@ fn decompress_chunk(header: &mcap::records::ChunkHeader, data: &[u8]) -> Result<
 #[derive(Default)]
 struct McapState {
     schemas: HashMap<u16, (String, Option<String>)>,
-    channels: HashMap<u16, usize>,
+    /// channel id -> (topic index, kept by the topic filter)
+    channels: HashMap<u16, (usize, bool)>,
     unknown_channel: usize,
 }
 
