@@ -61,6 +61,17 @@ enum Cmd {
         #[arg(long)]
         no_ros: bool,
     },
+    /// Replay a rosbag2 bag (directory, .mcap or .db3) through the control loop in virtual time,
+    /// as fast as possible; prints what was decoded and the output hash (determinism check).
+    Replay {
+        /// The bag.
+        bag: PathBuf,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Pace at k x real time (overrides `replay.rate`; 0 = as fast as possible).
+        #[arg(long)]
+        rate: Option<f64>,
+    },
     /// Check a config file and print the effective configuration.
     Config {
         #[command(flatten)]
@@ -84,6 +95,18 @@ enum BenchCmd {
         steps: u64,
         /// Alternating repetitions (best of each side is reported).
         #[arg(long, default_value_t = 5)]
+        reps: u32,
+    },
+    /// Bag read + decode throughput vs the Python `rosbags` package on the same bag.
+    Replay {
+        /// Bag directory or .mcap/.db3 file (default: a synthetic IMU/JointState/TF bag).
+        #[arg(long)]
+        bag: Option<PathBuf>,
+        /// Log-time length of the synthetic bag, s.
+        #[arg(long, default_value_t = 60.0)]
+        seconds: f64,
+        /// Repetitions per side (best is reported).
+        #[arg(long, default_value_t = 3)]
         reps: u32,
     },
 }
@@ -130,6 +153,19 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
             println!("{}", serde_norway::to_string(&c)?);
             Ok(())
         }
+        Cmd::Replay { bag, cfg, rate } => {
+            let mut c = load(&cfg)?;
+            if let Some(r) = rate {
+                anyhow::ensure!(
+                    r.is_finite() && r >= 0.0,
+                    "--rate {r}: expected a number >= 0"
+                );
+                c.replay.rate = r;
+            }
+            let s = crate::replay::run::run_replay(&c, Some(&bag), true)?;
+            println!("{s}");
+            Ok(())
+        }
         Cmd::Sim {
             cfg,
             seed,
@@ -155,6 +191,13 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
         Cmd::Bench {
             what: BenchCmd::Sim { cfg, steps, reps },
         } => bench_sim(&load(&cfg)?, steps, reps),
+        Cmd::Bench {
+            what: BenchCmd::Replay { bag, seconds, reps },
+        } => {
+            let r = crate::replay::bench::bench_replay(bag.as_deref(), seconds, reps)?;
+            println!("{r}");
+            Ok(())
+        }
     }
 }
 

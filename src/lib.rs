@@ -18,6 +18,8 @@ pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod pipeline;
+pub mod record;
+pub mod replay;
 pub mod ros;
 #[cfg(feature = "mujoco")]
 pub mod run;

@@ -148,6 +148,12 @@ pub struct Config {
     /// ROS 2 node: topics, frames, rates.
     #[serde(default)]
     pub ros: crate::ros::RosConfig,
+    /// Recording to rosbag2 (`record:` section).
+    #[serde(default)]
+    pub record: crate::record::RecordConfig,
+    /// Replay of rosbag2 bags (`replay:` section).
+    #[serde(default)]
+    pub replay: crate::replay::ReplayConfig,
     /// Directory of the file this was loaded from; relative paths inside resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -161,6 +167,8 @@ impl Validate for Config {
         c.section("control", |c| self.control.validate(c));
         c.section("sim", |c| self.sim.validate(c));
         c.section("ros", |c| self.ros.validate(c));
+        c.section("record", |c| self.record.validate(c));
+        c.section("replay", |c| self.replay.validate(c));
         match (&self.backend, &self.mujoco) {
             (BackendKind::Mujoco, None) => c.fail(
                 "mujoco",

@@ -1,0 +1,380 @@
+//! Replay backend: a rosbag2 bag's IMU and joint states as [`SensorFrame`]s, in virtual time.
+//!
+//! `configure` opens the bag (MCAP or sqlite3), decodes every message on the topics mapped by
+//! the `replay:` config section (only those are read into memory) and keeps them as fixed-size
+//! samples with times relative to the first of them (the replay's zero). In the active state the loop is lockstep like the MuJoCo backend: `read(t)`
+//! fills the frame with the latest sample of each input whose log time is `<= t` (zero-order
+//! hold; no sample yet = `imu: None` / empty joints), and `write` advances the clock by one
+//! control period. Commands are checked and otherwise ignored (a recording cannot be steered).
+//!
+//! Nothing depends on the wall clock or on thread timing, so replaying the same bag with the same
+//! period gives bit-identical frames. `read` and `write` index preallocated arrays: no allocation.
+//! Pacing at k x real time belongs to the scheduler's virtual-time mode, not to this backend.
+
+use std::path::{Path, PathBuf};
+
+use super::{Backend, BackendError, BackendInfo, Lifecycle};
+use crate::config::Config;
+use crate::record::msgs::{self, RosMessage};
+use crate::replay::{Bag, ReplayConfig};
+use crate::types::{ClockKind, Command, Imu, JointSample, SensorFrame, Time, MAX_JOINTS};
+
+const NAME: &str = "replay";
+
+/// What `configure` found in the bag.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplayStats {
+    /// IMU samples decoded.
+    pub imu_samples: usize,
+    /// Joint state samples decoded.
+    pub joint_samples: usize,
+    /// Messages on mapped topics that failed to decode (skipped, logged).
+    pub decode_errors: usize,
+    /// Warnings of the bag reader (damaged or missing parts).
+    pub bag_warnings: Vec<String>,
+}
+
+/// The replay backend. Create with [`ReplayBackend::new`], then `configure` and `activate`.
+pub struct ReplayBackend {
+    bag_path: PathBuf,
+    cfg: ReplayConfig,
+    config_file: String,
+    period_ns: i64,
+    state: Lifecycle,
+    info: BackendInfo,
+    imu: Vec<(i64, Imu)>,
+    joints: Vec<(i64, JointSample)>,
+    imu_i: usize,
+    joint_i: usize,
+    t_ns: i64,
+    end_ns: i64,
+    stats: ReplayStats,
+}
+
+impl ReplayBackend {
+    /// A backend for `bag` (overrides `replay.bag` of the config when given).
+    pub fn new(config: &Config, bag: Option<&Path>) -> Result<ReplayBackend, BackendError> {
+        let file = config.source.display().to_string();
+        let bag_path = match bag {
+            Some(b) => b.to_path_buf(),
+            None if !config.replay.bag.is_empty() => config.resolve_path(&config.replay.bag),
+            None => {
+                return Err(BackendError::Mapping {
+                    file,
+                    key: "replay.bag".into(),
+                    message: "no bag: set `replay.bag` or pass one on the command line".into(),
+                })
+            }
+        };
+        Ok(Self::with_mapping(
+            &bag_path,
+            config.replay.clone(),
+            config.control.period_ns,
+            file,
+        ))
+    }
+
+    /// A backend from explicit parts (tests, tools). `config_file` names the config in errors.
+    pub fn with_mapping(
+        bag: &Path,
+        cfg: ReplayConfig,
+        period_ns: i64,
+        config_file: String,
+    ) -> ReplayBackend {
+        ReplayBackend {
+            bag_path: bag.to_path_buf(),
+            cfg,
+            config_file,
+            period_ns: period_ns.max(1),
+            state: Lifecycle::Unconfigured,
+            info: BackendInfo::default(),
+            imu: Vec::new(),
+            joints: Vec::new(),
+            imu_i: 0,
+            joint_i: 0,
+            t_ns: 0,
+            end_ns: 0,
+            stats: ReplayStats::default(),
+        }
+    }
+
+    /// What `configure` decoded.
+    pub fn stats(&self) -> &ReplayStats {
+        &self.stats
+    }
+
+    /// True once the clock is past the last sample of the bag.
+    pub fn finished(&self) -> bool {
+        self.t_ns > self.end_ns
+    }
+
+    /// Time of the last sample, relative to the bag start.
+    pub fn end(&self) -> Time {
+        Time(self.end_ns)
+    }
+
+    fn mapping_err(&self, key: &str, message: String) -> BackendError {
+        BackendError::Mapping {
+            file: self.config_file.clone(),
+            key: format!("replay.{key}"),
+            message,
+        }
+    }
+
+    fn check_state(&self, op: &'static str, want: Lifecycle) -> Result<(), BackendError> {
+        if self.state == want {
+            Ok(())
+        } else {
+            Err(BackendError::Lifecycle {
+                backend: NAME,
+                op,
+                state: self.state,
+            })
+        }
+    }
+
+    /// Checks that `key`'s topic, when present in the bag, has type `M`.
+    fn topic_type_ok<M: RosMessage>(
+        &self,
+        bag: &Bag,
+        key: &str,
+        topic: &str,
+    ) -> Result<(), BackendError> {
+        if let Some(t) = bag
+            .topics
+            .iter()
+            .find(|t| t.name == topic && t.type_name != M::TYPE_NAME)
+        {
+            return Err(self.mapping_err(
+                key,
+                format!(
+                    "topic `{topic}` in {} has type `{}`, expected `{}`",
+                    self.bag_path.display(),
+                    t.type_name,
+                    M::TYPE_NAME
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn load(&mut self) -> Result<(), BackendError> {
+        let (imu_topic, js_topic) = (
+            self.cfg.imu_topic.clone(),
+            self.cfg.joint_states_topic.clone(),
+        );
+        let bag = Bag::open_topics(&self.bag_path, &[&imu_topic, &js_topic]).map_err(|e| {
+            BackendError::Model {
+                file: self.bag_path.display().to_string(),
+                message: e.to_string(),
+            }
+        })?;
+        self.topic_type_ok::<msgs::Imu>(&bag, "imu_topic", &imu_topic)?;
+        self.topic_type_ok::<msgs::JointState>(&bag, "joint_states_topic", &js_topic)?;
+        let t0 = bag.messages.first().map(|m| m.log_time).unwrap_or(0);
+        let mut stats = ReplayStats {
+            bag_warnings: bag.warnings.clone(),
+            ..Default::default()
+        };
+        let (mut imu, mut joints) = (Vec::new(), Vec::new());
+        let mut names: Option<Vec<String>> = None;
+        for m in &bag.messages {
+            let topic = &bag.topics[m.topic].name;
+            let t = m.log_time - t0;
+            if !imu_topic.is_empty() && *topic == imu_topic {
+                match msgs::decode::<msgs::Imu>(&m.data) {
+                    Ok(x) => imu.push((t, to_imu(&x))),
+                    Err(e) => {
+                        stats.decode_errors += 1;
+                        tracing::warn!(
+                            "{}: {topic} at {} ns: {e}; skipped",
+                            self.bag_path.display(),
+                            m.log_time
+                        );
+                    }
+                }
+            } else if !js_topic.is_empty() && *topic == js_topic {
+                let x = match msgs::decode::<msgs::JointState>(&m.data) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        stats.decode_errors += 1;
+                        tracing::warn!(
+                            "{}: {topic} at {} ns: {e}; skipped",
+                            self.bag_path.display(),
+                            m.log_time
+                        );
+                        continue;
+                    }
+                };
+                let order = names.get_or_insert_with(|| x.name.clone());
+                if order.len() > MAX_JOINTS {
+                    return Err(self.mapping_err(
+                        "joint_states_topic",
+                        format!(
+                            "{} joints in `{topic}`, at most {MAX_JOINTS} supported",
+                            order.len()
+                        ),
+                    ));
+                }
+                match to_joints(order, &x) {
+                    Some(s) => joints.push((t, s)),
+                    None => {
+                        stats.decode_errors += 1;
+                        tracing::warn!(
+                            "{}: {topic} at {} ns: joint names/lengths differ from the first message; skipped",
+                            self.bag_path.display(),
+                            m.log_time
+                        );
+                    }
+                }
+            }
+        }
+        if imu.is_empty() && joints.is_empty() {
+            return Err(self.mapping_err(
+                "imu_topic",
+                format!(
+                    "{} has no messages on `{imu_topic}` (IMU) or `{js_topic}` (joint states); topics in the bag: {}",
+                    self.bag_path.display(),
+                    bag.topics.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        stats.imu_samples = imu.len();
+        stats.joint_samples = joints.len();
+        self.end_ns = imu
+            .last()
+            .map(|x| x.0)
+            .max(joints.last().map(|x| x.0))
+            .unwrap_or(0);
+        self.info = BackendInfo {
+            joint_names: names.unwrap_or_default(),
+            joint_limits: Vec::new(),
+            contact_names: Vec::new(),
+            has_imu: !imu.is_empty(),
+            has_magnetometer: false,
+            imu_noise_std: None,
+            period_ns: self.period_ns,
+        };
+        self.info.joint_limits =
+            vec![(f64::NEG_INFINITY, f64::INFINITY); self.info.joint_names.len()];
+        self.imu = imu;
+        self.joints = joints;
+        self.stats = stats;
+        Ok(())
+    }
+}
+
+fn to_imu(m: &msgs::Imu) -> Imu {
+    let v = |v: msgs::Vector3| [v.x, v.y, v.z];
+    Imu {
+        accel: v(m.linear_acceleration),
+        gyro: v(m.angular_velocity),
+        mag: None,
+    }
+}
+
+/// Reorders a JointState into `order` (by name; positionally when the message has no names).
+fn to_joints(order: &[String], m: &msgs::JointState) -> Option<JointSample> {
+    let n = order.len();
+    let mut s = JointSample::default();
+    let idx: Vec<usize> = if m.name.is_empty() || m.name == order {
+        (0..n).collect()
+    } else {
+        order
+            .iter()
+            .map(|o| m.name.iter().position(|x| x == o))
+            .collect::<Option<Vec<_>>>()?
+    };
+    let pick = |src: &[f64], out: &mut crate::types::JointVec| -> Option<()> {
+        if src.is_empty() {
+            return Some(());
+        }
+        for &i in &idx {
+            out.try_push(*src.get(i)?).ok()?;
+        }
+        Some(())
+    };
+    pick(&m.position, &mut s.position)?;
+    pick(&m.velocity, &mut s.velocity)?;
+    pick(&m.effort, &mut s.effort)?;
+    Some(s)
+}
+
+impl Backend for ReplayBackend {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn configure(&mut self) -> Result<(), BackendError> {
+        self.check_state("configure", Lifecycle::Unconfigured)?;
+        self.load()?;
+        self.state = Lifecycle::Inactive;
+        Ok(())
+    }
+
+    fn activate(&mut self) -> Result<(), BackendError> {
+        self.check_state("activate", Lifecycle::Inactive)?;
+        self.state = Lifecycle::Active;
+        Ok(())
+    }
+
+    fn deactivate(&mut self) -> Result<(), BackendError> {
+        self.check_state("deactivate", Lifecycle::Active)?;
+        self.state = Lifecycle::Inactive;
+        Ok(())
+    }
+
+    fn state(&self) -> Lifecycle {
+        self.state
+    }
+
+    fn info(&self) -> &BackendInfo {
+        &self.info
+    }
+
+    fn clock(&self) -> ClockKind {
+        ClockKind::Replay
+    }
+
+    fn now(&self) -> Time {
+        Time(self.t_ns)
+    }
+
+    fn read(&mut self, t: Time, frame: &mut SensorFrame) -> Result<(), BackendError> {
+        self.check_state("read", Lifecycle::Active)?;
+        frame.clear();
+        frame.t = t;
+        while self.imu_i < self.imu.len() && self.imu[self.imu_i].0 <= t.0 {
+            self.imu_i += 1;
+        }
+        if self.imu_i > 0 {
+            frame.imu = Some(self.imu[self.imu_i - 1].1);
+        }
+        while self.joint_i < self.joints.len() && self.joints[self.joint_i].0 <= t.0 {
+            self.joint_i += 1;
+        }
+        if self.joint_i > 0 {
+            frame.joints.clone_from(&self.joints[self.joint_i - 1].1);
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, _t: Time, cmd: &Command) -> Result<(), BackendError> {
+        self.check_state("write", Lifecycle::Active)?;
+        self.t_ns = self.t_ns.saturating_add(self.period_ns);
+        if cmd.values.iter().any(|v| !v.is_finite()) {
+            return Err(BackendError::InvalidCommand {
+                backend: NAME,
+                reason: "non-finite value",
+            });
+        }
+        Ok(())
+    }
+
+    fn reset(&mut self, _seed: u64) -> Result<(), BackendError> {
+        self.t_ns = 0;
+        self.imu_i = 0;
+        self.joint_i = 0;
+        Ok(())
+    }
+}
