@@ -69,6 +69,17 @@ enum BenchCmd {
         #[arg(long, default_value_t = 5)]
         reps: u32,
     },
+    /// Orientation filter vs vqf, imufusion, ahrs Madgwick/Mahony on BROAD and the MuJoCo scene.
+    Fusion {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Directory with the BROAD trials (`broad_*.csv`).
+        #[arg(long, default_value = "../shared/data/imu")]
+        data: PathBuf,
+        /// Simulated seconds of the MuJoCo scene (0 = skip).
+        #[arg(long, default_value_t = 120.0)]
+        sim_seconds: f64,
+    },
 }
 
 fn main() {
@@ -115,6 +126,19 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Bench {
             what: BenchCmd::Sim { cfg, steps, reps },
         } => bench_sim(&load(&cfg)?, steps, reps),
+        Cmd::Bench {
+            what:
+                BenchCmd::Fusion {
+                    cfg,
+                    data,
+                    sim_seconds,
+                },
+        } => {
+            let r = sattva::fusion::bench::bench_fusion(&load(&cfg)?, &data, sim_seconds)
+                .context("bench fusion")?;
+            println!("{r}");
+            Ok(())
+        }
     }
 }
 
