@@ -16,6 +16,7 @@ pub mod action;
 pub mod alloc_count;
 pub mod backend;
 pub mod config;
+pub mod encode;
 pub mod fusion;
 pub mod pipeline;
 #[cfg(feature = "mujoco")]

@@ -1,6 +1,7 @@
 //! `sattva` command line: thin wrappers over the library; no logic lives here.
 
 use std::path::PathBuf;
+#[cfg(feature = "mujoco")]
 use std::time::Instant;
 
 use anyhow::{Context, Result};

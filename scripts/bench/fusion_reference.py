@@ -61,23 +61,33 @@ def run_vqf(t, gyr, acc, mag, dt):
 
 def run_imufusion(t, gyr, acc, mag, dt):
     import imufusion
-    rate = int(round(1.0 / dt))
-    offset = imufusion.Offset(rate)
+    rate = 1.0 / dt
+    bias_settings = imufusion.BiasSettings()
+    bias_settings.sample_rate = rate
+    bias = imufusion.Bias()
+    bias.set_settings(bias_settings)
+    # the settings of x-io's example: gain 0.5, gyro range 2000 deg/s, rejection 10 deg, 5 s timeout
+    s = imufusion.AhrsSettings()
+    s.convention = imufusion.CONVENTION_NWU
+    s.gain = 0.5
+    s.gyroscope_range = 2000.0
+    s.acceleration_rejection = 10.0
+    s.magnetic_rejection = 10.0
+    s.rejection_timeout = int(5 * rate)
+    s.sample_rate = rate
     ahrs = imufusion.Ahrs()
-    ahrs.settings = imufusion.AhrsSettings(
-        imufusion.CONVENTION_NWU, 0.5, 2000, 10, 10, 5 * rate
-    )
+    ahrs.set_settings(s)
     gdeg = np.rad2deg(gyr)
     ag = acc / 9.80665
     q = np.zeros((len(t), 4))
     start = time.perf_counter()
     for i in range(len(t)):
-        g = offset.update(gdeg[i])
+        g = bias.update(gdeg[i])
         if mag is None:
-            ahrs.update_no_magnetometer(g, ag[i], dt)
+            ahrs.update_no_magnetometer(g, ag[i])
         else:
-            ahrs.update(g, ag[i], mag[i], dt)
-        q[i] = ahrs.quaternion.wxyz
+            ahrs.update(g, ag[i], mag[i])
+        q[i] = ahrs.get_quaternion()
     return q, time.perf_counter() - start, "C extension, Python loop"
 
 

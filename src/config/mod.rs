@@ -144,6 +144,9 @@ pub struct Config {
     /// Sensor fusion stage.
     #[serde(default)]
     pub fusion: crate::fusion::FusionConfig,
+    /// Experience encoder.
+    #[serde(default)]
+    pub encode: crate::encode::EncodeConfig,
     /// Directory of the file this was loaded from; relative paths inside resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -157,6 +160,7 @@ impl Validate for Config {
         c.section("control", |c| self.control.validate(c));
         c.section("sim", |c| self.sim.validate(c));
         c.section("fusion", |c| self.fusion.validate(c));
+        c.section("encode", |c| self.encode.validate(c));
         match (&self.backend, &self.mujoco) {
             (BackendKind::Mujoco, None) => c.fail(
                 "mujoco",
