@@ -81,6 +81,14 @@ enum BenchCmd {
         #[arg(long, default_value_t = 120.0)]
         sim_seconds: f64,
     },
+    /// Experience encoder: ns per encode at the configured D (4 joints, 1 contact, 24 depth cells).
+    Encode {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Calls per repetition.
+        #[arg(long, default_value_t = 100_000)]
+        calls: u64,
+    },
 }
 
 fn main() {
@@ -138,6 +146,18 @@ fn run(cli: Cli) -> Result<()> {
             let r = sattva::fusion::bench::bench_fusion(&load(&cfg)?, &data, sim_seconds)
                 .context("bench fusion")?;
             println!("{r}");
+            Ok(())
+        }
+        Cmd::Bench {
+            what: BenchCmd::Encode { cfg, calls },
+        } => {
+            let c = load(&cfg)?;
+            let layout = sattva::encode::Layout {
+                joints: 4,
+                contacts: 1,
+                depth_cells: (c.fusion.depth.rows * c.fusion.depth.cols) as usize,
+            };
+            println!("{}", sattva::encode::bench_encode(&c.encode, layout, calls));
             Ok(())
         }
     }

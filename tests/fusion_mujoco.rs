@@ -15,6 +15,7 @@
 //! acceleration (checked: mean of R*a - g over 60 s = [7.2, 0.5, 0] m/s^2 with implicitfast,
 //! [0.02, 0.02, 0] with RK4). No filter can estimate tilt from that signal.
 #![cfg(feature = "mujoco")]
+#![allow(clippy::needless_range_loop)] // parallel arrays of a trial, indexed together
 
 use std::path::Path;
 

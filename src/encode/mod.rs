@@ -74,8 +74,11 @@ pub struct EncodeConfig {
     pub seed: u64,
     /// Window (in experiences) of the running mean/variance per feature.
     pub norm_window: f64,
-    /// Weights of the modalities.
+    /// Weights of the modalities' changes (after - before) and of the command.
     pub weights: ModalityWeights,
+    /// Factor on a modality's weight for its value before the command (the context): low
+    /// values make experiences of one primitive similar across starting states.
+    pub context_weight: f64,
 }
 
 impl Default for EncodeConfig {
@@ -86,6 +89,7 @@ impl Default for EncodeConfig {
             seed: 0,
             norm_window: 2000.0,
             weights: ModalityWeights::default(),
+            context_weight: 0.3,
         }
     }
 }
@@ -95,6 +99,7 @@ impl Validate for EncodeConfig {
         c.range_u64("dim", self.dim as u64, 8, MAX_DIM as u64);
         c.range_u64("nnz", self.nnz as u64, 1, self.dim.max(1) as u64);
         c.range_f64("norm_window", self.norm_window, 1.0, 1e9);
+        c.range_f64("context_weight", self.context_weight, 0.0, 1000.0);
         let w = &self.weights;
         c.section("weights", |c| {
             for (k, v) in [
@@ -242,48 +247,44 @@ impl Encoder {
     pub fn new(cfg: &EncodeConfig, layout: Layout, seed: u64) -> Encoder {
         let w = &cfg.weights;
         let (n, m, c) = (layout.joints, layout.contacts, layout.depth_cells);
-        let mods = vec![
-            ModalitySpec {
-                name: "orientation",
-                dim: 6,
-                weight: w.orientation as f32,
-            },
-            ModalitySpec {
-                name: "imu_motion",
-                dim: 12,
-                weight: w.imu_motion as f32,
-            },
-            ModalitySpec {
-                name: "joint_position",
-                dim: 2 * n,
-                weight: w.joint_position as f32,
-            },
-            ModalitySpec {
-                name: "joint_velocity",
-                dim: 2 * n,
-                weight: w.joint_velocity as f32,
-            },
-            ModalitySpec {
-                name: "joint_effort",
-                dim: 2 * n,
-                weight: w.joint_effort as f32,
-            },
-            ModalitySpec {
-                name: "contacts",
-                dim: 2 * m,
-                weight: w.contacts as f32,
-            },
-            ModalitySpec {
-                name: "depth",
-                dim: 2 * c,
-                weight: w.depth as f32,
-            },
-            ModalitySpec {
-                name: "command",
-                dim: n + 4,
-                weight: w.command as f32,
-            },
-        ];
+        // every state modality gives two blocks: its value before (context) and its change
+        let ctx = cfg.context_weight as f32;
+        let mut mods = Vec::new();
+        for (name, change, dim, weight) in [
+            ("orientation", "orientation_change", 3, w.orientation),
+            ("imu_motion", "imu_motion_change", 6, w.imu_motion),
+            (
+                "joint_position",
+                "joint_position_change",
+                n,
+                w.joint_position,
+            ),
+            (
+                "joint_velocity",
+                "joint_velocity_change",
+                n,
+                w.joint_velocity,
+            ),
+            ("joint_effort", "joint_effort_change", n, w.joint_effort),
+            ("contacts", "contacts_change", m, w.contacts),
+            ("depth", "depth_change", c, w.depth),
+        ] {
+            mods.push(ModalitySpec {
+                name,
+                dim,
+                weight: weight as f32 * ctx,
+            });
+            mods.push(ModalitySpec {
+                name: change,
+                dim,
+                weight: weight as f32,
+            });
+        }
+        mods.push(ModalitySpec {
+            name: "command",
+            dim: n + 4,
+            weight: w.command as f32,
+        });
         let dim = (cfg.dim as usize).clamp(1, MAX_DIM);
         let mut e = Encoder {
             dim,
@@ -423,7 +424,7 @@ impl Encoder {
         let (ub, ua) = (up_in_body(&b.orientation), up_in_body(&a.orientation));
         ub.iter().for_each(|&v| put(v));
         (0..3).for_each(|k| put(ua[k] - ub[k]));
-        // imu motion
+        // imu motion: angular velocity and linear acceleration, and their change
         b.angular_velocity.iter().for_each(|&v| put(v));
         b.linear_accel.iter().for_each(|&v| put(v));
         (0..3).for_each(|k| put(a.angular_velocity[k] - b.angular_velocity[k]));
@@ -443,9 +444,15 @@ impl Encoder {
         let get32 = |s: &[f32], i: usize| s.get(i).copied().unwrap_or(0.0) as f64;
         (0..l.depth_cells).for_each(|i| put(get32(db, i)));
         (0..l.depth_cells).for_each(|i| put(get32(da, i) - get32(db, i)));
-        // command
-        let hold = cmd.mode == CommandMode::Hold;
-        (0..l.joints).for_each(|i| put(if hold { 0.0 } else { get64(&cmd.values, i) }));
+        // command: position targets relative to the joints before (what the action asks to
+        // change), velocities and efforts as they are; then the mode, one-hot
+        for i in 0..l.joints {
+            put(match cmd.mode {
+                CommandMode::Hold => 0.0,
+                CommandMode::Position => get64(&cmd.values, i) - get64(&b.joint_position, i),
+                CommandMode::Velocity | CommandMode::Effort => get64(&cmd.values, i),
+            });
+        }
         for m in [
             CommandMode::Hold,
             CommandMode::Position,
@@ -529,4 +536,103 @@ fn up_in_body(q: &[f64; 4]) -> [f64; 3] {
         2.0 * (y * z + w * x),
         1.0 - 2.0 * (x * x + y * y),
     ]
+}
+
+/// Figures of `sattva bench encode`.
+#[derive(Clone, Debug)]
+pub struct EncodeBenchReport {
+    /// Output dimension.
+    pub dim: usize,
+    /// Raw input features.
+    pub inputs: usize,
+    /// Non-zeros per input.
+    pub nnz: usize,
+    /// Calls timed.
+    pub calls: u64,
+    /// Median over repetitions of the mean ns per `encode`.
+    pub ns_per_encode: f64,
+    /// The same for a dense f32 matrix-vector product of the same shape (the reference).
+    pub ns_dense_reference: f64,
+}
+
+impl std::fmt::Display for EncodeBenchReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "encode: D = {}, {} raw features, {} non-zeros per feature, {} calls x 7 repetitions (median)",
+            self.dim, self.inputs, self.nnz, self.calls
+        )?;
+        writeln!(
+            f,
+            "  sattva encode (normalise + sparse projection + unit norm) {:>9.0} ns/call",
+            self.ns_per_encode
+        )?;
+        write!(
+            f,
+            "  reference: dense f32 projection only, same shape          {:>9.0} ns/call",
+            self.ns_dense_reference
+        )
+    }
+}
+
+/// Times `encode` at the configured D on states shaped like `layout`.
+pub fn bench_encode(cfg: &EncodeConfig, layout: Layout, calls: u64) -> EncodeBenchReport {
+    use std::time::Instant;
+    let mut enc = Encoder::new(cfg, layout, 1);
+    let mut before = FusedState::default();
+    for j in 0..layout.joints {
+        before.joint_position.push(0.1 * j as f64);
+        before.joint_velocity.push(0.0);
+        before.joint_effort.push(0.0);
+    }
+    for _ in 0..layout.contacts {
+        before.contact_force.push(0.0);
+    }
+    let cells = layout.depth_cells.min(crate::fusion::MAX_DEPTH_CELLS);
+    before.depth = crate::fusion::DepthGrid::new(1, cells, 1.0);
+    let mut after = before.clone();
+    let mut cmd = Command {
+        mode: CommandMode::Position,
+        ..Command::default()
+    };
+    for j in 0..layout.joints {
+        cmd.values.push(0.1 * j as f64 + 0.2);
+    }
+    let mut exp = Experience::new(enc.dim());
+    let inputs = enc.raw.len();
+    let mut times = Vec::new();
+    let mut dense_times = Vec::new();
+    let mat: Vec<f32> = (0..inputs * enc.dim())
+        .map(|i| ((i * 2654435761) % 1000) as f32 * 1e-3)
+        .collect();
+    let x: Vec<f32> = (0..inputs).map(|i| i as f32 * 0.01).collect();
+    let mut y = vec![0.0f32; enc.dim()];
+    for _ in 0..7 {
+        let start = Instant::now();
+        for i in 0..calls {
+            after.joint_position[0] = (i % 100) as f64 * 0.01;
+            after.linear_accel[0] = (i % 7) as f64;
+            let _ = enc.encode(&before, &cmd, &after, &mut exp);
+            std::hint::black_box(&exp);
+        }
+        times.push(start.elapsed().as_nanos() as f64 / calls as f64);
+        let start = Instant::now();
+        for _ in 0..calls {
+            for (o, row) in y.iter_mut().zip(mat.chunks_exact(inputs)) {
+                *o = row.iter().zip(&x).map(|(a, b)| a * b).sum();
+            }
+            std::hint::black_box(&y);
+        }
+        dense_times.push(start.elapsed().as_nanos() as f64 / calls as f64);
+    }
+    times.sort_by(f64::total_cmp);
+    dense_times.sort_by(f64::total_cmp);
+    EncodeBenchReport {
+        dim: enc.dim(),
+        inputs,
+        nnz: enc.nnz,
+        calls,
+        ns_per_encode: times[3],
+        ns_dense_reference: dense_times[3],
+    }
 }

@@ -415,12 +415,14 @@ pub struct Fusion {
 impl Fusion {
     /// A fusion stage configured by `cfg`.
     pub fn new(cfg: &FusionConfig) -> Fusion {
-        let mut state = FusedState::default();
-        state.depth = DepthGrid::new(
-            cfg.depth.rows as usize,
-            cfg.depth.cols as usize,
-            cfg.depth.max_m,
-        );
+        let state = FusedState {
+            depth: DepthGrid::new(
+                cfg.depth.rows as usize,
+                cfg.depth.cols as usize,
+                cfg.depth.max_m,
+            ),
+            ..FusedState::default()
+        };
         Fusion {
             cfg: cfg.clone(),
             imu: ImuFilter::new(&cfg.imu),

@@ -81,7 +81,8 @@ impl<const N: usize> LowPass<N> {
         *self = Self::new();
     }
 
-    /// Filters `x` in place.
+    /// Filters `x` in place (index loops: the channels of x, s0, s1 and sum run together).
+    #[allow(clippy::needless_range_loop)]
     fn step(&mut self, x: &mut [f64; N], f: &Butter, tau: f64, dt: f64) {
         if self.warming {
             self.warm_n += 1.0;
