@@ -10,6 +10,9 @@
 //! 3. strong linear acceleration (`| |a| - g | > accel_reject_m_s2`) skips the inclination
 //!    correction (`accel_rejected`) while the sample still feeds the inertial-frame low-pass
 //!    (dropping it there would bias the average that cancels linear acceleration).
+//! 4. initialisation: the first accelerometer sample within `init_accel_tolerance_m_s2` of
+//!    gravity sets the inclination (samples before it are counted in `accel_rejected`); the
+//!    filter's low-pass then averages the first `tau_acc` seconds.
 //!
 //! Nothing non-finite ever reaches the filter state, so it never reaches the outputs either.
 
@@ -189,14 +192,22 @@ impl ImuFilter {
         if !acc_ok {
             self.counters.nonfinite_accel += 1;
         } else {
-            let strong = (acc.norm() - self.cfg.gravity).abs() > self.cfg.accel_reject_m_s2;
-            // the first sample always initialises the inclination
-            let correct = !strong || !self.est.initialised;
-            if !correct {
-                self.counters.accel_rejected += 1;
+            let dev = (acc.norm() - self.cfg.gravity).abs();
+            if !self.est.initialised {
+                // initialise only from a sample that looks like gravity alone
+                if dev <= self.cfg.init_accel_tolerance_m_s2 {
+                    self.vqf.update_acc(dt, &acc, true);
+                    self.est.initialised = true;
+                } else {
+                    self.counters.accel_rejected += 1;
+                }
+            } else {
+                let correct = dev <= self.cfg.accel_reject_m_s2;
+                if !correct {
+                    self.counters.accel_rejected += 1;
+                }
+                self.vqf.update_acc(dt, &acc, correct);
             }
-            self.vqf.update_acc(dt, &acc, correct);
-            self.est.initialised = true;
         }
         if self.cfg.use_magnetometer {
             if let Some(m) = &imu.mag {

@@ -107,6 +107,10 @@ pub struct ImuFilterConfig {
     pub realign_gap_s: f64,
     /// Skip the accelerometer correction when `| |a| - gravity |` exceeds this, m/s^2.
     pub accel_reject_m_s2: f64,
+    /// Initialise only from an accelerometer sample within this of gravity, m/s^2. The default
+    /// (9) only refuses readings that cannot be gravity, e.g. a sensor not yet producing data;
+    /// tighter values delay the start while the robot moves and measured worse on the arm scene.
+    pub init_accel_tolerance_m_s2: f64,
     /// Gravity, m/s^2 (removed from the linear acceleration output).
     pub gravity: f64,
 }
@@ -144,6 +148,7 @@ impl Default for ImuFilterConfig {
             max_gap_s: 0.1,
             realign_gap_s: 0.5,
             accel_reject_m_s2: 20.0,
+            init_accel_tolerance_m_s2: 9.0,
             gravity: 9.80665,
         }
     }
@@ -191,6 +196,12 @@ impl Validate for ImuFilterConfig {
             ("mag_rejection_factor", self.mag_rejection_factor, 1.0, 1e3),
             ("nominal_dt_s", self.nominal_dt_s, 1e-5, 0.1),
             ("accel_reject_m_s2", self.accel_reject_m_s2, 0.1, 1e4),
+            (
+                "init_accel_tolerance_m_s2",
+                self.init_accel_tolerance_m_s2,
+                0.01,
+                1e4,
+            ),
             ("gravity", self.gravity, 0.1, 100.0),
         ] {
             c.range_f64(k, v, lo, hi);
