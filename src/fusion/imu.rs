@@ -31,7 +31,7 @@ pub struct ImuCounters {
     pub duplicates: u64,
     /// Samples dropped because their timestamp was earlier than the previous one.
     pub out_of_order: u64,
-    /// Samples dropped because the gyro was NaN/Inf.
+    /// Samples dropped because the gyro was NaN/Inf (or absurdly large, |x| >= 1e6).
     pub nonfinite: u64,
     /// Accelerometer corrections skipped because the accelerometer was NaN/Inf.
     pub nonfinite_accel: u64,
@@ -101,8 +101,10 @@ pub struct ImuFilter {
     pub counters: ImuCounters,
 }
 
+/// Finite and below `1e6` per axis: larger readings are no physical IMU's (1e6 rad/s, m/s^2) and
+/// would overflow the filter's squares into Inf/NaN.
 fn finite3(v: &[f64; 3]) -> bool {
-    v.iter().all(|x| x.is_finite())
+    v.iter().all(|x| x.is_finite() && x.abs() < 1e6)
 }
 
 impl ImuFilter {
