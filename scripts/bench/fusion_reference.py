@@ -11,8 +11,9 @@ side, with the same code for every filter.
 Filters: vqf 2.1.2 (VQF, default parameters, C++ batch), imufusion 1.3.3 (x-io
 Fusion, settings of its example, C extension called per sample), ahrs 0.4.0
 Madgwick (beta 0.12) and Mahony (Kp 0.74, Ki 0.0012), the BROAD paper's tuned
-values, pure Python per sample. Madgwick/Mahony/Fusion start from the
-accelerometer+magnetometer of the first sample (as BROAD's example code does).
+values, pure Python per sample. Madgwick/Mahony start from the accelerometer
+(+magnetometer) of the first gravity-like sample (as BROAD's example code does
+with the first sample); vqf and Fusion initialise themselves.
 """
 import sys
 import time
@@ -94,9 +95,13 @@ def run_imufusion(t, gyr, acc, mag, dt):
 def run_ahrs(cls, kwargs, t, gyr, acc, mag, dt):
     f = cls(frequency=1.0 / dt, **kwargs)
     q = np.zeros((len(t), 4))
-    q[0] = initial_nwu(acc[0], None if mag is None else mag[0])
+    # start from the first sample that looks like gravity alone (a simulator's very first
+    # sample may carry no data yet); earlier rows get that same orientation
+    dev = np.abs(np.linalg.norm(acc, axis=1) - 9.81)
+    i0 = int(np.argmax(dev < 2.0)) if np.any(dev < 2.0) else 0
+    q[: i0 + 1] = initial_nwu(acc[i0], None if mag is None else mag[i0])
     start = time.perf_counter()
-    for i in range(1, len(t)):
+    for i in range(i0 + 1, len(t)):
         if mag is None:
             q[i] = f.updateIMU(q[i - 1], gyr[i], acc[i], dt=dt)
         else:

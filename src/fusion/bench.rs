@@ -294,6 +294,9 @@ pub struct FusionBenchReport {
     pub trials: Vec<TrialReport>,
     /// Interpreter used for the references.
     pub python: String,
+    /// Mean ns of a whole `Fusion::update` (IMU of the first trial, 4 joints without velocity
+    /// sensor, 1 contact), best of 3 runs.
+    pub ns_fusion_update: Option<f64>,
 }
 
 impl fmt::Display for FusionBenchReport {
@@ -303,6 +306,12 @@ impl fmt::Display for FusionBenchReport {
             "orientation RMSE vs ground truth (BROAD metric, constant heading offset removed), deg"
         )?;
         writeln!(f, "references run by {}", self.python)?;
+        if let Some(ns) = self.ns_fusion_update {
+            writeln!(
+                f,
+                "whole Fusion::update (IMU filter + 4 joints differentiated + 1 contact): {ns:.0} ns"
+            )?;
+        }
         for t in &self.trials {
             writeln!(
                 f,
@@ -481,6 +490,35 @@ pub fn bench_trial(
     })
 }
 
+/// Mean ns per whole `Fusion::update` over the trial's IMU samples plus 4 joints (positions
+/// only: velocities are differentiated) and 1 contact; best of 3 runs.
+pub fn time_fusion_update(tr: &ImuTrial) -> f64 {
+    use crate::types::SensorFrame;
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let mut fu = super::Fusion::new(&super::FusionConfig::default());
+        let mut fr = SensorFrame::default();
+        let start = Instant::now();
+        for i in 0..tr.len() {
+            fr.t = Time::from_secs_f64(tr.t[i]);
+            fr.imu = Some(Imu {
+                accel: tr.acc[i],
+                gyro: tr.gyr[i],
+                mag: tr.mag.as_ref().map(|m| m[i]),
+            });
+            fr.joints.clear();
+            for j in 0..4 {
+                fr.joints.position.push((tr.t[i] * (1.0 + j as f64)).sin());
+            }
+            fr.contacts.clear();
+            fr.contacts.push(if i % 200 < 50 { 1.0 } else { 0.0 });
+            std::hint::black_box(fu.update(&fr));
+        }
+        best = best.min(start.elapsed().as_nanos() as f64 / tr.len().max(1) as f64);
+    }
+    best
+}
+
 /// Records an IMU trial with ground truth from the MuJoCo scene of `config`, driven by the sine
 /// explorer for `seconds` of simulated time.
 #[cfg(feature = "mujoco")]
@@ -496,7 +534,14 @@ pub fn mujoco_trial(
     let period = config.control.period_ns as f64 * 1e-9;
     let n = (seconds / period).ceil() as usize;
     let mut tr = ImuTrial {
-        name: format!("mujoco {} ({seconds} s)", config.source.display()),
+        name: format!(
+            "mujoco {} ({seconds} s, sine explorer amplitude {amplitude} rad, seed {})",
+            config
+                .mujoco
+                .as_ref()
+                .map_or(String::new(), |m| m.model.clone()),
+            config.seed
+        ),
         ..ImuTrial::default()
     };
     for _ in 0..n {
@@ -542,6 +587,9 @@ pub fn bench_fusion(
     files.sort();
     for p in files {
         let tr = load_broad_csv(&p)?;
+        if report.ns_fusion_update.is_none() {
+            report.ns_fusion_update = Some(time_fusion_update(&tr));
+        }
         report
             .trials
             .push(bench_trial(&config.fusion.imu, &tr, &python)?);
