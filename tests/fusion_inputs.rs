@@ -214,25 +214,53 @@ fn dropouts_are_flagged_and_the_filter_realigns() {
     assert!(s < 0.5, "took {s} s");
 }
 
-#[test]
-fn strong_linear_acceleration_skips_corrections() {
-    let mut f = ImuFilter::new(&cfg());
-    let q = [1.0, 0.0, 0.0, 0.0];
-    let mut t = 0;
-    for i in 0..4000 {
-        t += 5_000_000;
-        let mut imu = Imu {
-            accel: accel_at_rest(&q),
-            gyro: [0.0; 3],
-            mag: None,
-        };
-        if (2000..2050).contains(&i) {
-            imu.accel[0] += 40.0; // a 0.25 s impact
+/// (max inclination error deg, max horizontal bias error rad/s, rejected samples) around a
+/// 0.25 s, +/-40 m/s^2 impact while the sensor wobbles with a constant gyro bias.
+fn impact_run(accel_reject: f64) -> (f64, f64, u64) {
+    let mut f = ImuFilter::new(&ImuFilterConfig {
+        accel_reject_m_s2: accel_reject,
+        ..cfg()
+    });
+    let bias = [0.01, -0.008, 0.004];
+    let mut m = Wobble::new();
+    let (mut worst_incl, mut worst_bias) = (0.0f64, 0.0f64);
+    for i in 1..=8000i64 {
+        m.step(0.005);
+        let mut imu = m.imu();
+        for k in 0..3 {
+            imu.gyro[k] += bias[k];
         }
-        f.update(Time(t), &imu);
+        // a push and a stop (net velocity change zero, as in a real impact)
+        if (4000..4025).contains(&i) {
+            imu.accel[0] += 40.0;
+        } else if (4025..4050).contains(&i) {
+            imu.accel[0] -= 40.0;
+        }
+        let e = f.update(Time(i * 5_000_000), &imu);
+        if i >= 4000 {
+            worst_incl = worst_incl.max(incl_err(&e.orientation, &m.q));
+            let b = e.gyro_bias;
+            let d = ((b[0] - bias[0]).powi(2) + (b[1] - bias[1]).powi(2)).sqrt();
+            worst_bias = worst_bias.max(d);
+        }
     }
-    assert_eq!(f.counters.accel_rejected, 50);
-    assert!(incl_err(&f.estimate().orientation, &q) < 0.5);
+    (worst_incl, worst_bias, f.counters.accel_rejected)
+}
+
+#[test]
+fn strong_linear_acceleration_is_kept_out_of_the_bias_estimate() {
+    let (incl, bias, rejected) = impact_run(20.0);
+    let (incl_off, bias_off, rejected_off) = impact_run(1e4);
+    eprintln!(
+        "impact: gated: incl {incl:.3} deg, bias err {bias:.5} rad/s; ungated: incl {incl_off:.3} deg, bias err {bias_off:.5} rad/s"
+    );
+    assert_eq!(rejected, 50);
+    assert_eq!(rejected_off, 0);
+    assert!(incl < 2.0, "inclination error {incl} deg during the impact");
+    assert!(
+        bias < bias_off,
+        "the gate did not protect the bias estimate"
+    );
 }
 
 #[test]

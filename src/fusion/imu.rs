@@ -7,9 +7,10 @@
 //!    over at most `max_gap_s`, and above `realign_gap_s` the filter re-aligns from fresh samples;
 //! 2. values: a non-finite gyro drops the sample (`nonfinite`); a non-finite accelerometer or
 //!    magnetometer skips only that correction (`nonfinite_accel`, `nonfinite_mag`);
-//! 3. strong linear acceleration (`| |a| - g | > accel_reject_m_s2`) skips the inclination
-//!    correction (`accel_rejected`) while the sample still feeds the inertial-frame low-pass
-//!    (dropping it there would bias the average that cancels linear acceleration).
+//! 3. strong linear acceleration (`| |a| - g | > accel_reject_m_s2`): the gyro-bias update
+//!    from that sample is skipped (`accel_rejected`); the inclination correction works on the
+//!    low-passed accelerometer in the almost-inertial frame, where linear acceleration averages
+//!    out, and keeps running (see [`Vqf::update_acc`]);
 //! 4. initialisation: the first accelerometer sample within `init_accel_tolerance_m_s2` of
 //!    gravity sets the inclination (samples before it are counted in `accel_rejected`); the
 //!    filter's low-pass then averages the first `tau_acc` seconds.

@@ -105,7 +105,7 @@ pub struct ImuFilterConfig {
     pub max_gap_s: f64,
     /// After a gap above this the filter re-aligns from fresh accel/mag samples, s.
     pub realign_gap_s: f64,
-    /// Skip the accelerometer correction when `| |a| - gravity |` exceeds this, m/s^2.
+    /// Skip the accelerometer-driven gyro-bias update when `| |a| - gravity |` exceeds this, m/s^2.
     pub accel_reject_m_s2: f64,
     /// Initialise only from an accelerometer sample within this of gravity, m/s^2. The default
     /// (9) only refuses readings that cannot be gravity, e.g. a sensor not yet producing data;

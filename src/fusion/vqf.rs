@@ -277,10 +277,12 @@ impl Vqf {
         }
     }
 
-    /// One accelerometer update (m/s^2; a zero vector is ignored). With `correct == false` the
-    /// sample still enters the low-pass filters (so that linear acceleration keeps averaging out
-    /// in the inertial frame) but the inclination correction and the bias update are skipped:
-    /// this is how strong linear acceleration is rejected without biasing the filtered vector.
+    /// One accelerometer update (m/s^2; a zero vector is ignored). With `correct == false`
+    /// (strong linear acceleration) the gyro-bias update from this sample is skipped. The
+    /// inclination correction still runs: it aligns the *low-passed* accelerometer of the
+    /// almost-inertial frame, in which linear acceleration averages out, so it is not what a
+    /// single strong sample corrupts (skipping it, or leaving the sample out of the low-pass,
+    /// measured worse on BROAD trial 30: the low-pass average becomes biased).
     pub fn update_acc(&mut self, dt: f64, acc: &Vector3<f64>, correct: bool) {
         if acc.x == 0.0 && acc.y == 0.0 && acc.z == 0.0 {
             return;
@@ -308,9 +310,6 @@ impl Vqf {
         self.acc_lp
             .step(&mut lp, &self.c.acc_lp, self.p.tau_acc, dt);
         self.last_acc_lp = Vector3::from(lp);
-        if !correct {
-            return;
-        }
 
         // into the 6-D world frame; rotate it onto +z (rotation about a horizontal axis)
         let mut a_e = self.acc_quat * self.last_acc_lp;
@@ -326,7 +325,7 @@ impl Vqf {
         };
         self.acc_quat = UnitQuaternion::new_normalize(corr * self.acc_quat.into_inner());
 
-        if self.p.motion_bias_est || self.p.rest_bias_est {
+        if correct && (self.p.motion_bias_est || self.p.rest_bias_est) {
             self.update_bias(dt, &a_e);
         }
     }
