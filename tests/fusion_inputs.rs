@@ -227,8 +227,8 @@ fn impact_run(accel_reject: f64) -> (f64, f64, u64) {
     for i in 1..=8000i64 {
         m.step(0.005);
         let mut imu = m.imu();
-        for k in 0..3 {
-            imu.gyro[k] += bias[k];
+        for (g, b) in imu.gyro.iter_mut().zip(bias) {
+            *g += b;
         }
         // a push and a stop (net velocity change zero, as in a real impact)
         if (4000..4025).contains(&i) {
