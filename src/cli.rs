@@ -97,6 +97,25 @@ enum BenchCmd {
         #[arg(long, default_value_t = 5)]
         reps: u32,
     },
+    /// Orientation filter vs vqf, imufusion, ahrs Madgwick/Mahony on BROAD and the MuJoCo scene.
+    Fusion {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Directory with the BROAD trials (`broad_*.csv`).
+        #[arg(long, default_value = "../shared/data/imu")]
+        data: PathBuf,
+        /// Simulated seconds of the MuJoCo scene (0 = skip).
+        #[arg(long, default_value_t = 120.0)]
+        sim_seconds: f64,
+    },
+    /// Experience encoder: ns per encode at the configured D (4 joints, 1 contact, 24 depth cells).
+    Encode {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Calls per repetition.
+        #[arg(long, default_value_t = 100_000)]
+        calls: u64,
+    },
     /// Bag read + decode throughput vs the Python `rosbags` package on the same bag.
     Replay {
         /// Bag directory or .mcap/.db3 file (default: a synthetic IMU/JointState/TF bag).
@@ -192,6 +211,26 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
             what: BenchCmd::Sim { cfg, steps, reps },
         } => bench_sim(&load(&cfg)?, steps, reps),
         Cmd::Bench {
+            what:
+                BenchCmd::Fusion {
+                    cfg,
+                    data,
+                    sim_seconds,
+                },
+        } => bench_fusion(&load(&cfg)?, &data, sim_seconds),
+        Cmd::Bench {
+            what: BenchCmd::Encode { cfg, calls },
+        } => {
+            let c = load(&cfg)?;
+            let layout = crate::encode::Layout {
+                joints: 4,
+                contacts: 1,
+                depth_cells: (c.fusion.depth.rows * c.fusion.depth.cols) as usize,
+            };
+            println!("{}", crate::encode::bench_encode(&c.encode, layout, calls));
+            Ok(())
+        }
+        Cmd::Bench {
             what: BenchCmd::Replay { bag, seconds, reps },
         } => {
             let r = crate::replay::bench::bench_replay(bag.as_deref(), seconds, reps)?;
@@ -262,4 +301,19 @@ fn run_agent(_c: &Config, _fast: bool, _duration: Option<f64>, _ros: bool) -> Re
     anyhow::bail!(
         "this build has no backend that `run` can drive yet (build with `--features mujoco`)"
     )
+}
+
+#[cfg(feature = "mujoco")]
+fn bench_fusion(c: &Config, data: &std::path::Path, sim_seconds: f64) -> Result<()> {
+    let r = anyhow::Context::context(
+        crate::fusion::bench::bench_fusion(c, data, sim_seconds),
+        "bench fusion",
+    )?;
+    println!("{r}");
+    Ok(())
+}
+
+#[cfg(not(feature = "mujoco"))]
+fn bench_fusion(_c: &Config, _data: &std::path::Path, _sim_seconds: f64) -> Result<()> {
+    anyhow::bail!("this build has no MuJoCo: rebuild with `--features mujoco` (the default)")
 }

@@ -17,6 +17,8 @@ pub mod alloc_count;
 pub mod backend;
 pub mod cli;
 pub mod config;
+pub mod encode;
+pub mod fusion;
 pub mod pipeline;
 pub mod record;
 pub mod replay;

@@ -154,6 +154,12 @@ pub struct Config {
     /// Replay of rosbag2 bags (`replay:` section).
     #[serde(default)]
     pub replay: crate::replay::ReplayConfig,
+    /// Sensor fusion stage.
+    #[serde(default)]
+    pub fusion: crate::fusion::FusionConfig,
+    /// Experience encoder.
+    #[serde(default)]
+    pub encode: crate::encode::EncodeConfig,
     /// Directory of the file this was loaded from; relative paths inside resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -169,6 +175,8 @@ impl Validate for Config {
         c.section("ros", |c| self.ros.validate(c));
         c.section("record", |c| self.record.validate(c));
         c.section("replay", |c| self.replay.validate(c));
+        c.section("fusion", |c| self.fusion.validate(c));
+        c.section("encode", |c| self.encode.validate(c));
         match (&self.backend, &self.mujoco) {
             (BackendKind::Mujoco, None) => c.fail(
                 "mujoco",
