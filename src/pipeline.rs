@@ -1,4 +1,4 @@
-//! The control loop, top-down: read -> act -> clamp -> write, on whichever backend is configured.
+//! The control loop, top-down: read -> fuse -> act -> clamp -> write, on whichever backend is configured.
 //!
 //! [`ControlLoop::cycle`] is the body of the RT control task: it allocates nothing and only calls
 //! the backend and the stages. [`SensorTrace`] fingerprints every frame (SHA-256 over the raw
@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 
 use crate::action::{SafetyClamp, SineExplorer};
 use crate::backend::{Backend, BackendError};
-use crate::ros::bridge::{ControlMode, FromRos, HealthSample, ToRos};
+use crate::fusion::{FusedState, Fusion, FusionConfig};
+use crate::ros::bridge::{ControlMode, FromRos, FusedImu, HealthSample, ToRos};
 use crate::types::{Command, SensorFrame, Time};
 
 /// Errors of a pipeline run.
@@ -144,6 +145,7 @@ pub struct ControlLoop<B: Backend> {
     explorer: SineExplorer,
     clamp: SafetyClamp,
     frame: SensorFrame,
+    fusion: Fusion,
     cmd: Command,
     mode: ControlMode,
     external: Command,
@@ -170,6 +172,7 @@ impl<B: Backend> ControlLoop<B> {
             explorer,
             clamp,
             frame,
+            fusion: Fusion::new(&FusionConfig::default()),
             cmd: Command::default(),
             mode: ControlMode::Explore,
             external: Command::default(),
@@ -177,6 +180,30 @@ impl<B: Backend> ControlLoop<B> {
             command_timeout_ns: 500_000_000,
             seed,
             stats: LoopStats::default(),
+        })
+    }
+
+    /// Replaces the fusion stage with one configured by `cfg` (the default config otherwise).
+    pub fn with_fusion(mut self, cfg: &FusionConfig) -> Self {
+        self.fusion = Fusion::new(cfg);
+        self
+    }
+
+    /// The fused state of the last cycle.
+    pub fn fused(&self) -> &FusedState {
+        self.fusion.state()
+    }
+
+    /// The fused IMU state of the last cycle, if the backend has an IMU.
+    pub fn fused_imu(&self) -> Option<FusedImu> {
+        self.frame.imu.map(|_| {
+            let s = self.fusion.state();
+            FusedImu {
+                orientation: s.orientation,
+                angular_velocity: s.angular_velocity,
+                orientation_valid: s.validity.orientation,
+                heading_valid: s.validity.heading,
+            }
         })
     }
 
@@ -244,8 +271,12 @@ impl<B: Backend> ControlLoop<B> {
         let t = self.backend.now();
         // 1. sense
         match self.backend.read(t, &mut self.frame) {
-            // 2. act: exploration, operator command or hold (later: recall-driven actions)
-            Ok(()) => self.act(t),
+            Ok(()) => {
+                // 2. fuse
+                self.fusion.update(&self.frame);
+                // 3. act: exploration, operator command or hold (later: recall-driven actions)
+                self.act(t);
+            }
             Err(e) => {
                 // degrade safely: hold, and keep the loop (and the clock) running
                 self.stats.read_errors += 1;
@@ -253,9 +284,9 @@ impl<B: Backend> ControlLoop<B> {
                 self.cmd = Command::hold(t);
             }
         }
-        // 3. clamp: always, between action and backend
+        // 4. clamp: always, between action and backend
         self.clamp.apply(&mut self.cmd);
-        // 4. actuate
+        // 5. actuate
         if let Err(e) = self.backend.write(t, &self.cmd) {
             self.stats.write_errors += 1;
             tracing::warn!(error = %e, "command rejected");

@@ -69,7 +69,9 @@ pub fn run(c: &Config, opts: &RunOptions) -> Result<RunSummary, RunError> {
     let backend = crate::sim::open_backend(c).map_err(PipelineError::from)?;
     let info = backend.info().clone();
     let clock = backend.clock();
-    let mut lp = ControlLoop::new(backend, c.seed, 0.3).map_err(PipelineError::from)?;
+    let mut lp = ControlLoop::new(backend, c.seed, 0.3)
+        .map_err(PipelineError::from)?
+        .with_fusion(&c.fusion);
     lp.set_command_timeout_ns(c.ros.command_timeout_ms as i64 * 1_000_000);
     let (mut rt, ros_side) = bridge(c.ros.queue_capacity as usize);
 
@@ -113,7 +115,8 @@ pub fn run(c: &Config, opts: &RunOptions) -> Result<RunSummary, RunError> {
         }
         let frame = lp.cycle();
         // SensorFrame is fixed-capacity: this clone does not allocate
-        rt.send(ToRos::Frame(frame.clone()));
+        let frame = frame.clone();
+        rt.send(ToRos::Frame(frame, lp.fused_imu()));
         if i % health_every == 0 {
             rt.send(ToRos::Health(lp.health()));
         }

@@ -51,13 +51,26 @@ pub struct HealthSample {
     pub mode: ControlMode,
 }
 
+/// The fused IMU state sent with each frame (what `sensor_msgs/Imu` carries).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct FusedImu {
+    /// Orientation of the IMU in the world, `[w, x, y, z]`.
+    pub orientation: [f64; 4],
+    /// Bias-corrected angular velocity, rad/s.
+    pub angular_velocity: [f64; 3],
+    /// Whether the orientation is initialised.
+    pub orientation_valid: bool,
+    /// Whether heading is referenced (magnetometer) rather than relative and drifting.
+    pub heading_valid: bool,
+}
+
 /// RT -> ROS messages. Plain values: pushing one never allocates. (Variants differ in size on
 /// purpose: boxing the frame would put an allocation on the RT path.)
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum ToRos {
-    /// A sensor frame (joint states, IMU).
-    Frame(SensorFrame),
+    /// A sensor frame (joint states, raw IMU) and the fused IMU state of the same cycle.
+    Frame(SensorFrame, Option<FusedImu>),
     /// Loop health counters.
     Health(HealthSample),
     /// Answer to a [`FromRos::Reset`] request.

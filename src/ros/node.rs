@@ -17,7 +17,7 @@ use futures::task::LocalSpawnExt;
 use futures::StreamExt;
 use r2r::QosProfile;
 
-use super::bridge::{ControlMode, FromRos, HealthSample, RosSide, ToRos};
+use super::bridge::{ControlMode, FromRos, FusedImu, HealthSample, RosSide, ToRos};
 use super::RosConfig;
 use crate::backend::BackendInfo;
 use crate::types::{ClockKind, Command, CommandMode, JointVec, SensorFrame, Time, MAX_JOINTS};
@@ -151,32 +151,57 @@ pub fn joint_state_msg(
     }
 }
 
-/// `sensor_msgs/Imu` of a frame. Covariances are honest: diagonal white-noise variances when the
-/// backend knows them, 0 ("unknown") otherwise; no orientation estimate is published until the
-/// fusion stage runs, which REP-145 signals with `orientation_covariance[0] = -1`.
+/// Roll/pitch variance of the fused orientation, rad^2: (3 deg)^2, the RMS inclination error the
+/// filter shows against MuJoCo ground truth with the arm moving (tests/fusion_mujoco.rs).
+pub const INCLINATION_VARIANCE: f64 = 0.0027;
+/// Yaw variance without a magnetometer, rad^2: heading is relative to the start and drifts, so
+/// only a loose (20 deg)^2 is claimed.
+pub const RELATIVE_HEADING_VARIANCE: f64 = 0.12;
+/// Yaw variance with a magnetometer reference, rad^2: (5 deg)^2.
+pub const REFERENCED_HEADING_VARIANCE: f64 = 0.0076;
+
+/// `sensor_msgs/Imu` of a frame with the fused orientation and bias-corrected rate. Covariances
+/// are honest: diagonal white-noise variances when the backend knows them, 0 ("unknown")
+/// otherwise; without an initialised orientation, REP-145's `orientation_covariance[0] = -1`.
 pub fn imu_msg(
     f: &SensorFrame,
+    fused: Option<&FusedImu>,
     frame_id: &str,
     noise: Option<(f64, f64)>,
 ) -> Option<r2r::sensor_msgs::msg::Imu> {
     let imu = f.imu?;
     let diag = |v: f64| vec![v, 0.0, 0.0, 0.0, v, 0.0, 0.0, 0.0, v];
     let (acc_var, gyro_var) = noise.map_or((0.0, 0.0), |(a, g)| (a * a, g * g));
-    let mut orientation_covariance = vec![0.0; 9];
-    orientation_covariance[0] = -1.0;
+    let (q, w, orientation_covariance) = match fused {
+        Some(fi) if fi.orientation_valid => {
+            let yaw_var = if fi.heading_valid {
+                REFERENCED_HEADING_VARIANCE
+            } else {
+                RELATIVE_HEADING_VARIANCE
+            };
+            let mut cov = diag(INCLINATION_VARIANCE);
+            cov[8] = yaw_var;
+            (fi.orientation, fi.angular_velocity, cov)
+        }
+        _ => {
+            let mut cov = vec![0.0; 9];
+            cov[0] = -1.0;
+            ([1.0, 0.0, 0.0, 0.0], imu.gyro, cov)
+        }
+    };
     Some(r2r::sensor_msgs::msg::Imu {
         header: header(f.t, frame_id),
         orientation: r2r::geometry_msgs::msg::Quaternion {
-            x: 0.0,
-            y: 0.0,
-            z: 0.0,
-            w: 1.0,
+            w: q[0],
+            x: q[1],
+            y: q[2],
+            z: q[3],
         },
         orientation_covariance,
         angular_velocity: r2r::geometry_msgs::msg::Vector3 {
-            x: imu.gyro[0],
-            y: imu.gyro[1],
-            z: imu.gyro[2],
+            x: w[0],
+            y: w[1],
+            z: w[2],
         },
         angular_velocity_covariance: diag(gyro_var),
         linear_acceleration: r2r::geometry_msgs::msg::Vector3 {
@@ -451,7 +476,7 @@ fn run_node(
                 break;
             };
             match m {
-                ToRos::Frame(f) => {
+                ToRos::Frame(f, fused) => {
                     last_t = f.t;
                     n_frames += 1;
                     if let Some(c) = &pub_clock {
@@ -466,7 +491,12 @@ fn run_node(
                     if let Err(e) = pub_js.publish(&js) {
                         tracing::warn!(error = %e, "publish joint_states");
                     }
-                    if let Some(imu) = imu_msg(&f, &cfg.imu_frame_id, info.backend.imu_noise_std) {
+                    if let Some(imu) = imu_msg(
+                        &f,
+                        fused.as_ref(),
+                        &cfg.imu_frame_id,
+                        info.backend.imu_noise_std,
+                    ) {
                         if let Err(e) = pub_imu.publish(&imu) {
                             tracing::warn!(error = %e, "publish imu");
                         }

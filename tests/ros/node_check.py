@@ -85,7 +85,25 @@ imu = p.imu[-1]
 check(imu.header.frame_id == IMU_FRAME, f"imu frame_id '{imu.header.frame_id}' (command-line override)")
 acc = math.sqrt(imu.linear_acceleration.x ** 2 + imu.linear_acceleration.y ** 2 + imu.linear_acceleration.z ** 2)
 check(3.0 < acc < 30.0, f"|accel| {acc:.2f} m/s^2 is physical")
-check(imu.orientation_covariance[0] == -1.0, "no orientation estimate is declared (covariance[0] = -1)")
+check(abs(imu.orientation_covariance[0] - 0.0027) < 1e-9, "fused orientation with its declared roll/pitch variance")
+q = imu.orientation
+check(abs(math.sqrt(q.w ** 2 + q.x ** 2 + q.y ** 2 + q.z ** 2) - 1) < 1e-6, "orientation is a unit quaternion")
+
+
+def up_in_body(q):
+    # world z expressed in the IMU frame: R(q)^T [0, 0, 1] (third row of R)
+    w, x, y, z = q.w, q.x, q.y, q.z
+    return (2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y))
+
+
+# averaged over the last 100 samples, the accelerometer points "up" where the orientation says
+angles = []
+for m in p.imu[-100:]:
+    u = up_in_body(m.orientation)
+    a = (m.linear_acceleration.x, m.linear_acceleration.y, m.linear_acceleration.z)
+    na = math.sqrt(sum(v * v for v in a))
+    angles.append(math.degrees(math.acos(max(-1, min(1, sum(ui * ai for ui, ai in zip(u, a)) / na)))))
+check(sum(angles) / len(angles) < 15.0, f"orientation agrees with gravity: mean angle {sum(angles) / len(angles):.1f} deg")
 check(abs(imu.angular_velocity_covariance[0] - 0.003 ** 2) < 1e-12, "gyro covariance = configured noise^2")
 
 d = p.diag[-1]
