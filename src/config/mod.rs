@@ -77,6 +77,8 @@ pub enum BackendKind {
     Mujoco,
     /// Intel RealSense camera + a real robot's joints.
     Robot,
+    /// Intel RealSense camera only (live or a `.bag` recording; `realsense:` section).
+    Realsense,
     /// A recorded rosbag2 bag.
     Replay,
 }
@@ -141,6 +143,9 @@ pub struct Config {
     /// MuJoCo backend (required when `backend: mujoco`).
     #[serde(default)]
     pub mujoco: Option<MujocoConfig>,
+    /// RealSense camera (used when `backend: realsense` or `robot`).
+    #[serde(default)]
+    pub realsense: crate::backend::realsense::config::RealsenseConfig,
     /// Directory of the file this was loaded from; relative paths inside resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -153,6 +158,7 @@ impl Validate for Config {
     fn validate(&self, c: &mut Checker) {
         c.section("control", |c| self.control.validate(c));
         c.section("sim", |c| self.sim.validate(c));
+        c.section("realsense", |c| self.realsense.validate(c));
         match (&self.backend, &self.mujoco) {
             (BackendKind::Mujoco, None) => c.fail(
                 "mujoco",

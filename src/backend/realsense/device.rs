@@ -1,0 +1,979 @@
+//! The backend object (RT side) and its device thread (librealsense side).
+
+#![allow(unsafe_code)]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use realsense_sys as sys;
+
+use super::clock::{monotonic_now, ClockMapper, Monotonic};
+use super::config::{HardwareProfile, PixelFormat, RealsenseConfig};
+use super::ffi::{Config, Context, Device, Frame, Pipeline, RsError};
+use super::imu_sync::ImuCombiner;
+use crate::backend::{Backend, BackendError, BackendInfo, Lifecycle};
+use crate::config::Config as SattvaConfig;
+use crate::types::{
+    CameraIntrinsics, ClockKind, Command, CommandMode, Imu, RgbdFrame, SensorFrame, Time,
+};
+
+const NAME: &str = "realsense";
+/// How long the device thread blocks in one librealsense wait, ms (bounds stop latency).
+const WAIT_SLICE_MS: u32 = 50;
+
+/// Where the link to the camera (or recording) is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum LinkState {
+    /// Opening the device / starting the pipeline.
+    Starting = 0,
+    /// Frames are arriving.
+    Streaming = 1,
+    /// The device went away or frames stopped; reconnection attempts are running.
+    Lost = 2,
+    /// The recording was played to its end (playback only; final).
+    Ended = 3,
+    /// Stopped by `deactivate`.
+    Stopped = 4,
+}
+
+impl LinkState {
+    fn from_u8(v: u8) -> LinkState {
+        match v {
+            0 => LinkState::Starting,
+            1 => LinkState::Streaming,
+            2 => LinkState::Lost,
+            3 => LinkState::Ended,
+            _ => LinkState::Stopped,
+        }
+    }
+}
+
+/// Counters of the device thread.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    /// Framesets received from librealsense.
+    pub framesets: u64,
+    /// Combined IMU samples produced.
+    pub imu_samples: u64,
+    /// IMU samples dropped (queue full, or skipped by `read` because it lagged too far).
+    pub imu_dropped: u64,
+    /// RGB-D frames produced for the camera task.
+    pub rgbd_frames: u64,
+    /// RGB-D frames dropped (no free buffer: the camera task is behind).
+    pub rgbd_dropped: u64,
+    /// Successful restarts after a loss.
+    pub reconnects: u64,
+}
+
+#[derive(Default)]
+struct Shared {
+    state: AtomicU8,
+    last_arrival: AtomicI64,
+    stop: AtomicBool,
+    camera_attached: AtomicBool,
+    framesets: AtomicU64,
+    imu_samples: AtomicU64,
+    imu_dropped: AtomicU64,
+    rgbd_frames: AtomicU64,
+    rgbd_dropped: AtomicU64,
+    reconnects: AtomicU64,
+    /// Last error text, for non-RT readers (`last_error`).
+    last_error: Mutex<String>,
+}
+
+impl Shared {
+    fn state(&self) -> LinkState {
+        LinkState::from_u8(self.state.load(Ordering::Acquire))
+    }
+    fn set_state(&self, s: LinkState) {
+        self.state.store(s as u8, Ordering::Release);
+    }
+}
+
+/// The device thread's ends of the queues (returned to the backend when it stops).
+struct WorkerEnds {
+    imu_tx: rtrb::Producer<(Time, Imu)>,
+    err_tx: rtrb::Producer<String>,
+    rgbd_tx: rtrb::Producer<RgbdFrame>,
+    rgbd_free: rtrb::Consumer<RgbdFrame>,
+}
+
+/// The camera-rate task's end: RGB-D frames, each stamped on the backend clock.
+pub struct RealsenseCamera {
+    filled: rtrb::Consumer<RgbdFrame>,
+    free: rtrb::Producer<RgbdFrame>,
+    shared: Arc<Shared>,
+}
+
+impl RealsenseCamera {
+    /// Takes the next frame if one is ready, swapping buffers with `out` (no allocation once the
+    /// pool is warm). Returns false when none is ready.
+    pub fn try_recv(&mut self, out: &mut RgbdFrame) -> bool {
+        match self.filled.pop() {
+            Ok(mut f) => {
+                std::mem::swap(out, &mut f);
+                // hand the old buffer back to the device thread (the pool never grows)
+                let _ = self.free.push(f);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Like [`try_recv`](Self::try_recv), waiting up to `timeout` (for the camera task, not RT).
+    pub fn recv_timeout(&mut self, out: &mut RgbdFrame, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if self.try_recv(out) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        }
+    }
+
+    /// Where the link is (a camera task stops waiting when it is `Ended`).
+    pub fn link_state(&self) -> LinkState {
+        self.shared.state()
+    }
+}
+
+impl Drop for RealsenseCamera {
+    fn drop(&mut self) {
+        self.shared.camera_attached.store(false, Ordering::Release);
+    }
+}
+
+/// The RealSense backend. Create with [`RealsenseBackend::new`], then `configure`, `activate`.
+pub struct RealsenseBackend {
+    cfg: RealsenseConfig,
+    profile: HardwareProfile,
+    config_file: String,
+    profile_file: PathBuf,
+    playback: Option<PathBuf>,
+    info: BackendInfo,
+    state: Lifecycle,
+    shared: Arc<Shared>,
+    worker: Option<JoinHandle<WorkerEnds>>,
+    ends: Option<WorkerEnds>,
+    imu_rx: Option<rtrb::Consumer<(Time, Imu)>>,
+    err_rx: Option<rtrb::Consumer<String>>,
+    camera: Option<RealsenseCamera>,
+    last_t: Time,
+}
+
+impl RealsenseBackend {
+    /// A backend for `config`'s `realsense:` section; loads the hardware profile it names.
+    pub fn new(config: &SattvaConfig) -> Result<RealsenseBackend, BackendError> {
+        let cfg = config.realsense.clone();
+        let profile_file = config.resolve_path(&cfg.profile);
+        let profile = HardwareProfile::load(&profile_file).map_err(|e| BackendError::Model {
+            file: profile_file.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Ok(RealsenseBackend {
+            playback: cfg.playback.as_deref().map(|p| config.resolve_path(p)),
+            cfg,
+            profile,
+            config_file: config.source.display().to_string(),
+            profile_file,
+            info: BackendInfo {
+                period_ns: config.control.period_ns,
+                ..Default::default()
+            },
+            state: Lifecycle::Unconfigured,
+            shared: Arc::new(Shared::default()),
+            worker: None,
+            ends: None,
+            imu_rx: None,
+            err_rx: None,
+            camera: None,
+            last_t: Time::ZERO,
+        })
+    }
+
+    /// The hardware profile in use.
+    pub fn profile(&self) -> &HardwareProfile {
+        &self.profile
+    }
+
+    /// True when playing a recording instead of a live device.
+    pub fn is_playback(&self) -> bool {
+        self.playback.is_some()
+    }
+
+    /// The camera-rate task's end of the RGB-D stream (once, after `configure`). While nobody
+    /// holds it, depth and color are not converted at all; while it is held during playback,
+    /// the recording waits for the camera task (no frame is dropped).
+    pub fn take_camera(&mut self) -> Option<RealsenseCamera> {
+        let cam = self.camera.take()?;
+        self.shared.camera_attached.store(true, Ordering::Release);
+        Some(cam)
+    }
+
+    /// Where the link is.
+    pub fn link_state(&self) -> LinkState {
+        self.shared.state()
+    }
+
+    /// The last error the device thread reported (empty if none). Takes a lock: not for RT.
+    pub fn last_error(&self) -> String {
+        self.shared
+            .last_error
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// Counters of the device thread.
+    pub fn stats(&self) -> StreamStats {
+        let s = &self.shared;
+        StreamStats {
+            framesets: s.framesets.load(Ordering::Relaxed),
+            imu_samples: s.imu_samples.load(Ordering::Relaxed),
+            imu_dropped: s.imu_dropped.load(Ordering::Relaxed),
+            rgbd_frames: s.rgbd_frames.load(Ordering::Relaxed),
+            rgbd_dropped: s.rgbd_dropped.load(Ordering::Relaxed),
+            reconnects: s.reconnects.load(Ordering::Relaxed),
+        }
+    }
+
+    fn check_state(&self, op: &'static str, want: Lifecycle) -> Result<(), BackendError> {
+        if self.state == want {
+            Ok(())
+        } else {
+            Err(BackendError::Lifecycle {
+                backend: NAME,
+                op,
+                state: self.state,
+            })
+        }
+    }
+
+    fn rs_err(&self, e: RsError) -> BackendError {
+        BackendError::Model {
+            file: self
+                .playback
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "<librealsense>".into()),
+            message: e.to_string(),
+        }
+    }
+
+    /// The error `read` returns once the link is down: the device thread's message the first
+    /// time (moved out of a ring, no allocation here), an empty one after that.
+    fn lost_error(&mut self) -> BackendError {
+        let message = self
+            .err_rx
+            .as_mut()
+            .and_then(|rx| rx.pop().ok())
+            .unwrap_or_default();
+        BackendError::Disconnected {
+            backend: NAME,
+            message,
+        }
+    }
+
+    fn stop_worker(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        if let Some(h) = self.worker.take() {
+            match h.join() {
+                Ok(ends) => self.ends = Some(ends),
+                Err(_) => tracing::error!("realsense device thread panicked"),
+            }
+        }
+    }
+}
+
+impl Backend for RealsenseBackend {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn configure(&mut self) -> Result<(), BackendError> {
+        self.check_state("configure", Lifecycle::Unconfigured)?;
+        if let Some(p) = &self.playback {
+            if !p.is_file() {
+                return Err(BackendError::Model {
+                    file: p.display().to_string(),
+                    message: format!(
+                        "recording not found (config {} key `sattva.ros__parameters.realsense.playback`)",
+                        self.config_file
+                    ),
+                });
+            }
+        } else {
+            let ctx = Context::new().map_err(|e| self.rs_err(e))?;
+            let devices = ctx.devices().map_err(|e| self.rs_err(e))?;
+            if devices.is_empty() {
+                return Err(BackendError::Disconnected {
+                    backend: NAME,
+                    message: "no RealSense device connected (check the USB 3 cable, `lsusb | grep 8086`, and the udev rules in hardware/99-realsense-libusb.rules)".into(),
+                });
+            }
+            if let Some(serial) = &self.cfg.serial {
+                if !devices.iter().any(|(_, s)| s == serial) {
+                    return Err(BackendError::Mapping {
+                        file: self.config_file.clone(),
+                        key: "sattva.ros__parameters.realsense.serial".into(),
+                        message: format!(
+                            "no connected device has serial `{serial}`; connected: {devices:?}"
+                        ),
+                    });
+                }
+            }
+            tracing::info!(?devices, "realsense: devices found");
+        }
+        let n = self.cfg.rgbd_queue as usize;
+        let (imu_tx, imu_rx) = rtrb::RingBuffer::new(self.cfg.imu_queue as usize);
+        let (err_tx, err_rx) = rtrb::RingBuffer::new(8);
+        let (rgbd_tx, filled) = rtrb::RingBuffer::new(n);
+        // The pool: n buffers cycle device thread -> camera task -> back (one extra held by each side).
+        let (mut free, rgbd_free) = rtrb::RingBuffer::new(n + 2);
+        let (w, h) = self
+            .profile
+            .depth
+            .map(|d| (d.width as usize, d.height as usize))
+            .unwrap_or((0, 0));
+        for _ in 0..n + 1 {
+            let f = RgbdFrame {
+                rgb: Vec::with_capacity(w * h * 3),
+                depth: Vec::with_capacity(w * h),
+                ..Default::default()
+            };
+            let _ = free.push(f);
+        }
+        self.imu_rx = Some(imu_rx);
+        self.err_rx = Some(err_rx);
+        self.ends = Some(WorkerEnds {
+            imu_tx,
+            err_tx,
+            rgbd_tx,
+            rgbd_free,
+        });
+        self.camera = Some(RealsenseCamera {
+            filled,
+            free,
+            shared: self.shared.clone(),
+        });
+        self.info.has_imu = self.profile.imu.is_some();
+        self.info.has_magnetometer = self.profile.imu.is_some_and(|i| i.magnetometer);
+        self.state = Lifecycle::Inactive;
+        Ok(())
+    }
+
+    fn activate(&mut self) -> Result<(), BackendError> {
+        self.check_state("activate", Lifecycle::Inactive)?;
+        let ends = self.ends.take().ok_or(BackendError::Lifecycle {
+            backend: NAME,
+            op: "activate",
+            state: self.state,
+        })?;
+        if let Some(rx) = self.imu_rx.as_mut() {
+            while rx.pop().is_ok() {}
+        }
+        if let Some(rx) = self.err_rx.as_mut() {
+            while rx.pop().is_ok() {}
+        }
+        let shared = self.shared.clone();
+        shared.stop.store(false, Ordering::Release);
+        shared.set_state(LinkState::Starting);
+        shared
+            .last_arrival
+            .store(monotonic_now(), Ordering::Release);
+        let job = Job {
+            cfg: self.cfg.clone(),
+            profile: self.profile.clone(),
+            playback: self.playback.as_ref().map(|p| p.display().to_string()),
+            shared: shared.clone(),
+        };
+        let handle = std::thread::Builder::new()
+            .name("realsense".into())
+            .spawn(move || job.run(ends))
+            .map_err(|e| BackendError::Disconnected {
+                backend: NAME,
+                message: format!("cannot start the device thread: {e}"),
+            })?;
+        self.worker = Some(handle);
+        // Wait for the first start: errors such as an unsupported profile surface here.
+        let deadline = monotonic_now() + self.cfg.start_timeout_ms as i64 * 1_000_000;
+        loop {
+            match shared.state() {
+                LinkState::Streaming => break,
+                LinkState::Starting if monotonic_now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2))
+                }
+                s => {
+                    self.stop_worker();
+                    let msg = self.last_error();
+                    let msg = if s == LinkState::Starting {
+                        format!(
+                            "pipeline did not start within {} ms",
+                            self.cfg.start_timeout_ms
+                        )
+                    } else {
+                        msg
+                    };
+                    return Err(BackendError::Model {
+                        file: self
+                            .playback
+                            .as_ref()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_else(|| self.profile_file.display().to_string()),
+                        message: format!("cannot start the RealSense pipeline: {msg}"),
+                    });
+                }
+            }
+        }
+        self.last_t = Time::ZERO;
+        self.state = Lifecycle::Active;
+        Ok(())
+    }
+
+    fn deactivate(&mut self) -> Result<(), BackendError> {
+        self.check_state("deactivate", Lifecycle::Active)?;
+        self.stop_worker();
+        self.shared.set_state(LinkState::Stopped);
+        self.state = Lifecycle::Inactive;
+        Ok(())
+    }
+
+    fn state(&self) -> Lifecycle {
+        self.state
+    }
+
+    fn info(&self) -> &BackendInfo {
+        &self.info
+    }
+
+    fn clock(&self) -> ClockKind {
+        if self.playback.is_some() {
+            ClockKind::Replay
+        } else {
+            ClockKind::Monotonic
+        }
+    }
+
+    fn now(&self) -> Time {
+        if self.playback.is_some() {
+            // replay time: the next sample's stamp, else the last one delivered
+            self.imu_rx
+                .as_ref()
+                .and_then(|rx| rx.peek().ok().map(|(t, _)| *t))
+                .unwrap_or(self.last_t)
+        } else {
+            Time(monotonic_now())
+        }
+    }
+
+    fn read(&mut self, t: Time, frame: &mut SensorFrame) -> Result<(), BackendError> {
+        self.check_state("read", Lifecycle::Active)?;
+        frame.clear();
+        frame.t = t;
+        let backlog = self.cfg.imu_max_backlog as usize;
+        let mut sample = None;
+        if let Some(rx) = self.imu_rx.as_mut() {
+            let pending = rx.slots();
+            if pending > backlog {
+                // the control task fell behind: skip to the newest `backlog` samples
+                let skip = pending - backlog;
+                if let Ok(chunk) = rx.read_chunk(skip) {
+                    chunk.commit_all();
+                }
+                self.shared
+                    .imu_dropped
+                    .fetch_add(skip as u64, Ordering::Relaxed);
+            }
+            sample = rx.pop().ok();
+        }
+        if let Some((ts, imu)) = sample {
+            frame.t = ts;
+            frame.imu = Some(imu);
+            self.last_t = ts;
+            return Ok(());
+        }
+        // Nothing queued: is the link still up?
+        match self.shared.state() {
+            LinkState::Streaming | LinkState::Starting => {
+                // RT-side watchdog, in case the device thread itself is stuck inside librealsense
+                let age = monotonic_now() - self.shared.last_arrival.load(Ordering::Acquire);
+                if age > 2 * self.cfg.watchdog_timeout_ms as i64 * 1_000_000 {
+                    return Err(self.lost_error());
+                }
+                Ok(())
+            }
+            LinkState::Lost | LinkState::Ended | LinkState::Stopped => Err(self.lost_error()),
+        }
+    }
+
+    fn write(&mut self, _t: Time, cmd: &Command) -> Result<(), BackendError> {
+        self.check_state("write", Lifecycle::Active)?;
+        match cmd.mode {
+            CommandMode::Hold => Ok(()),
+            _ => Err(BackendError::InvalidCommand {
+                backend: NAME,
+                reason:
+                    "the RealSense backend is a camera: it has no joints, only Hold is accepted",
+            }),
+        }
+    }
+
+    fn reset(&mut self, _seed: u64) -> Result<(), BackendError> {
+        // Playback restarts the recording from its start; a live camera has nothing to reset.
+        if self.playback.is_some() && self.state == Lifecycle::Active {
+            self.deactivate()?;
+            self.activate()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RealsenseBackend {
+    fn drop(&mut self) {
+        self.stop_worker();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Device thread
+
+struct Job {
+    cfg: RealsenseConfig,
+    profile: HardwareProfile,
+    playback: Option<String>,
+    shared: Arc<Shared>,
+}
+
+/// An open, started pipeline (fields drop in order: pipeline before its context).
+struct Stream {
+    pipe: Pipeline,
+    playback_dev: Option<Device>,
+    _ctx: Context,
+}
+
+enum End {
+    Stop,
+    Lost(String),
+    Ended(String),
+}
+
+/// Per-stream conversion state, reset on every (re)start.
+struct Conv {
+    clock: ClockMapper,
+    imu_mono: Monotonic,
+    rgbd_mono: Monotonic,
+    combiner: ImuCombiner,
+}
+
+fn rs_format(f: PixelFormat) -> sys::rs2_format {
+    match f {
+        PixelFormat::Z16 => sys::rs2_format_RS2_FORMAT_Z16,
+        PixelFormat::Rgb8 => sys::rs2_format_RS2_FORMAT_RGB8,
+        PixelFormat::Bgr8 => sys::rs2_format_RS2_FORMAT_BGR8,
+        PixelFormat::Rgba8 => sys::rs2_format_RS2_FORMAT_RGBA8,
+    }
+}
+
+/// librealsense optical axes (x right, y down, z forward) -> REP-103 body (x fwd, y left, z up).
+fn to_body(v: [f32; 3]) -> [f64; 3] {
+    [v[2] as f64, -(v[0] as f64), -(v[1] as f64)]
+}
+
+impl Job {
+    fn report(&self, ends: &mut WorkerEnds, state: LinkState, msg: String) {
+        tracing::error!(state = ?state, "realsense: {msg}");
+        if let Ok(mut s) = self.shared.last_error.lock() {
+            s.clone_from(&msg);
+        }
+        let _ = ends.err_tx.push(msg);
+        self.shared.set_state(state);
+    }
+
+    fn stopping(&self) -> bool {
+        self.shared.stop.load(Ordering::Acquire)
+    }
+
+    fn run(self, mut ends: WorkerEnds) -> WorkerEnds {
+        let mut backoff = self.cfg.reconnect_initial_ms;
+        let mut ever_started = false;
+        loop {
+            if self.stopping() {
+                break;
+            }
+            match self.open() {
+                Ok(stream) => {
+                    if ever_started {
+                        self.shared.reconnects.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!("realsense: reconnected");
+                    }
+                    ever_started = true;
+                    backoff = self.cfg.reconnect_initial_ms;
+                    self.shared
+                        .last_arrival
+                        .store(monotonic_now(), Ordering::Release);
+                    self.shared.set_state(LinkState::Streaming);
+                    let end = self.stream(&stream, &mut ends);
+                    if let Err(e) = stream.pipe.stop() {
+                        tracing::warn!("realsense: pipeline stop: {e}");
+                    }
+                    drop(stream);
+                    match end {
+                        End::Stop => break,
+                        End::Ended(m) => {
+                            self.report(&mut ends, LinkState::Ended, m);
+                            break;
+                        }
+                        End::Lost(m) => self.report(&mut ends, LinkState::Lost, m),
+                    }
+                }
+                Err(e) => {
+                    let msg = format!("cannot start: {e}");
+                    if !ever_started || self.playback.is_some() {
+                        self.report(&mut ends, LinkState::Lost, msg);
+                        break;
+                    }
+                    tracing::warn!("realsense: reconnect failed, next try in {backoff} ms: {msg}");
+                }
+            }
+            if self.playback.is_some() {
+                break;
+            }
+            // backoff, interruptible by stop
+            let until = monotonic_now() + backoff as i64 * 1_000_000;
+            while monotonic_now() < until && !self.stopping() {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            backoff = (backoff * 2).min(self.cfg.reconnect_max_ms);
+        }
+        ends
+    }
+
+    fn open(&self) -> Result<Stream, RsError> {
+        let ctx = Context::new()?;
+        let pipe = Pipeline::new(&ctx)?;
+        let cfg = Config::new()?;
+        if let Some(file) = &self.playback {
+            cfg.enable_file(file)?;
+        } else if let Some(serial) = &self.cfg.serial {
+            cfg.enable_device(serial)?;
+        }
+        let p = &self.profile;
+        if let Some(d) = p.depth {
+            cfg.enable_stream(
+                sys::rs2_stream_RS2_STREAM_DEPTH,
+                d.width as i32,
+                d.height as i32,
+                rs_format(d.format),
+                d.fps as i32,
+            )?;
+        }
+        if let Some(c) = p.color {
+            cfg.enable_stream(
+                sys::rs2_stream_RS2_STREAM_COLOR,
+                c.width as i32,
+                c.height as i32,
+                rs_format(c.format),
+                c.fps as i32,
+            )?;
+        }
+        if let Some(i) = p.imu {
+            let xyz = sys::rs2_format_RS2_FORMAT_MOTION_XYZ32F;
+            cfg.enable_stream(sys::rs2_stream_RS2_STREAM_GYRO, 0, 0, xyz, i.gyro_hz as i32)?;
+            cfg.enable_stream(
+                sys::rs2_stream_RS2_STREAM_ACCEL,
+                0,
+                0,
+                xyz,
+                i.accel_hz as i32,
+            )?;
+        }
+        let mut playback_dev = None;
+        if self.playback.is_some() {
+            // Non-real-time playback must be set on the device BEFORE the pipeline starts.
+            let resolved = pipe.resolve(&cfg)?;
+            let dev = resolved.device()?;
+            dev.set_real_time(false)?;
+            playback_dev = Some(dev);
+        }
+        let _active = pipe.start(&cfg)?;
+        Ok(Stream {
+            pipe,
+            playback_dev,
+            _ctx: ctx,
+        })
+    }
+
+    fn stream(&self, s: &Stream, ends: &mut WorkerEnds) -> End {
+        let mut conv = Conv {
+            clock: ClockMapper::new(),
+            imu_mono: Monotonic::default(),
+            rgbd_mono: Monotonic::default(),
+            combiner: ImuCombiner::new(),
+        };
+        let timeout_ns = self.cfg.watchdog_timeout_ms as i64 * 1_000_000;
+        loop {
+            if self.stopping() {
+                return End::Stop;
+            }
+            match s.pipe.try_wait(WAIT_SLICE_MS) {
+                Ok(Some(fs)) => {
+                    let arrival = monotonic_now();
+                    self.shared.last_arrival.store(arrival, Ordering::Release);
+                    self.shared.framesets.fetch_add(1, Ordering::Relaxed);
+                    if let Err(e) = self.frameset(&fs, arrival, &mut conv, ends) {
+                        if self.stopping() {
+                            return End::Stop;
+                        }
+                        tracing::warn!("realsense: bad frame skipped: {e}");
+                    }
+                }
+                Ok(None) => {
+                    if let Some(dev) = &s.playback_dev {
+                        if dev.playback_stopped().unwrap_or(false) {
+                            return End::Ended(format!(
+                                "end of recording {}",
+                                self.playback.as_deref().unwrap_or("")
+                            ));
+                        }
+                    }
+                    let age = monotonic_now() - self.shared.last_arrival.load(Ordering::Acquire);
+                    if age > timeout_ns {
+                        return End::Lost(format!(
+                            "no frames for {} ms (watchdog {} ms)",
+                            age / 1_000_000,
+                            self.cfg.watchdog_timeout_ms
+                        ));
+                    }
+                }
+                Err(e) => {
+                    return if self.playback.is_some() {
+                        End::Ended(format!("recording ended with an error: {e}"))
+                    } else {
+                        End::Lost(format!("device lost: {e}"))
+                    };
+                }
+            }
+        }
+    }
+
+    fn stamp(&self, conv: &mut Conv, f: &Frame, arrival: i64) -> Result<i64, RsError> {
+        let ms = f.timestamp_ms()?;
+        if !ms.is_finite() {
+            return Err(RsError::local(
+                "rs2_get_frame_timestamp",
+                "non-finite timestamp",
+            ));
+        }
+        let ns = (ms * 1e6).round() as i64;
+        Ok(if self.playback.is_some() {
+            ns
+        } else {
+            conv.clock.map(ns, arrival)
+        })
+    }
+
+    fn frameset(
+        &self,
+        fs: &Frame,
+        arrival: i64,
+        conv: &mut Conv,
+        ends: &mut WorkerEnds,
+    ) -> Result<(), RsError> {
+        let n = fs.embedded_count();
+        let mut depth: Option<Frame> = None;
+        let mut color: Option<Frame> = None;
+        let mut one = |f: Frame, conv: &mut Conv| -> Result<(), RsError> {
+            let kind = f.kind()?;
+            match kind.stream {
+                s if s == sys::rs2_stream_RS2_STREAM_GYRO
+                    || s == sys::rs2_stream_RS2_STREAM_ACCEL =>
+                {
+                    let t = self.stamp(conv, &f, arrival)?;
+                    let d = f.data()?;
+                    if d.len() < 12 {
+                        return Err(RsError::local(
+                            "motion frame",
+                            format!("{} bytes, expected 12", d.len()),
+                        ));
+                    }
+                    let mut v = [0f32; 3];
+                    for (k, x) in v.iter_mut().enumerate() {
+                        *x = f32::from_le_bytes([
+                            d[4 * k],
+                            d[4 * k + 1],
+                            d[4 * k + 2],
+                            d[4 * k + 3],
+                        ]);
+                    }
+                    if v.iter().any(|x| !x.is_finite()) {
+                        return Err(RsError::local("motion frame", "non-finite value"));
+                    }
+                    let v = to_body(v);
+                    let (combiner, mono) = (&mut conv.combiner, &mut conv.imu_mono);
+                    let mut emit =
+                        |ts: i64, imu: Imu| self.push_imu(ends, Time(mono.next(ts)), imu);
+                    if s == sys::rs2_stream_RS2_STREAM_GYRO {
+                        combiner.push_gyro(t, v, &mut emit);
+                    } else {
+                        combiner.push_accel(t, v, &mut emit);
+                    }
+                }
+                s if s == sys::rs2_stream_RS2_STREAM_DEPTH => depth = Some(f),
+                s if s == sys::rs2_stream_RS2_STREAM_COLOR => color = Some(f),
+                _ => {}
+            }
+            Ok(())
+        };
+        if n == 0 {
+            // a single frame, not a frameset: a second handle needs its own reference
+            super::ffi::call(|e| unsafe { sys::rs2_frame_add_ref(fs.ptr(), e) })?;
+            one(Frame(fs.0), conv)?;
+        } else {
+            for i in 0..n {
+                one(fs.extract(i)?, conv)?;
+            }
+        }
+        if let Some(d) = depth {
+            if self.shared.camera_attached.load(Ordering::Acquire) {
+                let t = self.stamp(conv, &d, arrival)?;
+                let t = Time(conv.rgbd_mono.next(t));
+                self.push_rgbd(ends, t, &d, color.as_ref())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues one IMU sample; playback waits for room (lossless), live drops and counts.
+    fn push_imu(&self, ends: &mut WorkerEnds, t: Time, imu: Imu) {
+        let mut item = (t, imu);
+        loop {
+            match ends.imu_tx.push(item) {
+                Ok(()) => {
+                    self.shared.imu_samples.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Err(rtrb::PushError::Full(back)) => {
+                    if self.playback.is_none() || self.stopping() {
+                        self.shared.imu_dropped.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    item = back;
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
+        }
+    }
+
+    fn push_rgbd(
+        &self,
+        ends: &mut WorkerEnds,
+        t: Time,
+        depth: &Frame,
+        color: Option<&Frame>,
+    ) -> Result<(), RsError> {
+        let mut buf = loop {
+            match ends.rgbd_free.pop() {
+                Ok(b) => break b,
+                Err(_) => {
+                    if self.playback.is_none()
+                        || self.stopping()
+                        || !self.shared.camera_attached.load(Ordering::Acquire)
+                    {
+                        self.shared.rgbd_dropped.fetch_add(1, Ordering::Relaxed);
+                        return Ok(());
+                    }
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
+        };
+        let r = fill_rgbd(&mut buf, t, depth, color, self.profile.depth_units_m as f32);
+        let r = r.and_then(|()| {
+            ends.rgbd_tx
+                .push(buf)
+                .map_err(|_| RsError::local("rgbd queue", "full"))
+        });
+        match r {
+            Ok(()) => {
+                self.shared.rgbd_frames.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                self.shared.rgbd_dropped.fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Converts a depth (+ optional color) frame into `out` (buffers reused).
+fn fill_rgbd(
+    out: &mut RgbdFrame,
+    t: Time,
+    depth: &Frame,
+    color: Option<&Frame>,
+    default_units: f32,
+) -> Result<(), RsError> {
+    let (w, h, stride) = depth.video_size()?;
+    let data = depth.data()?;
+    if data.len() < stride * (h - 1) + w * 2 {
+        return Err(RsError::local(
+            "depth frame",
+            "buffer shorter than its geometry",
+        ));
+    }
+    let units = depth
+        .depth_units()
+        .ok()
+        .filter(|u| *u > 0.0 && u.is_finite())
+        .unwrap_or(default_units);
+    out.t = t;
+    out.width = w as u32;
+    out.height = h as u32;
+    out.depth.clear();
+    for row in 0..h {
+        let r = &data[row * stride..row * stride + w * 2];
+        out.depth.extend(
+            r.chunks_exact(2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]) as f32 * units),
+        );
+    }
+    let (fx, fy, cx, cy) = depth.intrinsics()?;
+    out.intrinsics = CameraIntrinsics {
+        fx: fx as f64,
+        fy: fy as f64,
+        cx: cx as f64,
+        cy: cy as f64,
+    };
+    out.rgb.clear();
+    if let Some(c) = color {
+        let (cw, ch, cstride) = c.video_size()?;
+        let kind = c.kind()?;
+        let bpp = match kind.format {
+            f if f == sys::rs2_format_RS2_FORMAT_RGB8 || f == sys::rs2_format_RS2_FORMAT_BGR8 => 3,
+            f if f == sys::rs2_format_RS2_FORMAT_RGBA8 => 4,
+            _ => 0,
+        };
+        let cd = c.data()?;
+        if (cw, ch) == (w, h) && bpp > 0 && cd.len() >= cstride * (ch - 1) + cw * bpp {
+            let bgr = kind.format == sys::rs2_format_RS2_FORMAT_BGR8;
+            for row in 0..ch {
+                let r = &cd[row * cstride..row * cstride + cw * bpp];
+                for px in r.chunks_exact(bpp) {
+                    if bgr {
+                        out.rgb.extend_from_slice(&[px[2], px[1], px[0]]);
+                    } else {
+                        out.rgb.extend_from_slice(&px[..3]);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
