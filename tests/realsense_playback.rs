@@ -98,6 +98,9 @@ fn record(path: &Path) {
     }
     w.finish().unwrap();
     assert!(path.is_file(), "no bag written");
+    if let Some(keep) = std::env::var_os("KEEP_BAG") {
+        std::fs::copy(path, keep).unwrap();
+    }
 }
 
 fn write_config(dir: &Path, playback: Option<&str>) -> PathBuf {
@@ -176,16 +179,12 @@ fn synthetic_bag_plays_back_exactly() {
     let cfg = write_config(dir.path(), Some("synth.bag"));
     let (mut b, run) = play(&cfg);
 
-    eprintln!(
-        "stats {:?} imu {} rgbd {} first {:?}",
-        b.stats(),
-        run.imu.len(),
-        run.rgbd.len(),
-        run.imu.iter().map(|f| f.t.0).collect::<Vec<_>>()
-    );
     // --- IMU: one sample per gyro sample, up to the last accel sample, exact values and stamps
     let end_ms = T0_MS + DEPTH_DT_MS * (DEPTH_FRAMES as f64 - 1.0);
-    let n_gyro = ((end_ms - T0_MS) / GYRO_DT_MS) as usize + 1;
+    // gyro samples after the last accel sample have no accel to interpolate from
+    let last_accel_ms = T0_MS + ACCEL_DT_MS * ((end_ms - T0_MS) / ACCEL_DT_MS).floor();
+    let n_gyro = ((last_accel_ms - T0_MS) / GYRO_DT_MS) as usize + 1;
+    assert_eq!(n_gyro, 115);
     assert_eq!(run.imu.len(), n_gyro, "every gyro sample must arrive once");
     for (j, f) in run.imu.iter().enumerate() {
         let t_ns = ((T0_MS + GYRO_DT_MS * j as f64) * 1e6).round() as i64;

@@ -12,7 +12,7 @@ use realsense_sys as sys;
 
 use super::clock::{monotonic_now, ClockMapper, Monotonic};
 use super::config::{HardwareProfile, PixelFormat, RealsenseConfig};
-use super::ffi::{Config, Context, Device, Frame, Pipeline, RsError};
+use super::ffi::{Context, Device, Frame, RsError, Sensor};
 use super::imu_sync::ImuCombiner;
 use crate::backend::{Backend, BackendError, BackendInfo, Lifecycle};
 use crate::config::Config as SattvaConfig;
@@ -21,8 +21,6 @@ use crate::types::{
 };
 
 const NAME: &str = "realsense";
-/// How long the device thread blocks in one librealsense wait, ms (bounds stop latency).
-const WAIT_SLICE_MS: u32 = 50;
 
 /// Where the link to the camera (or recording) is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -393,6 +391,18 @@ impl Backend for RealsenseBackend {
             profile: self.profile.clone(),
             playback: self.playback.as_ref().map(|p| p.display().to_string()),
             shared: shared.clone(),
+            expected: self
+                .playback
+                .as_ref()
+                .and_then(|p| match super::bag::message_counts(p) {
+                    Ok(c) => Some(STREAM_TOPICS.map(|t| super::bag::stream_frames(&c, t))),
+                    Err(e) => {
+                        tracing::warn!(
+                            "realsense: {e}; the end of playback is detected by silence"
+                        );
+                        None
+                    }
+                }),
         };
         let handle = std::thread::Builder::new()
             .name("realsense".into())
@@ -481,7 +491,8 @@ impl Backend for RealsenseBackend {
         let mut sample = None;
         if let Some(rx) = self.imu_rx.as_mut() {
             let pending = rx.slots();
-            if pending > backlog {
+            // live only: a recording is delivered losslessly at the consumer's pace
+            if pending > backlog && self.playback.is_none() {
                 // the control task fell behind: skip to the newest `backlog` samples
                 let skip = pending - backlog;
                 if let Ok(chunk) = rx.read_chunk(skip) {
@@ -543,19 +554,39 @@ impl Drop for RealsenseBackend {
 
 // ---------------------------------------------------------------------------------------------
 // Device thread
+//
+// Sensor-level streaming (as realsense-ros does): each sensor of the device (or of the playback
+// device) is opened with the profile's streams and started with `on_frame`, which librealsense
+// calls on its own threads with every frame as it arrives. No `rs2_pipeline`: its syncer merges
+// motion frames into video framesets and loses most of them (measured: 25 of 116 gyro samples of
+// a recording), and in non-real-time playback it stalls. Depth and color are paired here by
+// timestamp. The device thread itself only supervises: stop requests, the watchdog, the end of a
+// recording, and reconnection with backoff.
 
 struct Job {
     cfg: RealsenseConfig,
     profile: HardwareProfile,
     playback: Option<String>,
     shared: Arc<Shared>,
+    /// Frames per stream in the recording (from its index), for the enabled streams.
+    expected: Option<[u64; 4]>,
 }
 
-/// An open, started pipeline (fields drop in order: pipeline before its context).
+/// Started sensors of one device (fields drop in order: sensors, device, context).
 struct Stream {
-    pipe: Pipeline,
-    playback_dev: Option<Device>,
+    sensors: Vec<Sensor>,
+    dev: Device,
     _ctx: Context,
+}
+
+impl Stream {
+    fn stop(&mut self) {
+        for s in self.sensors.drain(..) {
+            if let Err(e) = s.stop_close() {
+                tracing::warn!("realsense: sensor stop: {e}");
+            }
+        }
+    }
 }
 
 enum End {
@@ -564,13 +595,74 @@ enum End {
     Ended(String),
 }
 
-/// Per-stream conversion state, reset on every (re)start.
-struct Conv {
+/// The IMU path: motion frames -> combined samples -> RT ring.
+struct ImuPath {
+    tx: rtrb::Producer<(Time, Imu)>,
     clock: ClockMapper,
-    imu_mono: Monotonic,
-    rgbd_mono: Monotonic,
+    mono: Monotonic,
     combiner: ImuCombiner,
 }
+
+/// The RGB-D path: video framesets -> pooled RgbdFrames -> camera ring.
+struct RgbdPath {
+    tx: rtrb::Producer<RgbdFrame>,
+    free: rtrb::Consumer<RgbdFrame>,
+    clock: ClockMapper,
+    mono: Monotonic,
+    /// A depth frame waiting for its color partner, with its device timestamp (ms).
+    pending: Option<(Frame, f64)>,
+    /// The newest color frame, with its device timestamp (ms).
+    color: Option<(Frame, f64)>,
+}
+
+/// What librealsense's callback threads see (boxed; outlives the started pipeline).
+struct Sink {
+    shared: Arc<Shared>,
+    playback: bool,
+    default_units: f32,
+    /// Whether a color stream is enabled (depth then waits for its partner).
+    has_color: bool,
+    /// Depth and color stamps closer than this pair up, ms (half a color period).
+    pair_tol_ms: f64,
+    imu: Mutex<ImuPath>,
+    rgbd: Mutex<RgbdPath>,
+    /// Callbacks currently running (the end of a recording waits for 0).
+    busy: AtomicU64,
+    /// Frames received per stream: depth, color, gyro, accel (playback end detection).
+    received: [AtomicU64; 4],
+}
+
+unsafe extern "C" fn on_frame(f: *mut sys::rs2_frame, user: *mut std::ffi::c_void) {
+    let Some(f) = std::ptr::NonNull::new(f) else {
+        return;
+    };
+    // The callback owns the frame: released when `frame` drops.
+    let frame = Frame(f);
+    // SAFETY: `user` is the Sink boxed by `Job::run`, alive until the pipeline has stopped.
+    let sink = unsafe { &*(user as *const Sink) };
+    sink.busy.fetch_add(1, Ordering::AcqRel);
+    // never unwind into C
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.handle(&frame)));
+    match r {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!("realsense: bad frame skipped: {e}"),
+        Err(_) => tracing::error!("realsense: frame handler panicked; frame skipped"),
+    }
+    sink.busy.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// Stream order of `Sink::received` and `Job::expected`.
+const STREAMS: [sys::rs2_stream; 4] = [
+    sys::rs2_stream_RS2_STREAM_DEPTH,
+    sys::rs2_stream_RS2_STREAM_COLOR,
+    sys::rs2_stream_RS2_STREAM_GYRO,
+    sys::rs2_stream_RS2_STREAM_ACCEL,
+];
+/// Names of those streams in librealsense's bag topics.
+const STREAM_TOPICS: [&str; 4] = ["Depth", "Color", "Gyro", "Accel"];
+/// Without a readable bag index, a stopped playback counts as ended after this long without
+/// frames, ms.
+const END_QUIET_MS: u64 = 300;
 
 fn rs_format(f: PixelFormat) -> sys::rs2_format {
     match f {
@@ -586,184 +678,17 @@ fn to_body(v: [f32; 3]) -> [f64; 3] {
     [v[2] as f64, -(v[0] as f64), -(v[1] as f64)]
 }
 
-impl Job {
-    fn report(&self, ends: &mut WorkerEnds, state: LinkState, msg: String) {
-        tracing::error!(state = ?state, "realsense: {msg}");
-        if let Ok(mut s) = self.shared.last_error.lock() {
-            s.clone_from(&msg);
-        }
-        let _ = ends.err_tx.push(msg);
-        self.shared.set_state(state);
-    }
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
+impl Sink {
     fn stopping(&self) -> bool {
         self.shared.stop.load(Ordering::Acquire)
     }
 
-    fn run(self, mut ends: WorkerEnds) -> WorkerEnds {
-        let mut backoff = self.cfg.reconnect_initial_ms;
-        let mut ever_started = false;
-        loop {
-            if self.stopping() {
-                break;
-            }
-            match self.open() {
-                Ok(stream) => {
-                    if ever_started {
-                        self.shared.reconnects.fetch_add(1, Ordering::Relaxed);
-                        tracing::info!("realsense: reconnected");
-                    }
-                    ever_started = true;
-                    backoff = self.cfg.reconnect_initial_ms;
-                    self.shared
-                        .last_arrival
-                        .store(monotonic_now(), Ordering::Release);
-                    self.shared.set_state(LinkState::Streaming);
-                    let end = self.stream(&stream, &mut ends);
-                    if let Err(e) = stream.pipe.stop() {
-                        tracing::warn!("realsense: pipeline stop: {e}");
-                    }
-                    drop(stream);
-                    match end {
-                        End::Stop => break,
-                        End::Ended(m) => {
-                            self.report(&mut ends, LinkState::Ended, m);
-                            break;
-                        }
-                        End::Lost(m) => self.report(&mut ends, LinkState::Lost, m),
-                    }
-                }
-                Err(e) => {
-                    let msg = format!("cannot start: {e}");
-                    if !ever_started || self.playback.is_some() {
-                        self.report(&mut ends, LinkState::Lost, msg);
-                        break;
-                    }
-                    tracing::warn!("realsense: reconnect failed, next try in {backoff} ms: {msg}");
-                }
-            }
-            if self.playback.is_some() {
-                break;
-            }
-            // backoff, interruptible by stop
-            let until = monotonic_now() + backoff as i64 * 1_000_000;
-            while monotonic_now() < until && !self.stopping() {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            backoff = (backoff * 2).min(self.cfg.reconnect_max_ms);
-        }
-        ends
-    }
-
-    fn open(&self) -> Result<Stream, RsError> {
-        let ctx = Context::new()?;
-        let pipe = Pipeline::new(&ctx)?;
-        let cfg = Config::new()?;
-        if let Some(file) = &self.playback {
-            cfg.enable_file(file)?;
-        } else if let Some(serial) = &self.cfg.serial {
-            cfg.enable_device(serial)?;
-        }
-        let p = &self.profile;
-        if let Some(d) = p.depth {
-            cfg.enable_stream(
-                sys::rs2_stream_RS2_STREAM_DEPTH,
-                d.width as i32,
-                d.height as i32,
-                rs_format(d.format),
-                d.fps as i32,
-            )?;
-        }
-        if let Some(c) = p.color {
-            cfg.enable_stream(
-                sys::rs2_stream_RS2_STREAM_COLOR,
-                c.width as i32,
-                c.height as i32,
-                rs_format(c.format),
-                c.fps as i32,
-            )?;
-        }
-        if let Some(i) = p.imu {
-            let xyz = sys::rs2_format_RS2_FORMAT_MOTION_XYZ32F;
-            cfg.enable_stream(sys::rs2_stream_RS2_STREAM_GYRO, 0, 0, xyz, i.gyro_hz as i32)?;
-            cfg.enable_stream(
-                sys::rs2_stream_RS2_STREAM_ACCEL,
-                0,
-                0,
-                xyz,
-                i.accel_hz as i32,
-            )?;
-        }
-        let mut playback_dev = None;
-        if self.playback.is_some() {
-            // Non-real-time playback must be set on the device BEFORE the pipeline starts.
-            let resolved = pipe.resolve(&cfg)?;
-            let dev = resolved.device()?;
-            dev.set_real_time(false)?;
-            playback_dev = Some(dev);
-        }
-        let _active = pipe.start(&cfg)?;
-        Ok(Stream {
-            pipe,
-            playback_dev,
-            _ctx: ctx,
-        })
-    }
-
-    fn stream(&self, s: &Stream, ends: &mut WorkerEnds) -> End {
-        let mut conv = Conv {
-            clock: ClockMapper::new(),
-            imu_mono: Monotonic::default(),
-            rgbd_mono: Monotonic::default(),
-            combiner: ImuCombiner::new(),
-        };
-        let timeout_ns = self.cfg.watchdog_timeout_ms as i64 * 1_000_000;
-        loop {
-            if self.stopping() {
-                return End::Stop;
-            }
-            match s.pipe.try_wait(WAIT_SLICE_MS) {
-                Ok(Some(fs)) => {
-                    let arrival = monotonic_now();
-                    self.shared.last_arrival.store(arrival, Ordering::Release);
-                    self.shared.framesets.fetch_add(1, Ordering::Relaxed);
-                    if let Err(e) = self.frameset(&fs, arrival, &mut conv, ends) {
-                        if self.stopping() {
-                            return End::Stop;
-                        }
-                        tracing::warn!("realsense: bad frame skipped: {e}");
-                    }
-                }
-                Ok(None) => {
-                    if let Some(dev) = &s.playback_dev {
-                        if dev.playback_stopped().unwrap_or(false) {
-                            return End::Ended(format!(
-                                "end of recording {}",
-                                self.playback.as_deref().unwrap_or("")
-                            ));
-                        }
-                    }
-                    let age = monotonic_now() - self.shared.last_arrival.load(Ordering::Acquire);
-                    if age > timeout_ns {
-                        return End::Lost(format!(
-                            "no frames for {} ms (watchdog {} ms)",
-                            age / 1_000_000,
-                            self.cfg.watchdog_timeout_ms
-                        ));
-                    }
-                }
-                Err(e) => {
-                    return if self.playback.is_some() {
-                        End::Ended(format!("recording ended with an error: {e}"))
-                    } else {
-                        End::Lost(format!("device lost: {e}"))
-                    };
-                }
-            }
-        }
-    }
-
-    fn stamp(&self, conv: &mut Conv, f: &Frame, arrival: i64) -> Result<i64, RsError> {
+    /// Frame time on the backend clock: recorded time in playback, mapped device time live.
+    fn stamp(&self, clock: &mut ClockMapper, f: &Frame, arrival: i64) -> Result<i64, RsError> {
         let ms = f.timestamp_ms()?;
         if !ms.is_finite() {
             return Err(RsError::local(
@@ -772,130 +697,184 @@ impl Job {
             ));
         }
         let ns = (ms * 1e6).round() as i64;
-        Ok(if self.playback.is_some() {
+        Ok(if self.playback {
             ns
         } else {
-            conv.clock.map(ns, arrival)
+            clock.map(ns, arrival)
         })
     }
 
-    fn frameset(
-        &self,
-        fs: &Frame,
-        arrival: i64,
-        conv: &mut Conv,
-        ends: &mut WorkerEnds,
-    ) -> Result<(), RsError> {
-        let n = fs.embedded_count();
-        let mut depth: Option<Frame> = None;
-        let mut color: Option<Frame> = None;
-        let mut one = |f: Frame, conv: &mut Conv| -> Result<(), RsError> {
-            let kind = f.kind()?;
-            match kind.stream {
-                s if s == sys::rs2_stream_RS2_STREAM_GYRO
-                    || s == sys::rs2_stream_RS2_STREAM_ACCEL =>
-                {
-                    let t = self.stamp(conv, &f, arrival)?;
-                    let d = f.data()?;
-                    if d.len() < 12 {
-                        return Err(RsError::local(
-                            "motion frame",
-                            format!("{} bytes, expected 12", d.len()),
-                        ));
-                    }
-                    let mut v = [0f32; 3];
-                    for (k, x) in v.iter_mut().enumerate() {
-                        *x = f32::from_le_bytes([
-                            d[4 * k],
-                            d[4 * k + 1],
-                            d[4 * k + 2],
-                            d[4 * k + 3],
-                        ]);
-                    }
-                    if v.iter().any(|x| !x.is_finite()) {
-                        return Err(RsError::local("motion frame", "non-finite value"));
-                    }
-                    let v = to_body(v);
-                    let (combiner, mono) = (&mut conv.combiner, &mut conv.imu_mono);
-                    let mut emit =
-                        |ts: i64, imu: Imu| self.push_imu(ends, Time(mono.next(ts)), imu);
-                    if s == sys::rs2_stream_RS2_STREAM_GYRO {
-                        combiner.push_gyro(t, v, &mut emit);
-                    } else {
-                        combiner.push_accel(t, v, &mut emit);
-                    }
-                }
-                s if s == sys::rs2_stream_RS2_STREAM_DEPTH => depth = Some(f),
-                s if s == sys::rs2_stream_RS2_STREAM_COLOR => color = Some(f),
-                _ => {}
-            }
-            Ok(())
-        };
+    fn handle(&self, f: &Frame) -> Result<(), RsError> {
+        let arrival = monotonic_now();
+        self.shared.last_arrival.store(arrival, Ordering::Release);
+        self.shared.framesets.fetch_add(1, Ordering::Relaxed);
+        let n = f.embedded_count();
         if n == 0 {
-            // a single frame, not a frameset: a second handle needs its own reference
-            super::ffi::call(|e| unsafe { sys::rs2_frame_add_ref(fs.ptr(), e) })?;
-            one(Frame(fs.0), conv)?;
-        } else {
-            for i in 0..n {
-                one(fs.extract(i)?, conv)?;
-            }
+            return self.one(f, arrival);
         }
-        if let Some(d) = depth {
-            if self.shared.camera_attached.load(Ordering::Acquire) {
-                let t = self.stamp(conv, &d, arrival)?;
-                let t = Time(conv.rgbd_mono.next(t));
-                self.push_rgbd(ends, t, &d, color.as_ref())?;
+        for i in 0..n {
+            self.one(&f.extract(i)?, arrival)?;
+        }
+        Ok(())
+    }
+
+    fn one(&self, f: &Frame, arrival: i64) -> Result<(), RsError> {
+        let stream = f.kind()?.stream;
+        if let Some(k) = STREAMS.iter().position(|&s| s == stream) {
+            self.received[k].fetch_add(1, Ordering::AcqRel);
+        }
+        match stream {
+            s if s == sys::rs2_stream_RS2_STREAM_DEPTH => self.depth(f, arrival),
+            s if s == sys::rs2_stream_RS2_STREAM_COLOR => self.color(f, arrival),
+            s => self.motion(s, f, arrival),
+        }
+    }
+
+    /// A depth frame: emitted with its color partner (same stamp within `pair_tol_ms`), or alone
+    /// once the next depth frame shows that no partner is coming.
+    fn depth(&self, f: &Frame, arrival: i64) -> Result<(), RsError> {
+        if !self.shared.camera_attached.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let ts = f.timestamp_ms()?;
+        let mut guard = lock(&self.rgbd);
+        let path = &mut *guard;
+        if let Some((d, _)) = path.pending.take() {
+            self.emit(path, &d, arrival)?;
+        }
+        let partner = path
+            .color
+            .as_ref()
+            .is_some_and(|(_, tc)| (tc - ts).abs() <= self.pair_tol_ms);
+        if !self.has_color || partner {
+            self.emit(path, f, arrival)
+        } else {
+            path.pending = Some((f.add_ref()?, ts));
+            Ok(())
+        }
+    }
+
+    fn color(&self, f: &Frame, arrival: i64) -> Result<(), RsError> {
+        if !self.shared.camera_attached.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let ts = f.timestamp_ms()?;
+        let mut guard = lock(&self.rgbd);
+        let path = &mut *guard;
+        path.color = Some((f.add_ref()?, ts));
+        if let Some((_, td)) = &path.pending {
+            if (ts - td).abs() <= self.pair_tol_ms {
+                if let Some((d, _)) = path.pending.take() {
+                    self.emit(path, &d, arrival)?;
+                }
             }
         }
         Ok(())
     }
 
+    /// Emits the depth frame still waiting for a partner (end of a recording).
+    fn flush(&self) {
+        let mut guard = lock(&self.rgbd);
+        let path = &mut *guard;
+        if let Some((d, _)) = path.pending.take() {
+            if let Err(e) = self.emit(path, &d, monotonic_now()) {
+                tracing::warn!("realsense: last depth frame skipped: {e}");
+            }
+        }
+        path.color = None;
+    }
+
+    fn motion(&self, stream: sys::rs2_stream, f: &Frame, arrival: i64) -> Result<(), RsError> {
+        let gyro = stream == sys::rs2_stream_RS2_STREAM_GYRO;
+        if !gyro && stream != sys::rs2_stream_RS2_STREAM_ACCEL {
+            return Ok(());
+        }
+        let d = f.data()?;
+        if d.len() < 12 {
+            return Err(RsError::local(
+                "motion frame",
+                format!("{} bytes, expected 12", d.len()),
+            ));
+        }
+        let mut v = [0f32; 3];
+        for (k, x) in v.iter_mut().enumerate() {
+            *x = f32::from_le_bytes([d[4 * k], d[4 * k + 1], d[4 * k + 2], d[4 * k + 3]]);
+        }
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(RsError::local("motion frame", "non-finite value"));
+        }
+        let v = to_body(v);
+        let mut guard = lock(&self.imu);
+        let path = &mut *guard;
+        let t = self.stamp(&mut path.clock, f, arrival)?;
+        let ImuPath {
+            tx, mono, combiner, ..
+        } = path;
+        let mut emit = |ts: i64, imu: Imu| self.push_imu(tx, Time(mono.next(ts)), imu);
+        if gyro {
+            combiner.push_gyro(t, v, &mut emit);
+        } else {
+            combiner.push_accel(t, v, &mut emit);
+        }
+        Ok(())
+    }
+
     /// Queues one IMU sample; playback waits for room (lossless), live drops and counts.
-    fn push_imu(&self, ends: &mut WorkerEnds, t: Time, imu: Imu) {
+    fn push_imu(&self, tx: &mut rtrb::Producer<(Time, Imu)>, t: Time, imu: Imu) {
         let mut item = (t, imu);
         loop {
-            match ends.imu_tx.push(item) {
+            match tx.push(item) {
                 Ok(()) => {
                     self.shared.imu_samples.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
                 Err(rtrb::PushError::Full(back)) => {
-                    if self.playback.is_none() || self.stopping() {
+                    if !self.playback || self.stopping() {
                         self.shared.imu_dropped.fetch_add(1, Ordering::Relaxed);
                         return;
                     }
                     item = back;
+                    // the consumer is behind, not the device: keep the watchdog quiet
+                    self.shared
+                        .last_arrival
+                        .store(monotonic_now(), Ordering::Release);
                     std::thread::sleep(Duration::from_micros(200));
                 }
             }
         }
     }
 
-    fn push_rgbd(
-        &self,
-        ends: &mut WorkerEnds,
-        t: Time,
-        depth: &Frame,
-        color: Option<&Frame>,
-    ) -> Result<(), RsError> {
+    /// Converts `depth` (+ the newest color if it is its partner) into a pooled RgbdFrame.
+    fn emit(&self, path: &mut RgbdPath, depth: &Frame, arrival: i64) -> Result<(), RsError> {
+        let td = depth.timestamp_ms()?;
+        let t = self.stamp(&mut path.clock, depth, arrival)?;
+        let t = Time(path.mono.next(t));
+        let color = path
+            .color
+            .as_ref()
+            .filter(|(_, tc)| (tc - td).abs() <= self.pair_tol_ms)
+            .map(|(c, _)| c);
         let mut buf = loop {
-            match ends.rgbd_free.pop() {
+            match path.free.pop() {
                 Ok(b) => break b,
                 Err(_) => {
-                    if self.playback.is_none()
+                    if !self.playback
                         || self.stopping()
                         || !self.shared.camera_attached.load(Ordering::Acquire)
                     {
                         self.shared.rgbd_dropped.fetch_add(1, Ordering::Relaxed);
                         return Ok(());
                     }
+                    self.shared
+                        .last_arrival
+                        .store(monotonic_now(), Ordering::Release);
                     std::thread::sleep(Duration::from_micros(200));
                 }
             }
         };
-        let r = fill_rgbd(&mut buf, t, depth, color, self.profile.depth_units_m as f32);
+        let r = fill_rgbd(&mut buf, t, depth, color, self.default_units);
         let r = r.and_then(|()| {
-            ends.rgbd_tx
+            path.tx
                 .push(buf)
                 .map_err(|_| RsError::local("rgbd queue", "full"))
         });
@@ -907,6 +886,320 @@ impl Job {
             Err(e) => {
                 self.shared.rgbd_dropped.fetch_add(1, Ordering::Relaxed);
                 Err(e)
+            }
+        }
+    }
+}
+
+impl Job {
+    fn report(&self, err_tx: &mut rtrb::Producer<String>, state: LinkState, msg: String) {
+        tracing::error!(state = ?state, "realsense: {msg}");
+        if let Ok(mut s) = self.shared.last_error.lock() {
+            s.clone_from(&msg);
+        }
+        let _ = err_tx.push(msg);
+        self.shared.set_state(state);
+    }
+
+    fn stopping(&self) -> bool {
+        self.shared.stop.load(Ordering::Acquire)
+    }
+
+    fn run(self, ends: WorkerEnds) -> WorkerEnds {
+        let WorkerEnds {
+            imu_tx,
+            mut err_tx,
+            rgbd_tx,
+            rgbd_free,
+        } = ends;
+        // Boxed: librealsense threads hold a pointer to it while the pipeline runs.
+        let sink = Box::new(Sink {
+            shared: self.shared.clone(),
+            playback: self.playback.is_some(),
+            default_units: self.profile.depth_units_m as f32,
+            has_color: self.profile.color.is_some() && self.profile.depth.is_some(),
+            pair_tol_ms: self
+                .profile
+                .color
+                .map(|c| 500.0 / c.fps.max(1) as f64)
+                .unwrap_or(0.0),
+            imu: Mutex::new(ImuPath {
+                tx: imu_tx,
+                clock: ClockMapper::new(),
+                mono: Monotonic::default(),
+                combiner: ImuCombiner::new(),
+            }),
+            rgbd: Mutex::new(RgbdPath {
+                tx: rgbd_tx,
+                free: rgbd_free,
+                clock: ClockMapper::new(),
+                mono: Monotonic::default(),
+                pending: None,
+                color: None,
+            }),
+            busy: AtomicU64::new(0),
+            received: Default::default(),
+        });
+        let mut backoff = self.cfg.reconnect_initial_ms;
+        let mut ever_started = false;
+        loop {
+            if self.stopping() {
+                break;
+            }
+            {
+                // a restarted device may have restarted its clock
+                let mut imu = lock(&sink.imu);
+                imu.clock.reset();
+                imu.combiner.reset();
+                let mut rgbd = lock(&sink.rgbd);
+                rgbd.clock.reset();
+                rgbd.pending = None;
+                rgbd.color = None;
+                for r in &sink.received {
+                    r.store(0, Ordering::Release);
+                }
+            }
+            match self.open(&sink) {
+                Ok(mut stream) => {
+                    if ever_started {
+                        self.shared.reconnects.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!("realsense: reconnected");
+                    }
+                    ever_started = true;
+                    backoff = self.cfg.reconnect_initial_ms;
+                    self.shared
+                        .last_arrival
+                        .store(monotonic_now(), Ordering::Release);
+                    self.shared.set_state(LinkState::Streaming);
+                    let end = self.supervise(&stream, &sink);
+                    // callbacks blocked on a full ring give up once `stop` is set; at the end of
+                    // a recording nothing is running any more
+                    stream.stop();
+                    if matches!(end, End::Ended(_)) {
+                        sink.flush();
+                    }
+                    drop(stream);
+                    match end {
+                        End::Stop => break,
+                        End::Ended(m) => {
+                            self.report(&mut err_tx, LinkState::Ended, m);
+                            break;
+                        }
+                        End::Lost(m) => self.report(&mut err_tx, LinkState::Lost, m),
+                    }
+                }
+                Err(e) => {
+                    let msg = format!("cannot start: {e}");
+                    if !ever_started || self.playback.is_some() {
+                        self.report(&mut err_tx, LinkState::Lost, msg);
+                        break;
+                    }
+                    tracing::warn!("realsense: reconnect failed, next try in {backoff} ms: {msg}");
+                }
+            }
+            if self.playback.is_some() {
+                break;
+            }
+            let until = monotonic_now() + backoff as i64 * 1_000_000;
+            while monotonic_now() < until && !self.stopping() {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            backoff = (backoff * 2).min(self.cfg.reconnect_max_ms);
+        }
+        {
+            let mut rgbd = lock(&sink.rgbd);
+            rgbd.pending = None;
+            rgbd.color = None;
+        }
+        let Sink { imu, rgbd, .. } = *sink;
+        let imu = imu.into_inner().unwrap_or_else(|p| p.into_inner());
+        let rgbd = rgbd.into_inner().unwrap_or_else(|p| p.into_inner());
+        WorkerEnds {
+            imu_tx: imu.tx,
+            err_tx,
+            rgbd_tx: rgbd.tx,
+            rgbd_free: rgbd.free,
+        }
+    }
+
+    /// Which of [`STREAMS`] the profile enables.
+    fn enabled(&self) -> [bool; 4] {
+        let p = &self.profile;
+        [
+            p.depth.is_some(),
+            p.color.is_some(),
+            p.imu.is_some(),
+            p.imu.is_some(),
+        ]
+    }
+
+    /// The streams the hardware profile asks for: `(stream, format, width, height, fps, name)`.
+    fn wanted(&self) -> Vec<(sys::rs2_stream, sys::rs2_format, i32, i32, i32, String)> {
+        let p = &self.profile;
+        let mut w = Vec::new();
+        for (stream, v, name) in [
+            (sys::rs2_stream_RS2_STREAM_DEPTH, p.depth, "depth"),
+            (sys::rs2_stream_RS2_STREAM_COLOR, p.color, "color"),
+        ] {
+            if let Some(v) = v {
+                w.push((
+                    stream,
+                    rs_format(v.format),
+                    v.width as i32,
+                    v.height as i32,
+                    v.fps as i32,
+                    format!(
+                        "{name} {}x{} {:?} @{} Hz",
+                        v.width, v.height, v.format, v.fps
+                    ),
+                ));
+            }
+        }
+        if let Some(i) = p.imu {
+            let xyz = sys::rs2_format_RS2_FORMAT_MOTION_XYZ32F;
+            w.push((
+                sys::rs2_stream_RS2_STREAM_GYRO,
+                xyz,
+                0,
+                0,
+                i.gyro_hz as i32,
+                format!("gyro @{} Hz", i.gyro_hz),
+            ));
+            w.push((
+                sys::rs2_stream_RS2_STREAM_ACCEL,
+                xyz,
+                0,
+                0,
+                i.accel_hz as i32,
+                format!("accel @{} Hz", i.accel_hz),
+            ));
+        }
+        w
+    }
+
+    fn open(&self, sink: &Sink) -> Result<Stream, RsError> {
+        let ctx = Context::new()?;
+        let dev = match &self.playback {
+            Some(file) => {
+                let d = ctx.add_playback(file)?;
+                // Non-real-time playback must be set BEFORE any sensor starts.
+                d.set_real_time(false)?;
+                d
+            }
+            None => ctx.device(self.cfg.serial.as_deref())?,
+        };
+        let mut wanted = self.wanted();
+        let mut plan: Vec<(
+            Sensor,
+            Vec<*const sys::rs2_stream_profile>,
+            super::ffi::ProfileList,
+        )> = Vec::new();
+        let mut offered = Vec::new();
+        for sensor in dev.sensors()? {
+            let (list, profiles) = sensor.profiles()?;
+            let mut chosen = Vec::new();
+            for p in &profiles {
+                offered.push(format!(
+                    "{}:{}x{}@{}(fmt {})",
+                    p.stream, p.width, p.height, p.fps, p.format
+                ));
+                if let Some(i) = wanted.iter().position(|w| {
+                    w.0 == p.stream
+                        && w.1 == p.format
+                        && w.4 == p.fps
+                        && (w.2 == 0 || (w.2, w.3) == (p.width, p.height))
+                }) {
+                    chosen.push(p.ptr);
+                    wanted.remove(i);
+                }
+            }
+            if !chosen.is_empty() {
+                plan.push((sensor, chosen, list));
+            }
+        }
+        if !wanted.is_empty() {
+            let missing: Vec<&str> = wanted.iter().map(|w| w.5.as_str()).collect();
+            return Err(RsError::local(
+                "stream profile",
+                format!(
+                    "the {} does not offer {missing:?} (hardware profile {}); it offers {offered:?}",
+                    if self.playback.is_some() { "recording" } else { "device" },
+                    self.profile.model
+                ),
+            ));
+        }
+        let mut sensors = Vec::new();
+        let user = sink as *const Sink as *mut std::ffi::c_void;
+        for (sensor, chosen, _list) in plan {
+            if self.playback.is_none() && self.profile.depth.is_some() {
+                // ask the depth sensor for the profile's units (others do not have the option)
+                let _ = sensor.set_option(
+                    sys::rs2_option_RS2_OPTION_DEPTH_UNITS,
+                    self.profile.depth_units_m as f32,
+                );
+            }
+            sensor.open(&chosen)?;
+            // SAFETY: `sink` outlives the sensors: they are stopped in `run` before it drops.
+            if let Err(e) = unsafe { sensor.start(on_frame, user) } {
+                let _ = sensor.stop_close();
+                let mut st = Stream {
+                    sensors,
+                    dev,
+                    _ctx: ctx,
+                };
+                st.stop();
+                return Err(e);
+            }
+            sensors.push(sensor);
+        }
+        Ok(Stream {
+            sensors,
+            dev,
+            _ctx: ctx,
+        })
+    }
+
+    /// Watches the running sensors until it must stop, is lost, or the recording ends.
+    fn supervise(&self, s: &Stream, sink: &Sink) -> End {
+        let timeout_ns = self.cfg.watchdog_timeout_ms as i64 * 1_000_000;
+        let mut quiet_polls = 0u32;
+        let mut last_count = u64::MAX;
+        loop {
+            if self.stopping() {
+                return End::Stop;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+            let count = self.shared.framesets.load(Ordering::Acquire);
+            let idle = count == last_count && sink.busy.load(Ordering::Acquire) == 0;
+            last_count = count;
+            quiet_polls = if idle { quiet_polls + 1 } else { 0 };
+            if self.playback.is_some() {
+                // ended = the reader is done and every recorded frame of the enabled streams
+                // has been delivered (librealsense's "stopped" alone comes while its queues
+                // still hold frames)
+                let all_in = match &self.expected {
+                    Some(exp) => {
+                        let enabled = self.enabled();
+                        (0..4).all(|k| {
+                            !enabled[k] || sink.received[k].load(Ordering::Acquire) >= exp[k]
+                        }) && sink.busy.load(Ordering::Acquire) == 0
+                    }
+                    None => quiet_polls as u64 * 5 >= END_QUIET_MS,
+                };
+                if all_in && s.dev.playback_stopped().unwrap_or(false) {
+                    return End::Ended(format!(
+                        "end of recording {}",
+                        self.playback.as_deref().unwrap_or("")
+                    ));
+                }
+            }
+            let age = monotonic_now() - self.shared.last_arrival.load(Ordering::Acquire);
+            if age > timeout_ns {
+                return End::Lost(format!(
+                    "no frames for {} ms (watchdog {} ms): device unplugged, USB error or stalled stream",
+                    age / 1_000_000,
+                    self.cfg.watchdog_timeout_ms
+                ));
             }
         }
     }

@@ -97,13 +97,6 @@ macro_rules! owned {
 }
 
 owned!(Context, sys::rs2_context, sys::rs2_delete_context);
-owned!(Pipeline, sys::rs2_pipeline, sys::rs2_delete_pipeline);
-owned!(Config, sys::rs2_config, sys::rs2_delete_config);
-owned!(
-    PipelineProfile,
-    sys::rs2_pipeline_profile,
-    sys::rs2_delete_pipeline_profile
-);
 owned!(Device, sys::rs2_device, sys::rs2_delete_device);
 owned!(
     DeviceList,
@@ -168,83 +161,6 @@ impl Device {
     }
 }
 
-impl Config {
-    pub(crate) fn new() -> Result<Config, RsError> {
-        let p = call(|e| unsafe { sys::rs2_create_config(e) })?;
-        Ok(Config(nonnull(p, "rs2_create_config")?))
-    }
-
-    pub(crate) fn enable_stream(
-        &self,
-        stream: sys::rs2_stream,
-        width: i32,
-        height: i32,
-        format: sys::rs2_format,
-        fps: i32,
-    ) -> Result<(), RsError> {
-        call(|e| unsafe {
-            sys::rs2_config_enable_stream(self.ptr(), stream, -1, width, height, format, fps, e)
-        })
-    }
-
-    pub(crate) fn enable_device(&self, serial: &str) -> Result<(), RsError> {
-        let s = c_path(serial)?;
-        call(|e| unsafe { sys::rs2_config_enable_device(self.ptr(), s.as_ptr(), e) })
-    }
-
-    pub(crate) fn enable_file(&self, path: &str) -> Result<(), RsError> {
-        let s = c_path(path)?;
-        call(|e| unsafe {
-            sys::rs2_config_enable_device_from_file_repeat_option(self.ptr(), s.as_ptr(), 0, e)
-        })
-    }
-}
-
-impl Pipeline {
-    pub(crate) fn new(ctx: &Context) -> Result<Pipeline, RsError> {
-        let p = call(|e| unsafe { sys::rs2_create_pipeline(ctx.ptr(), e) })?;
-        Ok(Pipeline(nonnull(p, "rs2_create_pipeline")?))
-    }
-
-    /// Resolves `cfg` to a device and streams without starting.
-    pub(crate) fn resolve(&self, cfg: &Config) -> Result<PipelineProfile, RsError> {
-        let p = call(|e| unsafe { sys::rs2_config_resolve(cfg.ptr(), self.ptr(), e) })?;
-        Ok(PipelineProfile(nonnull(p, "rs2_config_resolve")?))
-    }
-
-    pub(crate) fn start(&self, cfg: &Config) -> Result<PipelineProfile, RsError> {
-        let p = call(|e| unsafe { sys::rs2_pipeline_start_with_config(self.ptr(), cfg.ptr(), e) })?;
-        Ok(PipelineProfile(nonnull(
-            p,
-            "rs2_pipeline_start_with_config",
-        )?))
-    }
-
-    pub(crate) fn stop(&self) -> Result<(), RsError> {
-        call(|e| unsafe { sys::rs2_pipeline_stop(self.ptr(), e) })
-    }
-
-    /// Waits up to `timeout_ms` for the next frameset; `Ok(None)` on timeout.
-    pub(crate) fn try_wait(&self, timeout_ms: u32) -> Result<Option<Frame>, RsError> {
-        let mut f: *mut sys::rs2_frame = null_mut();
-        let got = call(|e| unsafe {
-            sys::rs2_pipeline_try_wait_for_frames(self.ptr(), &mut f, timeout_ms, e)
-        })?;
-        Ok(if got != 0 {
-            NonNull::new(f).map(Frame)
-        } else {
-            None
-        })
-    }
-}
-
-impl PipelineProfile {
-    pub(crate) fn device(&self) -> Result<Device, RsError> {
-        let d = call(|e| unsafe { sys::rs2_pipeline_profile_get_device(self.ptr(), e) })?;
-        Ok(Device(nonnull(d, "rs2_pipeline_profile_get_device")?))
-    }
-}
-
 impl Device {
     /// Playback devices: real-time (1) or as fast as consumed (0).
     pub(crate) fn set_real_time(&self, on: bool) -> Result<(), RsError> {
@@ -275,6 +191,12 @@ impl Frame {
                 .unwrap_or(0),
             _ => 0,
         }
+    }
+
+    /// A second handle to the same frame (one more reference).
+    pub(crate) fn add_ref(&self) -> Result<Frame, RsError> {
+        call(|e| unsafe { sys::rs2_frame_add_ref(self.ptr(), e) })?;
+        Ok(Frame(self.0))
     }
 
     /// The `i`-th frame of a frameset (owned: a new reference).
@@ -346,5 +268,133 @@ impl Frame {
         let mut k: sys::rs2_intrinsics = unsafe { std::mem::zeroed() };
         call(|e| unsafe { sys::rs2_get_video_stream_intrinsics(p, &mut k, e) })?;
         Ok((k.fx, k.fy, k.ppx, k.ppy))
+    }
+}
+
+owned!(
+    ProfileList,
+    sys::rs2_stream_profile_list,
+    sys::rs2_delete_stream_profiles_list
+);
+
+/// One stream profile a sensor offers (valid while its [`ProfileList`] lives).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ProfileDesc {
+    pub ptr: *const sys::rs2_stream_profile,
+    pub stream: sys::rs2_stream,
+    pub format: sys::rs2_format,
+    pub fps: i32,
+    pub width: i32,
+    pub height: i32,
+}
+
+impl Context {
+    /// Opens a recording as a playback device.
+    pub(crate) fn add_playback(&self, file: &str) -> Result<Device, RsError> {
+        let f = c_path(file)?;
+        let d = call(|e| unsafe { sys::rs2_context_add_device(self.ptr(), f.as_ptr(), e) })?;
+        Ok(Device(nonnull(d, "rs2_context_add_device")?))
+    }
+
+    /// The connected device with `serial`, or the first one.
+    pub(crate) fn device(&self, serial: Option<&str>) -> Result<Device, RsError> {
+        let list = call(|e| unsafe { sys::rs2_query_devices(self.ptr(), e) })?;
+        let list = DeviceList(nonnull(list, "rs2_query_devices")?);
+        let n = call(|e| unsafe { sys::rs2_get_device_count(list.ptr(), e) })?;
+        for i in 0..n {
+            let dev = call(|e| unsafe { sys::rs2_create_device(list.ptr(), i, e) })?;
+            let dev = Device(nonnull(dev, "rs2_create_device")?);
+            let s = dev.info(sys::rs2_camera_info_RS2_CAMERA_INFO_SERIAL_NUMBER);
+            if serial.is_none_or(|want| want == s) {
+                return Ok(dev);
+            }
+        }
+        Err(RsError::local(
+            "rs2_query_devices",
+            match serial {
+                Some(s) => format!("no connected RealSense device has serial `{s}`"),
+                None => "no RealSense device connected".into(),
+            },
+        ))
+    }
+}
+
+impl Sensor {
+    /// The stream profiles this sensor offers.
+    pub(crate) fn profiles(&self) -> Result<(ProfileList, Vec<ProfileDesc>), RsError> {
+        let list = call(|e| unsafe { sys::rs2_get_stream_profiles(self.ptr(), e) })?;
+        let list = ProfileList(nonnull(list, "rs2_get_stream_profiles")?);
+        let n = call(|e| unsafe { sys::rs2_get_stream_profiles_count(list.ptr(), e) })?;
+        let mut out = Vec::new();
+        for i in 0..n {
+            let p = call(|e| unsafe { sys::rs2_get_stream_profile(list.ptr(), i, e) })?;
+            let (mut stream, mut format, mut index, mut uid, mut fps) = (0, 0, 0, 0, 0);
+            call(|e| unsafe {
+                sys::rs2_get_stream_profile_data(
+                    p,
+                    &mut stream,
+                    &mut format,
+                    &mut index,
+                    &mut uid,
+                    &mut fps,
+                    e,
+                )
+            })?;
+            let (mut width, mut height) = (0, 0);
+            if stream == sys::rs2_stream_RS2_STREAM_DEPTH
+                || stream == sys::rs2_stream_RS2_STREAM_COLOR
+            {
+                // not a video profile -> error: leave 0x0
+                let _ = call(|e| unsafe {
+                    sys::rs2_get_video_stream_resolution(p, &mut width, &mut height, e)
+                });
+            }
+            out.push(ProfileDesc {
+                ptr: p,
+                stream,
+                format,
+                fps,
+                width,
+                height,
+            });
+        }
+        Ok((list, out))
+    }
+
+    /// Opens the sensor with `profiles`.
+    pub(crate) fn open(&self, profiles: &[*const sys::rs2_stream_profile]) -> Result<(), RsError> {
+        let mut v = profiles.to_vec();
+        call(|e| unsafe { sys::rs2_open_multiple(self.ptr(), v.as_mut_ptr(), v.len() as c_int, e) })
+    }
+
+    /// Starts streaming into `cb` (called on librealsense's threads, owning each frame).
+    ///
+    /// # Safety
+    /// `user` must stay valid until [`Sensor::stop`] has returned.
+    pub(crate) unsafe fn start(
+        &self,
+        cb: unsafe extern "C" fn(*mut sys::rs2_frame, *mut std::ffi::c_void),
+        user: *mut std::ffi::c_void,
+    ) -> Result<(), RsError> {
+        call(|e| unsafe { sys::rs2_start(self.ptr(), Some(cb), user, e) })
+    }
+
+    /// Stops streaming (waits for running callbacks) and closes the sensor.
+    pub(crate) fn stop_close(&self) -> Result<(), RsError> {
+        let r = call(|e| unsafe { sys::rs2_stop(self.ptr(), e) });
+        let c = call(|e| unsafe { sys::rs2_close(self.ptr(), e) });
+        r.and(c)
+    }
+
+    /// Sets a writable option if the sensor has it; `Ok(false)` when it has not.
+    pub(crate) fn set_option(&self, opt: sys::rs2_option, v: f32) -> Result<bool, RsError> {
+        let o = self.ptr() as *const sys::rs2_options;
+        if call(|e| unsafe { sys::rs2_supports_option(o, opt, e) })? == 0
+            || call(|e| unsafe { sys::rs2_is_option_read_only(o, opt, e) })? != 0
+        {
+            return Ok(false);
+        }
+        call(|e| unsafe { sys::rs2_set_option(o, opt, v, e) })?;
+        Ok(true)
     }
 }

@@ -24,6 +24,7 @@
 //!   state), while the device thread retries with exponential backoff. The end of a recording is
 //!   reported the same way, without retries.
 
+pub mod bag;
 pub mod clock;
 pub mod config;
 pub mod imu_sync;

@@ -13,7 +13,9 @@
 
 use std::ffi::{c_char, c_int, c_void};
 use std::path::Path;
-use std::ptr::{null_mut, NonNull};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use realsense_sys as sys;
 
@@ -157,6 +159,9 @@ pub struct BagWriter {
     sw_sensors: Vec<Sensor>,
     _dev: Device,
     path: String,
+    /// Frames that went through the recorder (counted by its callback).
+    delivered: Box<AtomicU64>,
+    pushed: u64,
 }
 
 unsafe extern "C" fn free_buffer(p: *mut c_void) {
@@ -164,9 +169,13 @@ unsafe extern "C" fn free_buffer(p: *mut c_void) {
     unsafe { libc::free(p) }
 }
 
-unsafe extern "C" fn release_frame(f: *mut sys::rs2_frame, _user: *mut c_void) {
-    // SAFETY: the callback owns the frame it is given.
-    unsafe { sys::rs2_release_frame(f) }
+unsafe extern "C" fn release_frame(f: *mut sys::rs2_frame, user: *mut c_void) {
+    // SAFETY: the callback owns the frame it is given; `user` is the writer's boxed counter,
+    // alive until the sensors are stopped.
+    unsafe {
+        sys::rs2_release_frame(f);
+        (*(user as *const AtomicU64)).fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 fn malloc_copy(bytes: &[u8]) -> Result<*mut c_void, RsError> {
@@ -272,6 +281,8 @@ impl BagWriter {
             sw_sensors: Vec::new(),
             _dev: dev,
             path: path_s.clone(),
+            delivered: Box::new(AtomicU64::new(0)),
+            pushed: 0,
         };
         if let Some((v, units)) = streams.depth {
             let s = add_sensor("Stereo Module")?;
@@ -348,7 +359,8 @@ impl BagWriter {
             // SAFETY: the list was returned by rs2_get_stream_profiles; deleted once.
             unsafe { sys::rs2_delete_stream_profiles_list(list) };
             opened?;
-            call(|e| unsafe { sys::rs2_start(s.ptr(), Some(release_frame), null_mut(), e) })?;
+            let user = &*w.delivered as *const AtomicU64 as *mut c_void;
+            call(|e| unsafe { sys::rs2_start(s.ptr(), Some(release_frame), user, e) })?;
             w.rec_sensors.push(s);
         }
         w.rec = Some(rec);
@@ -382,6 +394,27 @@ impl BagWriter {
         call(|e| unsafe { rs2_software_sensor_on_video_frame(s.sensor.as_ptr(), f, e) })
     }
 
+    /// Waits until the recorder has passed on every injected frame: the software sensor's frame
+    /// pool is small and frames injected faster than the recorder takes them are dropped.
+    fn settle(&mut self) -> Result<(), RsError> {
+        self.pushed += 1;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.delivered.load(Ordering::Acquire) < self.pushed {
+            if Instant::now() > deadline {
+                return Err(RsError::local(
+                    "record",
+                    format!(
+                        "the recorder took {} of {} frames within 5 s",
+                        self.delivered.load(Ordering::Acquire),
+                        self.pushed
+                    ),
+                ));
+            }
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        Ok(())
+    }
+
     /// Records a depth frame (row-major Z16, `width * height` values) stamped `t_ms`.
     pub fn push_depth(&mut self, t_ms: f64, z16: &[u16], width: u32) -> Result<(), RsError> {
         let bytes: Vec<u8> = z16.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -397,7 +430,8 @@ impl BagWriter {
 
     /// Records a color frame (row-major RGB8) stamped `t_ms`.
     pub fn push_color(&mut self, t_ms: f64, rgb: &[u8], width: u32) -> Result<(), RsError> {
-        Self::video_frame(&mut self.color, "color", t_ms, rgb, width as usize * 3, 3)
+        Self::video_frame(&mut self.color, "color", t_ms, rgb, width as usize * 3, 3)?;
+        self.settle()
     }
 
     fn motion(
@@ -425,12 +459,14 @@ impl BagWriter {
 
     /// Records a gyro sample (rad/s, librealsense axes) stamped `t_ms`.
     pub fn push_gyro(&mut self, t_ms: f64, w: [f32; 3]) -> Result<(), RsError> {
-        Self::motion(&mut self.gyro, "gyro", t_ms, w)
+        Self::motion(&mut self.gyro, "gyro", t_ms, w)?;
+        self.settle()
     }
 
     /// Records an accelerometer sample (m/s^2, librealsense axes) stamped `t_ms`.
     pub fn push_accel(&mut self, t_ms: f64, a: [f32; 3]) -> Result<(), RsError> {
-        Self::motion(&mut self.accel, "accel", t_ms, a)
+        Self::motion(&mut self.accel, "accel", t_ms, a)?;
+        self.settle()
     }
 
     /// Stops streaming and closes the file.
