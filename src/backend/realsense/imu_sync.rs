@@ -144,8 +144,8 @@ mod tests {
         for (t, s) in &got {
             assert_eq!(s.gyro, [*t as f64, 0.5, -0.5]);
             let want = accel_at(*t);
-            for k in 0..3 {
-                assert!((s.accel[k] - want[k]).abs() < 1e-12, "t={t} k={k}");
+            for (k, w) in want.iter().enumerate() {
+                assert!((s.accel[k] - w).abs() < 1e-12, "t={t} k={k}");
             }
             assert_eq!(s.mag, None);
         }
