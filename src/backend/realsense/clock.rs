@@ -118,7 +118,10 @@ mod tests {
         // (200 ppm of 2.5 ms = 500 ns per sample).
         for (i, e) in out.iter().enumerate().skip(1) {
             let bound = 200_000 + 500 * (i as i64 - 1);
-            assert!((0..=bound).contains(e), "sample {i}: error {e} ns > {bound}");
+            assert!(
+                (0..=bound).contains(e),
+                "sample {i}: error {e} ns > {bound}"
+            );
         }
     }
 

@@ -29,6 +29,9 @@ pub struct RealsenseConfig {
     /// A librealsense recording (`.bag`) to play instead of a live device. Played in
     /// non-real-time mode: every frame is delivered, as fast as the consumers take them.
     pub playback: Option<String>,
+    /// Play the recording at its recorded pace (frames may then be dropped, as from a live
+    /// device) instead of as fast as consumed (the default, lossless and deterministic).
+    pub playback_real_time: bool,
     /// Frames that stop arriving for this long make the device count as lost, ms.
     pub watchdog_timeout_ms: u64,
     /// First delay before trying to reopen a lost device, ms (doubles up to the maximum).
@@ -51,6 +54,7 @@ impl Default for RealsenseConfig {
             profile: "../hardware/d435i.yaml".into(),
             serial: None,
             playback: None,
+            playback_real_time: false,
             watchdog_timeout_ms: 500,
             reconnect_initial_ms: 100,
             reconnect_max_ms: 5_000,

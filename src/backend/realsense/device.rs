@@ -947,12 +947,14 @@ impl Job {
                 break;
             }
             {
-                // a restarted device may have restarted its clock
+                // a restarted device may have restarted its clock (a reopened recording has)
                 let mut imu = lock(&sink.imu);
                 imu.clock.reset();
                 imu.combiner.reset();
+                imu.mono = Monotonic::default();
                 let mut rgbd = lock(&sink.rgbd);
                 rgbd.clock.reset();
+                rgbd.mono = Monotonic::default();
                 rgbd.pending = None;
                 rgbd.color = None;
                 for r in &sink.received {
@@ -990,16 +992,14 @@ impl Job {
                 }
                 Err(e) => {
                     let msg = format!("cannot start: {e}");
-                    if !ever_started || self.playback.is_some() {
+                    if !ever_started {
                         self.report(&mut err_tx, LinkState::Lost, msg);
                         break;
                     }
                     tracing::warn!("realsense: reconnect failed, next try in {backoff} ms: {msg}");
                 }
             }
-            if self.playback.is_some() {
-                break;
-            }
+            // Lost (not ended): retry with backoff. A recording is reopened from its start.
             let until = monotonic_now() + backoff as i64 * 1_000_000;
             while monotonic_now() < until && !self.stopping() {
                 std::thread::sleep(Duration::from_millis(5));
@@ -1083,7 +1083,7 @@ impl Job {
             Some(file) => {
                 let d = ctx.add_playback(file)?;
                 // Non-real-time playback must be set BEFORE any sensor starts.
-                d.set_real_time(false)?;
+                d.set_real_time(self.cfg.playback_real_time)?;
                 d
             }
             None => ctx.device(self.cfg.serial.as_deref())?,
