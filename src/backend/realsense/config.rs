@@ -372,6 +372,25 @@ mod tests {
     }
 
     #[test]
+    fn shipped_config_loads() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let c = crate::config::Config::load(&root.join("config/realsense.yaml"), &[]).unwrap();
+        assert_eq!(c.backend, crate::config::BackendKind::Realsense);
+        assert_eq!(c.realsense.playback, None);
+        let p = HardwareProfile::load(&c.resolve_path(&c.realsense.profile)).unwrap();
+        assert_eq!(p.model, "D435I");
+        // a typo in the section is named
+        let e = crate::config::Config::load(
+            &root.join("config/realsense.yaml"),
+            &["realsense.watchdog_ms=3".into()],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("sattva.ros__parameters.realsense"), "{e}");
+        assert!(e.contains("watchdog_ms"), "{e}");
+    }
+
+    #[test]
     fn section_validation() {
         let mut c = Checker::new(Path::new("c.yaml"), "sattva.ros__parameters");
         let cfg = RealsenseConfig {
