@@ -79,6 +79,8 @@ struct Shared {
     rgbd_frames: AtomicU64,
     rgbd_dropped: AtomicU64,
     reconnects: AtomicU64,
+    /// Losses and ends reported so far (each is returned by `read` once, with its message).
+    losses: AtomicU64,
     /// Last error text, for non-RT readers (`last_error`).
     last_error: Mutex<String>,
 }
@@ -164,6 +166,8 @@ pub struct RealsenseBackend {
     err_rx: Option<rtrb::Consumer<String>>,
     camera: Option<RealsenseCamera>,
     last_t: Time,
+    /// Losses already returned by `read`.
+    seen_losses: u64,
 }
 
 impl RealsenseBackend {
@@ -193,6 +197,7 @@ impl RealsenseBackend {
             err_rx: None,
             camera: None,
             last_t: Time::ZERO,
+            seen_losses: 0,
         })
     }
 
@@ -265,8 +270,8 @@ impl RealsenseBackend {
         }
     }
 
-    /// The error `read` returns once the link is down: the device thread's message the first
-    /// time (moved out of a ring, no allocation here), an empty one after that.
+    /// The error `read` returns once the link is down: the device thread's message for each
+    /// loss (moved out of a ring: no allocation here), an empty one while it stays down.
     fn lost_error(&mut self) -> BackendError {
         let message = self
             .err_rx
@@ -443,6 +448,7 @@ impl Backend for RealsenseBackend {
             }
         }
         self.last_t = Time::ZERO;
+        self.seen_losses = self.shared.losses.load(Ordering::Acquire);
         self.state = Lifecycle::Active;
         Ok(())
     }
@@ -510,7 +516,12 @@ impl Backend for RealsenseBackend {
             self.last_t = ts;
             return Ok(());
         }
-        // Nothing queued: is the link still up?
+        // Nothing queued. A loss since the last call is reported once, even if the device
+        // thread has already reconnected (the frames in between are missing).
+        if self.shared.losses.load(Ordering::Acquire) > self.seen_losses {
+            self.seen_losses += 1;
+            return Err(self.lost_error());
+        }
         match self.shared.state() {
             LinkState::Streaming | LinkState::Starting => {
                 // RT-side watchdog, in case the device thread itself is stuck inside librealsense
@@ -897,7 +908,9 @@ impl Job {
         if let Ok(mut s) = self.shared.last_error.lock() {
             s.clone_from(&msg);
         }
+        // order matters for `read`: message, then the loss count, then the state
         let _ = err_tx.push(msg);
+        self.shared.losses.fetch_add(1, Ordering::AcqRel);
         self.shared.set_state(state);
     }
 
