@@ -70,6 +70,21 @@ enum BenchCmd {
         #[arg(long, default_value_t = 5)]
         reps: u32,
     },
+    /// RealSense playback throughput (synthetic recording) vs bare librealsense playback.
+    Realsense {
+        /// Recorded seconds.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Video width (a D435i mode: 424x240, 640x480, 848x480).
+        #[arg(long, default_value_t = 424)]
+        width: u32,
+        /// Video height.
+        #[arg(long, default_value_t = 240)]
+        height: u32,
+        /// Alternating repetitions (median reported).
+        #[arg(long, default_value_t = 3)]
+        reps: u32,
+    },
 }
 
 fn main() {
@@ -117,6 +132,15 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Bench {
             what: BenchCmd::Sim { cfg, steps, reps },
         } => bench_sim(&load(&cfg)?, steps, reps),
+        Cmd::Bench {
+            what:
+                BenchCmd::Realsense {
+                    seconds,
+                    width,
+                    height,
+                    reps,
+                },
+        } => bench_realsense(seconds, width, height, reps),
     }
 }
 
@@ -152,4 +176,16 @@ fn bench_sim(c: &Config, steps: u64, reps: u32) -> Result<()> {
 #[cfg(not(feature = "mujoco"))]
 fn bench_sim(_c: &Config, _steps: u64, _reps: u32) -> Result<()> {
     anyhow::bail!("this build has no MuJoCo: rebuild with `--features mujoco` (the default)")
+}
+
+#[cfg(feature = "realsense")]
+fn bench_realsense(seconds: f64, width: u32, height: u32, reps: u32) -> Result<()> {
+    let r = sattva::backend::realsense::bench::bench_playback(seconds, width, height, reps)?;
+    println!("{r}");
+    Ok(())
+}
+
+#[cfg(not(feature = "realsense"))]
+fn bench_realsense(_seconds: f64, _width: u32, _height: u32, _reps: u32) -> Result<()> {
+    anyhow::bail!("this build has no RealSense support: rebuild with `--features realsense`")
 }

@@ -16,8 +16,10 @@ use sattva::types::{Command, SensorFrame};
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
 
-/// IMU-only recording: gyro 400 Hz + accel 200 Hz over each `[from, to]` ms span.
-fn record_imu(path: &Path, spans: &[(f64, f64)]) -> usize {
+/// IMU-only recording: gyro 400 Hz + accel 200 Hz over each `[from, to]` ms span, with
+/// `pause` of wall time between spans (the bag's own clock, which real-time playback follows,
+/// is the recorder's wall clock).
+fn record_imu(path: &Path, spans: &[(f64, f64)], pause: Duration) -> usize {
     let mut w = BagWriter::create(
         path,
         SynthStreams {
@@ -28,7 +30,10 @@ fn record_imu(path: &Path, spans: &[(f64, f64)]) -> usize {
     )
     .unwrap();
     let mut gyros = 0;
-    for &(from, to) in spans {
+    for (k, &(from, to)) in spans.iter().enumerate() {
+        if k > 0 {
+            std::thread::sleep(pause);
+        }
         let mut t = from;
         let mut i = 0;
         while t <= to {
@@ -69,6 +74,7 @@ fn frames_that_stop_trip_the_watchdog_and_the_link_recovers() {
     record_imu(
         &dir.path().join("imu.bag"),
         &[(1000.0, 1100.0), (2600.0, 2700.0)],
+        Duration::from_millis(1500),
     );
     let c = config(
         dir.path(),
@@ -117,7 +123,7 @@ fn frames_that_stop_trip_the_watchdog_and_the_link_recovers() {
         silence >= Duration::from_millis(250) && silence < Duration::from_millis(1400),
         "watchdog fired after {silence:?} of silence (timeout 300 ms)"
     );
-    // real-time playback paces (and, like a device, may drop) frames: some arrive
+    // real-time playback paces frames like a device and, like a device, may drop some
     assert!(before_loss >= 1, "{before_loss} samples before the hole");
     assert!(b.stats().reconnects >= 1, "{:?}", b.stats());
     assert!(
@@ -133,7 +139,11 @@ fn frames_that_stop_trip_the_watchdog_and_the_link_recovers() {
 #[test]
 fn read_allocates_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let n = record_imu(&dir.path().join("imu.bag"), &[(1000.0, 2000.0)]);
+    let n = record_imu(
+        &dir.path().join("imu.bag"),
+        &[(1000.0, 2000.0)],
+        Duration::ZERO,
+    );
     let c = config(dir.path(), "");
     let mut b = RealsenseBackend::new(&c).unwrap();
     b.configure().unwrap();

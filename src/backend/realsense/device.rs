@@ -337,15 +337,16 @@ impl Backend for RealsenseBackend {
         let n = self.cfg.rgbd_queue as usize;
         let (imu_tx, imu_rx) = rtrb::RingBuffer::new(self.cfg.imu_queue as usize);
         let (err_tx, err_rx) = rtrb::RingBuffer::new(8);
+        // The pool: n buffers cycle device thread -> filled ring -> camera task -> free ring.
+        // The camera task swaps in its own buffer on the first receive, hence n + 1 in `free`.
         let (rgbd_tx, filled) = rtrb::RingBuffer::new(n);
-        // The pool: n buffers cycle device thread -> camera task -> back (one extra held by each side).
-        let (mut free, rgbd_free) = rtrb::RingBuffer::new(n + 2);
+        let (mut free, rgbd_free) = rtrb::RingBuffer::new(n + 1);
         let (w, h) = self
             .profile
             .depth
             .map(|d| (d.width as usize, d.height as usize))
             .unwrap_or((0, 0));
-        for _ in 0..n + 1 {
+        for _ in 0..n {
             let f = RgbdFrame {
                 rgb: Vec::with_capacity(w * h * 3),
                 depth: Vec::with_capacity(w * h),
@@ -639,6 +640,8 @@ struct Sink {
     rgbd: Mutex<RgbdPath>,
     /// Callbacks currently running (the end of a recording waits for 0).
     busy: AtomicU64,
+    /// Set before the sensors are stopped: callbacks waiting for ring space give up.
+    halt: AtomicBool,
     /// Frames received per stream: depth, color, gyro, accel (playback end detection).
     received: [AtomicU64; 4],
 }
@@ -671,9 +674,9 @@ const STREAMS: [sys::rs2_stream; 4] = [
 ];
 /// Names of those streams in librealsense's bag topics.
 const STREAM_TOPICS: [&str; 4] = ["Depth", "Color", "Gyro", "Accel"];
-/// Without a readable bag index, a stopped playback counts as ended after this long without
-/// frames, ms.
-const END_QUIET_MS: u64 = 300;
+/// A stopped playback whose frames did not all arrive (or whose bag index is unreadable) counts
+/// as ended after this long without frames, ms.
+const END_QUIET_MS: u64 = 500;
 
 fn rs_format(f: PixelFormat) -> sys::rs2_format {
     match f {
@@ -694,8 +697,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Sink {
+    /// The backend is stopping or these sensors are about to be stopped.
     fn stopping(&self) -> bool {
-        self.shared.stop.load(Ordering::Acquire)
+        self.shared.stop.load(Ordering::Acquire) || self.halt.load(Ordering::Acquire)
     }
 
     /// Frame time on the backend clock: recorded time in playback, mapped device time live.
@@ -951,6 +955,7 @@ impl Job {
                 color: None,
             }),
             busy: AtomicU64::new(0),
+            halt: AtomicBool::new(false),
             received: Default::default(),
         });
         let mut backoff = self.cfg.reconnect_initial_ms;
@@ -973,6 +978,7 @@ impl Job {
                 for r in &sink.received {
                     r.store(0, Ordering::Release);
                 }
+                sink.halt.store(false, Ordering::Release);
             }
             match self.open(&sink) {
                 Ok(mut stream) => {
@@ -987,20 +993,21 @@ impl Job {
                         .store(monotonic_now(), Ordering::Release);
                     self.shared.set_state(LinkState::Streaming);
                     let end = self.supervise(&stream, &sink);
-                    // callbacks blocked on a full ring give up once `stop` is set; at the end of
-                    // a recording nothing is running any more
-                    stream.stop();
-                    if matches!(end, End::Ended(_)) {
-                        sink.flush();
-                    }
-                    drop(stream);
-                    match end {
-                        End::Stop => break,
+                    // Report first: stopping a hung (or real-time, sleeping) device can block.
+                    match &end {
+                        End::Stop => {}
                         End::Ended(m) => {
-                            self.report(&mut err_tx, LinkState::Ended, m);
-                            break;
+                            sink.flush();
+                            self.report(&mut err_tx, LinkState::Ended, m.clone());
                         }
-                        End::Lost(m) => self.report(&mut err_tx, LinkState::Lost, m),
+                        End::Lost(m) => self.report(&mut err_tx, LinkState::Lost, m.clone()),
+                    }
+                    // callbacks blocked on a full ring give up once `halt` is set
+                    sink.halt.store(true, Ordering::Release);
+                    stream.stop();
+                    drop(stream);
+                    if !matches!(end, End::Lost(_)) {
+                        break;
                     }
                 }
                 Err(e) => {
@@ -1143,6 +1150,11 @@ impl Job {
         }
         let mut sensors = Vec::new();
         let user = sink as *const Sink as *mut std::ffi::c_void;
+        // A playback starts reading the file when its first sensor starts, and drops frames of
+        // sensors not started yet: hold it paused until all are running.
+        if self.playback.is_some() {
+            dev.set_paused(true)?;
+        }
         for (sensor, chosen, _list) in plan {
             if self.playback.is_none() && self.profile.depth.is_some() {
                 // ask the depth sensor for the profile's units (others do not have the option)
@@ -1164,6 +1176,17 @@ impl Job {
                 return Err(e);
             }
             sensors.push(sensor);
+        }
+        if self.playback.is_some() {
+            if let Err(e) = dev.set_paused(false) {
+                let mut st = Stream {
+                    sensors,
+                    dev,
+                    _ctx: ctx,
+                };
+                st.stop();
+                return Err(e);
+            }
         }
         Ok(Stream {
             sensors,
@@ -1187,24 +1210,40 @@ impl Job {
             last_count = count;
             quiet_polls = if idle { quiet_polls + 1 } else { 0 };
             if self.playback.is_some() {
-                // ended = the reader is done and every recorded frame of the enabled streams
-                // has been delivered (librealsense's "stopped" alone comes while its queues
-                // still hold frames)
-                let all_in = match &self.expected {
+                // librealsense's "stopped" comes as soon as its reader is done, while its
+                // per-sensor queues still hold frames: ended = every frame the bag's index
+                // counts for the enabled streams has been delivered.
+                let (got, want) = match &self.expected {
                     Some(exp) => {
                         let enabled = self.enabled();
-                        (0..4).all(|k| {
-                            !enabled[k] || sink.received[k].load(Ordering::Acquire) >= exp[k]
-                        }) && sink.busy.load(Ordering::Acquire) == 0
+                        (0..4).filter(|&k| enabled[k]).fold((0, 0), |(g, w), k| {
+                            (
+                                g + sink.received[k].load(Ordering::Acquire).min(exp[k]),
+                                w + exp[k],
+                            )
+                        })
                     }
-                    None => quiet_polls as u64 * 5 >= END_QUIET_MS,
+                    None => (0, 1),
                 };
-                if all_in && s.dev.playback_stopped().unwrap_or(false) {
-                    return End::Ended(format!(
-                        "end of recording {}",
-                        self.playback.as_deref().unwrap_or("")
-                    ));
+                let file = self.playback.as_deref().unwrap_or("");
+                if got == want && sink.busy.load(Ordering::Acquire) == 0 {
+                    return End::Ended(format!("end of recording {file}"));
                 }
+                // Non-real-time: frames come back to back, so silence after the reader is done
+                // is the end (librealsense may keep a recording's last frames), not a fault.
+                if !self.cfg.playback_real_time && s.dev.playback_stopped().unwrap_or(false) {
+                    if quiet_polls as u64 * 5 >= END_QUIET_MS {
+                        return End::Ended(if self.expected.is_some() {
+                            format!(
+                                "end of recording {file} ({got} of {want} recorded frames delivered: librealsense kept the rest)"
+                            )
+                        } else {
+                            format!("end of recording {file}")
+                        });
+                    }
+                    continue;
+                }
+                // Real-time: paced like a device, so the watchdog below applies.
             }
             let age = monotonic_now() - self.shared.last_arrival.load(Ordering::Acquire);
             if age > timeout_ns {

@@ -167,6 +167,15 @@ impl Device {
         call(|e| unsafe { sys::rs2_playback_device_set_real_time(self.ptr(), on as c_int, e) })
     }
 
+    /// Playback devices: pause (`true`) or resume reading the file.
+    pub(crate) fn set_paused(&self, paused: bool) -> Result<(), RsError> {
+        if paused {
+            call(|e| unsafe { sys::rs2_playback_device_pause(self.ptr(), e) })
+        } else {
+            call(|e| unsafe { sys::rs2_playback_device_resume(self.ptr(), e) })
+        }
+    }
+
     /// Playback devices: true once the recording has been played to its end.
     pub(crate) fn playback_stopped(&self) -> Result<bool, RsError> {
         let s = call(|e| unsafe { sys::rs2_playback_device_get_current_status(self.ptr(), e) })?;

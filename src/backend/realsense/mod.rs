@@ -40,6 +40,8 @@ pub mod config;
 pub mod imu_sync;
 
 #[cfg(feature = "realsense")]
+pub mod bench;
+#[cfg(feature = "realsense")]
 mod device;
 #[cfg(feature = "realsense")]
 mod ffi;
