@@ -29,8 +29,9 @@ pub struct RealsenseConfig {
     /// A librealsense recording (`.bag`) to play instead of a live device. Played in
     /// non-real-time mode: every frame is delivered, as fast as the consumers take them.
     pub playback: Option<String>,
-    /// Play the recording at its recorded pace (frames may then be dropped, as from a live
-    /// device) instead of as fast as consumed (the default, lossless and deterministic).
+    /// Play the recording at its recorded pace instead of as fast as consumed (the default,
+    /// lossless and deterministic). Paced playback behaves like a device: frames may be dropped,
+    /// the watchdog applies, and a recording whose frames did not all arrive is reopened.
     pub playback_real_time: bool,
     /// Frames that stop arriving for this long make the device count as lost, ms.
     pub watchdog_timeout_ms: u64,

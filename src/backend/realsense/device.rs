@@ -1230,12 +1230,13 @@ impl Job {
                     return End::Ended(format!("end of recording {file}"));
                 }
                 // Non-real-time: frames come back to back, so silence after the reader is done
-                // is the end (librealsense may keep a recording's last frames), not a fault.
+                // is the end (a recording whose index counts frames that never come, e.g. a
+                // truncated file), not a fault.
                 if !self.cfg.playback_real_time && s.dev.playback_stopped().unwrap_or(false) {
                     if quiet_polls as u64 * 5 >= END_QUIET_MS {
                         return End::Ended(if self.expected.is_some() {
                             format!(
-                                "end of recording {file} ({got} of {want} recorded frames delivered: librealsense kept the rest)"
+                                "end of recording {file} (only {got} of the {want} frames its index counts were delivered)"
                             )
                         } else {
                             format!("end of recording {file}")
