@@ -46,6 +46,14 @@ if pkg-config --exists realsense2 2>/dev/null; then
   fi
 fi
 
+# The wheel is x86_64 only; elsewhere (e.g. a Jetson) librealsense must come from the system.
+if [ "$(uname -m)" != x86_64 ]; then
+  log "warning: no system librealsense2 (pkg-config realsense2) and the pinned wheel is x86_64 only;"
+  log "         install librealsense2 2.56.x from Intel's packages or source to use feature \`realsense\`"
+  echo ""
+  exit 0
+fi
+
 # 2. Already extracted from the same wheel?
 if [ -f "$SO" ] && [ "$(cat "$PREFIX/.sattva-stamp" 2>/dev/null)" = "$RS_WHEEL_SHA256" ]; then
   log "present in $LIB"
