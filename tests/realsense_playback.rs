@@ -334,3 +334,38 @@ fn missing_profile_names_the_file() {
     let e = RealsenseBackend::new(&c).err().unwrap().to_string();
     assert!(e.contains("nothere.yaml"), "{e}");
 }
+
+#[test]
+fn reset_restarts_the_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    record(&dir.path().join("synth.bag"));
+    let cfg = write_config(dir.path(), Some("synth.bag"));
+    let c = Config::load(&cfg, &[]).unwrap();
+    let mut b = RealsenseBackend::new(&c).unwrap();
+    b.configure().unwrap();
+    b.activate().unwrap();
+    let mut frame = SensorFrame::default();
+    let mut next = |b: &mut RealsenseBackend| -> Time {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            assert!(std::time::Instant::now() < deadline, "no IMU sample");
+            b.read(b.now(), &mut frame).unwrap();
+            if frame.imu.is_some() {
+                return frame.t;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    };
+    let first = next(&mut b);
+    assert_eq!(first, Time((T0_MS * 1e6) as i64));
+    for _ in 0..20 {
+        next(&mut b);
+    }
+    assert!(next(&mut b) > first);
+    b.reset(1).unwrap();
+    assert_eq!(
+        next(&mut b),
+        first,
+        "reset must replay from the first sample"
+    );
+}
