@@ -26,7 +26,7 @@ const NAME: &str = "realsense";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum LinkState {
-    /// Opening the device / starting the pipeline.
+    /// Opening the device and starting its sensors.
     Starting = 0,
     /// Frames are arriving.
     Streaming = 1,
@@ -53,8 +53,8 @@ impl LinkState {
 /// Counters of the device thread.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StreamStats {
-    /// Framesets received from librealsense.
-    pub framesets: u64,
+    /// Frames (or framesets) received from librealsense.
+    pub frames: u64,
     /// Combined IMU samples produced.
     pub imu_samples: u64,
     /// IMU samples dropped (queue full, or skipped by `read` because it lagged too far).
@@ -238,7 +238,7 @@ impl RealsenseBackend {
     pub fn stats(&self) -> StreamStats {
         let s = &self.shared;
         StreamStats {
-            framesets: s.framesets.load(Ordering::Relaxed),
+            frames: s.framesets.load(Ordering::Relaxed),
             imu_samples: s.imu_samples.load(Ordering::Relaxed),
             imu_dropped: s.imu_dropped.load(Ordering::Relaxed),
             rgbd_frames: s.rgbd_frames.load(Ordering::Relaxed),
