@@ -98,9 +98,6 @@ fn record(path: &Path) {
     }
     w.finish().unwrap();
     assert!(path.is_file(), "no bag written");
-    if let Some(keep) = std::env::var_os("KEEP_BAG") {
-        std::fs::copy(path, keep).unwrap();
-    }
 }
 
 fn write_config(dir: &Path, playback: Option<&str>) -> PathBuf {
@@ -368,4 +365,90 @@ fn reset_restarts_the_recording() {
         first,
         "reset must replay from the first sample"
     );
+}
+
+#[test]
+fn profile_the_recording_lacks_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    record(&dir.path().join("synth.bag"));
+    let cfg = write_config(dir.path(), Some("synth.bag"));
+    // ask for a depth mode the recording does not have
+    std::fs::write(
+        dir.path().join("synth.yaml"),
+        "model: SYNTH\ndepth: {width: 848, height: 480, fps: 30, format: z16}\n",
+    )
+    .unwrap();
+    let c = Config::load(&cfg, &[]).unwrap();
+    let mut b = RealsenseBackend::new(&c).unwrap();
+    b.configure().unwrap();
+    let e = b.activate().unwrap_err().to_string();
+    assert!(e.contains("synth.bag"), "{e}");
+    assert!(e.contains("depth 848x480"), "{e}");
+    assert!(e.contains("does not offer"), "{e}");
+    assert_eq!(b.state(), Lifecycle::Inactive);
+}
+
+#[test]
+fn non_finite_motion_samples_are_skipped_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let bag = dir.path().join("nan.bag");
+    let mut w = BagWriter::create(
+        &bag,
+        SynthStreams {
+            depth: None,
+            color: None,
+            imu: Some((400, 200)),
+        },
+    )
+    .unwrap();
+    for i in 0..21 {
+        let t = T0_MS + GYRO_DT_MS * i as f64;
+        if i % 2 == 0 {
+            w.push_accel(t, [0.0, -9.81, 0.0]).unwrap();
+        }
+        let g = if i == 7 {
+            [f32::NAN, 0.0, 0.0]
+        } else {
+            [0.0, 0.0, 0.1]
+        };
+        w.push_gyro(t, g).unwrap();
+    }
+    w.finish().unwrap();
+    std::fs::write(
+        dir.path().join("synth.yaml"),
+        "model: SYNTH\nimu: {gyro_hz: 400, accel_hz: 200}\n",
+    )
+    .unwrap();
+    let cfg = dir.path().join("cam.yaml");
+    std::fs::write(
+        &cfg,
+        "sattva:\n  ros__parameters:\n    backend: realsense\n    realsense:\n      profile: synth.yaml\n      playback: nan.bag\n",
+    )
+    .unwrap();
+    let c = Config::load(&cfg, &[]).unwrap();
+    let mut b = RealsenseBackend::new(&c).unwrap();
+    b.configure().unwrap();
+    b.activate().unwrap();
+    let mut frame = SensorFrame::default();
+    let mut ts = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(std::time::Instant::now() < deadline);
+        match b.read(b.now(), &mut frame) {
+            Ok(()) => match frame.imu {
+                Some(s) => {
+                    assert!(s.gyro.iter().chain(&s.accel).all(|v| v.is_finite()));
+                    ts.push(frame.t.0);
+                }
+                None => std::thread::sleep(Duration::from_micros(200)),
+            },
+            Err(BackendError::Disconnected { .. }) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let want: Vec<i64> = (0..21)
+        .filter(|&i| i != 7)
+        .map(|i| ((T0_MS + GYRO_DT_MS * i as f64) * 1e6) as i64)
+        .collect();
+    assert_eq!(ts, want, "every finite gyro sample, the NaN one skipped");
 }
