@@ -1,10 +1,12 @@
-//! Thin RAII layer over the librealsense C API (`realsense-sys` bindings).
+//! Thin RAII layer over the librealsense C API (`realsense-sys =2.56.5` bindings).
 //!
-//! Written by hand instead of using `realsense-rust`'s pipeline types because (1) those keep the
-//! raw device pointer private, and playback needs `rs2_playback_device_set_real_time` on the
-//! resolved device *before* the pipeline starts; (2) their frame access allocates a `Vec` per
-//! frameset and unwraps. Every call goes through [`call`], which turns an `rs2_error` into
-//! [`RsError`] (function, message, exception type).
+//! Why not `realsense-rust` (=1.3.0, the safe wrapper over the same bindings): it reaches frames
+//! only through `rs2_pipeline`, whose syncer folds motion frames into video framesets and loses
+//! most of them; it keeps raw device and sensor pointers private, so playback cannot be paused
+//! or switched to non-real-time (`rs2_playback_device_set_real_time`) before streaming starts; and
+//! its frame access allocates a `Vec` per frameset and unwraps. The backend needs sensor-level
+//! streaming with callbacks, which this file provides in ~400 lines. Every call goes through
+//! [`call`], which turns an `rs2_error` into [`RsError`] (function, message, exception type).
 
 #![allow(unsafe_code)]
 
