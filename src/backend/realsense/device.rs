@@ -431,7 +431,7 @@ impl Backend for RealsenseBackend {
                     let msg = self.last_error();
                     let msg = if s == LinkState::Starting {
                         format!(
-                            "pipeline did not start within {} ms",
+                            "the streams did not start within {} ms",
                             self.cfg.start_timeout_ms
                         )
                     } else {
@@ -443,7 +443,7 @@ impl Backend for RealsenseBackend {
                             .as_ref()
                             .map(|p| p.display().to_string())
                             .unwrap_or_else(|| self.profile_file.display().to_string()),
-                        message: format!("cannot start the RealSense pipeline: {msg}"),
+                        message: format!("cannot start the RealSense streams: {msg}"),
                     });
                 }
             }
@@ -929,7 +929,7 @@ impl Job {
             rgbd_tx,
             rgbd_free,
         } = ends;
-        // Boxed: librealsense threads hold a pointer to it while the pipeline runs.
+        // Boxed: librealsense callback threads hold a pointer to it while the sensors run.
         let sink = Box::new(Sink {
             shared: self.shared.clone(),
             playback: self.playback.is_some(),
