@@ -39,7 +39,7 @@ pub struct RealsenseConfig {
     pub reconnect_initial_ms: u64,
     /// Longest delay between reconnection attempts, ms.
     pub reconnect_max_ms: u64,
-    /// How long `activate` waits for the pipeline to start, ms.
+    /// How long `activate` waits for the streams to start, ms.
     pub start_timeout_ms: u64,
     /// IMU samples buffered between the device thread and the control task.
     pub imu_queue: u32,

@@ -627,7 +627,7 @@ struct RgbdPath {
     color: Option<(Frame, f64)>,
 }
 
-/// What librealsense's callback threads see (boxed; outlives the started pipeline).
+/// What librealsense's callback threads see (boxed; outlives the started sensors).
 struct Sink {
     shared: Arc<Shared>,
     playback: bool,
@@ -652,7 +652,7 @@ unsafe extern "C" fn on_frame(f: *mut sys::rs2_frame, user: *mut std::ffi::c_voi
     };
     // The callback owns the frame: released when `frame` drops.
     let frame = Frame(f);
-    // SAFETY: `user` is the Sink boxed by `Job::run`, alive until the pipeline has stopped.
+    // SAFETY: `user` is the Sink boxed by `Job::run`, alive until the sensors have stopped.
     let sink = unsafe { &*(user as *const Sink) };
     sink.busy.fetch_add(1, Ordering::AcqRel);
     // never unwind into C
