@@ -116,6 +116,21 @@ enum BenchCmd {
         #[arg(long, default_value_t = 100_000)]
         calls: u64,
     },
+    /// RealSense playback throughput (synthetic recording) vs bare librealsense playback.
+    Realsense {
+        /// Recorded seconds.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Video width (a D435i mode: 424x240, 640x480, 848x480).
+        #[arg(long, default_value_t = 424)]
+        width: u32,
+        /// Video height.
+        #[arg(long, default_value_t = 240)]
+        height: u32,
+        /// Alternating repetitions (median reported).
+        #[arg(long, default_value_t = 3)]
+        reps: u32,
+    },
     /// Bag read + decode throughput vs the Python `rosbags` package on the same bag.
     Replay {
         /// Bag directory or .mcap/.db3 file (default: a synthetic IMU/JointState/TF bag).
@@ -139,16 +154,33 @@ pub fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
-    if let Err(e) = dispatch() {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    let code = match dispatch() {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    };
+    exit(code)
+}
+
+/// Ends the process with `code`.
+fn exit(code: i32) -> ! {
+    std::process::exit(code)
 }
 
 fn dispatch() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let (own, ros) = crate::ros::args::split_ros_args(&args)?;
-    run(Cli::parse_from(own), &ros)
+    let cli = match Cli::try_parse_from(own) {
+        Ok(c) => c,
+        // --help, --version and usage errors: print as clap would, exit through `exit`
+        Err(e) => {
+            let _ = e.print();
+            exit(e.exit_code())
+        }
+    };
+    run(cli, &ros)
 }
 
 /// Loads the config: `--ros-args --params-file` files win over `-c` (as under `ros2 launch`);
@@ -230,6 +262,15 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
             println!("{}", crate::encode::bench_encode(&c.encode, layout, calls));
             Ok(())
         }
+        Cmd::Bench {
+            what:
+                BenchCmd::Realsense {
+                    seconds,
+                    width,
+                    height,
+                    reps,
+                },
+        } => bench_realsense(seconds, width, height, reps),
         Cmd::Bench {
             what: BenchCmd::Replay { bag, seconds, reps },
         } => {
@@ -316,4 +357,16 @@ fn bench_fusion(c: &Config, data: &std::path::Path, sim_seconds: f64) -> Result<
 #[cfg(not(feature = "mujoco"))]
 fn bench_fusion(_c: &Config, _data: &std::path::Path, _sim_seconds: f64) -> Result<()> {
     anyhow::bail!("this build has no MuJoCo: rebuild with `--features mujoco` (the default)")
+}
+
+#[cfg(feature = "realsense")]
+fn bench_realsense(seconds: f64, width: u32, height: u32, reps: u32) -> Result<()> {
+    let r = crate::backend::realsense::bench::bench_playback(seconds, width, height, reps)?;
+    println!("{r}");
+    Ok(())
+}
+
+#[cfg(not(feature = "realsense"))]
+fn bench_realsense(_seconds: f64, _width: u32, _height: u32, _reps: u32) -> Result<()> {
+    anyhow::bail!("this build has no RealSense support: rebuild with `--features realsense`")
 }

@@ -14,6 +14,7 @@
 //! `read` and `write` must not allocate: frames and commands are fixed-capacity values.
 
 pub mod mujoco_config;
+pub mod realsense;
 pub mod replay;
 
 #[cfg(feature = "render")]

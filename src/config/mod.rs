@@ -77,6 +77,8 @@ pub enum BackendKind {
     Mujoco,
     /// Intel RealSense camera + a real robot's joints.
     Robot,
+    /// Intel RealSense camera only (live or a `.bag` recording; `realsense:` section).
+    Realsense,
     /// A recorded rosbag2 bag.
     Replay,
 }
@@ -160,6 +162,9 @@ pub struct Config {
     /// Experience encoder.
     #[serde(default)]
     pub encode: crate::encode::EncodeConfig,
+    /// RealSense camera (used when `backend: realsense` or `robot`).
+    #[serde(default)]
+    pub realsense: crate::backend::realsense::config::RealsenseConfig,
     /// Directory of the file this was loaded from; relative paths inside resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -177,6 +182,7 @@ impl Validate for Config {
         c.section("replay", |c| self.replay.validate(c));
         c.section("fusion", |c| self.fusion.validate(c));
         c.section("encode", |c| self.encode.validate(c));
+        c.section("realsense", |c| self.realsense.validate(c));
         match (&self.backend, &self.mujoco) {
             (BackendKind::Mujoco, None) => c.fail(
                 "mujoco",

@@ -1,0 +1,495 @@
+//! Synthetic librealsense recordings, made without a camera.
+//!
+//! librealsense's *software device* (`rs_internal.h`) accepts frames injected by the program; a
+//! *record device* wrapped around it writes everything that streams into a real `.bag` file, the
+//! same format a D435i recording has. [`BagWriter`] records depth, color and motion frames with
+//! exactly the values and timestamps you give it, so tests (and demos) can play a recording
+//! through [`super::RealsenseBackend`] and check every value that comes out.
+//!
+//! `realsense-sys` has no bindings for `rs_internal.h`; the few functions and structs used here are
+//! declared below from the librealsense 2.56 header.
+
+#![allow(unsafe_code)]
+
+use std::ffi::{c_char, c_int, c_void};
+use std::path::Path;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use realsense_sys as sys;
+
+use super::ffi::{c_path, call, Device, RsError, Sensor};
+
+/// `rs2_video_stream` (rs_internal.h).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Rs2VideoStream {
+    kind: sys::rs2_stream,
+    index: c_int,
+    uid: c_int,
+    width: c_int,
+    height: c_int,
+    fps: c_int,
+    bpp: c_int,
+    fmt: sys::rs2_format,
+    intrinsics: sys::rs2_intrinsics,
+}
+
+/// `rs2_motion_stream` (rs_internal.h).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Rs2MotionStream {
+    kind: sys::rs2_stream,
+    index: c_int,
+    uid: c_int,
+    fps: c_int,
+    fmt: sys::rs2_format,
+    intrinsics: sys::rs2_motion_device_intrinsic,
+}
+
+type Deleter = Option<unsafe extern "C" fn(*mut c_void)>;
+
+/// `rs2_software_video_frame` (rs_internal.h). Passed by value (in memory on x86-64/aarch64);
+/// the trailing `depth_units` of newer headers is included: an older library ignores it.
+#[repr(C)]
+struct Rs2SoftwareVideoFrame {
+    pixels: *mut c_void,
+    deleter: Deleter,
+    stride: c_int,
+    bpp: c_int,
+    timestamp: f64,
+    domain: sys::rs2_timestamp_domain,
+    frame_number: c_int,
+    profile: *const sys::rs2_stream_profile,
+    depth_units: f32,
+}
+
+/// `rs2_software_motion_frame` (rs_internal.h).
+#[repr(C)]
+struct Rs2SoftwareMotionFrame {
+    data: *mut c_void,
+    deleter: Deleter,
+    timestamp: f64,
+    domain: sys::rs2_timestamp_domain,
+    frame_number: c_int,
+    profile: *const sys::rs2_stream_profile,
+}
+
+extern "C" {
+    fn rs2_create_software_device(error: *mut *mut sys::rs2_error) -> *mut sys::rs2_device;
+    fn rs2_software_device_add_sensor(
+        dev: *mut sys::rs2_device,
+        name: *const c_char,
+        error: *mut *mut sys::rs2_error,
+    ) -> *mut sys::rs2_sensor;
+    fn rs2_software_device_register_info(
+        dev: *mut sys::rs2_device,
+        info: sys::rs2_camera_info,
+        val: *const c_char,
+        error: *mut *mut sys::rs2_error,
+    );
+    fn rs2_software_sensor_add_video_stream(
+        sensor: *mut sys::rs2_sensor,
+        stream: Rs2VideoStream,
+        error: *mut *mut sys::rs2_error,
+    ) -> *mut sys::rs2_stream_profile;
+    fn rs2_software_sensor_add_motion_stream(
+        sensor: *mut sys::rs2_sensor,
+        stream: Rs2MotionStream,
+        error: *mut *mut sys::rs2_error,
+    ) -> *mut sys::rs2_stream_profile;
+    fn rs2_software_sensor_add_read_only_option(
+        sensor: *mut sys::rs2_sensor,
+        option: sys::rs2_option,
+        val: f32,
+        error: *mut *mut sys::rs2_error,
+    );
+    fn rs2_software_sensor_on_video_frame(
+        sensor: *mut sys::rs2_sensor,
+        frame: Rs2SoftwareVideoFrame,
+        error: *mut *mut sys::rs2_error,
+    );
+    fn rs2_software_sensor_on_motion_frame(
+        sensor: *mut sys::rs2_sensor,
+        frame: Rs2SoftwareMotionFrame,
+        error: *mut *mut sys::rs2_error,
+    );
+}
+
+/// A synthetic video stream: geometry, rate and pinhole intrinsics.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SynthVideo {
+    /// Width, px.
+    pub width: u32,
+    /// Height, px.
+    pub height: u32,
+    /// Frame rate, Hz.
+    pub fps: u32,
+    /// `(fx, fy, ppx, ppy)`, px.
+    pub intrinsics: (f32, f32, f32, f32),
+}
+
+/// Which streams a synthetic recording has.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SynthStreams {
+    /// Depth (Z16) and its metres per unit.
+    pub depth: Option<(SynthVideo, f32)>,
+    /// Color (RGB8).
+    pub color: Option<SynthVideo>,
+    /// Motion: `(gyro_hz, accel_hz)`.
+    pub imu: Option<(u32, u32)>,
+}
+
+struct Stream {
+    sensor: NonNull<sys::rs2_sensor>,
+    profile: *const sys::rs2_stream_profile,
+    frame_number: c_int,
+}
+
+/// Records injected frames into a librealsense `.bag` (see the module docs).
+pub struct BagWriter {
+    // drop order: record sensors, record device, software sensors, software device
+    rec_sensors: Vec<Sensor>,
+    rec: Option<Device>,
+    depth: Option<Stream>,
+    color: Option<Stream>,
+    gyro: Option<Stream>,
+    accel: Option<Stream>,
+    sw_sensors: Vec<Sensor>,
+    _dev: Device,
+    path: String,
+    /// Frames that went through the recorder (counted by its callback).
+    delivered: Box<AtomicU64>,
+    pushed: u64,
+}
+
+unsafe extern "C" fn free_buffer(p: *mut c_void) {
+    // SAFETY: every buffer handed to librealsense below comes from libc::malloc.
+    unsafe { libc::free(p) }
+}
+
+unsafe extern "C" fn release_frame(f: *mut sys::rs2_frame, user: *mut c_void) {
+    // SAFETY: the callback owns the frame it is given; `user` is the writer's boxed counter,
+    // alive until the sensors are stopped.
+    unsafe {
+        sys::rs2_release_frame(f);
+        (*(user as *const AtomicU64)).fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+fn malloc_copy(bytes: &[u8]) -> Result<*mut c_void, RsError> {
+    // SAFETY: plain allocation and copy of `bytes.len()` bytes into it.
+    unsafe {
+        let p = libc::malloc(bytes.len().max(1));
+        if p.is_null() {
+            return Err(RsError::local("malloc", "out of memory"));
+        }
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), p as *mut u8, bytes.len());
+        Ok(p)
+    }
+}
+
+fn zero_motion_intrinsics() -> sys::rs2_motion_device_intrinsic {
+    // identity scale, no bias
+    sys::rs2_motion_device_intrinsic {
+        data: [
+            [1.0, 0.0, 0.0, 0.0],
+            [0.0, 1.0, 0.0, 0.0],
+            [0.0, 0.0, 1.0, 0.0],
+        ],
+        noise_variances: [0.0; 3],
+        bias_variances: [0.0; 3],
+    }
+}
+
+impl BagWriter {
+    /// Creates the software device with `streams`, wraps it in a recorder writing `path`, and
+    /// starts streaming. Frames given to the `push_*` methods are recorded as they are.
+    pub fn create(path: &Path, streams: SynthStreams) -> Result<BagWriter, RsError> {
+        let path_s = path.display().to_string();
+        let dev = call(|e| unsafe { rs2_create_software_device(e) })?;
+        let dev = Device(
+            NonNull::new(dev)
+                .ok_or_else(|| RsError::local("rs2_create_software_device", "null"))?,
+        );
+        let dev_ptr = dev.ptr();
+        for (info, val) in [
+            (
+                sys::rs2_camera_info_RS2_CAMERA_INFO_NAME,
+                "sattva synthetic D4xx",
+            ),
+            (
+                sys::rs2_camera_info_RS2_CAMERA_INFO_SERIAL_NUMBER,
+                "000000000000",
+            ),
+        ] {
+            let v = c_path(val)?;
+            call(|e| unsafe { rs2_software_device_register_info(dev_ptr, info, v.as_ptr(), e) })?;
+        }
+        let mut sw_sensors = Vec::new();
+        let mut add_sensor = |name: &str| -> Result<NonNull<sys::rs2_sensor>, RsError> {
+            let n = c_path(name)?;
+            let s = call(|e| unsafe { rs2_software_device_add_sensor(dev_ptr, n.as_ptr(), e) })?;
+            let s = NonNull::new(s)
+                .ok_or_else(|| RsError::local("rs2_software_device_add_sensor", "null"))?;
+            sw_sensors.push(Sensor(s));
+            Ok(s)
+        };
+        let video = |sensor: NonNull<sys::rs2_sensor>,
+                     kind,
+                     uid,
+                     v: SynthVideo,
+                     bpp,
+                     fmt|
+         -> Result<Stream, RsError> {
+            let st = Rs2VideoStream {
+                kind,
+                index: 0,
+                uid,
+                width: v.width as c_int,
+                height: v.height as c_int,
+                fps: v.fps as c_int,
+                bpp,
+                fmt,
+                intrinsics: sys::rs2_intrinsics {
+                    width: v.width as c_int,
+                    height: v.height as c_int,
+                    ppx: v.intrinsics.2,
+                    ppy: v.intrinsics.3,
+                    fx: v.intrinsics.0,
+                    fy: v.intrinsics.1,
+                    model: sys::rs2_distortion_RS2_DISTORTION_NONE,
+                    coeffs: [0.0; 5],
+                },
+            };
+            let profile =
+                call(|e| unsafe { rs2_software_sensor_add_video_stream(sensor.as_ptr(), st, e) })?;
+            Ok(Stream {
+                sensor,
+                profile,
+                frame_number: 0,
+            })
+        };
+        let mut w = BagWriter {
+            rec_sensors: Vec::new(),
+            rec: None,
+            depth: None,
+            color: None,
+            gyro: None,
+            accel: None,
+            sw_sensors: Vec::new(),
+            _dev: dev,
+            path: path_s.clone(),
+            delivered: Box::new(AtomicU64::new(0)),
+            pushed: 0,
+        };
+        if let Some((v, units)) = streams.depth {
+            let s = add_sensor("Stereo Module")?;
+            call(|e| unsafe {
+                rs2_software_sensor_add_read_only_option(
+                    s.as_ptr(),
+                    sys::rs2_option_RS2_OPTION_DEPTH_UNITS,
+                    units,
+                    e,
+                )
+            })?;
+            w.depth = Some(video(
+                s,
+                sys::rs2_stream_RS2_STREAM_DEPTH,
+                1,
+                v,
+                2,
+                sys::rs2_format_RS2_FORMAT_Z16,
+            )?);
+        }
+        if let Some(v) = streams.color {
+            let s = add_sensor("RGB Camera")?;
+            w.color = Some(video(
+                s,
+                sys::rs2_stream_RS2_STREAM_COLOR,
+                2,
+                v,
+                3,
+                sys::rs2_format_RS2_FORMAT_RGB8,
+            )?);
+        }
+        if let Some((gyro_hz, accel_hz)) = streams.imu {
+            let s = add_sensor("Motion Module")?;
+            let motion = |kind, uid, fps: u32| -> Result<Stream, RsError> {
+                let st = Rs2MotionStream {
+                    kind,
+                    index: 0,
+                    uid,
+                    fps: fps as c_int,
+                    fmt: sys::rs2_format_RS2_FORMAT_MOTION_XYZ32F,
+                    intrinsics: zero_motion_intrinsics(),
+                };
+                let profile =
+                    call(|e| unsafe { rs2_software_sensor_add_motion_stream(s.as_ptr(), st, e) })?;
+                Ok(Stream {
+                    sensor: s,
+                    profile,
+                    frame_number: 0,
+                })
+            };
+            w.gyro = Some(motion(sys::rs2_stream_RS2_STREAM_GYRO, 3, gyro_hz)?);
+            w.accel = Some(motion(sys::rs2_stream_RS2_STREAM_ACCEL, 4, accel_hz)?);
+        }
+        w.sw_sensors = sw_sensors;
+        // The recorder, then open + start all of its sensors with every profile.
+        let p = c_path(&path_s)?;
+        let rec =
+            call(|e| unsafe { sys::rs2_create_record_device_ex(w._dev.ptr(), p.as_ptr(), 0, e) })?;
+        let rec = Device(
+            NonNull::new(rec)
+                .ok_or_else(|| RsError::local("rs2_create_record_device_ex", "null"))?,
+        );
+        for s in rec.sensors()? {
+            let list = call(|e| unsafe { sys::rs2_get_stream_profiles(s.ptr(), e) })?;
+            let n = call(|e| unsafe { sys::rs2_get_stream_profiles_count(list, e) })?;
+            let mut profiles: Vec<*const sys::rs2_stream_profile> = Vec::new();
+            for i in 0..n {
+                profiles.push(call(|e| unsafe {
+                    sys::rs2_get_stream_profile(list, i, e)
+                })?);
+            }
+            let opened =
+                call(|e| unsafe { sys::rs2_open_multiple(s.ptr(), profiles.as_mut_ptr(), n, e) });
+            // SAFETY: the list was returned by rs2_get_stream_profiles; deleted once.
+            unsafe { sys::rs2_delete_stream_profiles_list(list) };
+            opened?;
+            let user = &*w.delivered as *const AtomicU64 as *mut c_void;
+            call(|e| unsafe { sys::rs2_start(s.ptr(), Some(release_frame), user, e) })?;
+            w.rec_sensors.push(s);
+        }
+        w.rec = Some(rec);
+        Ok(w)
+    }
+
+    fn video_frame(
+        stream: &mut Option<Stream>,
+        what: &str,
+        t_ms: f64,
+        bytes: &[u8],
+        stride: usize,
+        bpp: usize,
+    ) -> Result<(), RsError> {
+        let s = stream
+            .as_mut()
+            .ok_or_else(|| RsError::local(what, "stream not enabled in this recording"))?;
+        let pixels = malloc_copy(bytes)?;
+        s.frame_number += 1;
+        let f = Rs2SoftwareVideoFrame {
+            pixels,
+            deleter: Some(free_buffer),
+            stride: stride as c_int,
+            bpp: bpp as c_int,
+            timestamp: t_ms,
+            domain: sys::rs2_timestamp_domain_RS2_TIMESTAMP_DOMAIN_HARDWARE_CLOCK,
+            frame_number: s.frame_number,
+            profile: s.profile,
+            depth_units: 0.0,
+        };
+        call(|e| unsafe { rs2_software_sensor_on_video_frame(s.sensor.as_ptr(), f, e) })
+    }
+
+    /// Waits until the recorder has passed on every injected frame: the software sensor's frame
+    /// pool is small and frames injected faster than the recorder takes them are dropped.
+    fn settle(&mut self) -> Result<(), RsError> {
+        self.pushed += 1;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.delivered.load(Ordering::Acquire) < self.pushed {
+            if Instant::now() > deadline {
+                return Err(RsError::local(
+                    "record",
+                    format!(
+                        "the recorder took {} of {} frames within 5 s",
+                        self.delivered.load(Ordering::Acquire),
+                        self.pushed
+                    ),
+                ));
+            }
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        Ok(())
+    }
+
+    /// Records a depth frame (row-major Z16, `width * height` values) stamped `t_ms`.
+    pub fn push_depth(&mut self, t_ms: f64, z16: &[u16], width: u32) -> Result<(), RsError> {
+        let bytes: Vec<u8> = z16.iter().flat_map(|v| v.to_le_bytes()).collect();
+        Self::video_frame(
+            &mut self.depth,
+            "depth",
+            t_ms,
+            &bytes,
+            width as usize * 2,
+            2,
+        )
+    }
+
+    /// Records a color frame (row-major RGB8) stamped `t_ms`.
+    pub fn push_color(&mut self, t_ms: f64, rgb: &[u8], width: u32) -> Result<(), RsError> {
+        Self::video_frame(&mut self.color, "color", t_ms, rgb, width as usize * 3, 3)?;
+        self.settle()
+    }
+
+    fn motion(
+        stream: &mut Option<Stream>,
+        what: &str,
+        t_ms: f64,
+        v: [f32; 3],
+    ) -> Result<(), RsError> {
+        let s = stream
+            .as_mut()
+            .ok_or_else(|| RsError::local(what, "stream not enabled in this recording"))?;
+        let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let data = malloc_copy(&bytes)?;
+        s.frame_number += 1;
+        let f = Rs2SoftwareMotionFrame {
+            data,
+            deleter: Some(free_buffer),
+            timestamp: t_ms,
+            domain: sys::rs2_timestamp_domain_RS2_TIMESTAMP_DOMAIN_HARDWARE_CLOCK,
+            frame_number: s.frame_number,
+            profile: s.profile,
+        };
+        call(|e| unsafe { rs2_software_sensor_on_motion_frame(s.sensor.as_ptr(), f, e) })
+    }
+
+    /// Records a gyro sample (rad/s, librealsense axes) stamped `t_ms`.
+    pub fn push_gyro(&mut self, t_ms: f64, w: [f32; 3]) -> Result<(), RsError> {
+        Self::motion(&mut self.gyro, "gyro", t_ms, w)?;
+        self.settle()
+    }
+
+    /// Records an accelerometer sample (m/s^2, librealsense axes) stamped `t_ms`.
+    pub fn push_accel(&mut self, t_ms: f64, a: [f32; 3]) -> Result<(), RsError> {
+        Self::motion(&mut self.accel, "accel", t_ms, a)?;
+        self.settle()
+    }
+
+    /// Stops streaming and closes the file.
+    pub fn finish(mut self) -> Result<String, RsError> {
+        for s in &self.rec_sensors {
+            call(|e| unsafe { sys::rs2_stop(s.ptr(), e) })?;
+            call(|e| unsafe { sys::rs2_close(s.ptr(), e) })?;
+        }
+        self.rec_sensors.clear();
+        self.rec = None; // the recorder writes the file when deleted
+        Ok(std::mem::take(&mut self.path))
+    }
+}
+
+impl Drop for BagWriter {
+    fn drop(&mut self) {
+        self.rec_sensors.clear();
+        self.rec = None;
+        self.depth = None;
+        self.color = None;
+        self.gyro = None;
+        self.accel = None;
+        // software sensors are owned by `sw_sensors`, then the device
+        self.sw_sensors.clear();
+    }
+}
