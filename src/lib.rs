@@ -17,6 +17,7 @@ pub mod alloc_count;
 pub mod backend;
 pub mod config;
 pub mod pipeline;
+pub mod sched;
 #[cfg(feature = "mujoco")]
 pub mod sim;
 pub mod types;

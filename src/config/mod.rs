@@ -141,6 +141,9 @@ pub struct Config {
     /// MuJoCo backend (required when `backend: mujoco`).
     #[serde(default)]
     pub mujoco: Option<MujocoConfig>,
+    /// Real-time executor: tasks, cores, priorities, overrun policies.
+    #[serde(default)]
+    pub sched: crate::sched::SchedConfig,
     /// Directory of the file this was loaded from; relative paths inside resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -153,6 +156,7 @@ impl Validate for Config {
     fn validate(&self, c: &mut Checker) {
         c.section("control", |c| self.control.validate(c));
         c.section("sim", |c| self.sim.validate(c));
+        c.section("sched", |c| self.sched.validate(c));
         match (&self.backend, &self.mujoco) {
             (BackendKind::Mujoco, None) => c.fail(
                 "mujoco",

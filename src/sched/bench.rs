@@ -1,0 +1,1 @@
+//! `sattva bench sched`.
