@@ -44,6 +44,22 @@ pub trait Task: Send {
     fn stop(&mut self) {}
 }
 
+/// A borrowed task is a task: the virtual-time executor can drive a task the caller still owns.
+impl<T: Task + ?Sized> Task for &mut T {
+    fn start(&mut self) -> Result<(), TaskError> {
+        (**self).start()
+    }
+    fn ready(&mut self) -> bool {
+        (**self).ready()
+    }
+    fn run_once(&mut self, job: &Job) {
+        (**self).run_once(job)
+    }
+    fn stop(&mut self) {
+        (**self).stop()
+    }
+}
+
 /// A task made of a closure (for tasks that need no `start`/`stop`/`ready`).
 pub struct FnTask<F>(pub F);
 
