@@ -1,9 +1,12 @@
 //! `sattva` command line: thin wrappers over the library; no logic lives here.
 
 use std::path::PathBuf;
+#[cfg(feature = "mujoco")]
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+#[cfg(feature = "mujoco")]
+use anyhow::Context;
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use sattva::config::Config;
 
@@ -69,6 +72,27 @@ enum BenchCmd {
         #[arg(long, default_value_t = 5)]
         reps: u32,
     },
+    /// RT executor wake-up latency vs cyclictest (same run), dispatch overhead, core handoff.
+    Sched {
+        /// Seconds per latency run (4 rows x 2 tools by default: about 8x this in total).
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Task periods to measure, us (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "1000,200")]
+        intervals_us: Vec<u64>,
+        /// Core of the measured task.
+        #[arg(long, default_value_t = 1)]
+        core: usize,
+        /// SCHED_FIFO priority of the measured task.
+        #[arg(long, default_value_t = 80)]
+        priority: u8,
+        /// Skip the runs with a CPU hog on another core.
+        #[arg(long)]
+        no_hog: bool,
+        /// cyclictest executable (Debian package rt-tests).
+        #[arg(long, default_value = "cyclictest")]
+        cyclictest: String,
+    },
 }
 
 fn main() {
@@ -115,6 +139,28 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Bench {
             what: BenchCmd::Sim { cfg, steps, reps },
         } => bench_sim(&load(&cfg)?, steps, reps),
+        Cmd::Bench {
+            what:
+                BenchCmd::Sched {
+                    seconds,
+                    intervals_us,
+                    core,
+                    priority,
+                    no_hog,
+                    cyclictest,
+                },
+        } => {
+            let opts = sattva::sched::bench::BenchOptions {
+                seconds,
+                intervals_us,
+                core,
+                priority,
+                hog: !no_hog,
+                cyclictest,
+            };
+            println!("{}", sattva::sched::bench::run_bench(&opts)?);
+            Ok(())
+        }
     }
 }
 

@@ -61,8 +61,10 @@ fn config(mode: RtMode) -> SchedConfig {
         ..Default::default()
     };
     cfg.tasks.insert("probe".into(), t(MS, TaskKind::Periodic));
-    cfg.tasks.insert("sink".into(), t(MS / 2, TaskKind::Sporadic));
-    cfg.tasks.insert("busy".into(), t(700_000, TaskKind::Periodic));
+    cfg.tasks
+        .insert("sink".into(), t(MS / 2, TaskKind::Sporadic));
+    cfg.tasks
+        .insert("busy".into(), t(700_000, TaskKind::Periodic));
     cfg
 }
 

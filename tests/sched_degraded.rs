@@ -43,7 +43,11 @@ fn degraded_child() {
     if std::env::var_os(CHILD_ENV).is_none() {
         return;
     }
-    assert_eq!(cap_eff() & (1 << CAP_SYS_NICE), 0, "CAP_SYS_NICE still effective");
+    assert_eq!(
+        cap_eff() & (1 << CAP_SYS_NICE),
+        0,
+        "CAP_SYS_NICE still effective"
+    );
     let ex = Executor::start(
         &cfg(RtMode::BestEffort),
         TaskSet::new().add("control", task_fn(|_: &Job| {})),
@@ -57,7 +61,8 @@ fn degraded_child() {
         status
             .issues
             .iter()
-            .any(|i| i.contains("SCHED_FIFO priority 80 on core 0 refused") && i.contains("CAP_SYS_NICE")),
+            .any(|i| i.contains("SCHED_FIFO priority 80 on core 0 refused")
+                && i.contains("CAP_SYS_NICE")),
         "{status:?}"
     );
     assert!(st.task("control").unwrap().jobs >= 10, "{st}");
@@ -67,7 +72,10 @@ fn degraded_child() {
         TaskSet::new().add("control", task_fn(|_: &Job| {})),
     ) {
         Err(SchedError::RtRequired { issues }) => {
-            assert!(issues.iter().any(|i| i.contains("SCHED_FIFO")), "{issues:?}");
+            assert!(
+                issues.iter().any(|i| i.contains("SCHED_FIFO")),
+                "{issues:?}"
+            );
             println!("required refused: {}", issues.join(" | "));
         }
         Err(e) => panic!("wrong error: {e}"),
@@ -82,14 +90,23 @@ fn without_sys_nice_best_effort_degrades_and_required_fails() {
     let root = unsafe { libc::geteuid() } == 0;
     let mut cmd = if root {
         let mut c = Command::new("setpriv");
-        c.args(["--bounding-set=-sys_nice,-ipc_lock", "--inh-caps=-sys_nice,-ipc_lock", "--"])
-            .arg(&exe);
+        c.args([
+            "--bounding-set=-sys_nice,-ipc_lock",
+            "--inh-caps=-sys_nice,-ipc_lock",
+            "--",
+        ])
+        .arg(&exe);
         c
     } else {
         Command::new(&exe)
     };
-    cmd.args(["--exact", "degraded_child", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, "1");
+    cmd.args([
+        "--exact",
+        "degraded_child",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD_ENV, "1");
     // SAFETY: setrlimit is async-signal-safe; runs in the forked child before exec.
     unsafe {
         cmd.pre_exec(|| {
@@ -106,14 +123,22 @@ fn without_sys_nice_best_effort_degrades_and_required_fails() {
             Ok(())
         });
     }
-    let out = cmd.output().expect("run child (is setpriv from util-linux installed?)");
+    let out = cmd
+        .output()
+        .expect("run child (is setpriv from util-linux installed?)");
     let text = format!(
         "{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "child failed:\n{text}");
-    assert!(text.contains("CHILD-OK"), "child did not run the check:\n{text}");
+    assert!(
+        text.contains("CHILD-OK"),
+        "child did not run the check:\n{text}"
+    );
     assert!(text.contains("rt: degraded"), "{text}");
-    assert!(text.contains("mlockall"), "memory locking refusal reported:\n{text}");
+    assert!(
+        text.contains("mlockall"),
+        "memory locking refusal reported:\n{text}"
+    );
 }

@@ -67,7 +67,11 @@ fn edf_on_one_core_runs_earliest_deadline_first() {
     std::thread::sleep(Duration::from_millis(110));
     let stats = ex.stop();
     let log = log.lock().unwrap().clone();
-    assert!(log.len() >= 12, "only {} jobs ran: {log:?}\n{stats}", log.len());
+    assert!(
+        log.len() >= 12,
+        "only {} jobs ran: {log:?}\n{stats}",
+        log.len()
+    );
     for batch in log.chunks_exact(4) {
         let names: Vec<_> = batch.iter().map(|(n, _)| *n).collect();
         assert_eq!(names, ["b", "d", "c", "a"], "EDF order broken: {log:?}");
@@ -197,24 +201,29 @@ fn virtual_time_is_deterministic() {
     let consumed = a.iter().filter(|(n, _)| *n == "consumer").count();
     let produced = a.iter().filter(|(n, _)| *n == "producer").count();
     assert_eq!(produced, 50);
-    assert_eq!(consumed, 17, "consumer runs only when fed (every 3rd producer job)");
+    assert_eq!(
+        consumed, 17,
+        "consumer runs only when fed (every 3rd producer job)"
+    );
     assert_eq!(idle_a, 100 - 17);
     assert_eq!(idle_a, idle_b);
     // the consumer (deadline 1 ms) is polled before the producer (2 ms) at shared instants, so
     // it picks the value up at its next poll, 1 ms after the producing job
     for (n, t) in &a {
         if *n == "consumer" {
-            assert!(a.iter().any(|(m, u)| *m == "producer" && *u == t - MS), "{a:?}");
+            assert!(
+                a.iter().any(|(m, u)| *m == "producer" && *u == t - MS),
+                "{a:?}"
+            );
         }
     }
 }
 
+/// (seq, release, start) of every job.
+type JobLog = Arc<Mutex<Vec<(u64, i64, i64)>>>;
+
 /// Records (seq, release, start) of every job; spins `spin` ns in the listed jobs.
-fn spinner(
-    log: &Arc<Mutex<Vec<(u64, i64, i64)>>>,
-    spin_on: &'static [u64],
-    spin: i64,
-) -> impl Task + 'static {
+fn spinner(log: &JobLog, spin_on: &'static [u64], spin: i64) -> impl Task + 'static {
     let log = log.clone();
     task_fn(move |j: &Job| {
         log.lock().unwrap().push((j.seq, j.release.0, j.start.0));
@@ -236,7 +245,11 @@ fn overrun_with_skip_drops_the_next_release() {
         },
     );
     let log = Arc::new(Mutex::new(Vec::new()));
-    let ex = Executor::start(&cfg, TaskSet::new().add("t", spinner(&log, &[2, 5], 3 * MS))).unwrap();
+    let ex = Executor::start(
+        &cfg,
+        TaskSet::new().add("t", spinner(&log, &[2, 5], 3 * MS)),
+    )
+    .unwrap();
     std::thread::sleep(Duration::from_millis(120));
     let st = ex.stop();
     let t = st.task("t").unwrap();
@@ -247,7 +260,11 @@ fn overrun_with_skip_drops_the_next_release() {
     for seq in [2u64, 5] {
         let r = log.iter().find(|e| e.0 == seq).unwrap().1;
         let next = log.iter().find(|e| e.0 == seq + 1).unwrap().1;
-        assert_eq!(next - r, 20 * MS, "release after overrun of job {seq} not skipped: {log:?}");
+        assert_eq!(
+            next - r,
+            20 * MS,
+            "release after overrun of job {seq} not skipped: {log:?}"
+        );
     }
 }
 
@@ -272,7 +289,10 @@ fn overrun_with_run_late_runs_the_due_release_late() {
     let (_, r1, _) = log[1];
     let (_, r2, s2) = log[2];
     assert_eq!(r2 - r1, 20 * MS, "{log:?}");
-    assert!(s2 - r2 >= 4 * MS, "job 2 should start late (~5 ms): {log:?}");
+    assert!(
+        s2 - r2 >= 4 * MS,
+        "job 2 should start late (~5 ms): {log:?}"
+    );
     assert!(t.overruns >= 1 && t.deadline_misses >= 1, "{st}");
     assert!(t.skipped_releases >= 1, "{st}");
     assert!(t.release_latency.max >= 4_000_000, "{st}");
@@ -325,7 +345,10 @@ fn overrun_with_safe_stop_calls_the_hook_and_stops_only_that_task() {
     assert!(c.safe_stopped && c.overruns == 1, "{st}");
     assert_eq!(c.jobs, 4, "no job after the safe stop: {st}");
     assert!(after > before, "the other task must keep running");
-    assert!(mid.task("other").unwrap().jobs > 0, "stats published while running");
+    assert!(
+        mid.task("other").unwrap().jobs > 0,
+        "stats published while running"
+    );
 }
 
 #[test]
@@ -335,8 +358,14 @@ fn config_and_implementations_must_match() {
         ..Default::default()
     };
     cfg.tasks.insert("control".into(), task(MS, 0, 50));
-    let e = Executor::start(&cfg, TaskSet::new()).err().unwrap().to_string();
-    assert!(e.contains("control") && e.contains("no implementation"), "{e}");
+    let e = Executor::start(&cfg, TaskSet::new())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("control") && e.contains("no implementation"),
+        "{e}"
+    );
     let set = TaskSet::new()
         .add("control", task_fn(|_: &Job| {}))
         .add("contrl", task_fn(|_: &Job| {}));

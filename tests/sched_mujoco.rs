@@ -141,7 +141,6 @@ fn run(c: &Config, seconds: i64) -> Run {
     }
 }
 
-
 #[test]
 fn control_loop_runs_in_virtual_time_on_mujoco() {
     let c = config();
@@ -151,9 +150,16 @@ fn control_loop_runs_in_virtual_time_on_mujoco() {
     assert_eq!(a.cycles, n, "one control cycle per release");
     assert_eq!(a.lockstep_errors, 0, "release time != simulated time");
     assert_eq!(a.backend_now, Time(2_000_000_000));
-    assert_eq!(a.exec_now, a.backend_now, "virtual clock and sim clock agree");
+    assert_eq!(
+        a.exec_now, a.backend_now,
+        "virtual clock and sim clock agree"
+    );
     assert_eq!(a.steady_allocs, 0, "executor + control cycle allocated");
-    assert_eq!(a.learn_jobs, n / 5, "sporadic task ran at each poll with data");
+    assert_eq!(
+        a.learn_jobs,
+        n / 5,
+        "sporadic task ran at each poll with data"
+    );
     assert_eq!(a.dropped, 0);
 
     // deterministic: same inputs, same order of task runs and bit-identical frames

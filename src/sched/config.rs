@@ -172,8 +172,18 @@ impl Default for SchedConfig {
 
 impl Validate for SchedConfig {
     fn validate(&self, c: &mut Checker) {
-        c.range_u64("stack_prefault_kib", self.stack_prefault_kib as u64, 0, 8192);
-        c.range_i64("stats_publish_ns", self.stats_publish_ns, 100_000, 60_000_000_000);
+        c.range_u64(
+            "stack_prefault_kib",
+            self.stack_prefault_kib as u64,
+            0,
+            8192,
+        );
+        c.range_i64(
+            "stats_publish_ns",
+            self.stats_publish_ns,
+            100_000,
+            60_000_000_000,
+        );
         c.section("tasks", |c| {
             for (name, t) in &self.tasks {
                 let ok = !name.is_empty()
@@ -181,11 +191,7 @@ impl Validate for SchedConfig {
                     && name
                         .chars()
                         .all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
-                c.require(
-                    ok,
-                    name,
-                    "task names are 1-64 characters of [A-Za-z0-9_]",
-                );
+                c.require(ok, name, "task names are 1-64 characters of [A-Za-z0-9_]");
                 c.section(name, |c| t.validate(c));
             }
         });
@@ -216,7 +222,10 @@ mod tests {
         assert_eq!((ctl.deadline(), ctl.budget()), (1_000_000, 1_000_000));
         assert_eq!(ctl.overrun, OverrunPolicy::SafeStop);
         let l = &c.sched.tasks["learn"];
-        assert_eq!((l.kind, l.deadline(), l.budget()), (TaskKind::Sporadic, 5_000_000, 2_000_000));
+        assert_eq!(
+            (l.kind, l.deadline(), l.budget()),
+            (TaskKind::Sporadic, 5_000_000, 2_000_000)
+        );
     }
 
     #[test]
@@ -230,7 +239,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("sched.tasks.control.overrun"), "{e}");
-        let e = load("    sched:\n      rt: maybe\n").unwrap_err().to_string();
+        let e = load("    sched:\n      rt: maybe\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("sched.rt"), "{e}");
     }
 

@@ -36,8 +36,8 @@ struct Slot<'a> {
 /// What one dispatch did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Step {
-    /// Ran a job (or polled a sporadic task) of slot `.0`.
-    Ran(usize),
+    /// Ran a job (or polled a sporadic task) of slot `.0`; the clock read at its end is `.1`.
+    Ran(usize, i64),
     /// Nothing ready; the next release is at `.0`.
     Idle(i64),
     /// Every task is stopped.
@@ -59,11 +59,12 @@ impl<'a> CoreSched<'a> {
         }
     }
 
-    /// Runs the ready job with the earliest absolute deadline, or says when the next release is.
-    /// No allocation, no locks, no syscalls other than reading the clock.
+    /// Runs the ready job with the earliest absolute deadline at `now`, or says when the next
+    /// release is. `now` is a fresh clock read after a sleep, or the end of the previous job
+    /// when jobs run back to back: one clock read per job. No allocation, no locks, no syscalls
+    /// other than reading the clock.
     #[inline]
-    pub(crate) fn step<C: Clock>(&mut self, clock: &C) -> Step {
-        let now = clock.now();
+    pub(crate) fn step<C: Clock>(&mut self, now: i64, clock: &C) -> Step {
         let mut best: Option<usize> = None;
         let mut best_key = (i64::MAX, i32::MAX, usize::MAX);
         let mut next = i64::MAX;
@@ -86,26 +87,24 @@ impl<'a> CoreSched<'a> {
             }
         }
         match best {
-            Some(i) => {
-                self.run(i, clock);
-                Step::Ran(i)
-            }
+            Some(i) => Step::Ran(i, self.run(i, now, clock)),
             None if next == i64::MAX => Step::Done,
             None => Step::Idle(next),
         }
     }
 
+    /// Runs slot `i`, dispatched at `now` (the job's start time); returns the end time.
     #[inline]
-    fn run<C: Clock>(&mut self, i: usize, clock: &C) {
+    fn run<C: Clock>(&mut self, i: usize, now: i64, clock: &C) -> i64 {
         let s = &mut self.slots[i];
         let period = s.cfg.period_ns;
         let release = s.next_release;
         if s.cfg.kind == TaskKind::Sporadic && !s.task.ready() {
             s.rec.live.idle_polls += 1;
             s.next_release = release + period;
-            return;
+            return now;
         }
-        let start = clock.now();
+        let start = now;
         let job = Job {
             seq: s.seq,
             release: Time(release),
@@ -119,8 +118,10 @@ impl<'a> CoreSched<'a> {
         live.jobs += 1;
         live.release_latency
             .saturating_record((start - release).max(0) as u64);
-        live.execution.saturating_record((end - start).max(0) as u64);
-        live.response.saturating_record((end - release).max(0) as u64);
+        live.execution
+            .saturating_record((end - start).max(0) as u64);
+        live.response
+            .saturating_record((end - release).max(0) as u64);
 
         let over_budget = end - start > s.budget;
         let missed_deadline = end > release + s.deadline;
@@ -167,6 +168,7 @@ impl<'a> CoreSched<'a> {
             next = release + due * period;
         }
         s.next_release = next;
+        end
     }
 
     fn publish(&mut self) {
@@ -200,8 +202,13 @@ fn build<'a>(
     set: TaskSet<'a>,
     merge: bool,
     safe_stopped: &Arc<AtomicBool>,
-) -> Result<(Vec<(usize, CoreSched<'a>)>, Vec<(TaskMeta, super::stats::SnapshotRx)>), SchedError>
-{
+) -> Result<
+    (
+        Vec<(usize, CoreSched<'a>)>,
+        Vec<(TaskMeta, super::stats::SnapshotRx)>,
+    ),
+    SchedError,
+> {
     let mut impls = set.tasks;
     for (i, (name, _)) in impls.iter().enumerate() {
         if !cfg.tasks.contains_key(name) {
@@ -416,6 +423,12 @@ impl Executor {
         self.reader.snapshot()
     }
 
+    /// Stops the workers (each runs its tasks' `stop` and publishes its final statistics); the
+    /// statistics stay readable through [`Executor::reader`]. Idempotent.
+    pub fn halt(&mut self) {
+        self.shutdown();
+    }
+
     fn shutdown(&mut self) {
         self.stop.store(true, Ordering::Release);
         for w in self.workers.drain(..) {
@@ -462,21 +475,26 @@ fn worker(
     let clock = Monotonic;
     let mut next_publish = t0 + setup.publish_ns;
     let mut publish_cost: i64 = 20_000;
+    let mut now = clock.now();
     while !stop.load(Ordering::Relaxed) {
-        match cs.step(&clock) {
-            Step::Ran(_) => {}
+        match cs.step(now, &clock) {
+            Step::Ran(_, end) => now = end,
             Step::Idle(next) => {
-                let now = clock.now();
                 // publish only while idle and far enough from the next release
                 if now >= next_publish && next - now > 4 * publish_cost {
+                    let before = clock.now();
                     cs.publish();
                     let after = clock.now();
-                    publish_cost = (publish_cost + (after - now)) / 2;
+                    publish_cost = (publish_cost + (after - before)) / 2;
                     next_publish = after + setup.publish_ns;
                 }
                 sleep_until_ns(next.min(now + MAX_IDLE_SLEEP_NS));
+                now = clock.now();
             }
-            Step::Done => sleep_until_ns(clock.now() + MAX_IDLE_SLEEP_NS),
+            Step::Done => {
+                sleep_until_ns(now + MAX_IDLE_SLEEP_NS);
+                now = clock.now();
+            }
         }
     }
     // ---- end of the RT loop ----
@@ -526,8 +544,8 @@ impl<'a> VirtualExecutor<'a> {
     pub fn step(&mut self) -> Option<(&str, Time)> {
         loop {
             let now = self.clock.0.get();
-            match self.cs.step(&self.clock) {
-                Step::Ran(i) => {
+            match self.cs.step(now, &self.clock) {
+                Step::Ran(i, _) => {
                     self.runs += 1;
                     return Some((self.cs.slots[i].name.as_str(), Time(now)));
                 }
@@ -541,8 +559,8 @@ impl<'a> VirtualExecutor<'a> {
     pub fn run_until(&mut self, t_end: Time) -> u64 {
         let mut n = 0;
         loop {
-            match self.cs.step(&self.clock) {
-                Step::Ran(_) => n += 1,
+            match self.cs.step(self.clock.0.get(), &self.clock) {
+                Step::Ran(..) => n += 1,
                 Step::Idle(t) if t < t_end.0 => self.clock.0.set(t),
                 _ => break,
             }

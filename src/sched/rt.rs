@@ -11,8 +11,8 @@ use std::io::Write;
 
 use serde::Serialize;
 use thread_priority::{
-    set_thread_priority_and_policy, thread_native_id, RealtimeThreadSchedulePolicy,
-    ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
+    set_thread_priority_and_policy, thread_native_id, RealtimeThreadSchedulePolicy, ThreadPriority,
+    ThreadPriorityValue, ThreadSchedulePolicy,
 };
 
 use super::config::{RtMode, SchedConfig};

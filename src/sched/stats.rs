@@ -184,7 +184,11 @@ impl fmt::Display for SchedStats {
             f,
             "sched: rt: {}{}",
             self.rt.state,
-            if self.virtual_time { " (virtual time)" } else { "" }
+            if self.virtual_time {
+                " (virtual time)"
+            } else {
+                ""
+            }
         )?;
         for i in &self.rt.issues {
             writeln!(f, "  ! {i}")?;
@@ -291,6 +295,6 @@ impl StatsReader {
         self.tasks
             .iter_mut()
             .find(|(m, _)| m.name == name)
-            .map(|(_, rx)| &*rx.read())
+            .map(|(_, rx)| rx.read())
     }
 }

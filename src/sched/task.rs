@@ -13,7 +13,8 @@ pub struct Job {
     pub release: Time,
     /// Absolute deadline: release + relative deadline.
     pub deadline: Time,
-    /// When the job started.
+    /// When the job was dispatched: the clock read after the wake-up, or, for jobs that run
+    /// back to back, the end of the previous job (one clock read per job).
     pub start: Time,
 }
 
