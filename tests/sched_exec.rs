@@ -384,3 +384,44 @@ fn config_and_implementations_must_match() {
         .to_string();
     assert!(e.contains("control") && e.contains("no camera"), "{e}");
 }
+
+#[test]
+fn a_panicking_task_is_stopped_and_triggers_the_safe_stop_hook() {
+    let mut cfg = rt_cfg();
+    cfg.tasks.insert("flaky".into(), task(2 * MS, 0, 60));
+    cfg.tasks.insert("other".into(), task(2 * MS, 0, 50));
+    let hits = Arc::new(AtomicU64::new(0));
+    let h = hits.clone();
+    let other_jobs = Arc::new(AtomicU64::new(0));
+    let oj = other_jobs.clone();
+    let set = TaskSet::new()
+        .add(
+            "flaky",
+            task_fn(|j: &Job| {
+                if j.seq == 2 {
+                    panic!("sensor driver bug (expected by the test)");
+                }
+            }),
+        )
+        .add(
+            "other",
+            task_fn(move |_: &Job| {
+                oj.fetch_add(1, Ordering::Relaxed);
+            }),
+        )
+        .on_safe_stop(Arc::new(move |ev| {
+            assert!(ev.panicked && ev.task == "flaky");
+            h.fetch_add(1, Ordering::SeqCst);
+        }));
+    let ex = Executor::start(&cfg, set).unwrap();
+    // the default panic hook (message + backtrace) takes tens of ms on the worker: a last resort
+    std::thread::sleep(Duration::from_millis(150));
+    assert!(ex.safe_stopped());
+    let st = ex.stop();
+    let f = st.task("flaky").unwrap();
+    assert!(f.panicked && f.safe_stopped, "{st}");
+    assert_eq!(f.jobs, 2, "jobs after the panic: {st}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert!(other_jobs.load(Ordering::Relaxed) >= 10, "{st}");
+    assert!(st.to_string().contains("PANICKED"));
+}

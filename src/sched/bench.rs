@@ -65,6 +65,9 @@ pub struct LatencyRow {
     pub executor: Summary,
     /// The executor's latencies truncated to whole microseconds, as cyclictest counts them.
     pub executor_whole_us: Summary,
+    /// Noise floor: p99 of the even chunks vs the odd chunks (larger / smaller) for cyclictest
+    /// and for the executor: how far each tool differs from itself in this run.
+    pub noise: (Option<f64>, Option<f64>),
 }
 
 impl LatencyRow {
@@ -77,6 +80,14 @@ impl LatencyRow {
             .ok()
             .filter(|c| c.p99 > 0)
             .map(|c| self.executor_whole_us.p99 as f64 / c.p99 as f64)
+    }
+}
+
+fn truncate(h: &LatencyHist) -> LatencyHist {
+    LatencyHist {
+        hist: truncate_to_us(&h.hist),
+        min: h.min / 1000 * 1000,
+        max: h.max / 1000 * 1000,
     }
 }
 
@@ -502,29 +513,39 @@ pub fn run_bench(o: &BenchOptions) -> Result<SchedBench, SchedError> {
             std::thread::sleep(Duration::from_millis(100));
             let mut ct: Result<LatencyHist, String> = Ok(LatencyHist::new());
             let mut ex = LatencyHist::new();
-            for _ in 0..chunks {
+            // per half (even / odd chunks): how much each tool differs from itself
+            let mut ct_half = [LatencyHist::new(), LatencyHist::new()];
+            let mut ex_half = [LatencyHist::new(), LatencyHist::new()];
+            for k in 0..chunks {
                 if let Ok(acc) = &mut ct {
                     match run_cyclictest(o, interval_us, chunk_s) {
-                        Ok(h) => acc.merge(&h),
+                        Ok(h) => {
+                            acc.merge(&h);
+                            ct_half[k % 2].merge(&h);
+                        }
                         Err(e) => ct = Err(e),
                     }
                 }
                 let (h, status) = run_executor(o, interval_us, chunk_s)?;
                 ex.merge(&h);
+                ex_half[k % 2].merge(&truncate(&h));
                 rt.get_or_insert(status);
             }
+            let p99 = |h: &LatencyHist| h.hist.value_at_quantile(0.99);
+            let spread = |a: &LatencyHist, b: &LatencyHist| {
+                let (x, y) = (p99(a), p99(b));
+                (chunks >= 2 && x.min(y) > 0).then(|| x.max(y) as f64 / x.min(y) as f64)
+            };
             rows.push(LatencyRow {
                 interval_us,
                 load,
+                noise: (
+                    spread(&ct_half[0], &ct_half[1]),
+                    spread(&ex_half[0], &ex_half[1]),
+                ),
                 cyclictest: ct.map(|h| h.summary()),
                 executor: ex.summary(),
-                executor_whole_us: {
-                    let t = truncate_to_us(&ex.hist);
-                    let mut s = Summary::of(&t);
-                    s.min = ex.min / 1000 * 1000;
-                    s.max = ex.max / 1000 * 1000;
-                    s
-                },
+                executor_whole_us: truncate(&ex).summary(),
             });
         }
     }
@@ -610,6 +631,13 @@ impl fmt::Display for SchedBench {
                     us(c.p99).floor(),
                     q,
                     if q <= 1.1 { "met" } else { "NOT met" }
+                )?;
+            }
+            if let (Some(a), Some(b)) = r.noise {
+                writeln!(
+                    f,
+                    "  {:>8} {:<5} noise floor: p99 of even vs odd 1 s chunks differs by x{a:.2} for cyclictest, x{b:.2} for sattva",
+                    "", r.load
                 )?;
             }
         }

@@ -7,6 +7,7 @@
 //! core (one worker thread per core); across cores the OS preempts by SCHED_FIFO priority (the
 //! worker runs at the highest priority of its tasks).
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
@@ -111,9 +112,31 @@ impl<'a> CoreSched<'a> {
             deadline: Time(release + s.deadline),
             start: Time(start),
         };
-        s.task.run_once(&job);
+        // a panicking task must not take the core (and the other tasks) down with it: it is
+        // stopped and the safe-stop hook runs (no cost unless a panic happens)
+        let task = &mut s.task;
+        let ok = std::panic::catch_unwind(AssertUnwindSafe(|| task.run_once(&job))).is_ok();
         let end = clock.now();
         s.seq += 1;
+        if !ok {
+            s.stopped = true;
+            s.rec.live.panicked = true;
+            s.rec.live.safe_stopped = true;
+            self.safe_stopped.store(true, Ordering::Release);
+            if let Some(h) = &self.hook {
+                h(&OverrunEvent {
+                    task: &s.name,
+                    job,
+                    end: Time(end),
+                    execution_ns: end - start,
+                    budget_ns: s.budget,
+                    over_budget: false,
+                    missed_deadline: false,
+                    panicked: true,
+                });
+            }
+            return end;
+        }
         let live = &mut s.rec.live;
         live.jobs += 1;
         live.release_latency
@@ -158,6 +181,7 @@ impl<'a> CoreSched<'a> {
                             budget_ns: s.budget,
                             over_budget,
                             missed_deadline,
+                            panicked: false,
                         });
                     }
                 }
@@ -177,12 +201,18 @@ impl<'a> CoreSched<'a> {
         }
     }
 
+    /// Runs every `start`; on a failure, stops the tasks already started and reports it.
     fn start_tasks(&mut self) -> Result<(), SchedError> {
-        for s in &mut self.slots {
-            s.task.start().map_err(|e| SchedError::TaskStart {
-                task: s.name.clone(),
-                message: e.0,
-            })?;
+        for i in 0..self.slots.len() {
+            if let Err(e) = self.slots[i].task.start() {
+                for s in &mut self.slots[..i] {
+                    s.task.stop();
+                }
+                return Err(SchedError::TaskStart {
+                    task: self.slots[i].name.clone(),
+                    message: e.0,
+                });
+            }
         }
         Ok(())
     }

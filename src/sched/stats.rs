@@ -37,6 +37,8 @@ pub struct TaskSnapshot {
     pub idle_polls: u64,
     /// True once the task was safe-stopped.
     pub safe_stopped: bool,
+    /// True when a job panicked (the task was stopped).
+    pub panicked: bool,
     /// Release (wake-up) latency: start of the job minus its release time, ns.
     pub release_latency: Histogram<u64>,
     /// Execution time: end minus start, ns.
@@ -54,6 +56,7 @@ impl TaskSnapshot {
             skipped_releases: 0,
             idle_polls: 0,
             safe_stopped: false,
+            panicked: false,
             release_latency: new_histogram(),
             execution: new_histogram(),
             response: new_histogram(),
@@ -68,6 +71,7 @@ impl TaskSnapshot {
         self.skipped_releases = src.skipped_releases;
         self.idle_polls = src.idle_polls;
         self.safe_stopped = src.safe_stopped;
+        self.panicked = src.panicked;
         // same bounds, no auto-resize: add() cannot fail or allocate
         let _ = self.release_latency.set_to(&src.release_latency);
         let _ = self.execution.set_to(&src.execution);
@@ -152,6 +156,8 @@ pub struct TaskStats {
     pub idle_polls: u64,
     /// Safe-stopped.
     pub safe_stopped: bool,
+    /// Stopped by a panic.
+    pub panicked: bool,
     /// Release latency.
     pub release_latency: Summary,
     /// Execution time.
@@ -207,7 +213,11 @@ impl fmt::Display for SchedStats {
                 t.overruns,
                 t.deadline_misses,
                 t.skipped_releases,
-                if t.safe_stopped { " SAFE-STOPPED" } else { "" }
+                match (t.panicked, t.safe_stopped) {
+                    (true, _) => " PANICKED (stopped)",
+                    (false, true) => " SAFE-STOPPED",
+                    _ => "",
+                }
             )?;
             writeln!(f, "    release  {}", t.release_latency)?;
             writeln!(f, "    exec     {}", t.execution)?;
@@ -240,6 +250,7 @@ pub(crate) fn task_stats(m: &TaskMeta, s: &TaskSnapshot) -> TaskStats {
         skipped_releases: s.skipped_releases,
         idle_polls: s.idle_polls,
         safe_stopped: s.safe_stopped,
+        panicked: s.panicked,
         release_latency: Summary::of(&s.release_latency),
         execution: Summary::of(&s.execution),
         response: Summary::of(&s.response),

@@ -92,9 +92,12 @@ pub struct OverrunEvent<'a> {
     pub over_budget: bool,
     /// True when the job finished after its deadline.
     pub missed_deadline: bool,
+    /// True when the job panicked (the task is stopped whatever its policy).
+    pub panicked: bool,
 }
 
-/// Called on the RT thread when a task with `overrun: safe_stop` overruns. Typically the action
+/// Called on the RT thread when a task with `overrun: safe_stop` overruns, and when any task
+/// panics (a panicking task is stopped; the other tasks keep running). Typically the action
 /// stage flips an atomic that makes the robot hold; it must not allocate, lock or block.
 pub type SafeStopHook = Arc<dyn Fn(&OverrunEvent<'_>) + Send + Sync>;
 
