@@ -349,6 +349,23 @@ fn overrun_with_safe_stop_calls_the_hook_and_stops_only_that_task() {
         mid.task("other").unwrap().jobs > 0,
         "stats published while running"
     );
+    let diag = st.diagnostics();
+    let d = diag
+        .iter()
+        .find(|d| d.name == "sattva/sched/control")
+        .unwrap();
+    assert_eq!(d.level, sattva::sched::DiagLevel::Error, "{d:?}");
+    let o = diag
+        .iter()
+        .find(|d| d.name == "sattva/sched/other")
+        .unwrap();
+    assert!(o
+        .values
+        .iter()
+        .any(|(k, v)| k == "jobs" && v.parse::<u64>().unwrap() > 0));
+    assert!(serde_norway::to_string(&st)
+        .unwrap()
+        .contains("safe_stopped: true"));
 }
 
 #[test]

@@ -32,7 +32,9 @@ pub use clock::{monotonic_ns, sleep_until_ns};
 pub use config::{OverrunPolicy, RtMode, SchedConfig, TaskConfig, TaskKind};
 pub use exec::{Executor, VirtualExecutor};
 pub use rt::{RtState, RtStatus};
-pub use stats::{new_histogram, SchedStats, StatsReader, Summary, TaskSnapshot, TaskStats};
+pub use stats::{
+    new_histogram, DiagLevel, DiagStatus, SchedStats, StatsReader, Summary, TaskSnapshot, TaskStats,
+};
 pub use task::{task_fn, FnTask, Job, OverrunEvent, SafeStopHook, Task, TaskError, TaskSet};
 
 /// Errors of the scheduler.

@@ -182,6 +182,108 @@ impl SchedStats {
     pub fn task(&self, name: &str) -> Option<&TaskStats> {
         self.tasks.iter().find(|t| t.name == name)
     }
+
+    /// One status per task plus one for the executor, shaped like ROS 2
+    /// `diagnostic_msgs/DiagnosticStatus` (name, level, message, key/values) so the ROS bridge
+    /// can publish them on `/diagnostics` without this module knowing ROS.
+    pub fn diagnostics(&self) -> Vec<DiagStatus> {
+        let us = |v: u64| format!("{:.1}", v as f64 / 1000.0);
+        let mut out = Vec::with_capacity(self.tasks.len() + 1);
+        let (level, message) = match self.rt.state {
+            super::RtState::Degraded => (
+                DiagLevel::Warn,
+                format!("rt degraded: {}", self.rt.issues.join("; ")),
+            ),
+            super::RtState::Full => (DiagLevel::Ok, "rt full".to_string()),
+            super::RtState::Off => (
+                DiagLevel::Ok,
+                if self.virtual_time {
+                    "virtual time".to_string()
+                } else {
+                    "rt off".to_string()
+                },
+            ),
+        };
+        out.push(DiagStatus {
+            name: "sattva/sched".into(),
+            level,
+            message,
+            values: vec![("rt".into(), self.rt.state.to_string())]
+                .into_iter()
+                .chain(
+                    self.rt
+                        .notes
+                        .iter()
+                        .enumerate()
+                        .map(|(i, n)| (format!("note{i}"), n.clone())),
+                )
+                .collect(),
+        });
+        for t in &self.tasks {
+            let (level, message) = if t.panicked {
+                (DiagLevel::Error, "panicked: task stopped".to_string())
+            } else if t.safe_stopped {
+                (DiagLevel::Error, "overrun: safe-stopped".to_string())
+            } else if t.deadline_misses > 0 || t.overruns > 0 {
+                (
+                    DiagLevel::Warn,
+                    format!(
+                        "{} deadline misses, {} overruns",
+                        t.deadline_misses, t.overruns
+                    ),
+                )
+            } else {
+                (DiagLevel::Ok, "on time".to_string())
+            };
+            out.push(DiagStatus {
+                name: format!("sattva/sched/{}", t.name),
+                level,
+                message,
+                values: vec![
+                    ("core".into(), t.core.to_string()),
+                    ("period_us".into(), us(t.period_ns.max(0) as u64)),
+                    ("jobs".into(), t.jobs.to_string()),
+                    ("deadline_misses".into(), t.deadline_misses.to_string()),
+                    ("overruns".into(), t.overruns.to_string()),
+                    ("skipped_releases".into(), t.skipped_releases.to_string()),
+                    ("release_latency_p50_us".into(), us(t.release_latency.p50)),
+                    ("release_latency_p99_us".into(), us(t.release_latency.p99)),
+                    ("release_latency_max_us".into(), us(t.release_latency.max)),
+                    ("execution_p50_us".into(), us(t.execution.p50)),
+                    ("execution_p99_us".into(), us(t.execution.p99)),
+                    ("execution_max_us".into(), us(t.execution.max)),
+                    ("response_p99_us".into(), us(t.response.p99)),
+                    ("response_max_us".into(), us(t.response.max)),
+                ],
+            });
+        }
+        out
+    }
+}
+
+/// Severity of a [`DiagStatus`] (the levels of `diagnostic_msgs/DiagnosticStatus`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiagLevel {
+    /// All good.
+    Ok,
+    /// Degraded or occasional misses.
+    Warn,
+    /// Stopped.
+    Error,
+}
+
+/// One diagnostic status (maps 1:1 onto `diagnostic_msgs/DiagnosticStatus`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DiagStatus {
+    /// Status name, e.g. `sattva/sched/control`.
+    pub name: String,
+    /// Severity.
+    pub level: DiagLevel,
+    /// One-line summary.
+    pub message: String,
+    /// Key/value pairs.
+    pub values: Vec<(String, String)>,
 }
 
 impl fmt::Display for SchedStats {
