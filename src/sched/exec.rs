@@ -150,7 +150,9 @@ impl<'a> CoreSched<'a> {
         let missed_deadline = end > release + s.deadline;
         live.overruns += over_budget as u64;
         live.deadline_misses += missed_deadline as u64;
-        // whole periods between this release and the end of the job: those releases are due now
+        // Overrun handling. A job that missed its deadline because other jobs on the core held
+        // it up counts too: from the task's point of view the deadline is gone either way.
+        // `due`: whole periods between this release and the end of the job (releases due now).
         let due = (end - release) / period;
         let mut next = release + period;
         if over_budget || missed_deadline {
@@ -186,11 +188,9 @@ impl<'a> CoreSched<'a> {
                     }
                 }
             }
-        } else if due >= 2 {
-            // on time by its own measure but started late (blocked): no bursts of catch-up jobs
-            live.skipped_releases += (due - 1) as u64;
-            next = release + due * period;
         }
+        // (deadline <= period, so a job that neither overran nor missed its deadline has at
+        // most its own next release due: nothing to catch up)
         s.next_release = next;
         end
     }
