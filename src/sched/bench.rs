@@ -551,7 +551,12 @@ pub fn run_bench(o: &BenchOptions) -> Result<SchedBench, SchedError> {
     }
     let dispatch = dispatch_overhead(o)?;
     let prod = other_core(o.core);
-    let (handoff_ring, handoff_latest) = handoff(prod, o.core, o.priority, 10_000);
+    // a spinning real-time consumer would starve a producer on the same core: needs two cores
+    let (handoff_ring, handoff_latest) = if prod != o.core {
+        handoff(prod, o.core, o.priority, 10_000)
+    } else {
+        (Summary::default(), Summary::default())
+    };
     Ok(SchedBench {
         opts: o.clone(),
         cyclictest_version: version,
@@ -658,6 +663,9 @@ impl fmt::Display for SchedBench {
         )?;
         let (p, c) = self.handoff_cores;
         let (r, l) = (&self.handoff_ring, &self.handoff_latest);
+        if p == c {
+            return write!(f, "  handoff: skipped (needs a second core)");
+        }
         writeln!(
             f,
             "  handoff core {p} -> core {c}, ring (SPSC): p50 {} ns, p99 {} ns, {} samples (goal p50 <= 300 ns: {})",
