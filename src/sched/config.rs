@@ -153,6 +153,7 @@ pub struct SchedConfig {
     /// How often workers publish statistics for non-RT readers, ns.
     pub stats_publish_ns: i64,
     /// The tasks, keyed by name (ROS 2 params cannot hold lists of maps).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub tasks: BTreeMap<String, TaskConfig>,
 }
 
