@@ -137,14 +137,13 @@ impl<'a> CoreSched<'a> {
             }
             return end;
         }
+        s.rec.record(
+            (start - release).max(0) as u64,
+            (end - start).max(0) as u64,
+            (end - release).max(0) as u64,
+        );
         let live = &mut s.rec.live;
         live.jobs += 1;
-        live.release_latency
-            .saturating_record((start - release).max(0) as u64);
-        live.execution
-            .saturating_record((end - start).max(0) as u64);
-        live.response
-            .saturating_record((end - release).max(0) as u64);
 
         let over_budget = end - start > s.budget;
         let missed_deadline = end > release + s.deadline;
@@ -198,6 +197,15 @@ impl<'a> CoreSched<'a> {
     fn publish(&mut self) {
         for s in &mut self.slots {
             s.rec.publish();
+        }
+    }
+
+    /// Folds buffered job timings into the histograms (done while idle).
+    fn flush(&mut self) {
+        for s in &mut self.slots {
+            if s.rec.pending() > 0 {
+                s.rec.flush();
+            }
         }
     }
 
@@ -302,6 +310,9 @@ fn build<'a>(
 
 /// Longest idle sleep of a worker, so it notices a stop request.
 const MAX_IDLE_SLEEP_NS: i64 = 20_000_000;
+
+/// Fold buffered statistics only when the next release is at least this far away.
+const FLUSH_GUARD_NS: i64 = 50_000;
 
 /// The real-time executor: one pinned SCHED_FIFO worker thread per used core.
 ///
@@ -510,7 +521,10 @@ fn worker(
         match cs.step(now, &clock) {
             Step::Ran(_, end) => now = end,
             Step::Idle(next) => {
-                // publish only while idle and far enough from the next release
+                // statistics work happens only while idle and far enough from the next release
+                if next - now > FLUSH_GUARD_NS {
+                    cs.flush();
+                }
                 if now >= next_publish && next - now > 4 * publish_cost {
                     let before = clock.now();
                     cs.publish();

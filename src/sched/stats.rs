@@ -359,9 +359,19 @@ pub(crate) fn task_stats(m: &TaskMeta, s: &TaskSnapshot) -> TaskStats {
     }
 }
 
+/// Job timings buffered before they go into the histograms.
+const PENDING: usize = 64;
+
 /// RT side: the live statistics of one task and the publishing half of its triple buffer.
+///
+/// A job's three timings go first into a small sequential buffer (one warm cache line per few
+/// jobs) and are folded into the histograms (30 KB of counters each, mostly cold on a shared
+/// core) when the worker is idle, or when the buffer is full. This keeps the per-job cost of
+/// measuring at a few ns instead of several cache misses.
 pub(crate) struct Recorder {
     pub live: TaskSnapshot,
+    pending: [[u64; 3]; PENDING],
+    n: usize,
     tx: triple_buffer::Input<TaskSnapshot>,
 }
 
@@ -372,11 +382,46 @@ impl Recorder {
     pub(crate) fn new() -> (Recorder, SnapshotRx) {
         let live = TaskSnapshot::new();
         let (tx, rx) = triple_buffer::triple_buffer(&live);
-        (Recorder { live, tx }, rx)
+        (
+            Recorder {
+                live,
+                pending: [[0; 3]; PENDING],
+                n: 0,
+                tx,
+            },
+            rx,
+        )
+    }
+
+    /// Records one job: release latency, execution and response time, ns.
+    #[inline]
+    pub(crate) fn record(&mut self, latency: u64, execution: u64, response: u64) {
+        self.pending[self.n] = [latency, execution, response];
+        self.n += 1;
+        if self.n == PENDING {
+            self.flush();
+        }
+    }
+
+    /// Jobs recorded but not yet in the histograms.
+    pub(crate) fn pending(&self) -> usize {
+        self.n
+    }
+
+    /// Folds the buffered timings into the histograms. No allocation.
+    pub(crate) fn flush(&mut self) {
+        let l = &mut self.live;
+        for &[lat, exec, resp] in &self.pending[..self.n] {
+            l.release_latency.saturating_record(lat);
+            l.execution.saturating_record(exec);
+            l.response.saturating_record(resp);
+        }
+        self.n = 0;
     }
 
     /// Copies the live statistics into the back buffer and publishes them. No allocation.
     pub(crate) fn publish(&mut self) {
+        self.flush();
         self.tx.input_buffer_mut().copy_from(&self.live);
         self.tx.publish();
     }
