@@ -7,11 +7,12 @@
 //!
 //! Why the ring is written here and not taken from `rtrb` or crossbeam's `ArrayQueue`: the
 //! core-to-core handoff is on the RT path, and on this class of machine each cache-line transfer
-//! costs ~200 ns. `rtrb`'s consumer reads the producer's index and then the slot (two transfers);
-//! `ArrayQueue`'s consumer does a CAS on the shared head (a locked read-modify-write on a
-//! contended line). Here each slot carries its own sequence number next to the value (Vyukov's
-//! bounded queue, specialised to one producer and one consumer, so no CAS at all): a receive
-//! that finds a value costs one line transfer. Measured by `sattva bench sched` (handoff).
+//! costs 100-200 ns. `rtrb`'s consumer reads the producer's index and then the slot (two
+//! transfers); `ArrayQueue`'s consumer does a CAS on the shared head. Here each slot carries a
+//! sequence number next to its value, so the consumer finds "is there a value, and which" in one
+//! line; the producer learns which slots are free from the consumer's published head, which it
+//! re-reads only when its cached copy says the ring is full. The consumer never writes a slot.
+//! Measured with `sattva bench sched` (handoff).
 //!
 //! Both allocate only when created. Sending and receiving are wait-free and allocation-free.
 //!
@@ -32,7 +33,7 @@ use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// One slot: the sequence number that says whether it is free or full, and the value, on their
+/// One slot: the sequence number that says which position it holds, and the value, on their
 /// own cache line(s).
 #[repr(align(64))]
 struct Slot<T> {
@@ -40,47 +41,63 @@ struct Slot<T> {
     val: UnsafeCell<MaybeUninit<T>>,
 }
 
+/// A value on its own cache line.
+#[repr(align(64))]
+struct Padded<T>(T);
+
 struct Shared<T> {
     slots: Box<[Slot<T>]>,
+    /// Positions consumed so far (written by the consumer after each receive).
+    head: Padded<AtomicU64>,
+    /// Positions produced, stored by the producer when it is dropped (for cleanup).
+    tail: AtomicU64,
     dropped: AtomicU64,
 }
 
-// SAFETY: a slot's value is written only by the producer while `seq` says "free for position
-// p" and read only by the consumer while `seq` says "full for position p"; the Release store of
-// `seq` after each access and the Acquire load before it order the value accesses.
+// SAFETY: the value of position p is written only by the producer, after it has seen (Acquire
+// on `head`) that position p - capacity was consumed, and read only by the consumer, after it
+// has seen (Acquire on the slot's `seq` == p + 1) that position p was written. The Release
+// stores that pair with those loads order the value accesses.
 unsafe impl<T: Send> Sync for Shared<T> {}
 unsafe impl<T: Send> Send for Shared<T> {}
 
 impl<T> Drop for Shared<T> {
     fn drop(&mut self) {
         let cap = self.slots.len() as u64;
-        for (i, s) in self.slots.iter_mut().enumerate() {
-            // full slots hold seq = position + 1, free ones seq = position (cap >= 2)
-            if s.seq.load(Ordering::Acquire) % cap == (i as u64 + 1) % cap {
-                // SAFETY: the slot is full, and no producer or consumer is left.
-                unsafe { s.val.get_mut().assume_init_drop() };
-            }
+        let (head, tail) = (*self.head.0.get_mut(), *self.tail.get_mut());
+        for p in head..tail {
+            // SAFETY: positions head..tail were written and not consumed; both halves are gone.
+            unsafe {
+                self.slots[(p % cap) as usize]
+                    .val
+                    .get_mut()
+                    .assume_init_drop()
+            };
         }
     }
 }
 
-/// Creates a bounded SPSC queue holding up to `capacity` values (at least 2).
+/// Creates a bounded SPSC queue holding up to `capacity` values (at least 1).
 pub fn ring<T: Send>(capacity: usize) -> (RingTx<T>, RingRx<T>) {
-    let cap = capacity.max(2);
+    let cap = capacity.max(1);
     let slots: Box<[Slot<T>]> = (0..cap)
-        .map(|i| Slot {
-            seq: AtomicU64::new(i as u64),
+        .map(|_| Slot {
+            // "holds position seq - 1": 0 matches no position, so every slot starts empty
+            seq: AtomicU64::new(0),
             val: UnsafeCell::new(MaybeUninit::uninit()),
         })
         .collect();
     let shared = Arc::new(Shared {
         slots,
+        head: Padded(AtomicU64::new(0)),
+        tail: AtomicU64::new(0),
         dropped: AtomicU64::new(0),
     });
     (
         RingTx {
             shared: shared.clone(),
             tail: 0,
+            cached_head: 0,
         },
         RingRx { shared, head: 0 },
     )
@@ -90,19 +107,24 @@ pub fn ring<T: Send>(capacity: usize) -> (RingTx<T>, RingRx<T>) {
 pub struct RingTx<T> {
     shared: Arc<Shared<T>>,
     tail: u64,
+    cached_head: u64,
 }
 
 impl<T> RingTx<T> {
     /// Enqueues `v`; when the queue is full, drops `v`, counts it and returns false. Never blocks.
     #[inline]
     pub fn push(&mut self, v: T) -> bool {
-        let slots = &self.shared.slots;
-        let s = &slots[(self.tail % slots.len() as u64) as usize];
-        if s.seq.load(Ordering::Acquire) != self.tail {
-            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-            return false;
+        let sh = &*self.shared;
+        let cap = sh.slots.len() as u64;
+        if self.tail - self.cached_head >= cap {
+            self.cached_head = sh.head.0.load(Ordering::Acquire);
+            if self.tail - self.cached_head >= cap {
+                sh.dropped.fetch_add(1, Ordering::Relaxed);
+                return false;
+            }
         }
-        // SAFETY: seq == tail: the slot is free for this position and only we write it.
+        let s = &sh.slots[(self.tail % cap) as usize];
+        // SAFETY: position tail - cap was consumed (head > tail - cap): the slot is ours.
         unsafe { (*s.val.get()).write(v) };
         s.seq.store(self.tail + 1, Ordering::Release);
         self.tail += 1;
@@ -117,6 +139,12 @@ impl<T> RingTx<T> {
     /// Values enqueued so far.
     pub fn sent(&self) -> u64 {
         self.tail
+    }
+}
+
+impl<T> Drop for RingTx<T> {
+    fn drop(&mut self) {
+        self.shared.tail.store(self.tail, Ordering::Release);
     }
 }
 
@@ -136,17 +164,15 @@ impl<T> RingRx<T> {
     /// Dequeues the oldest value, if any. Never blocks.
     #[inline]
     pub fn pop(&mut self) -> Option<T> {
-        let cap = self.shared.slots.len() as u64;
-        let head = self.head;
         let s = self.slot();
-        if s.seq.load(Ordering::Acquire) != head + 1 {
+        if s.seq.load(Ordering::Acquire) != self.head + 1 {
             return None;
         }
-        // SAFETY: seq == head + 1: the producer has written this position and will not touch
-        // the slot until we mark it free below.
+        // SAFETY: seq == head + 1: the producer wrote this position and will not overwrite it
+        // before it sees the new head below.
         let v = unsafe { (*s.val.get()).assume_init_read() };
-        s.seq.store(head + cap, Ordering::Release);
         self.head += 1;
+        self.shared.head.0.store(self.head, Ordering::Release);
         Some(v)
     }
 
@@ -284,8 +310,11 @@ mod tests {
             1,
             "queued values leaked or dropped twice"
         );
-        let (tx, rx) = ring::<u8>(0);
-        drop((tx, rx));
+        let (mut tx, mut rx) = ring::<u8>(0); // capacity 1
+        assert!(tx.push(1) && !tx.push(2));
+        assert_eq!((rx.pop(), rx.pop()), (Some(1), None));
+        assert!(tx.push(3));
+        assert_eq!(rx.pop(), Some(3));
     }
 
     #[test]
