@@ -504,8 +504,8 @@ pub fn run_bench(o: &BenchOptions) -> Result<SchedBench, SchedError> {
     let mut rows = Vec::new();
     let mut rt = None;
     let loads: &[&'static str] = if o.hog { &["idle", "hog"] } else { &["idle"] };
-    // alternate 1 s chunks of cyclictest and the executor so both see the same background load
-    let chunks = o.seconds.ceil().max(1.0) as usize;
+    // alternate 0.5 s chunks of cyclictest and the executor so both see the same background load
+    let chunks = (o.seconds * 2.0).ceil().max(1.0) as usize;
     let chunk_s = o.seconds / chunks as f64;
     for &interval_us in &o.intervals_us {
         for &load in loads {
@@ -641,7 +641,7 @@ impl fmt::Display for SchedBench {
             if let (Some(a), Some(b)) = r.noise {
                 writeln!(
                     f,
-                    "  {:>8} {:<5} noise floor: p99 of even vs odd 1 s chunks differs by x{a:.2} for cyclictest, x{b:.2} for sattva",
+                    "  {:>8} {:<5} noise floor: p99 of even vs odd 0.5 s chunks differs by x{a:.2} for cyclictest, x{b:.2} for sattva",
                     "", r.load
                 )?;
             }
