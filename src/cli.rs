@@ -131,6 +131,27 @@ enum BenchCmd {
         #[arg(long, default_value_t = 3)]
         reps: u32,
     },
+    /// RT executor wake-up latency vs cyclictest (same run), dispatch overhead, core handoff.
+    Sched {
+        /// Seconds per latency run (4 rows x 2 tools by default: about 8x this in total).
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Task periods to measure, us (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "1000,200")]
+        intervals_us: Vec<u64>,
+        /// Core of the measured task.
+        #[arg(long, default_value_t = 1)]
+        core: usize,
+        /// SCHED_FIFO priority of the measured task.
+        #[arg(long, default_value_t = 80)]
+        priority: u8,
+        /// Skip the runs with a CPU hog on another core.
+        #[arg(long)]
+        no_hog: bool,
+        /// cyclictest executable (Debian package rt-tests).
+        #[arg(long, default_value = "cyclictest")]
+        cyclictest: String,
+    },
     /// Bag read + decode throughput vs the Python `rosbags` package on the same bag.
     Replay {
         /// Bag directory or .mcap/.db3 file (default: a synthetic IMU/JointState/TF bag).
@@ -271,6 +292,28 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
                     reps,
                 },
         } => bench_realsense(seconds, width, height, reps),
+        Cmd::Bench {
+            what:
+                BenchCmd::Sched {
+                    seconds,
+                    intervals_us,
+                    core,
+                    priority,
+                    no_hog,
+                    cyclictest,
+                },
+        } => {
+            let opts = crate::sched::bench::BenchOptions {
+                seconds,
+                intervals_us,
+                core,
+                priority,
+                hog: !no_hog,
+                cyclictest,
+            };
+            println!("{}", crate::sched::bench::run_bench(&opts)?);
+            Ok(())
+        }
         Cmd::Bench {
             what: BenchCmd::Replay { bag, seconds, reps },
         } => {

@@ -25,6 +25,7 @@ pub mod replay;
 pub mod ros;
 #[cfg(feature = "mujoco")]
 pub mod run;
+pub mod sched;
 #[cfg(feature = "mujoco")]
 pub mod sim;
 pub mod types;

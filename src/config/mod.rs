@@ -165,6 +165,9 @@ pub struct Config {
     /// RealSense camera (used when `backend: realsense` or `robot`).
     #[serde(default)]
     pub realsense: crate::backend::realsense::config::RealsenseConfig,
+    /// Real-time executor: tasks, cores, priorities, overrun policies.
+    #[serde(default)]
+    pub sched: crate::sched::SchedConfig,
     /// Directory of the file this was loaded from; relative paths inside resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -183,6 +186,7 @@ impl Validate for Config {
         c.section("fusion", |c| self.fusion.validate(c));
         c.section("encode", |c| self.encode.validate(c));
         c.section("realsense", |c| self.realsense.validate(c));
+        c.section("sched", |c| self.sched.validate(c));
         match (&self.backend, &self.mujoco) {
             (BackendKind::Mujoco, None) => c.fail(
                 "mujoco",

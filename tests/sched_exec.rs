@@ -1,0 +1,444 @@
+//! Executor behaviour: EDF order (real threads and virtual time), virtual-time determinism,
+//! overrun policies (skip, run late, safe stop), statistics published while running.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sattva::sched::channel::{ring, RingRx, RingTx};
+use sattva::sched::{
+    monotonic_ns, task_fn, Executor, Job, OverrunPolicy, RtMode, SchedConfig, Task, TaskConfig,
+    TaskKind, TaskSet, VirtualExecutor,
+};
+use sattva::types::Time;
+
+const MS: i64 = 1_000_000;
+
+fn task(period: i64, deadline: i64, priority: u8) -> TaskConfig {
+    TaskConfig {
+        period_ns: period,
+        deadline_ns: deadline,
+        priority,
+        core: 1,
+        ..Default::default()
+    }
+}
+
+/// A real-time config that works on this 2-core box as root and degrades elsewhere; no mlockall
+/// and no cpu_dma_latency (they would affect the whole test process).
+fn rt_cfg() -> SchedConfig {
+    SchedConfig {
+        rt: RtMode::BestEffort,
+        lock_memory: false,
+        cpu_dma_latency: false,
+        ..Default::default()
+    }
+}
+
+fn spin_ns(ns: i64) {
+    let t = monotonic_ns();
+    while monotonic_ns() - t < ns {
+        std::hint::spin_loop();
+    }
+}
+
+type Log = Arc<Mutex<Vec<(&'static str, i64)>>>;
+
+fn logger(log: &Log, name: &'static str) -> impl Task + 'static {
+    let log = log.clone();
+    task_fn(move |j: &Job| log.lock().unwrap().push((name, j.release.0)))
+}
+
+#[test]
+fn edf_on_one_core_runs_earliest_deadline_first() {
+    let mut cfg = rt_cfg();
+    // same period and release; deadlines 18, 5, 10, 10 ms; d has a higher priority than c
+    cfg.tasks.insert("a".into(), task(20 * MS, 18 * MS, 50));
+    cfg.tasks.insert("b".into(), task(20 * MS, 5 * MS, 50));
+    cfg.tasks.insert("c".into(), task(20 * MS, 10 * MS, 50));
+    cfg.tasks.insert("d".into(), task(20 * MS, 10 * MS, 60));
+    let log: Log = Arc::new(Mutex::new(Vec::new()));
+    let set = TaskSet::new()
+        .add("a", logger(&log, "a"))
+        .add("b", logger(&log, "b"))
+        .add("c", logger(&log, "c"))
+        .add("d", logger(&log, "d"));
+    let ex = Executor::start(&cfg, set).unwrap();
+    std::thread::sleep(Duration::from_millis(110));
+    let stats = ex.stop();
+    let log = log.lock().unwrap().clone();
+    assert!(
+        log.len() >= 12,
+        "only {} jobs ran: {log:?}\n{stats}",
+        log.len()
+    );
+    for batch in log.chunks_exact(4) {
+        let names: Vec<_> = batch.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["b", "d", "c", "a"], "EDF order broken: {log:?}");
+        assert!(batch.iter().all(|(_, r)| *r == batch[0].1), "{batch:?}");
+    }
+}
+
+#[test]
+fn virtual_time_edf_order_matches_hand_computed_schedule() {
+    let mut cfg = SchedConfig::default();
+    cfg.tasks.insert("a".into(), task(2 * MS, 2 * MS, 50));
+    cfg.tasks.insert("b".into(), task(3 * MS, MS, 50));
+    cfg.tasks.insert("c".into(), task(6 * MS, 6 * MS, 90));
+    cfg.tasks.insert("d".into(), task(6 * MS, 6 * MS, 50));
+    let log: Log = Arc::new(Mutex::new(Vec::new()));
+    let set = TaskSet::new()
+        .add("d", logger(&log, "d"))
+        .add("c", logger(&log, "c"))
+        .add("b", logger(&log, "b"))
+        .add("a", logger(&log, "a"));
+    let mut ex = VirtualExecutor::new(&cfg, set, Time(0)).unwrap();
+    ex.run_until(Time(7 * MS));
+    assert_eq!(ex.now(), Time(7 * MS));
+    let got = log.lock().unwrap().clone();
+    // t=0: deadlines b 1, a 2, c 6 (prio 90), d 6; t=2: a; t=3: b; t=4: a; t=6: b 7, a 8, c, d
+    let want = [
+        ("b", 0),
+        ("a", 0),
+        ("c", 0),
+        ("d", 0),
+        ("a", 2),
+        ("b", 3),
+        ("a", 4),
+        ("b", 6),
+        ("a", 6),
+        ("c", 6),
+        ("d", 6),
+    ]
+    .map(|(n, t)| (n, t * MS));
+    assert_eq!(got, want);
+    let st = ex.finish();
+    assert!(st.virtual_time);
+    assert_eq!(st.task("a").unwrap().jobs, 4);
+}
+
+/// A producer and a sporadic consumer joined by a ring: the consumer runs only when fed.
+struct Producer {
+    tx: RingTx<i64>,
+    log: Log,
+    every: u64,
+}
+impl Task for Producer {
+    fn run_once(&mut self, j: &Job) {
+        self.log.lock().unwrap().push(("producer", j.release.0));
+        if j.seq % self.every == 0 {
+            self.tx.push(j.release.0);
+        }
+    }
+}
+struct Consumer {
+    rx: RingRx<i64>,
+    log: Log,
+    sum: i64,
+}
+impl Task for Consumer {
+    fn ready(&mut self) -> bool {
+        !self.rx.is_empty()
+    }
+    fn run_once(&mut self, j: &Job) {
+        while let Some(v) = self.rx.pop() {
+            self.sum += v;
+        }
+        self.log.lock().unwrap().push(("consumer", j.release.0));
+    }
+}
+
+fn virtual_run(reverse: bool) -> (Vec<(&'static str, i64)>, u64) {
+    let mut cfg = SchedConfig::default();
+    cfg.tasks.insert("producer".into(), task(2 * MS, 0, 80));
+    cfg.tasks.insert(
+        "consumer".into(),
+        TaskConfig {
+            kind: TaskKind::Sporadic,
+            core: 0,
+            ..task(MS, 0, 60)
+        },
+    );
+    cfg.tasks.insert("tick".into(), task(5 * MS, 4 * MS, 70));
+    let log: Log = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = ring(4);
+    let p = Producer {
+        tx,
+        log: log.clone(),
+        every: 3,
+    };
+    let c = Consumer {
+        rx,
+        log: log.clone(),
+        sum: 0,
+    };
+    let set = if reverse {
+        TaskSet::new()
+            .add("tick", logger(&log, "tick"))
+            .add("consumer", c)
+            .add("producer", p)
+    } else {
+        TaskSet::new()
+            .add("producer", p)
+            .add("consumer", c)
+            .add("tick", logger(&log, "tick"))
+    };
+    let mut ex = VirtualExecutor::new(&cfg, set, Time(1_000 * MS)).unwrap();
+    ex.run_until(Time(1_100 * MS));
+    let st = ex.finish();
+    let idle = st.task("consumer").unwrap().idle_polls;
+    let l = log.lock().unwrap().clone();
+    (l, idle)
+}
+
+#[test]
+fn virtual_time_is_deterministic() {
+    let (a, idle_a) = virtual_run(false);
+    let (b, idle_b) = virtual_run(true);
+    let (c, _) = virtual_run(false);
+    assert_eq!(a, b, "order depends on how tasks were handed over");
+    assert_eq!(a, c, "two runs differ");
+    let consumed = a.iter().filter(|(n, _)| *n == "consumer").count();
+    let produced = a.iter().filter(|(n, _)| *n == "producer").count();
+    assert_eq!(produced, 50);
+    assert_eq!(
+        consumed, 17,
+        "consumer runs only when fed (every 3rd producer job)"
+    );
+    assert_eq!(idle_a, 100 - 17);
+    assert_eq!(idle_a, idle_b);
+    // the consumer (deadline 1 ms) is polled before the producer (2 ms) at shared instants, so
+    // it picks the value up at its next poll, 1 ms after the producing job
+    for (n, t) in &a {
+        if *n == "consumer" {
+            assert!(
+                a.iter().any(|(m, u)| *m == "producer" && *u == t - MS),
+                "{a:?}"
+            );
+        }
+    }
+}
+
+/// (seq, release, start) of every job.
+type JobLog = Arc<Mutex<Vec<(u64, i64, i64)>>>;
+
+/// Records (seq, release, start) of every job; spins `spin` ns in the listed jobs.
+fn spinner(log: &JobLog, spin_on: &'static [u64], spin: i64) -> impl Task + 'static {
+    let log = log.clone();
+    task_fn(move |j: &Job| {
+        log.lock().unwrap().push((j.seq, j.release.0, j.start.0));
+        if spin_on.contains(&j.seq) {
+            spin_ns(spin);
+        }
+    })
+}
+
+#[test]
+fn overrun_with_skip_drops_the_next_release() {
+    let mut cfg = rt_cfg();
+    cfg.tasks.insert(
+        "t".into(),
+        TaskConfig {
+            budget_ns: MS,
+            overrun: OverrunPolicy::Skip,
+            ..task(10 * MS, 0, 50)
+        },
+    );
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let ex = Executor::start(
+        &cfg,
+        TaskSet::new().add("t", spinner(&log, &[2, 5], 3 * MS)),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(120));
+    let st = ex.stop();
+    let t = st.task("t").unwrap();
+    let log = log.lock().unwrap().clone();
+    assert!(log.len() >= 7, "{log:?}");
+    assert!(t.overruns >= 2, "{st}");
+    assert!(t.skipped_releases >= 2, "{st}");
+    for seq in [2u64, 5] {
+        let r = log.iter().find(|e| e.0 == seq).unwrap().1;
+        let next = log.iter().find(|e| e.0 == seq + 1).unwrap().1;
+        assert_eq!(
+            next - r,
+            20 * MS,
+            "release after overrun of job {seq} not skipped: {log:?}"
+        );
+    }
+}
+
+#[test]
+fn overrun_with_run_late_runs_the_due_release_late() {
+    let mut cfg = rt_cfg();
+    cfg.tasks.insert(
+        "t".into(),
+        TaskConfig {
+            budget_ns: 2 * MS,
+            overrun: OverrunPolicy::RunLate,
+            ..task(10 * MS, 0, 50)
+        },
+    );
+    let log = Arc::new(Mutex::new(Vec::new()));
+    // job 1 runs 25 ms = 2.5 periods: release r+10 passes entirely (dropped), r+20 runs late
+    let ex = Executor::start(&cfg, TaskSet::new().add("t", spinner(&log, &[1], 25 * MS))).unwrap();
+    std::thread::sleep(Duration::from_millis(80));
+    let st = ex.stop();
+    let t = st.task("t").unwrap();
+    let log = log.lock().unwrap().clone();
+    let (_, r1, _) = log[1];
+    let (_, r2, s2) = log[2];
+    assert_eq!(r2 - r1, 20 * MS, "{log:?}");
+    assert!(
+        s2 - r2 >= 4 * MS,
+        "job 2 should start late (~5 ms): {log:?}"
+    );
+    assert!(t.overruns >= 1 && t.deadline_misses >= 1, "{st}");
+    assert!(t.skipped_releases >= 1, "{st}");
+    assert!(t.release_latency.max >= 4_000_000, "{st}");
+}
+
+#[test]
+fn overrun_with_safe_stop_calls_the_hook_and_stops_only_that_task() {
+    let mut cfg = rt_cfg();
+    cfg.tasks.insert(
+        "control".into(),
+        TaskConfig {
+            budget_ns: MS,
+            overrun: OverrunPolicy::SafeStop,
+            ..task(5 * MS, 0, 60)
+        },
+    );
+    cfg.tasks.insert("other".into(), task(5 * MS, 0, 50));
+    cfg.stats_publish_ns = 2 * MS;
+    let hits = Arc::new(AtomicU64::new(0));
+    let exec_seen = Arc::new(AtomicU64::new(0));
+    let (h, e) = (hits.clone(), exec_seen.clone());
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let other_jobs = Arc::new(AtomicU64::new(0));
+    let oj = other_jobs.clone();
+    let set = TaskSet::new()
+        .add("control", spinner(&log, &[3], 3 * MS))
+        .add(
+            "other",
+            task_fn(move |_: &Job| {
+                oj.fetch_add(1, Ordering::Relaxed);
+            }),
+        )
+        .on_safe_stop(Arc::new(move |ev| {
+            assert_eq!(ev.task, "control");
+            assert!(ev.over_budget);
+            h.fetch_add(1, Ordering::SeqCst);
+            e.store(ev.execution_ns as u64, Ordering::SeqCst);
+        }));
+    let mut ex = Executor::start(&cfg, set).unwrap();
+    std::thread::sleep(Duration::from_millis(60));
+    assert!(ex.safe_stopped());
+    let before = other_jobs.load(Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(30));
+    let after = other_jobs.load(Ordering::Relaxed);
+    let mid = ex.stats();
+    let st = ex.stop();
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert!(exec_seen.load(Ordering::SeqCst) >= 3_000_000);
+    let c = st.task("control").unwrap();
+    assert!(c.safe_stopped && c.overruns == 1, "{st}");
+    assert_eq!(c.jobs, 4, "no job after the safe stop: {st}");
+    assert!(after > before, "the other task must keep running");
+    assert!(
+        mid.task("other").unwrap().jobs > 0,
+        "stats published while running"
+    );
+    let diag = st.diagnostics();
+    let d = diag
+        .iter()
+        .find(|d| d.name == "sattva/sched/control")
+        .unwrap();
+    assert_eq!(d.level, sattva::sched::DiagLevel::Error, "{d:?}");
+    let o = diag
+        .iter()
+        .find(|d| d.name == "sattva/sched/other")
+        .unwrap();
+    assert!(o
+        .values
+        .iter()
+        .any(|(k, v)| k == "jobs" && v.parse::<u64>().unwrap() > 0));
+    assert!(serde_norway::to_string(&st)
+        .unwrap()
+        .contains("safe_stopped: true"));
+}
+
+#[test]
+fn config_and_implementations_must_match() {
+    let mut cfg = SchedConfig {
+        rt: RtMode::Off,
+        ..Default::default()
+    };
+    cfg.tasks.insert("control".into(), task(MS, 0, 50));
+    let e = Executor::start(&cfg, TaskSet::new())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("control") && e.contains("no implementation"),
+        "{e}"
+    );
+    let set = TaskSet::new()
+        .add("control", task_fn(|_: &Job| {}))
+        .add("contrl", task_fn(|_: &Job| {}));
+    let e = Executor::start(&cfg, set).err().unwrap().to_string();
+    assert!(e.contains("contrl") && e.contains("not declared"), "{e}");
+    struct Bad;
+    impl Task for Bad {
+        fn start(&mut self) -> Result<(), sattva::sched::TaskError> {
+            Err(sattva::sched::TaskError("no camera".into()))
+        }
+        fn run_once(&mut self, _: &Job) {}
+    }
+    let e = Executor::start(&cfg, TaskSet::new().add("control", Bad))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("control") && e.contains("no camera"), "{e}");
+}
+
+#[test]
+fn a_panicking_task_is_stopped_and_triggers_the_safe_stop_hook() {
+    let mut cfg = rt_cfg();
+    cfg.tasks.insert("flaky".into(), task(2 * MS, 0, 60));
+    cfg.tasks.insert("other".into(), task(2 * MS, 0, 50));
+    let hits = Arc::new(AtomicU64::new(0));
+    let h = hits.clone();
+    let other_jobs = Arc::new(AtomicU64::new(0));
+    let oj = other_jobs.clone();
+    let set = TaskSet::new()
+        .add(
+            "flaky",
+            task_fn(|j: &Job| {
+                if j.seq == 2 {
+                    panic!("sensor driver bug (expected by the test)");
+                }
+            }),
+        )
+        .add(
+            "other",
+            task_fn(move |_: &Job| {
+                oj.fetch_add(1, Ordering::Relaxed);
+            }),
+        )
+        .on_safe_stop(Arc::new(move |ev| {
+            assert!(ev.panicked && ev.task == "flaky");
+            h.fetch_add(1, Ordering::SeqCst);
+        }));
+    let ex = Executor::start(&cfg, set).unwrap();
+    // the default panic hook (message + backtrace) takes tens of ms on the worker: a last resort
+    std::thread::sleep(Duration::from_millis(150));
+    assert!(ex.safe_stopped());
+    let st = ex.stop();
+    let f = st.task("flaky").unwrap();
+    assert!(f.panicked && f.safe_stopped, "{st}");
+    assert_eq!(f.jobs, 2, "jobs after the panic: {st}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert!(other_jobs.load(Ordering::Relaxed) >= 10, "{st}");
+    assert!(st.to_string().contains("PANICKED"));
+}
