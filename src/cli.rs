@@ -60,6 +60,9 @@ enum Cmd {
         /// Do not start the ROS 2 node.
         #[arg(long)]
         no_ros: bool,
+        /// Fault injection for tests: `AFTER,FOR` seconds (wall time): block the ROS node thread.
+        #[arg(long, hide = true, value_delimiter = ',', num_args = 2)]
+        stall_ros: Option<Vec<f64>>,
     },
     /// Replay a rosbag2 bag (directory, .mcap or .db3) through the control loop in virtual time,
     /// as fast as possible; prints what was decoded and the output hash (determinism check).
@@ -259,7 +262,14 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
             fast,
             duration,
             no_ros,
-        } => run_agent(&load(&cfg)?, fast, duration, !no_ros),
+            stall_ros,
+        } => run_agent(
+            &load(&cfg)?,
+            fast,
+            duration,
+            !no_ros,
+            stall_ros.map(|v| (v[0], v[1])),
+        ),
         Cmd::Bench {
             what: BenchCmd::Sim { cfg, steps, reps },
         } => bench_sim(&load(&cfg)?, steps, reps),
@@ -359,29 +369,47 @@ fn bench_sim(_c: &Config, _steps: u64, _reps: u32) -> Result<()> {
 }
 
 #[cfg(feature = "mujoco")]
-fn run_agent(c: &Config, fast: bool, duration: Option<f64>, ros: bool) -> Result<()> {
+fn run_agent(
+    c: &Config,
+    fast: bool,
+    duration: Option<f64>,
+    ros: bool,
+    stall_ros: Option<(f64, f64)>,
+) -> Result<()> {
     let opts = crate::run::RunOptions {
         fast,
         duration_s: duration,
         ros,
+        stall_ros: stall_ros.map(|(a, d)| {
+            (
+                std::time::Duration::from_secs_f64(a),
+                std::time::Duration::from_secs_f64(d),
+            )
+        }),
     };
     let s = crate::run::run(c, &opts)?;
     println!(
-        "sattva run: {} cycles, {:.3} s backend time, read/write errors {}/{}, late cycles {}, ros bridge sent {} dropped {}/{}",
+        "sattva run: {} cycles, {:.3} s backend time, read/write errors {}/{}, ros bridge sent {} dropped {}/{}",
         s.stats.cycles,
         s.end_time_s,
         s.stats.read_errors,
         s.stats.write_errors,
-        s.late_cycles,
         s.bridge.0,
         s.bridge.1,
         s.bridge.2
     );
+    println!("{}", s.sched);
     Ok(())
 }
 
 #[cfg(not(feature = "mujoco"))]
-fn run_agent(_c: &Config, _fast: bool, _duration: Option<f64>, _ros: bool) -> Result<()> {
+fn run_agent(
+    _c: &Config,
+    _fast: bool,
+    _duration: Option<f64>,
+    _ros: bool,
+    _stall: Option<(f64, f64)>,
+) -> Result<()> {
     anyhow::bail!(
         "this build has no backend that `run` can drive yet (build with `--features mujoco`)"
     )

@@ -181,10 +181,10 @@ fn command_line_params_override_the_file() {
         "-c",
         cfg.to_str().unwrap(),
         "-p",
-        "control.period_ns:=1000000",
+        "sim.duration_s:=3.5",
     ]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("period_ns: 1000000"), "{out}");
+    assert!(out.contains("duration_s: 3.5"), "{out}");
     let (code, _, err) = sattva(&[
         "config",
         "-c",

@@ -187,6 +187,16 @@ impl Validate for Config {
         c.section("encode", |c| self.encode.validate(c));
         c.section("realsense", |c| self.realsense.validate(c));
         c.section("sched", |c| self.sched.validate(c));
+        if let Some(t) = self.sched.tasks.get("control") {
+            c.require(
+                t.period_ns == self.control.period_ns,
+                "sched.tasks.control.period_ns",
+                format!(
+                    "{} differs from control.period_ns {}: the control task runs once per control period",
+                    t.period_ns, self.control.period_ns
+                ),
+            );
+        }
         match (&self.backend, &self.mujoco) {
             (BackendKind::Mujoco, None) => c.fail(
                 "mujoco",
@@ -625,6 +635,15 @@ mod tests {
         assert_eq!(c.seed, 5);
         assert_eq!(c.control.period_ns, 1_000_000);
         assert_eq!(c.source, a);
+    }
+
+    #[test]
+    fn control_task_period_must_match_the_control_period() {
+        let text = format!(
+            "{MIN}    sched:\n      tasks:\n        control:\n          period_ns: 1000000\n"
+        );
+        let e = load(&text).unwrap_err().to_string();
+        assert!(e.contains("sched.tasks.control.period_ns"), "{e}");
     }
 
     #[test]

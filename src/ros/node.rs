@@ -7,7 +7,8 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ use r2r::QosProfile;
 use super::bridge::{ControlMode, FromRos, FusedImu, HealthSample, RosSide, ToRos};
 use super::RosConfig;
 use crate::backend::BackendInfo;
+use crate::sched::{DiagLevel, DiagStatus};
 use crate::types::{ClockKind, Command, CommandMode, JointVec, SensorFrame, Time, MAX_JOINTS};
 
 /// Errors of the ROS node.
@@ -47,10 +49,17 @@ fn r2r_err(what: impl Into<String>) -> impl FnOnce(r2r::Error) -> RosError {
 /// A running node; dropping it (or [`RosNode::stop`]) shuts it down.
 pub struct RosNode {
     stop: Arc<AtomicBool>,
+    stall_ms: Arc<AtomicU64>,
     thread: Option<JoinHandle<Result<(), RosError>>>,
 }
 
 impl RosNode {
+    /// Fault injection (tests): blocks the node thread for `d` at its next turn, as a stalled
+    /// executor or a slow subscriber would. The RT side must not notice beyond counted drops.
+    pub fn stall_for(&self, d: Duration) {
+        self.stall_ms.store(d.as_millis() as u64, Ordering::Relaxed);
+    }
+
     /// Stops the node thread and returns its result.
     pub fn stop(mut self) -> Result<(), RosError> {
         self.shutdown()
@@ -82,21 +91,27 @@ pub struct NodeInfo {
     pub backend: BackendInfo,
     /// Which clock stamps frames (sim/replay time is also published on `/clock`).
     pub clock: ClockKind,
-    /// `rt: ok|degraded` as reported by the scheduler.
-    pub rt_status: String,
 }
 
 /// Starts the node on its own thread. Returns once the node exists (publishers, subscriptions
 /// and services created), so the caller can report startup errors.
-pub fn spawn(cfg: &RosConfig, info: NodeInfo, side: RosSide) -> Result<RosNode, RosError> {
+/// `sched_diag` carries the scheduler's statuses (from the non-RT thread that reads them).
+pub fn spawn(
+    cfg: &RosConfig,
+    info: NodeInfo,
+    side: RosSide,
+    sched_diag: Receiver<Vec<DiagStatus>>,
+) -> Result<RosNode, RosError> {
     let stop = Arc::new(AtomicBool::new(false));
+    let stall_ms = Arc::new(AtomicU64::new(0));
+    let stall2 = stall_ms.clone();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
     let cfg = cfg.clone();
     let stop2 = stop.clone();
     let thread = std::thread::Builder::new()
         .name("sattva-ros".into())
         .spawn(move || {
-            let res = run_node(&cfg, info, side, &stop2, &ready_tx);
+            let res = run_node(&cfg, info, side, sched_diag, &stop2, &stall2, &ready_tx);
             if let Err(e) = &res {
                 let _ = ready_tx.send(Err(e.to_string()));
             }
@@ -105,6 +120,7 @@ pub fn spawn(cfg: &RosConfig, info: NodeInfo, side: RosSide) -> Result<RosNode, 
         .map_err(|e| RosError::Thread(e.to_string()))?;
     let mut node = RosNode {
         stop,
+        stall_ms,
         thread: Some(thread),
     };
     match ready_rx.recv() {
@@ -224,7 +240,7 @@ fn kv(key: &str, value: impl ToString) -> r2r::diagnostic_msgs::msg::KeyValue {
 pub fn diagnostics_msg(
     h: &HealthSample,
     bridge: (u64, u64, u64),
-    rt_status: &str,
+    sched: &[DiagStatus],
     clock: ClockKind,
 ) -> r2r::diagnostic_msgs::msg::DiagnosticArray {
     use r2r::diagnostic_msgs::msg::{DiagnosticArray, DiagnosticStatus};
@@ -239,44 +255,56 @@ pub fn diagnostics_msg(
     } else {
         0u8
     };
+    let mut status = vec![
+        DiagnosticStatus {
+            level: loop_level,
+            name: "sattva: control loop".into(),
+            message: if loop_level == 0 {
+                "ok".into()
+            } else {
+                "sensor or command errors".into()
+            },
+            hardware_id: "sattva".into(),
+            values: vec![
+                kv("cycles", h.cycles),
+                kv("read_errors", h.read_errors),
+                kv("write_errors", h.write_errors),
+                kv("clamped_values", h.clamped),
+                kv("mode", format!("{:?}", h.mode).to_lowercase()),
+                kv("clock", format!("{clock:?}").to_lowercase()),
+            ],
+        },
+        DiagnosticStatus {
+            level: bridge_level,
+            name: "sattva: ros bridge".into(),
+            message: if bridge_level == 0 {
+                "ok".into()
+            } else {
+                "messages dropped (ROS side too slow)".into()
+            },
+            hardware_id: "sattva".into(),
+            values: vec![
+                kv("sent_to_ros", sent),
+                kv("dropped_to_ros", dropped_out),
+                kv("dropped_from_ros", dropped_in),
+            ],
+        },
+    ];
+    // scheduler: rt status and per-task latency percentiles, misses, overruns
+    status.extend(sched.iter().map(|d| DiagnosticStatus {
+        level: match d.level {
+            DiagLevel::Ok => 0,
+            DiagLevel::Warn => 1,
+            DiagLevel::Error => 2,
+        },
+        name: d.name.clone(),
+        message: d.message.clone(),
+        hardware_id: "sattva".into(),
+        values: d.values.iter().map(|(k, v)| kv(k, v)).collect(),
+    }));
     DiagnosticArray {
         header: header(h.t, ""),
-        status: vec![
-            DiagnosticStatus {
-                level: loop_level,
-                name: "sattva: control loop".into(),
-                message: if loop_level == 0 {
-                    "ok".into()
-                } else {
-                    "sensor or command errors".into()
-                },
-                hardware_id: "sattva".into(),
-                values: vec![
-                    kv("cycles", h.cycles),
-                    kv("read_errors", h.read_errors),
-                    kv("write_errors", h.write_errors),
-                    kv("clamped_values", h.clamped),
-                    kv("mode", format!("{:?}", h.mode).to_lowercase()),
-                    kv("clock", format!("{clock:?}").to_lowercase()),
-                    kv("rt", rt_status),
-                ],
-            },
-            DiagnosticStatus {
-                level: bridge_level,
-                name: "sattva: ros bridge".into(),
-                message: if bridge_level == 0 {
-                    "ok".into()
-                } else {
-                    "messages dropped (ROS side too slow)".into()
-                },
-                hardware_id: "sattva".into(),
-                values: vec![
-                    kv("sent_to_ros", sent),
-                    kv("dropped_to_ros", dropped_out),
-                    kv("dropped_from_ros", dropped_in),
-                ],
-            },
-        ],
+        status,
     }
 }
 
@@ -326,7 +354,9 @@ fn run_node(
     cfg: &RosConfig,
     info: NodeInfo,
     side: RosSide,
+    sched_diag: Receiver<Vec<DiagStatus>>,
     stop: &AtomicBool,
+    stall_ms: &AtomicU64,
     ready: &std::sync::mpsc::Sender<Result<(), String>>,
 ) -> Result<(), RosError> {
     use r2r::std_srvs::srv::Trigger;
@@ -468,7 +498,19 @@ fn run_node(
     let mut next_diag = Instant::now();
     let diag_period = Duration::from_millis(cfg.diagnostics_period_ms as u64);
     let mut n_frames = 0u64;
+    let mut sched_status: Vec<DiagStatus> = Vec::new();
     while !stop.load(Ordering::Relaxed) {
+        let stall = stall_ms.swap(0, Ordering::Relaxed);
+        if stall > 0 {
+            tracing::warn!(
+                ms = stall,
+                "ROS node thread stalled on purpose (fault injection)"
+            );
+            std::thread::sleep(Duration::from_millis(stall));
+        }
+        while let Ok(d) = sched_diag.try_recv() {
+            sched_status = d;
+        }
         node.spin_once(Duration::from_millis(1));
         pool.run_until_stalled();
         loop {
@@ -521,7 +563,7 @@ fn run_node(
             let mut h = last_health;
             h.t = h.t.max(last_t);
             let stats = side.borrow().stats().snapshot();
-            let msg = diagnostics_msg(&h, stats, &info.rt_status, info.clock);
+            let msg = diagnostics_msg(&h, stats, &sched_status, info.clock);
             if let Err(e) = pub_diag.publish(&msg) {
                 tracing::warn!(error = %e, "publish diagnostics");
             }

@@ -215,7 +215,7 @@ mod tests {
     #[test]
     fn tasks_load_as_a_map_with_defaults() {
         let c = load(
-            "    sched:\n      rt: required\n      tasks:\n        control: {period_ns: 1000000, core: 1, overrun: safe_stop}\n        learn: {period_ns: 5000000, kind: sporadic, budget_ns: 2000000}\n",
+            "    control:\n      period_ns: 1000000\n    sched:\n      rt: required\n      tasks:\n        control: {period_ns: 1000000, core: 1, overrun: safe_stop}\n        learn: {period_ns: 5000000, kind: sporadic, budget_ns: 2000000}\n",
         )
         .unwrap();
         assert_eq!(c.sched.rt, RtMode::Required);

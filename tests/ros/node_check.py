@@ -112,6 +112,14 @@ check("sattva: control loop" in names and "sattva: ros bridge" in names, f"diagn
 loop = next(s for s in d.status if s.name == "sattva: control loop")
 kv = {v.key: v.value for v in loop.values}
 check(int(kv["cycles"]) > 0 and kv["clock"] == "simulated", f"diagnostics values {kv}")
+# scheduler statistics: wait for a diagnostics message that carries them (after the first second)
+p.spin_until(lambda: any(s.name == "sattva/sched/control" for s in p.diag[-1].status), 5.0)
+st = {s.name: s for s in p.diag[-1].status}
+check("sattva/sched" in st and "sattva/sched/control" in st, f"scheduler statuses in diagnostics ({sorted(st)})")
+rt = {v.key: v.value for v in st["sattva/sched"].values}
+check(rt.get("rt") in ("full", "degraded", "off"), f"rt status reported: {rt.get('rt')}")
+ctl = {v.key: v.value for v in st["sattva/sched/control"].values}
+check(any("p99" in k for k in ctl) and "deadline_misses" in ctl, f"control task stats keys {sorted(ctl)}")
 
 # parameters: the command-line override is what the node (rcl) holds
 gp = p.create_client(GetParameters, "/sattva/get_parameters")
