@@ -51,7 +51,11 @@ fn run(extra: &[&str], domain: u32) -> Outcome {
 
 #[test]
 fn stalled_ros_thread_costs_the_rt_task_nothing_but_counted_drops() {
-    let domain = 20 + (std::process::id() * 7 + 5) % 80;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let domain = 1 + (std::process::id().wrapping_mul(7919) ^ nanos) % 100;
     let base = run(&[], domain);
     let stalled = run(&["--stall-ros", "2", "2"], domain);
     println!(

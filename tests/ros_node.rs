@@ -12,7 +12,12 @@ fn root() -> PathBuf {
 
 /// A domain id no other test (or concurrent test run) uses.
 fn domain_id(salt: u32) -> String {
-    (20 + (std::process::id() * 7 + salt) % 80).to_string()
+    // pid and clock mix: concurrent test runs on one machine rarely share a domain
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    (1 + (std::process::id().wrapping_mul(7919) ^ nanos).wrapping_add(salt) % 100).to_string()
 }
 
 fn ros_env(cmd: &mut Command, domain: &str) {
