@@ -155,6 +155,15 @@ enum BenchCmd {
         #[arg(long, default_value = "cyclictest")]
         cyclictest: String,
     },
+    /// Latency RT task -> sattva node -> rclpy beside rclpy -> rclpy (same run; needs `ros2`).
+    Ros {
+        /// Seconds measured.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Publish rate of both paths, Hz.
+        #[arg(long, default_value_t = 200.0)]
+        rate: f64,
+    },
     /// Bag read + decode throughput vs the Python `rosbags` package on the same bag.
     Replay {
         /// Bag directory or .mcap/.db3 file (default: a synthetic IMU/JointState/TF bag).
@@ -325,6 +334,9 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
             Ok(())
         }
         Cmd::Bench {
+            what: BenchCmd::Ros { seconds, rate },
+        } => bench_ros(seconds, rate),
+        Cmd::Bench {
             what: BenchCmd::Replay { bag, seconds, reps },
         } => {
             let r = crate::replay::bench::bench_replay(bag.as_deref(), seconds, reps)?;
@@ -440,4 +452,22 @@ fn bench_realsense(seconds: f64, width: u32, height: u32, reps: u32) -> Result<(
 #[cfg(not(feature = "realsense"))]
 fn bench_realsense(_seconds: f64, _width: u32, _height: u32, _reps: u32) -> Result<()> {
     anyhow::bail!("this build has no RealSense support: rebuild with `--features realsense`")
+}
+
+#[cfg(feature = "ros2")]
+fn bench_ros(seconds: f64, rate: f64) -> Result<()> {
+    let python =
+        std::env::var("SATTVA_PYTHON").unwrap_or_else(|_| "third_party/venv/bin/python".into());
+    let root = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
+    let script = format!("{root}/scripts/bench/ros_latency.py");
+    println!(
+        "{}",
+        crate::ros::bench::bench_ros(seconds, rate, &python, &script)?
+    );
+    Ok(())
+}
+
+#[cfg(not(feature = "ros2"))]
+fn bench_ros(_seconds: f64, _rate: f64) -> Result<()> {
+    anyhow::bail!("this build has no ROS 2: rebuild with `--features ros2`")
 }

@@ -511,7 +511,8 @@ fn run_node(
         while let Ok(d) = sched_diag.try_recv() {
             sched_status = d;
         }
-        node.spin_once(Duration::from_millis(1));
+        // short poll: frames from the RT task wait at most this long before being published
+        node.spin_once(Duration::from_micros(200));
         pool.run_until_stalled();
         loop {
             let Some(m) = side.borrow_mut().recv() else {
