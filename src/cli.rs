@@ -74,6 +74,16 @@ enum Cmd {
         /// Pace at k x real time (overrides `replay.rate`; 0 = as fast as possible).
         #[arg(long)]
         rate: Option<f64>,
+        /// Write an HTML evaluation report with plots into this directory.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Instead of running the pipeline, play the bag's messages onto ROS 2 topics with their
+        /// original timing (like `ros2 bag play`; needs feature `ros2`).
+        #[arg(long)]
+        publish: bool,
+        /// Seconds to wait for subscribers before publishing (with `--publish`).
+        #[arg(long, default_value_t = 1.0)]
+        publish_delay: f64,
     },
     /// Check a config file and print the effective configuration.
     Config {
@@ -237,7 +247,17 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
             println!("{}", serde_norway::to_string(&c)?);
             Ok(())
         }
-        Cmd::Replay { bag, cfg, rate } => {
+        Cmd::Replay {
+            bag,
+            cfg,
+            rate,
+            report,
+            publish,
+            publish_delay,
+        } => {
+            if publish {
+                return publish_bag(&bag, rate.unwrap_or(1.0), publish_delay);
+            }
             let mut c = load(&cfg)?;
             if let Some(r) = rate {
                 anyhow::ensure!(
@@ -246,8 +266,19 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
                 );
                 c.replay.rate = r;
             }
-            let s = crate::replay::run::run_replay(&c, Some(&bag), true)?;
-            println!("{s}");
+            match report {
+                None => {
+                    let s = crate::replay::run::run_replay(&c, Some(&bag), true)?;
+                    println!("{s}");
+                }
+                Some(dir) => {
+                    let (s, data) =
+                        crate::replay::run::run_replay_with_report(&c, Some(&bag), true)?;
+                    println!("{s}");
+                    let html = crate::replay::report::write_report(&dir, &bag, &s, &data)?;
+                    println!("  report: {}", html.display());
+                }
+            }
             Ok(())
         }
         Cmd::Sim {
@@ -470,4 +501,20 @@ fn bench_ros(seconds: f64, rate: f64) -> Result<()> {
 #[cfg(not(feature = "ros2"))]
 fn bench_ros(_seconds: f64, _rate: f64) -> Result<()> {
     anyhow::bail!("this build has no ROS 2: rebuild with `--features ros2`")
+}
+
+#[cfg(feature = "ros2")]
+fn publish_bag(bag: &std::path::Path, rate: f64, delay: f64) -> Result<()> {
+    let s =
+        crate::replay::publish::publish_bag(bag, rate, std::time::Duration::from_secs_f64(delay))?;
+    println!(
+        "published {} messages on {:?}; skipped topics {:?}; errors {}",
+        s.published, s.topics, s.skipped, s.errors
+    );
+    Ok(())
+}
+
+#[cfg(not(feature = "ros2"))]
+fn publish_bag(_bag: &std::path::Path, _rate: f64, _delay: f64) -> Result<()> {
+    anyhow::bail!("--publish needs ROS 2: rebuild with `--features ros2`")
 }

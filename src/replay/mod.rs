@@ -12,7 +12,10 @@
 //! ```
 
 pub mod bench;
+#[cfg(feature = "ros2")]
+pub mod publish;
 pub mod reader;
+pub mod report;
 pub mod run;
 
 use std::path::PathBuf;

@@ -13,6 +13,8 @@ use crate::config::Config;
 use crate::pipeline::ControlLoop;
 use crate::types::SensorFrame;
 
+use super::report::{quat_to_rpy_deg, ReportData};
+
 /// What one replay did.
 #[derive(Clone, Debug)]
 pub struct ReplaySummary {
@@ -73,6 +75,40 @@ pub fn run_replay(
     bag: Option<&Path>,
     progress: bool,
 ) -> Result<ReplaySummary, BackendError> {
+    replay_inner(cfg, bag, progress, None)
+}
+
+/// Like [`run_replay`], also collecting the time series of the evaluation report.
+pub fn run_replay_with_report(
+    cfg: &Config,
+    bag: Option<&Path>,
+    progress: bool,
+) -> Result<(ReplaySummary, ReportData), BackendError> {
+    let mut data = ReportData::default();
+    if let Some(p) = bag {
+        // message counts per topic as read (a second pass over the bag; report only)
+        if let Ok(b) = crate::replay::reader::Bag::open(p) {
+            data.topics = b
+                .topics
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let n = b.messages.iter().filter(|m| m.topic == i).count() as u64;
+                    (t.name.clone(), t.type_name.clone(), n)
+                })
+                .collect();
+        }
+    }
+    let s = replay_inner(cfg, bag, progress, Some(&mut data))?;
+    Ok((s, data))
+}
+
+fn replay_inner(
+    cfg: &Config,
+    bag: Option<&Path>,
+    progress: bool,
+    mut report: Option<&mut ReportData>,
+) -> Result<ReplaySummary, BackendError> {
     let mut backend = ReplayBackend::new(cfg, bag)?;
     backend.configure()?;
     backend.activate()?;
@@ -85,7 +121,8 @@ pub fn run_replay(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let mut lp = ControlLoop::new(backend, cfg.seed, 0.0)?;
+    let mut lp = ControlLoop::new(backend, cfg.seed, 0.0)?.with_fusion(&cfg.fusion);
+    let every = (total / 5000).max(1);
     let mut h = Sha256::new();
     let rate = cfg.replay.rate;
     let wall0 = std::time::Instant::now();
@@ -100,8 +137,20 @@ pub fn run_replay(
                 }
             }
         }
+        let c0 = std::time::Instant::now();
         let f = lp.cycle();
+        let cycle_us = c0.elapsed().as_secs_f64() * 1e6;
         hash_frame(&mut h, f);
+        if let Some(r) = report.as_deref_mut() {
+            r.cycle_us.push(cycle_us);
+            let (t, truth) = (f.t, f.truth);
+            if lp.stats.cycles % every == 0 && lp.fused().validity.orientation {
+                r.t.push(t.as_secs_f64());
+                r.rpy.push(quat_to_rpy_deg(&lp.fused().orientation));
+                r.truth_rpy
+                    .push(truth.map(|g| quat_to_rpy_deg(&g.orientation)));
+            }
+        }
         if lp.stats.cycles % 4096 == 0 {
             bar.set_position(lp.stats.cycles);
         }

@@ -1,0 +1,285 @@
+//! `sattva replay <bag> --report <dir>`: an HTML evaluation report with SVG plots.
+//!
+//! Plots (SVG via plotters: text stays text, no font files needed on the machine):
+//! fused orientation (roll, pitch, yaw) over bag time, against ground truth when frames carry it;
+//! per-cycle execution time of the control loop (wall clock, histogram); bag contents per topic.
+//! A summary table carries the decode counters and the determinism hash.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use plotters::prelude::*;
+
+use super::run::ReplaySummary;
+
+/// Errors while writing a report.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// File system.
+    #[error("report {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Plotting.
+    #[error("report plot {path}: {message}")]
+    Plot {
+        /// The plot file.
+        path: PathBuf,
+        /// plotters' message.
+        message: String,
+    },
+}
+
+/// Time series collected during a replay (decimated; collected on the non-RT replay thread).
+#[derive(Clone, Debug, Default)]
+pub struct ReportData {
+    /// Bag time of each sample, s.
+    pub t: Vec<f64>,
+    /// Fused roll, pitch, yaw, deg.
+    pub rpy: Vec<[f64; 3]>,
+    /// Ground-truth roll, pitch, yaw, deg (when frames carry truth).
+    pub truth_rpy: Vec<Option<[f64; 3]>>,
+    /// Wall-clock execution time of every control cycle, us.
+    pub cycle_us: Vec<f64>,
+    /// Bag topics: (name, type, message count).
+    pub topics: Vec<(String, String, u64)>,
+}
+
+/// Roll, pitch, yaw (ZYX, degrees) of a unit quaternion `[w, x, y, z]`.
+pub fn quat_to_rpy_deg(q: &[f64; 4]) -> [f64; 3] {
+    let [w, x, y, z] = *q;
+    let roll = (2.0 * (w * x + y * z)).atan2(1.0 - 2.0 * (x * x + y * y));
+    let pitch = (2.0 * (w * y - z * x)).clamp(-1.0, 1.0).asin();
+    let yaw = (2.0 * (w * z + x * y)).atan2(1.0 - 2.0 * (y * y + z * z));
+    [roll.to_degrees(), pitch.to_degrees(), yaw.to_degrees()]
+}
+
+fn plot_err(path: &Path) -> impl Fn(String) -> ReportError + '_ {
+    move |message| ReportError::Plot {
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
+fn plot_orientation(d: &ReportData, path: &Path) -> Result<(), ReportError> {
+    let err = plot_err(path);
+    let root = SVGBackend::new(path, (960, 720)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let panels = root.split_evenly((3, 1));
+    let t_max = d.t.last().copied().unwrap_or(1.0).max(1e-3);
+    for (k, (panel, name)) in panels.iter().zip(["roll", "pitch", "yaw"]).enumerate() {
+        let vals = d
+            .rpy
+            .iter()
+            .map(|r| r[k])
+            .chain(d.truth_rpy.iter().flatten().map(|r| r[k]));
+        let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+        let (lo, hi) = if lo.is_finite() {
+            (lo - 1.0, hi + 1.0)
+        } else {
+            (-1.0, 1.0)
+        };
+        let mut chart = ChartBuilder::on(panel)
+            .caption(format!("{name} (deg)"), ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(28)
+            .y_label_area_size(48)
+            .build_cartesian_2d(0.0..t_max, lo..hi)
+            .map_err(|e| err(e.to_string()))?;
+        chart
+            .configure_mesh()
+            .x_desc("bag time (s)")
+            .draw()
+            .map_err(|e| err(e.to_string()))?;
+        chart
+            .draw_series(LineSeries::new(
+                d.t.iter().zip(&d.rpy).map(|(t, r)| (*t, r[k])),
+                &BLUE,
+            ))
+            .map_err(|e| err(e.to_string()))?
+            .label("sattva fusion")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLUE));
+        if d.truth_rpy.iter().any(Option::is_some) {
+            chart
+                .draw_series(LineSeries::new(
+                    d.t.iter()
+                        .zip(&d.truth_rpy)
+                        .filter_map(|(t, r)| r.map(|r| (*t, r[k]))),
+                    &RED,
+                ))
+                .map_err(|e| err(e.to_string()))?
+                .label("ground truth")
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], RED));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| err(e.to_string()))?;
+    }
+    root.present().map_err(|e| err(e.to_string()))
+}
+
+fn plot_cycle_hist(d: &ReportData, path: &Path) -> Result<(), ReportError> {
+    let err = plot_err(path);
+    let root = SVGBackend::new(path, (960, 360)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let mut sorted = d.cycle_us.clone();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    // histogram up to the 99.9th percentile, 60 bins
+    let hi = sorted
+        .get(((sorted.len() as f64) * 0.999) as usize)
+        .copied()
+        .unwrap_or(1.0)
+        .max(1.0);
+    let bins = 60usize;
+    let mut counts = vec![0u64; bins];
+    for v in &sorted {
+        let i = ((v / hi) * bins as f64) as usize;
+        counts[i.min(bins - 1)] += 1;
+    }
+    let max_c = counts.iter().copied().max().unwrap_or(1).max(1);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "control cycle execution time (wall clock, us)",
+            ("sans-serif", 16),
+        )
+        .margin(8)
+        .x_label_area_size(30)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.0..hi, 0u64..max_c + max_c / 10 + 1)
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc("us per cycle")
+        .y_desc("cycles")
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    let w = hi / bins as f64;
+    chart
+        .draw_series(counts.iter().enumerate().map(|(i, c)| {
+            Rectangle::new(
+                [(i as f64 * w, 0), ((i + 1) as f64 * w, *c)],
+                BLUE.mix(0.6).filled(),
+            )
+        }))
+        .map_err(|e| err(e.to_string()))?;
+    root.present().map_err(|e| err(e.to_string()))
+}
+
+fn pct(sorted: &[f64], q: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(0.0)
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Writes `index.html`, `orientation.svg` and `cycle_time.svg` into `dir`; returns the HTML path.
+pub fn write_report(
+    dir: &Path,
+    bag: &Path,
+    s: &ReplaySummary,
+    d: &ReportData,
+) -> Result<PathBuf, ReportError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ReportError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    plot_orientation(d, &dir.join("orientation.svg"))?;
+    plot_cycle_hist(d, &dir.join("cycle_time.svg"))?;
+    let mut cyc = d.cycle_us.clone();
+    cyc.sort_by(|a, b| a.total_cmp(b));
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>sattva replay report</title>\
+         <style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto}}table{{border-collapse:collapse}}\
+         td,th{{border:1px solid #999;padding:3px 8px;text-align:left}}</style></head><body>\
+         <h1>sattva replay report</h1><p>bag: <code>{}</code></p><h2>Summary</h2><table>",
+        html_escape(&bag.display().to_string())
+    );
+    let rows: Vec<(&str, String)> = vec![
+        ("bag time covered", format!("{:.3} s", s.seconds)),
+        ("control cycles", s.cycles.to_string()),
+        ("cycles with IMU", s.imu_frames.to_string()),
+        ("IMU samples decoded", s.stats.imu_samples.to_string()),
+        ("joint samples decoded", s.stats.joint_samples.to_string()),
+        ("decode errors", s.stats.decode_errors.to_string()),
+        (
+            "cycle time p50 / p99 / max",
+            format!(
+                "{:.1} / {:.1} / {:.1} us",
+                pct(&cyc, 0.5),
+                pct(&cyc, 0.99),
+                cyc.last().copied().unwrap_or(0.0)
+            ),
+        ),
+        (
+            "ground truth in frames",
+            if d.truth_rpy.iter().any(Option::is_some) {
+                "yes".into()
+            } else {
+                "no".into()
+            },
+        ),
+        (
+            "output hash (determinism)",
+            format!("<code>{}</code>", s.hash),
+        ),
+    ];
+    for (k, v) in rows {
+        let _ = write!(h, "<tr><th>{k}</th><td>{v}</td></tr>");
+    }
+    h.push_str("</table>");
+    if !s.stats.bag_warnings.is_empty() {
+        h.push_str("<h2>Bag warnings</h2><ul>");
+        for w in &s.stats.bag_warnings {
+            let _ = write!(h, "<li>{}</li>", html_escape(w));
+        }
+        h.push_str("</ul>");
+    }
+    h.push_str("<h2>Topics</h2><table><tr><th>topic</th><th>type</th><th>messages</th></tr>");
+    for (n, t, c) in &d.topics {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{c}</td></tr>",
+            html_escape(n),
+            html_escape(t)
+        );
+    }
+    h.push_str("</table><h2>Fused orientation</h2><img src=\"orientation.svg\" width=\"960\">\
+        <h2>Control loop timing</h2><img src=\"cycle_time.svg\" width=\"960\">\
+        <p>Attractor formation and recognition plots join this report when the learning stage runs in replay.</p>\
+        </body></html>");
+    let path = dir.join("index.html");
+    std::fs::write(&path, h).map_err(io(&path))?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quat_to_rpy_deg;
+
+    #[test]
+    fn rpy_of_known_rotations() {
+        let h = std::f64::consts::FRAC_1_SQRT_2;
+        let r = quat_to_rpy_deg(&[h, 0.0, 0.0, h]); // 90 deg yaw
+        assert!((r[2] - 90.0).abs() < 1e-9 && r[0].abs() < 1e-9 && r[1].abs() < 1e-9);
+        let r = quat_to_rpy_deg(&[h, h, 0.0, 0.0]); // 90 deg roll
+        assert!((r[0] - 90.0).abs() < 1e-9);
+    }
+}
