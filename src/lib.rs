@@ -19,4 +19,5 @@ pub mod config;
 pub mod pipeline;
 #[cfg(feature = "mujoco")]
 pub mod sim;
+pub mod substrate;
 pub mod types;

@@ -69,6 +69,45 @@ enum BenchCmd {
         #[arg(long, default_value_t = 5)]
         reps: u32,
     },
+    /// Substrate learn/activate latency, memory, snapshots, and the index vs FAISS IndexHNSWFlat.
+    Substrate(SubstrateBenchArgs),
+}
+
+#[derive(Args)]
+struct SubstrateBenchArgs {
+    /// Attractor counts to measure at (comma-separated, ascending), e.g. 1000,10000,100000,1000000.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1000usize, 10000])]
+    sizes: Vec<usize>,
+    /// Dimension D.
+    #[arg(long, default_value_t = 256)]
+    dim: usize,
+    /// Timed operations per measurement.
+    #[arg(long, default_value_t = 2000)]
+    ops: usize,
+    /// Queries for the index comparison.
+    #[arg(long, default_value_t = 1000)]
+    queries: usize,
+    /// ef_search values swept for both indexes.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![16usize, 32, 64, 128])]
+    ef: Vec<usize>,
+    /// HNSW M (both indexes).
+    #[arg(long, default_value_t = 16)]
+    m: usize,
+    /// HNSW efConstruction (both indexes).
+    #[arg(long, default_value_t = 100)]
+    ef_construction: usize,
+    /// Skip the FAISS reference.
+    #[arg(long)]
+    no_faiss: bool,
+    /// Threads FAISS may use to build its index.
+    #[arg(long, default_value_t = 2)]
+    faiss_build_threads: usize,
+    /// Directory for exported vectors and the snapshot.
+    #[arg(long, default_value = "out/bench_substrate")]
+    out_dir: PathBuf,
+    /// Data seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 fn main() {
@@ -115,6 +154,9 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Bench {
             what: BenchCmd::Sim { cfg, steps, reps },
         } => bench_sim(&load(&cfg)?, steps, reps),
+        Cmd::Bench {
+            what: BenchCmd::Substrate(a),
+        } => bench_substrate(a),
     }
 }
 
@@ -149,4 +191,29 @@ fn bench_sim(c: &Config, steps: u64, reps: u32) -> Result<()> {
 #[cfg(not(feature = "mujoco"))]
 fn bench_sim(_c: &Config, _steps: u64, _reps: u32) -> Result<()> {
     anyhow::bail!("this build has no MuJoCo: rebuild with `--features mujoco` (the default)")
+}
+
+fn bench_substrate(a: SubstrateBenchArgs) -> Result<()> {
+    use sattva::substrate::bench::{bench_substrate, BenchOptions};
+    let python = std::env::var_os("SATTVA_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("third_party/venv/bin/python"));
+    let r = bench_substrate(&BenchOptions {
+        sizes: a.sizes,
+        dim: a.dim,
+        ops: a.ops,
+        queries: a.queries,
+        ef: a.ef,
+        m: a.m,
+        ef_construction: a.ef_construction,
+        faiss: !a.no_faiss,
+        python,
+        script: PathBuf::from("scripts/bench/substrate_faiss.py"),
+        out_dir: a.out_dir,
+        faiss_build_threads: a.faiss_build_threads,
+        seed: a.seed,
+    })
+    .context("bench substrate")?;
+    println!("{r}");
+    Ok(())
 }

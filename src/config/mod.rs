@@ -138,6 +138,9 @@ pub struct Config {
     /// The `sattva sim` job.
     #[serde(default)]
     pub sim: SimConfig,
+    /// The learning substrate.
+    #[serde(default)]
+    pub substrate: crate::substrate::SubstrateConfig,
     /// MuJoCo backend (required when `backend: mujoco`).
     #[serde(default)]
     pub mujoco: Option<MujocoConfig>,
@@ -153,6 +156,7 @@ impl Validate for Config {
     fn validate(&self, c: &mut Checker) {
         c.section("control", |c| self.control.validate(c));
         c.section("sim", |c| self.sim.validate(c));
+        c.section("substrate", |c| self.substrate.validate(c));
         match (&self.backend, &self.mujoco) {
             (BackendKind::Mujoco, None) => c.fail(
                 "mujoco",

@@ -1,0 +1,95 @@
+//! Row storage in fixed-size chunks shared by reference count, so that a snapshot is a cheap
+//! clone of chunk pointers and the learner copies only the chunks it writes afterwards
+//! (copy-on-write via [`Arc::make_mut`]).
+
+use std::sync::Arc;
+
+/// Rows per chunk: a written chunk of 256-float rows costs one 128 KiB copy per snapshot.
+pub const CHUNK_ROWS: usize = 128;
+
+/// A growable table of rows of `width` values of `T`, chunked for copy-on-write.
+#[derive(Clone, Debug)]
+pub struct CowRows<T> {
+    width: usize,
+    len: usize,
+    chunks: Vec<Arc<Vec<T>>>,
+}
+
+impl<T: Clone> CowRows<T> {
+    /// An empty table of rows with `width` values each (`width >= 1`).
+    pub fn new(width: usize) -> Self {
+        Self {
+            width: width.max(1),
+            len: 0,
+            chunks: Vec::new(),
+        }
+    }
+
+    /// Values per row.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Row `i` (panics if `i >= len`; callers index only slots they created).
+    #[inline]
+    pub fn row(&self, i: usize) -> &[T] {
+        let o = (i % CHUNK_ROWS) * self.width;
+        &self.chunks[i / CHUNK_ROWS][o..o + self.width]
+    }
+
+    /// Row `i` for writing; copies its chunk first if a snapshot still shares it.
+    #[inline]
+    pub fn row_mut(&mut self, i: usize) -> &mut [T] {
+        let o = (i % CHUNK_ROWS) * self.width;
+        let w = self.width;
+        &mut Arc::make_mut(&mut self.chunks[i / CHUNK_ROWS])[o..o + w]
+    }
+
+    /// Appends a row filled with `fill`; returns its index.
+    pub fn push(&mut self, fill: T) -> usize {
+        let i = self.len;
+        if i % CHUNK_ROWS == 0 {
+            self.chunks
+                .push(Arc::new(Vec::with_capacity(CHUNK_ROWS * self.width)));
+        }
+        let last = self.chunks.len() - 1;
+        let c = Arc::make_mut(&mut self.chunks[last]);
+        c.extend(std::iter::repeat_n(fill, self.width));
+        self.len += 1;
+        i
+    }
+
+    /// Bytes held by the chunks (capacity, not just length).
+    pub fn heap_bytes(&self) -> usize {
+        self.chunks
+            .iter()
+            .map(|c| c.capacity() * std::mem::size_of::<T>())
+            .sum::<usize>()
+            + self.chunks.capacity() * std::mem::size_of::<Arc<Vec<T>>>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clone_shares_until_written() {
+        let mut a = CowRows::<u32>::new(3);
+        for i in 0..300 {
+            let r = a.push(0);
+            a.row_mut(r).fill(i);
+        }
+        let snap = a.clone();
+        a.row_mut(5)[1] = 99;
+        assert_eq!(snap.row(5), &[5, 5, 5]);
+        assert_eq!(a.row(5), &[5, 99, 5]);
+        assert_eq!(a.row(299), &[299, 299, 299]);
+        assert_eq!(a.len(), 300);
+    }
+}
