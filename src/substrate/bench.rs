@@ -206,7 +206,9 @@ fn us(t: Instant) -> f64 {
 /// Runs the benchmark.
 pub fn bench_substrate(o: &BenchOptions) -> Result<BenchReport, BenchError> {
     if o.sizes.is_empty() || o.sizes.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(BenchError::Options("sizes must be ascending and non-empty".into()));
+        return Err(BenchError::Options(
+            "sizes must be ascending and non-empty".into(),
+        ));
     }
     let max = *o.sizes.last().unwrap_or(&0);
     let cfg = SubstrateConfig {
@@ -321,7 +323,8 @@ pub fn bench_substrate(o: &BenchOptions) -> Result<BenchReport, BenchError> {
             lat: lat(l),
         });
     }
-    s.index_mut().set_ef_search(IndexConfig::default().ef_search as usize);
+    s.index_mut()
+        .set_ef_search(IndexConfig::default().ef_search as usize);
 
     if o.faiss {
         match faiss(o, &s, &ids, &queries, &gt) {
@@ -482,7 +485,11 @@ fn faiss(
     // Lines: `build <s>` and `ef <ef> recall <r> p50 <us> p99 <us> max <us>`.
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
-        let num = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+        let num = |i: usize| {
+            f.get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(f64::NAN)
+        };
         match f.first() {
             Some(&"build") => build = num(1),
             Some(&"ef") => rows.push(IndexRow {

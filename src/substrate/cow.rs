@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-/// Rows per chunk: a written chunk of 256-float rows costs one 128 KiB copy per snapshot.
-pub const CHUNK_ROWS: usize = 128;
+/// Rows per chunk: a written chunk of 256-float rows costs one 64 KiB copy per snapshot, below glibc's mmap threshold so chunks come from (and return to) the heap instead of fresh pages.
+pub const CHUNK_ROWS: usize = 64;
 
 /// A growable table of rows of `width` values of `T`, chunked for copy-on-write.
 #[derive(Clone, Debug)]

@@ -118,6 +118,8 @@ pub struct Index {
     results: BinaryHeap<std::cmp::Reverse<Cand>>,
     sorted: Vec<Cand>,
     picked: Vec<u32>,
+    /// `sorted` holds the level-0 candidates of the last [`Index::search`].
+    hint: bool,
 }
 
 impl Index {
@@ -143,6 +145,7 @@ impl Index {
             results: BinaryHeap::new(),
             sorted: Vec::new(),
             picked: Vec::new(),
+            hint: false,
         }
     }
 
@@ -276,6 +279,7 @@ impl Index {
 
     /// Beam search on one layer; leaves the best `ef` in `self.sorted`, best first.
     fn search_layer(&mut self, q: &[f32], ep: u32, ef: usize, level: usize) {
+        self.hint = false;
         let epoch = self.next_epoch();
         self.cands.clear();
         self.results.clear();
@@ -365,6 +369,7 @@ impl Index {
             }
             return;
         }
+        self.hint = false;
         let vn = self.vectors.row(n as usize);
         let mut sorted = std::mem::take(&mut self.sorted);
         sorted.clear();
@@ -489,39 +494,46 @@ impl Index {
         }
     }
 
-    /// Drops `slot` from its out-neighbours' lists, giving each the best replacement among
-    /// `slot`'s other neighbours.
+    /// Drops `slot` (and any other dead id) from its out-neighbours' lists and fills the room
+    /// with `slot`'s other neighbours, most similar first. Cost: O(m0^2) dot products.
     fn unlink(&mut self, slot: u32) {
         let level = self.nodes.row(slot as usize)[0].level as usize;
         let mut mine: Vec<u32> = Vec::new();
+        let mut new: Vec<u32> = Vec::new();
+        let mut cand: Vec<Cand> = Vec::new();
         for l in 0..=level {
+            let max = if l == 0 { self.m0 } else { self.m };
             mine.clear();
-            mine.extend_from_slice(self.links(slot, l));
+            mine.extend(
+                self.links(slot, l)
+                    .iter()
+                    .copied()
+                    .filter(|&x| x != slot && self.is_live(x)),
+            );
             for &n in &mine {
-                if !self.is_live(n) {
-                    continue;
-                }
                 let cur = self.links(n, l);
-                let Some(pos) = cur.iter().position(|&x| x == slot) else {
+                if !cur.contains(&slot) {
                     continue;
-                };
+                }
+                new.clear();
+                new.extend(
+                    cur.iter()
+                        .copied()
+                        .filter(|&x| x != slot && self.is_live(x)),
+                );
                 let vn = self.vectors.row(n as usize);
-                let mut best: Option<Cand> = None;
+                cand.clear();
                 for &c in &mine {
-                    if c == n || !self.is_live(c) || cur.contains(&c) {
-                        continue;
-                    }
-                    let s = dot(vn, self.vectors.row(c as usize));
-                    if best.is_none_or(|b| s > b.0) {
-                        best = Some(Cand(s, c));
+                    if c != n && !new.contains(&c) {
+                        cand.push(Cand(dot(vn, self.vectors.row(c as usize)), c));
                     }
                 }
-                let mut new: Vec<u32> = cur.to_vec();
-                match best {
-                    Some(b) => new[pos] = b.1,
-                    None => {
-                        new.remove(pos);
+                cand.sort_unstable_by(|a, b| b.cmp(a));
+                for c in &cand {
+                    if new.len() >= max {
+                        break;
                     }
+                    new.push(c.1);
                 }
                 self.set_links(n, l, &new);
             }
@@ -545,11 +557,59 @@ impl Index {
         }
         let ef = (self.cfg.ef_search as usize).max(k);
         self.search_layer(q, ep, ef, 0);
+        if self.sorted.len() < k.min(self.live) {
+            // The reachable part of the graph is smaller than k (only after heavy removal):
+            // answer exactly rather than short.
+            self.search_exact(q, k, out);
+            return;
+        }
         out.extend(self.sorted.iter().take(k).map(|c| (c.1, c.0)));
+        self.hint = true;
+    }
+
+    /// Inserts `v` into `slot` right after [`Index::search`] was called with the same `v`:
+    /// a node drawn at level 0 (a fraction `1 - 1/m` of all) is linked from that search's
+    /// candidates, saving the construction search (its effective `ef_construction` is then
+    /// `ef_search`). Otherwise, or if anything searched since, this is [`Index::insert`].
+    pub fn insert_after_search(&mut self, slot: u32, v: &[f32]) {
+        let level = self.random_level();
+        if level != 0 || !self.hint || self.entry.is_none() {
+            self.insert_at_level(slot, v, level);
+            return;
+        }
+        self.hint = false;
+        let s = slot as usize;
+        self.grow_to(s);
+        self.vectors.row_mut(s).copy_from_slice(&v[..self.dim]);
+        if !self.nodes.row(s)[0].live {
+            self.live += 1;
+        }
+        self.nodes.row_mut(s)[0] = NodeInfo {
+            level: 0,
+            live: true,
+            drift: 0.0,
+        };
+        self.links0.row_mut(s)[0] = 0;
+        self.upper.row_mut(s)[0] = None;
+        let mut sorted = std::mem::take(&mut self.sorted);
+        sorted.retain(|c| c.1 != slot && self.nodes.row(c.1 as usize)[0].live);
+        self.sorted = sorted;
+        if self.sorted.is_empty() {
+            self.link_node(slot, 0);
+            return;
+        }
+        self.select(self.m0);
+        let picked = std::mem::take(&mut self.picked);
+        self.set_links(slot, 0, &picked);
+        for &n in &picked {
+            self.connect(n, slot, 0);
+        }
+        self.picked = picked;
     }
 
     /// Exact top-`k` by brute force over all live vectors.
     pub fn search_exact(&mut self, q: &[f32], k: usize, out: &mut Vec<(u32, f32)>) {
+        self.hint = false;
         out.clear();
         self.results.clear();
         for i in 0..self.nodes.len() {

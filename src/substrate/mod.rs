@@ -142,7 +142,12 @@ impl Validate for SubstrateConfig {
         c.range_u64("capacity", self.capacity, 1, u32::MAX as u64 - 1);
         c.range_f64("min_rate", self.min_rate, 0.0, 1.0);
         c.range_f64("merge_similarity", self.merge_similarity, -1.0, 1.0);
-        c.range_f64("strength_half_life_s", self.strength_half_life_s, 1e-6, 1e12);
+        c.range_f64(
+            "strength_half_life_s",
+            self.strength_half_life_s,
+            1e-6,
+            1e12,
+        );
         c.range_f64("prune_floor", self.prune_floor, 0.0, 1e6);
         c.range_u64("sweep_per_learn", self.sweep_per_learn, 0, 1 << 20);
         c.range_u64("evict_sample", self.evict_sample, 1, 1 << 20);
@@ -172,7 +177,8 @@ impl SubstrateConfig {
     fn check(&self) -> Result<(), SubstrateError> {
         let mut c = Checker::new(std::path::Path::new("<substrate>"), "substrate");
         self.validate(&mut c);
-        c.finish().map_err(|e| SubstrateError::Config(e.to_string()))
+        c.finish()
+            .map_err(|e| SubstrateError::Config(e.to_string()))
     }
 }
 
@@ -561,7 +567,7 @@ impl Substrate {
             created: t,
         };
         self.edges.row_mut(s).fill(Edge::default());
-        self.index.insert(slot, x);
+        self.index.insert_after_search(slot, x);
         self.counters.created += 1;
         slot
     }
@@ -658,9 +664,7 @@ impl Substrate {
             let i = self.sweep_cursor % n;
             self.sweep_cursor = (i + 1) % n;
             let m = self.meta.row(i)[0];
-            if m.live
-                && i as u32 != protect
-                && (self.decayed(&m, t) as f64) < self.cfg.prune_floor
+            if m.live && i as u32 != protect && (self.decayed(&m, t) as f64) < self.cfg.prune_floor
             {
                 self.remove(i as u32);
                 self.counters.pruned += 1;

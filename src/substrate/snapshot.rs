@@ -586,7 +586,11 @@ impl SnapshotWriter {
                     match &r {
                         Ok(info) => {
                             last = info.hash;
-                            tracing::debug!(step = info.step, bytes = info.bytes, "snapshot written");
+                            tracing::debug!(
+                                step = info.step,
+                                bytes = info.bytes,
+                                "snapshot written"
+                            );
                         }
                         Err(e) => tracing::warn!("snapshot failed: {e}"),
                     }
