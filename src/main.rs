@@ -1,7 +1,6 @@
 //! `sattva` command line: thin wrappers over the library; no logic lives here.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -105,6 +104,12 @@ struct SubstrateBenchArgs {
     /// Directory for exported vectors and the snapshot.
     #[arg(long, default_value = "out/bench_substrate")]
     out_dir: PathBuf,
+    /// Long-stream run: experiences learned into a bounded substrate (0: skip).
+    #[arg(long, default_value_t = 100_000)]
+    stream: usize,
+    /// Capacity of the long-stream substrate.
+    #[arg(long, default_value_t = 10_000)]
+    stream_capacity: usize,
     /// Data seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -163,7 +168,7 @@ fn run(cli: Cli) -> Result<()> {
 #[cfg(feature = "mujoco")]
 fn sim(c: &Config, trace: Option<PathBuf>) -> Result<()> {
     use sattva::sim::{run_sim, SimOptions};
-    let started = Instant::now();
+    let started = std::time::Instant::now();
     let summary = run_sim(
         c,
         &SimOptions {
@@ -211,6 +216,8 @@ fn bench_substrate(a: SubstrateBenchArgs) -> Result<()> {
         script: PathBuf::from("scripts/bench/substrate_faiss.py"),
         out_dir: a.out_dir,
         faiss_build_threads: a.faiss_build_threads,
+        stream: a.stream,
+        stream_capacity: a.stream_capacity,
         seed: a.seed,
     })
     .context("bench substrate")?;

@@ -300,7 +300,8 @@ fn bad_input_is_an_error_not_a_panic() {
 }
 
 /// A long stream of novel experiences: the number of attractors, slots and bytes stays bounded.
-/// 200k experiences at D = 8 here, because a debug build learns ~2k experiences/s on this box and
+/// 100k experiences at D = 8 here (50x the capacity), because a debug build learns only a few
+/// thousand experiences/s on this shared box and
 /// the suite must stay fast; the bound is a property of the rules, not of the stream length or D,
 /// and `sattva bench substrate --stream 1000000` runs the same check on a 1M stream at D = 256.
 #[test]
@@ -323,24 +324,24 @@ fn long_stream_does_not_grow_without_bound() {
         (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
     };
     let mut x = [0f32; 8];
-    let mut mem_at_100k = 0;
-    let n = 200_000;
+    let mut mem_at_10k = 0;
+    let n = 100_000;
     for i in 0..n {
         x.iter_mut().for_each(|v| *v = rnd());
         s.learn(Time(i as i64 * 1_000_000), &x).unwrap();
         if i % 1000 == 0 {
             assert!(s.len() <= cap, "step {i}: {} attractors", s.len());
         }
-        if i == 100_000 {
-            mem_at_100k = s.memory_bytes();
+        if i == 10_000 {
+            mem_at_10k = s.memory_bytes();
         }
     }
     assert!(s.len() <= cap);
     assert!(s.index().slots() <= cap, "slots {}", s.index().slots());
     let mem = s.memory_bytes();
     assert!(
-        mem <= mem_at_100k + mem_at_100k / 4,
-        "memory grew from {mem_at_100k} to {mem} bytes"
+        mem <= mem_at_10k + mem_at_10k / 4,
+        "memory grew from {mem_at_10k} to {mem} bytes"
     );
     let k = s.counters();
     assert!(

@@ -65,8 +65,35 @@ pub struct BenchOptions {
     pub out_dir: PathBuf,
     /// Threads FAISS may use to build (queries are single-threaded on both sides).
     pub faiss_build_threads: usize,
+    /// Length of the long-stream run (0: skip): default config, capacity `stream_capacity`.
+    pub stream: usize,
+    /// Capacity of the long-stream substrate.
+    pub stream_capacity: usize,
     /// Seed of the data.
     pub seed: u64,
+}
+
+/// The long-stream run: bounded growth under a stream of mostly novel experiences.
+#[derive(Clone, Debug, Default)]
+pub struct StreamRow {
+    /// Experiences learned.
+    pub experiences: usize,
+    /// Capacity.
+    pub capacity: usize,
+    /// Live attractors at the end.
+    pub live: usize,
+    /// Slots ever used.
+    pub slots: usize,
+    /// Bytes after 10% of the stream.
+    pub bytes_early: usize,
+    /// Bytes at the end.
+    pub bytes_end: usize,
+    /// Regulation counters.
+    pub counters: super::Counters,
+    /// learn() over the whole stream.
+    pub learn: Lat,
+    /// Wall time, s.
+    pub wall_s: f64,
 }
 
 /// Latency percentiles, µs.
@@ -157,6 +184,8 @@ pub struct BenchReport {
     pub index: Vec<IndexRow>,
     /// Snapshot row.
     pub snap: Option<SnapRow>,
+    /// Long-stream row.
+    pub stream: Option<StreamRow>,
     /// Notes (FAISS skipped, etc.).
     pub notes: Vec<String>,
 }
@@ -387,7 +416,49 @@ pub fn bench_substrate(o: &BenchOptions) -> Result<BenchReport, BenchError> {
         learns_during: during.len(),
         learn_during: lat(during),
     });
+    drop(s);
+    if o.stream > 0 {
+        rep.stream = Some(long_stream(o)?);
+    }
     Ok(rep)
+}
+
+/// `o.stream` experiences from 10x `stream_capacity` clusters into a default-config substrate
+/// (vigilance 0.7) with capacity `stream_capacity`, at 500 Hz simulated time.
+fn long_stream(o: &BenchOptions) -> Result<StreamRow, BenchError> {
+    let cfg = SubstrateConfig {
+        dim: o.dim as u64,
+        capacity: o.stream_capacity as u64,
+        strength_half_life_s: 10.0,
+        ..SubstrateConfig::default()
+    };
+    let mut s = Substrate::new(cfg)?;
+    let mut data = Data::new(o.dim, 10 * o.stream_capacity.max(1), o.seed ^ 0x57);
+    let mut x = vec![0f32; o.dim];
+    let mut l = Vec::with_capacity(o.stream);
+    let mut early = 0;
+    let t0 = Instant::now();
+    for i in 0..o.stream {
+        data.point(&mut x);
+        let t = Time(i as i64 * 2_000_000);
+        let t1 = Instant::now();
+        s.learn(t, &x)?;
+        l.push(us(t1));
+        if i == o.stream / 10 {
+            early = s.memory_bytes();
+        }
+    }
+    Ok(StreamRow {
+        experiences: o.stream,
+        capacity: o.stream_capacity,
+        live: s.len(),
+        slots: s.index().slots(),
+        bytes_early: early,
+        bytes_end: s.memory_bytes(),
+        counters: s.counters(),
+        learn: lat(l),
+        wall_s: t0.elapsed().as_secs_f64(),
+    })
 }
 
 /// Exact top-`k` slots per query (blocked over queries, two threads).
@@ -585,6 +656,29 @@ impl fmt::Display for BenchReport {
                 sn.learn_during.p99,
                 sn.learn_during.max,
                 sn.learns_during
+            )?;
+        }
+        if let Some(st) = &self.stream {
+            writeln!(
+                f,
+                "\nlong stream: {} experiences, capacity {}: {} live, {} slots, {:.1} MB after 10% -> \
+                 {:.1} MB at the end; created {}, strengthened {}, merged {}, pruned {}, evicted {}; \
+                 learn p50 {:.1} us, p99 {:.1} us, max {:.0} us; {:.0} s",
+                st.experiences,
+                st.capacity,
+                st.live,
+                st.slots,
+                st.bytes_early as f64 / 1e6,
+                st.bytes_end as f64 / 1e6,
+                st.counters.created,
+                st.counters.strengthened,
+                st.counters.merged,
+                st.counters.pruned,
+                st.counters.evicted,
+                st.learn.p50,
+                st.learn.p99,
+                st.learn.max,
+                st.wall_s
             )?;
         }
         for n in &self.notes {

@@ -565,7 +565,7 @@ fn decode(path: &Path, bytes: &[u8]) -> Result<(Substrate, SnapshotInfo), Snapsh
 /// A background thread that writes snapshot views to one path, keeping the lineage chain.
 /// [`SnapshotWriter::submit`] never blocks: while a write is in progress a new view is refused.
 pub struct SnapshotWriter {
-    tx: Option<SyncSender<SnapshotView>>,
+    tx: Option<SyncSender<Box<SnapshotView>>>,
     results: Receiver<Result<SnapshotInfo, SnapshotError>>,
     handle: Option<JoinHandle<()>>,
 }
@@ -574,7 +574,7 @@ impl SnapshotWriter {
     /// Starts the writer thread for `path`; `parent` is the hash of the snapshot the state
     /// descends from (zeros for none).
     pub fn spawn(path: PathBuf, parent: [u8; 32]) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::sync_channel::<SnapshotView>(0);
+        let (tx, rx) = mpsc::sync_channel::<Box<SnapshotView>>(0);
         let (rtx, results) = mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("snapshot-writer".into())
@@ -608,7 +608,7 @@ impl SnapshotWriter {
 
     /// Hands a view to the writer; returns false (and drops the view) if it is busy.
     pub fn submit(&self, view: SnapshotView) -> bool {
-        match self.tx.as_ref().map(|t| t.try_send(view)) {
+        match self.tx.as_ref().map(|t| t.try_send(Box::new(view))) {
             Some(Ok(())) => true,
             Some(Err(TrySendError::Full(_))) | Some(Err(TrySendError::Disconnected(_))) => false,
             None => false,
