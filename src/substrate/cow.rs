@@ -12,7 +12,9 @@ pub const CHUNK_ROWS: usize = 64;
 pub struct CowRows<T> {
     width: usize,
     len: usize,
-    chunks: Vec<Arc<Vec<T>>>,
+    /// Full-size chunks (`CHUNK_ROWS * width` values, rows past `len` hold the fill value);
+    /// `Arc<[T]>` keeps the values inline after the count: one pointer hop per row access.
+    chunks: Vec<Arc<[T]>>,
 }
 
 impl<T: Clone> CowRows<T> {
@@ -55,22 +57,27 @@ impl<T: Clone> CowRows<T> {
         let i = self.len;
         if i % CHUNK_ROWS == 0 {
             self.chunks
-                .push(Arc::new(Vec::with_capacity(CHUNK_ROWS * self.width)));
+                .push(std::iter::repeat_n(fill, CHUNK_ROWS * self.width).collect());
+        } else {
+            self.row_mut(i).fill(fill);
         }
-        let last = self.chunks.len() - 1;
-        let c = Arc::make_mut(&mut self.chunks[last]);
-        c.extend(std::iter::repeat_n(fill, self.width));
         self.len += 1;
         i
+    }
+
+    /// Address of row `i` (for prefetching; `i < len`).
+    #[inline]
+    pub fn row_ptr(&self, i: usize) -> *const T {
+        self.row(i).as_ptr()
     }
 
     /// Bytes held by the chunks (capacity, not just length).
     pub fn heap_bytes(&self) -> usize {
         self.chunks
             .iter()
-            .map(|c| c.capacity() * std::mem::size_of::<T>())
+            .map(|c| c.len() * std::mem::size_of::<T>() + 16)
             .sum::<usize>()
-            + self.chunks.capacity() * std::mem::size_of::<Arc<Vec<T>>>()
+            + self.chunks.capacity() * std::mem::size_of::<Arc<[T]>>()
     }
 }
 

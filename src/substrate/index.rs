@@ -111,6 +111,8 @@ pub struct Index {
     pub(crate) max_level: usize,
     pub(crate) live: usize,
     pub(crate) rng: ChaCha8Rng,
+    /// Dense copy of `nodes[i].live` (one bit per slot, stays in cache during search).
+    live_bits: Vec<u64>,
     // scratch, not part of the state
     visited: Vec<u32>,
     epoch: u32,
@@ -120,6 +122,8 @@ pub struct Index {
     picked: Vec<u32>,
     /// `sorted` holds the level-0 candidates of the last [`Index::search`].
     hint: bool,
+    /// Graph searches that found fewer than `k` and fell back to exact search.
+    fallbacks: u64,
 }
 
 impl Index {
@@ -139,6 +143,7 @@ impl Index {
             max_level: 0,
             live: 0,
             rng: ChaCha8Rng::seed_from_u64(seed),
+            live_bits: Vec::new(),
             visited: Vec::new(),
             epoch: 0,
             cands: BinaryHeap::new(),
@@ -146,6 +151,7 @@ impl Index {
             sorted: Vec::new(),
             picked: Vec::new(),
             hint: false,
+            fallbacks: 0,
         }
     }
 
@@ -165,14 +171,31 @@ impl Index {
     }
 
     /// True if `slot` holds a live vector.
+    #[inline]
     pub fn is_live(&self, slot: u32) -> bool {
-        (slot as usize) < self.nodes.len() && self.nodes.row(slot as usize)[0].live
+        let s = slot as usize;
+        s < self.nodes.len() && (self.live_bits[s / 64] >> (s % 64)) & 1 == 1
+    }
+
+    fn set_live(&mut self, slot: u32, live: bool) {
+        let s = slot as usize;
+        self.nodes.row_mut(s)[0].live = live;
+        if live {
+            self.live_bits[s / 64] |= 1 << (s % 64);
+        } else {
+            self.live_bits[s / 64] &= !(1 << (s % 64));
+        }
     }
 
     /// The vector in `slot` (live or not; panics past [`Index::slots`]).
     #[inline]
     pub fn vector(&self, slot: u32) -> &[f32] {
         self.vectors.row(slot as usize)
+    }
+
+    /// Graph searches that fell back to exact search (reachable part smaller than `k`).
+    pub fn exact_fallbacks(&self) -> u64 {
+        self.fallbacks
     }
 
     /// Sets the candidate list size used by [`Index::search`].
@@ -204,7 +227,10 @@ impl Index {
             self.vectors.push(0.0);
             self.links0.push(0);
             self.upper.push(None);
-            self.nodes.push(NodeInfo::default());
+            let i = self.nodes.push(NodeInfo::default());
+            if i % 64 == 0 {
+                self.live_bits.push(0);
+            }
             self.visited.push(0);
         }
     }
@@ -298,6 +324,14 @@ impl Index {
             } else {
                 self.links(c, level).len()
             };
+            if level == 0 {
+                let r = self.links0.row(c as usize);
+                for &n in &r[1..1 + nl] {
+                    if (n as usize) < self.visited.len() && self.visited[n as usize] != epoch {
+                        prefetch(self.vectors.row_ptr(n as usize));
+                    }
+                }
+            }
             for i in 0..nl {
                 let n = if level == 0 {
                     self.links0.row(c as usize)[1 + i]
@@ -309,7 +343,7 @@ impl Index {
                     continue;
                 }
                 self.visited[nu] = epoch;
-                if !self.nodes.row(nu)[0].live {
+                if (self.live_bits[nu / 64] >> (nu % 64)) & 1 == 0 {
                     continue;
                 }
                 let sn = self.sim(q, n);
@@ -405,6 +439,7 @@ impl Index {
             live: true,
             drift: 0.0,
         };
+        self.set_live(slot, true);
         self.links0.row_mut(s)[0] = 0;
         self.upper.row_mut(s)[0] = (level > 0).then(|| Arc::new(vec![Vec::new(); level]));
         self.link_node(slot, level);
@@ -472,7 +507,7 @@ impl Index {
         }
         self.unlink(slot);
         let s = slot as usize;
-        self.nodes.row_mut(s)[0].live = false;
+        self.set_live(slot, false);
         self.links0.row_mut(s)[0] = 0;
         self.upper.row_mut(s)[0] = None;
         self.live -= 1;
@@ -543,6 +578,12 @@ impl Index {
     /// The `k` most similar live vectors to `q` (unit length expected), best first, into `out`
     /// as `(slot, similarity)`. Exact below the threshold, HNSW above.
     pub fn search(&mut self, q: &[f32], k: usize, out: &mut Vec<(u32, f32)>) {
+        self.search_ef(q, k, self.cfg.ef_search as usize, out);
+    }
+
+    /// [`Index::search`] with candidate list size `ef` (the learner searches with
+    /// `ef_construction` so that a new node can be linked from the same search).
+    pub fn search_ef(&mut self, q: &[f32], k: usize, ef: usize, out: &mut Vec<(u32, f32)>) {
         out.clear();
         if self.live == 0 || k == 0 {
             return;
@@ -555,11 +596,12 @@ impl Index {
         for l in (1..=self.max_level).rev() {
             ep = self.greedy(q, ep, l);
         }
-        let ef = (self.cfg.ef_search as usize).max(k);
+        let ef = ef.max(k);
         self.search_layer(q, ep, ef, 0);
         if self.sorted.len() < k.min(self.live) {
             // The reachable part of the graph is smaller than k (only after heavy removal):
             // answer exactly rather than short.
+            self.fallbacks += 1;
             self.search_exact(q, k, out);
             return;
         }
@@ -567,10 +609,10 @@ impl Index {
         self.hint = true;
     }
 
-    /// Inserts `v` into `slot` right after [`Index::search`] was called with the same `v`:
+    /// Inserts `v` into `slot` right after [`Index::search_ef`] was called with the same `v`:
     /// a node drawn at level 0 (a fraction `1 - 1/m` of all) is linked from that search's
-    /// candidates, saving the construction search (its effective `ef_construction` is then
-    /// `ef_search`). Otherwise, or if anything searched since, this is [`Index::insert`].
+    /// candidates, saving the construction search (its effective `ef_construction` is the `ef`
+    /// of that search). Otherwise, or if anything searched since, this is [`Index::insert`].
     pub fn insert_after_search(&mut self, slot: u32, v: &[f32]) {
         let level = self.random_level();
         if level != 0 || !self.hint || self.entry.is_none() {
@@ -589,6 +631,7 @@ impl Index {
             live: true,
             drift: 0.0,
         };
+        self.set_live(slot, true);
         self.links0.row_mut(s)[0] = 0;
         self.upper.row_mut(s)[0] = None;
         let mut sorted = std::mem::take(&mut self.sorted);
@@ -632,7 +675,26 @@ impl Index {
 
     /// Rebuilds scratch buffers after a load.
     pub(crate) fn reset_scratch(&mut self) {
+        self.live_bits = vec![0; self.nodes.len().div_ceil(64)];
+        for i in 0..self.nodes.len() {
+            if self.nodes.row(i)[0].live {
+                self.live_bits[i / 64] |= 1 << (i % 64);
+            }
+        }
         self.visited = vec![0; self.nodes.len()];
         self.epoch = 0;
     }
+}
+
+#[inline(always)]
+fn prefetch(p: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetch is a hint; it never faults, whatever the address.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch(p as *const i8, _MM_HINT_T0);
+        _mm_prefetch((p as *const i8).wrapping_add(64), _MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }

@@ -473,13 +473,15 @@ impl Substrate {
     }
 
     /// Learns one experience at time `t` (any nonzero finite vector of length D; it is
-    /// normalised). Cost: one index search (k = 2) plus either a center update (occasionally a
+    /// normalised). Cost: one index search (k = 2, `ef_construction` candidates, which also
+    /// serve to link a new attractor) plus either a center update (occasionally a
     /// relink) or an insertion (plus one removal when at capacity), plus `sweep_per_learn` slot
     /// checks (each may remove one attractor).
     pub fn learn(&mut self, t: Time, experience: &[f32]) -> Result<Learned, SubstrateError> {
         self.take_input(experience)?;
         let x = std::mem::take(&mut self.x);
-        self.index.search(&x, 2, &mut self.hits);
+        let ef = self.cfg.index.ef_construction as usize;
+        self.index.search_ef(&x, 2, ef, &mut self.hits);
         let nearest = self.hits.first().copied();
         let second = self.hits.get(1).copied();
         let mut out = Learned {
