@@ -99,6 +99,7 @@ fn converging_centers_merge() {
     let b = s.learn(secs(0.0), &planar(4, theta)).unwrap();
     assert!(a.created && b.created);
     assert_eq!(s.len(), 2);
+    assert!(s.add_label(a.id, "cup") && s.add_label(b.id, "mug"));
     // Experiences between them, nearer B, pull B toward A until their centers converge.
     let mut merged = None;
     let mut learned = 2;

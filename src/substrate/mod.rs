@@ -285,7 +285,7 @@ pub struct Substrate {
     index: Index,
     meta: CowRows<Meta>,
     edges: CowRows<Edge>,
-    labels: BTreeMap<u32, Vec<String>>,
+    labels: std::sync::Arc<BTreeMap<u32, Vec<String>>>,
     free: Vec<u32>,
     prev: Option<(u32, u32)>,
     step: u64,
@@ -316,7 +316,7 @@ impl Substrate {
             index,
             meta: CowRows::new(1),
             edges: CowRows::new(cfg.max_edges as usize),
-            labels: BTreeMap::new(),
+            labels: Default::default(),
             free: Vec::new(),
             prev: None,
             step: 0,
@@ -400,7 +400,9 @@ impl Substrate {
         if !self.is_live(id.0) {
             return false;
         }
-        let l = self.labels.entry(id.0).or_default();
+        let l = std::sync::Arc::make_mut(&mut self.labels)
+            .entry(id.0)
+            .or_default();
         if !l.iter().any(|x| x == label) {
             l.push(label.to_string());
         }
@@ -579,7 +581,9 @@ impl Substrate {
         self.index.remove(slot);
         self.meta.row_mut(s)[0].live = false;
         self.edges.row_mut(s).fill(Edge::default());
-        self.labels.remove(&slot);
+        if self.labels.contains_key(&slot) {
+            std::sync::Arc::make_mut(&mut self.labels).remove(&slot);
+        }
         self.free.push(slot);
         if self.prev.is_some_and(|p| p.0 == slot) {
             self.prev = None;
@@ -608,8 +612,10 @@ impl Substrate {
                 self.hebb_set(keep, e.target, e.generation, e.weight);
             }
         }
-        if let Some(l) = self.labels.remove(&gone) {
-            let dst = self.labels.entry(keep).or_default();
+        if self.labels.contains_key(&gone) {
+            let labels = std::sync::Arc::make_mut(&mut self.labels);
+            let l = labels.remove(&gone).unwrap_or_default();
+            let dst = labels.entry(keep).or_default();
             for s in l {
                 if !dst.contains(&s) {
                     dst.push(s);

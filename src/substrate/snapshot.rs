@@ -14,7 +14,7 @@
 //!
 //! Writing goes to `<path>.tmp`, is fsynced, renamed over `<path>`, and the directory is fsynced:
 //! a crash at any point leaves either the old or the new complete file at `<path>`.
-//! [`Substrate::snapshot_view`] clones only chunk pointers (copy-on-write), so a writer thread
+//! [`Substrate::snapshot_view`] clones only group pointers (copy-on-write), so a writer thread
 //! can serialise while learning continues; the learner copies a chunk only when it writes it.
 
 use std::collections::BTreeMap;
@@ -125,7 +125,8 @@ pub struct SnapshotView {
 }
 
 impl Substrate {
-    /// A copy-on-write view of the current state (clones chunk pointers: O(attractors / 128)).
+    /// A copy-on-write view of the current state: one `Arc` clone per 16384 attractors and table
+    /// (plus the labels map), so it can be taken on the learning thread every period.
     pub fn snapshot_view(&self) -> SnapshotView {
         SnapshotView {
             cfg: self.cfg.clone(),
@@ -144,7 +145,7 @@ impl Substrate {
             nodes: self.index.nodes.clone(),
             meta: self.meta.clone(),
             edges: self.edges.clone(),
-            labels: Arc::new(self.labels.clone()),
+            labels: Arc::clone(&self.labels),
         }
     }
 
@@ -529,7 +530,7 @@ fn decode(path: &Path, bytes: &[u8]) -> Result<(Substrate, SnapshotInfo), Snapsh
         for _ in 0..k {
             v.push(r.str("label")?);
         }
-        s.labels.insert(slot, v);
+        Arc::make_mut(&mut s.labels).insert(slot, v);
     }
     if r.pos != body.len() {
         return Err(r.bad("trailing bytes"));
