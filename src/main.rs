@@ -200,9 +200,18 @@ fn bench_sim(_c: &Config, _steps: u64, _reps: u32) -> Result<()> {
 
 fn bench_substrate(a: SubstrateBenchArgs) -> Result<()> {
     use sattva::substrate::bench::{bench_substrate, BenchOptions};
+    // Relative to the current directory, else to the source tree this binary was built from.
+    let local = |p: &str| {
+        let p = PathBuf::from(p);
+        if p.exists() {
+            p
+        } else {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
+        }
+    };
     let python = std::env::var_os("SATTVA_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("third_party/venv/bin/python"));
+        .unwrap_or_else(|| local("third_party/venv/bin/python"));
     let r = bench_substrate(&BenchOptions {
         sizes: a.sizes,
         dim: a.dim,
@@ -213,7 +222,7 @@ fn bench_substrate(a: SubstrateBenchArgs) -> Result<()> {
         ef_construction: a.ef_construction,
         faiss: !a.no_faiss,
         python,
-        script: PathBuf::from("scripts/bench/substrate_faiss.py"),
+        script: local("scripts/bench/substrate_faiss.py"),
         out_dir: a.out_dir,
         faiss_build_threads: a.faiss_build_threads,
         stream: a.stream,
