@@ -174,6 +174,8 @@ enum BenchCmd {
         #[arg(long, default_value_t = 200.0)]
         rate: f64,
     },
+    /// Substrate learn/activate latency, memory, snapshots, and the index vs FAISS IndexHNSWFlat.
+    Substrate(SubstrateBenchArgs),
     /// Bag read + decode throughput vs the Python `rosbags` package on the same bag.
     Replay {
         /// Bag directory or .mcap/.db3 file (default: a synthetic IMU/JointState/TF bag).
@@ -186,6 +188,50 @@ enum BenchCmd {
         #[arg(long, default_value_t = 3)]
         reps: u32,
     },
+}
+
+/// Arguments of `sattva bench substrate`.
+#[derive(Args)]
+struct SubstrateBenchArgs {
+    /// Attractor counts to measure at (comma-separated, ascending), e.g. 1000,10000,100000,1000000.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1000usize, 10000])]
+    sizes: Vec<usize>,
+    /// Dimension D.
+    #[arg(long, default_value_t = 256)]
+    dim: usize,
+    /// Timed operations per measurement.
+    #[arg(long, default_value_t = 2000)]
+    ops: usize,
+    /// Queries for the index comparison.
+    #[arg(long, default_value_t = 1000)]
+    queries: usize,
+    /// ef_search values swept for both indexes.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![16usize, 32, 64, 128])]
+    ef: Vec<usize>,
+    /// HNSW M (both indexes).
+    #[arg(long, default_value_t = 16)]
+    m: usize,
+    /// HNSW efConstruction (both indexes).
+    #[arg(long, default_value_t = 100)]
+    ef_construction: usize,
+    /// Skip the FAISS reference.
+    #[arg(long)]
+    no_faiss: bool,
+    /// Threads FAISS may use to build its index.
+    #[arg(long, default_value_t = 2)]
+    faiss_build_threads: usize,
+    /// Directory for exported vectors and the snapshot.
+    #[arg(long, default_value = "out/bench_substrate")]
+    out_dir: PathBuf,
+    /// Long-stream run: experiences learned into a bounded substrate (0: skip).
+    #[arg(long, default_value_t = 100_000)]
+    stream: usize,
+    /// Capacity of the long-stream substrate.
+    #[arg(long, default_value_t = 10_000)]
+    stream_capacity: usize,
+    /// Data seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 /// Entry point of the `sattva` binary (also used by the colcon package `ros2_ws/src/sattva`).
@@ -368,6 +414,9 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
             what: BenchCmd::Ros { seconds, rate },
         } => bench_ros(seconds, rate),
         Cmd::Bench {
+            what: BenchCmd::Substrate(a),
+        } => bench_substrate(a),
+        Cmd::Bench {
             what: BenchCmd::Replay { bag, seconds, reps },
         } => {
             let r = crate::replay::bench::bench_replay(bag.as_deref(), seconds, reps)?;
@@ -517,4 +566,40 @@ fn publish_bag(bag: &std::path::Path, rate: f64, delay: f64) -> Result<()> {
 #[cfg(not(feature = "ros2"))]
 fn publish_bag(_bag: &std::path::Path, _rate: f64, _delay: f64) -> Result<()> {
     anyhow::bail!("--publish needs ROS 2: rebuild with `--features ros2`")
+}
+
+fn bench_substrate(a: SubstrateBenchArgs) -> Result<()> {
+    use crate::substrate::bench::{bench_substrate, BenchOptions};
+    // Relative to the current directory, else to the source tree this binary was built from.
+    let local = |p: &str| {
+        let p = PathBuf::from(p);
+        if p.exists() {
+            p
+        } else {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
+        }
+    };
+    let python = std::env::var_os("SATTVA_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| local("third_party/venv/bin/python"));
+    let r = bench_substrate(&BenchOptions {
+        sizes: a.sizes,
+        dim: a.dim,
+        ops: a.ops,
+        queries: a.queries,
+        ef: a.ef,
+        m: a.m,
+        ef_construction: a.ef_construction,
+        faiss: !a.no_faiss,
+        python,
+        script: local("scripts/bench/substrate_faiss.py"),
+        out_dir: a.out_dir,
+        faiss_build_threads: a.faiss_build_threads,
+        stream: a.stream,
+        stream_capacity: a.stream_capacity,
+        seed: a.seed,
+    });
+    let r = anyhow::Context::context(r, "bench substrate")?;
+    println!("{r}");
+    Ok(())
 }

@@ -144,6 +144,9 @@ pub struct Config {
     /// The `sattva sim` job.
     #[serde(default)]
     pub sim: SimConfig,
+    /// The learning substrate.
+    #[serde(default)]
+    pub substrate: crate::substrate::SubstrateConfig,
     /// MuJoCo backend (required when `backend: mujoco`).
     #[serde(default)]
     pub mujoco: Option<MujocoConfig>,
@@ -197,6 +200,7 @@ impl Validate for Config {
                 ),
             );
         }
+        c.section("substrate", |c| self.substrate.validate(c));
         match (&self.backend, &self.mujoco) {
             (BackendKind::Mujoco, None) => c.fail(
                 "mujoco",
