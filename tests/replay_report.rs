@@ -35,12 +35,26 @@ fn report_has_plots_of_the_replayed_data_and_the_same_hash() {
         "{:?}",
         data.topics
     );
+    // the replay learned: one experience per 200 ms window of the 3 s bag, attractors formed
+    assert!(
+        data.learning.len() >= 10,
+        "experiences: {}",
+        data.learning.len()
+    );
+    let last = data.learning.last().unwrap();
+    assert!(last.1 >= 1 && last.1 <= data.learning.len(), "{:?}", last);
+    let created = data.learning.iter().filter(|l| l.2).count();
+    assert_eq!(
+        created,
+        data.learning.iter().fold(0, |n, l| n + l.2 as usize)
+    );
     let dir = tmp.path().join("report");
     let html = write_report(&dir, &bag, &s, &data).unwrap();
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains(&s.hash), "hash in the summary table");
     assert!(page.contains("orientation.svg") && page.contains("cycle_time.svg"));
-    for svg in ["orientation.svg", "cycle_time.svg"] {
+    assert!(page.contains("learning.svg") && page.contains("experiences learned"));
+    for svg in ["orientation.svg", "cycle_time.svg", "learning.svg"] {
         let text = std::fs::read_to_string(dir.join(svg)).unwrap();
         assert!(
             text.starts_with("<svg") || text.contains("<svg"),

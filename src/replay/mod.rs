@@ -113,6 +113,9 @@ pub struct ReplayConfig {
     pub ground_truth_topic: String,
     /// Replay speed: 0 = as fast as possible, k > 0 = k x real time.
     pub rate: f64,
+    /// Length of one experience when the replay learns (`--report`): the state at the start and
+    /// at the end of each window is encoded and learned, ms.
+    pub experience_window_ms: u32,
 }
 
 impl Default for ReplayConfig {
@@ -128,6 +131,7 @@ impl Default for ReplayConfig {
             points_topic: String::new(),
             ground_truth_topic: String::new(),
             rate: 0.0,
+            experience_window_ms: 200,
         }
     }
 }
@@ -170,6 +174,12 @@ impl ReplayConfig {
 impl Validate for ReplayConfig {
     fn validate(&self, c: &mut Checker) {
         c.range_f64("rate", self.rate, 0.0, 1.0e6);
+        c.range_u64(
+            "experience_window_ms",
+            self.experience_window_ms as u64,
+            1,
+            600_000,
+        );
         let topics = self.topics();
         for (i, (key, t)) in topics.iter().enumerate() {
             if t.is_empty() {

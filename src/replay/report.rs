@@ -2,6 +2,7 @@
 //!
 //! Plots (SVG via plotters: text stays text, no font files needed on the machine):
 //! fused orientation (roll, pitch, yaw) over bag time, against ground truth when frames carry it;
+//! attractors over time and each experience as recognised or new (the replay learns);
 //! per-cycle execution time of the control loop (wall clock, histogram); bag contents per topic.
 //! A summary table carries the decode counters and the determinism hash.
 
@@ -47,6 +48,9 @@ pub struct ReportData {
     pub cycle_us: Vec<f64>,
     /// Bag topics: (name, type, message count).
     pub topics: Vec<(String, String, u64)>,
+    /// Learning: per experience, (bag time s, attractors alive after it, created?, similarity to
+    /// the nearest attractor before learning).
+    pub learning: Vec<(f64, usize, bool, f32)>,
 }
 
 /// Roll, pitch, yaw (ZYX, degrees) of a unit quaternion `[w, x, y, z]`.
@@ -174,6 +178,57 @@ fn plot_cycle_hist(d: &ReportData, path: &Path) -> Result<(), ReportError> {
     root.present().map_err(|e| err(e.to_string()))
 }
 
+fn plot_learning(d: &ReportData, path: &Path) -> Result<(), ReportError> {
+    let err = plot_err(path);
+    let root = SVGBackend::new(path, (960, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let (top, bottom) = root.split_vertically(280);
+    let t_max = d.learning.last().map(|l| l.0).unwrap_or(1.0).max(1e-3);
+    let n_max = d.learning.iter().map(|l| l.1).max().unwrap_or(1).max(1);
+    let mut chart = ChartBuilder::on(&top)
+        .caption("attractors over time", ("sans-serif", 16))
+        .margin(8)
+        .x_label_area_size(28)
+        .y_label_area_size(48)
+        .build_cartesian_2d(0.0..t_max, 0usize..n_max + n_max / 10 + 1)
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc("bag time (s)")
+        .y_desc("attractors")
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .draw_series(LineSeries::new(
+            d.learning.iter().map(|l| (l.0, l.1)),
+            &BLUE,
+        ))
+        .map_err(|e| err(e.to_string()))?;
+    let mut chart = ChartBuilder::on(&bottom)
+        .caption(
+            "experiences: recognised (green) or new attractor (red); similarity to nearest",
+            ("sans-serif", 16),
+        )
+        .margin(8)
+        .x_label_area_size(28)
+        .y_label_area_size(48)
+        .build_cartesian_2d(0.0..t_max, -1.0f32..1.05f32)
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc("bag time (s)")
+        .y_desc("cosine")
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .draw_series(d.learning.iter().map(|l| {
+            let color = if l.2 { RED } else { GREEN };
+            Circle::new((l.0, l.3), 3, color.filled())
+        }))
+        .map_err(|e| err(e.to_string()))?;
+    root.present().map_err(|e| err(e.to_string()))
+}
+
 fn pct(sorted: &[f64], q: f64) -> f64 {
     sorted
         .get(((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1)))
@@ -201,6 +256,8 @@ pub fn write_report(
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     plot_orientation(d, &dir.join("orientation.svg"))?;
     plot_cycle_hist(d, &dir.join("cycle_time.svg"))?;
+    plot_learning(d, &dir.join("learning.svg"))?;
+    let created = d.learning.iter().filter(|l| l.2).count();
     let mut cyc = d.cycle_us.clone();
     cyc.sort_by(|a, b| a.total_cmp(b));
     let mut h = String::new();
@@ -227,6 +284,15 @@ pub fn write_report(
                 pct(&cyc, 0.99),
                 cyc.last().copied().unwrap_or(0.0)
             ),
+        ),
+        ("experiences learned", d.learning.len().to_string()),
+        (
+            "attractors at the end",
+            d.learning.last().map_or(0, |l| l.1).to_string(),
+        ),
+        (
+            "recognised / new attractor",
+            format!("{} / {created}", d.learning.len() - created),
         ),
         (
             "ground truth in frames",
@@ -261,10 +327,12 @@ pub fn write_report(
             html_escape(t)
         );
     }
-    h.push_str("</table><h2>Fused orientation</h2><img src=\"orientation.svg\" width=\"960\">\
+    h.push_str(
+        "</table><h2>Fused orientation</h2><img src=\"orientation.svg\" width=\"960\">\
+        <h2>Learning: attractors and recognition</h2><img src=\"learning.svg\" width=\"960\">\
         <h2>Control loop timing</h2><img src=\"cycle_time.svg\" width=\"960\">\
-        <p>Attractor formation and recognition plots join this report when the learning stage runs in replay.</p>\
-        </body></html>");
+        </body></html>",
+    );
     let path = dir.join("index.html");
     std::fs::write(&path, h).map_err(io(&path))?;
     Ok(path)

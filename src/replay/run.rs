@@ -121,7 +121,13 @@ fn replay_inner(
     } else {
         indicatif::ProgressBar::hidden()
     };
+    let joints = backend.info().joint_names.len();
     let mut lp = ControlLoop::new(backend, cfg.seed, 0.0)?.with_fusion(&cfg.fusion);
+    let window = (cfg.replay.experience_window_ms as i64 * 1_000_000 / period).max(1) as u64;
+    let mut learner = match report {
+        Some(_) => Some(Learner::new(cfg, joints, window)?),
+        None => None,
+    };
     let every = (total / 5000).max(1);
     let mut h = Sha256::new();
     let rate = cfg.replay.rate;
@@ -141,9 +147,10 @@ fn replay_inner(
         let f = lp.cycle();
         let cycle_us = c0.elapsed().as_secs_f64() * 1e6;
         hash_frame(&mut h, f);
-        if let Some(r) = report.as_deref_mut() {
+        let (t, truth) = (f.t, f.truth);
+        if let (Some(r), Some(l)) = (report.as_deref_mut(), learner.as_mut()) {
+            l.step(lp.fused(), r);
             r.cycle_us.push(cycle_us);
-            let (t, truth) = (f.t, f.truth);
             if lp.stats.cycles % every == 0 && lp.fused().validity.orientation {
                 r.t.push(t.as_secs_f64());
                 r.rpy.push(quat_to_rpy_deg(&lp.fused().orientation));
@@ -164,4 +171,72 @@ fn replay_inner(
         seconds: end.as_secs_f64(),
         hash: digest.iter().map(|b| format!("{b:02x}")).collect(),
     })
+}
+
+/// The learning path of a replay: one experience per window (state at its start and end, hold
+/// command: a log carries no commands of ours), encoded and learned by the substrate.
+struct Learner {
+    encoder: crate::encode::Encoder,
+    substrate: crate::substrate::Substrate,
+    before: Option<crate::fusion::FusedState>,
+    exp: crate::encode::Experience,
+    window: u64,
+    n: u64,
+}
+
+impl Learner {
+    fn new(cfg: &Config, joints: usize, window: u64) -> Result<Learner, BackendError> {
+        let layout = crate::encode::Layout {
+            joints,
+            contacts: 0,
+            depth_cells: 0,
+        };
+        let encoder = crate::encode::Encoder::new(&cfg.encode, layout, cfg.seed);
+        let mut sc = cfg.substrate.clone();
+        sc.dim = encoder.dim() as u64;
+        let substrate =
+            crate::substrate::Substrate::new(sc).map_err(|e| BackendError::Mapping {
+                file: cfg.source.display().to_string(),
+                key: "sattva.ros__parameters.substrate".into(),
+                message: e.to_string(),
+            })?;
+        Ok(Learner {
+            exp: crate::encode::Experience::new(encoder.dim()),
+            encoder,
+            substrate,
+            before: None,
+            window,
+            n: 0,
+        })
+    }
+
+    fn step(&mut self, after: &crate::fusion::FusedState, r: &mut ReportData) {
+        self.n += 1;
+        let Some(before) = &self.before else {
+            self.before = Some(after.clone());
+            self.n = 0;
+            return;
+        };
+        if self.n < self.window || !after.validity.orientation {
+            return;
+        }
+        self.n = 0;
+        let hold = crate::types::Command::hold(after.t);
+        if self
+            .encoder
+            .encode(before, &hold, after, &mut self.exp)
+            .is_ok()
+        {
+            match self.substrate.learn(after.t, self.exp.as_slice()) {
+                Ok(l) => r.learning.push((
+                    after.t.as_secs_f64(),
+                    self.substrate.len(),
+                    l.created,
+                    l.similarity,
+                )),
+                Err(e) => tracing::warn!(error = %e, "learn"),
+            }
+        }
+        self.before = Some(after.clone());
+    }
 }
