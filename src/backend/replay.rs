@@ -17,7 +17,9 @@ use super::{Backend, BackendError, BackendInfo, Lifecycle};
 use crate::config::Config;
 use crate::record::msgs::{self, RosMessage};
 use crate::replay::{Bag, ReplayConfig};
-use crate::types::{ClockKind, Command, Imu, JointSample, SensorFrame, Time, MAX_JOINTS};
+use crate::types::{
+    ClockKind, Command, GroundTruth, Imu, JointSample, SensorFrame, Time, MAX_JOINTS,
+};
 
 const NAME: &str = "replay";
 
@@ -44,6 +46,8 @@ pub struct ReplayBackend {
     info: BackendInfo,
     imu: Vec<(i64, Imu)>,
     joints: Vec<(i64, JointSample)>,
+    truth: Vec<(i64, GroundTruth)>,
+    truth_i: usize,
     imu_i: usize,
     joint_i: usize,
     t_ns: i64,
@@ -91,6 +95,8 @@ impl ReplayBackend {
             imu: Vec::new(),
             joints: Vec::new(),
             imu_i: 0,
+            truth: Vec::new(),
+            truth_i: 0,
             joint_i: 0,
             t_ns: 0,
             end_ns: 0,
@@ -163,25 +169,45 @@ impl ReplayBackend {
             self.cfg.imu_topic.clone(),
             self.cfg.joint_states_topic.clone(),
         );
-        let bag = Bag::open_topics(&self.bag_path, &[&imu_topic, &js_topic]).map_err(|e| {
-            BackendError::Model {
-                file: self.bag_path.display().to_string(),
-                message: e.to_string(),
-            }
-        })?;
+        let gt_topic = self.cfg.ground_truth_topic.clone();
+        let bag =
+            Bag::open_topics(&self.bag_path, &[&imu_topic, &js_topic, &gt_topic]).map_err(|e| {
+                BackendError::Model {
+                    file: self.bag_path.display().to_string(),
+                    message: e.to_string(),
+                }
+            })?;
         self.topic_type_ok::<msgs::Imu>(&bag, "imu_topic", &imu_topic)?;
         self.topic_type_ok::<msgs::JointState>(&bag, "joint_states_topic", &js_topic)?;
+        self.topic_type_ok::<msgs::PoseStamped>(&bag, "ground_truth_topic", &gt_topic)?;
         let t0 = bag.messages.first().map(|m| m.log_time).unwrap_or(0);
         let mut stats = ReplayStats {
             bag_warnings: bag.warnings.clone(),
             ..Default::default()
         };
-        let (mut imu, mut joints) = (Vec::new(), Vec::new());
+        let (mut imu, mut joints, mut truth) = (Vec::new(), Vec::new(), Vec::new());
         let mut names: Option<Vec<String>> = None;
         for m in &bag.messages {
             let topic = &bag.topics[m.topic].name;
             let t = m.log_time - t0;
-            if !imu_topic.is_empty() && *topic == imu_topic {
+            if !gt_topic.is_empty() && *topic == gt_topic {
+                match msgs::decode::<msgs::PoseStamped>(&m.data) {
+                    Ok(x) => {
+                        let (p, q) = (x.pose.position, x.pose.orientation);
+                        truth.push((
+                            t,
+                            GroundTruth {
+                                orientation: [q.w, q.x, q.y, q.z],
+                                position: [p.x, p.y, p.z],
+                            },
+                        ));
+                    }
+                    Err(e) => {
+                        stats.decode_errors += 1;
+                        tracing::warn!("{}: {topic}: {e}; skipped", self.bag_path.display());
+                    }
+                }
+            } else if !imu_topic.is_empty() && *topic == imu_topic {
                 match msgs::decode::<msgs::Imu>(&m.data) {
                     Ok(x) => imu.push((t, to_imu(&x))),
                     Err(e) => {
@@ -259,6 +285,7 @@ impl ReplayBackend {
             vec![(f64::NEG_INFINITY, f64::INFINITY); self.info.joint_names.len()];
         self.imu = imu;
         self.joints = joints;
+        self.truth = truth;
         self.stats = stats;
         Ok(())
     }
@@ -356,6 +383,12 @@ impl Backend for ReplayBackend {
         if self.joint_i > 0 {
             frame.joints.clone_from(&self.joints[self.joint_i - 1].1);
         }
+        while self.truth_i < self.truth.len() && self.truth[self.truth_i].0 <= t.0 {
+            self.truth_i += 1;
+        }
+        if self.truth_i > 0 {
+            frame.truth = Some(self.truth[self.truth_i - 1].1);
+        }
         Ok(())
     }
 
@@ -374,6 +407,7 @@ impl Backend for ReplayBackend {
     fn reset(&mut self, _seed: u64) -> Result<(), BackendError> {
         self.t_ns = 0;
         self.imu_i = 0;
+        self.truth_i = 0;
         self.joint_i = 0;
         Ok(())
     }

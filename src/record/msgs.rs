@@ -86,6 +86,11 @@ const DEFS: &[Def] = &[
         &["geometry_msgs/Point", "geometry_msgs/Quaternion"],
     ),
     (
+        "geometry_msgs/PoseStamped",
+        "std_msgs/Header header\ngeometry_msgs/Pose pose\n",
+        &["std_msgs/Header", "geometry_msgs/Pose"],
+    ),
+    (
         "geometry_msgs/Twist",
         "geometry_msgs/Vector3 linear\ngeometry_msgs/Vector3 angular\n",
         &["geometry_msgs/Vector3"],
@@ -481,6 +486,31 @@ impl Cdr for Pose {
 }
 impl RosMessage for Pose {
     const TYPE_NAME: &'static str = "geometry_msgs/msg/Pose";
+}
+
+/// `geometry_msgs/msg/PoseStamped` (e.g. motion-capture ground truth).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct PoseStamped {
+    /// Stamp and frame.
+    pub header: Header,
+    /// The pose.
+    pub pose: Pose,
+}
+
+impl Cdr for PoseStamped {
+    fn encode(&self, w: &mut CdrWriter<'_>) {
+        self.header.encode(w);
+        self.pose.encode(w);
+    }
+    fn decode(r: &mut CdrReader<'_>) -> Result<Self, CdrError> {
+        Ok(PoseStamped {
+            header: Header::decode(r)?,
+            pose: Pose::decode(r)?,
+        })
+    }
+}
+impl RosMessage for PoseStamped {
+    const TYPE_NAME: &'static str = "geometry_msgs/msg/PoseStamped";
 }
 
 /// `geometry_msgs/msg/Twist`.
