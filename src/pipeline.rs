@@ -189,6 +189,11 @@ impl<B: Backend> ControlLoop<B> {
         self
     }
 
+    /// The command of the last cycle, as it went to the backend (after the clamp).
+    pub fn command(&self) -> &Command {
+        &self.cmd
+    }
+
     /// The fused state of the last cycle.
     pub fn fused(&self) -> &FusedState {
         self.fusion.state()

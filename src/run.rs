@@ -41,6 +41,9 @@ pub enum RunError {
     #[cfg(feature = "ros2")]
     #[error(transparent)]
     Ros(#[from] crate::ros::node::RosError),
+    /// Recording failed.
+    #[error(transparent)]
+    Record(#[from] crate::record::RecordError),
     /// Signal handler installation failed.
     #[error("cannot install the SIGINT/SIGTERM handler: {0}")]
     Signal(String),
@@ -81,6 +84,7 @@ struct ControlTask {
     jobs: u64,
     done: Arc<AtomicBool>,
     finished: Option<mpsc::Sender<(LoopStats, Time)>>,
+    record: Option<crate::record::RecordSink>,
 }
 
 impl Task for ControlTask {
@@ -94,6 +98,9 @@ impl Task for ControlTask {
             }
         }
         let frame = self.lp.cycle().clone(); // fixed-capacity: no allocation
+        if let Some(sink) = &self.record {
+            crate::record::push_cycle(sink, &frame, self.lp.command());
+        }
         let fused = self.lp.fused_imu();
         self.rt.send(ToRos::Frame(frame, fused));
         if self.jobs % self.health_every == 0 {
@@ -176,6 +183,11 @@ pub fn run(c: &Config, opts: &RunOptions) -> Result<RunSummary, RunError> {
     }
     let _ = (&info, clock);
 
+    let recorder = crate::record::start_for_run(c, info.joint_names.clone())?;
+    let (recorder, sink) = match recorder {
+        Some((r, s)) => (Some(r), Some(s)),
+        None => (None, None),
+    };
     let done = Arc::new(AtomicBool::new(false));
     let (fin_tx, fin_rx) = mpsc::channel();
     let task = ControlTask {
@@ -186,6 +198,7 @@ pub fn run(c: &Config, opts: &RunOptions) -> Result<RunSummary, RunError> {
         jobs: 0,
         done: done.clone(),
         finished: Some(fin_tx),
+        record: sink,
     };
     let sc = sched_config(c);
     let diag_period = Duration::from_millis(c.ros.diagnostics_period_ms as u64);
@@ -241,6 +254,14 @@ pub fn run(c: &Config, opts: &RunOptions) -> Result<RunSummary, RunError> {
         stats
     };
     let (stats, end) = fin_rx.recv().unwrap_or_default();
+    if let Some(r) = recorder {
+        let (bag, rs) = r.finish()?;
+        tracing::info!(
+            messages = rs.written,
+            dropped = rs.dropped,
+            "recorded {bag:?}"
+        );
+    }
     #[cfg(feature = "ros2")]
     if let Some(n) = node {
         // let the node publish the last messages

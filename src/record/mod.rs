@@ -169,6 +169,41 @@ pub struct RecordStats {
     pub written: u64,
 }
 
+/// Starts recording a run if `record.enabled`: a new bag directory `sattva_<unix seconds>` under
+/// `record.dir` (relative to the config file). Returns the recorder (non-RT writer thread) and the
+/// sink the control task pushes into.
+pub fn start_for_run(
+    cfg: &crate::config::Config,
+    joint_names: Vec<String>,
+) -> Result<Option<(Recorder, RecordSink)>, RecordError> {
+    if !cfg.record.enabled {
+        return Ok(None);
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let dir = cfg
+        .resolve_path(&cfg.record.dir)
+        .join(format!("sattva_{stamp}"));
+    tracing::info!(bag = %dir.display(), "recording");
+    Recorder::start(&dir, &cfg.record, joint_names).map(Some)
+}
+
+/// Pushes what one control cycle consumed and produced (no allocation, never blocks).
+pub fn push_cycle(sink: &RecordSink, frame: &crate::types::SensorFrame, cmd: &Command) {
+    if let Some(imu) = frame.imu {
+        sink.push(Sample::Imu { t: frame.t, imu });
+    }
+    if !frame.joints.is_empty() {
+        sink.push(Sample::Joints {
+            t: frame.t,
+            joints: frame.joints.clone(),
+        });
+    }
+    sink.push(Sample::Command(cmd.clone()));
+}
+
 /// The RT side of a recorder: cheap to clone, `push` never blocks or allocates.
 #[derive(Clone, Debug)]
 pub struct RecordSink {
