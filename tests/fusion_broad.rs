@@ -6,23 +6,15 @@
 //! heading 1.514 deg) plus 5 %, and below the published Madgwick figures of the data README
 //! (trial 02: 0.80 deg inclination; trial 30: 5.26 deg inclination).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use sattva::fusion::bench::{load_broad_csv, orientation_rmse, run_ours};
 use sattva::fusion::ImuFilterConfig;
 
-/// `$SATTVA_DATA_DIR/imu`, else `../shared/data/imu` from the project root (or from its parent,
-/// for a git worktree one level deeper).
+mod common;
+
 fn data(file: &str) -> PathBuf {
-    if let Some(d) = std::env::var_os("SATTVA_DATA_DIR") {
-        return Path::new(&d).join("imu").join(file);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let near = root.join("../shared/data/imu").join(file);
-    if near.exists() {
-        return near;
-    }
-    root.join("../../shared/data/imu").join(file)
+    common::shared_data("imu", file)
 }
 
 fn check(file: &str, incl_max: f64, head_max: f64) {

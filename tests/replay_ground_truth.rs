@@ -10,16 +10,10 @@ use sattva::record::msgs;
 use sattva::record::writer::{BagWriter, WriterOptions};
 use sattva::replay::run::run_replay_with_report;
 
+mod common;
+
 fn data(file: &str) -> PathBuf {
-    if let Some(d) = std::env::var_os("SATTVA_DATA_DIR") {
-        return Path::new(&d).join("imu").join(file);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let near = root.join("../shared/data/imu").join(file);
-    if near.exists() {
-        return near;
-    }
-    root.join("../../shared/data/imu").join(file)
+    common::shared_data("imu", file)
 }
 
 #[test]

@@ -35,6 +35,27 @@ pub enum Lifecycle {
     Active,
 }
 
+impl Lifecycle {
+    /// `Ok` when in state `want`; otherwise the error naming the backend, the operation and the
+    /// state it was in.
+    pub fn expect(
+        self,
+        backend: &'static str,
+        op: &'static str,
+        want: Lifecycle,
+    ) -> Result<(), BackendError> {
+        if self == want {
+            Ok(())
+        } else {
+            Err(BackendError::Lifecycle {
+                backend,
+                op,
+                state: self,
+            })
+        }
+    }
+}
+
 /// Errors a backend reports. Each names the place (file, sensor, joint) it concerns.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {

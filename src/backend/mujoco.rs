@@ -157,15 +157,7 @@ impl MujocoBackend {
     }
 
     fn check_state(&self, op: &'static str, want: Lifecycle) -> Result<(), BackendError> {
-        if self.state == want {
-            Ok(())
-        } else {
-            Err(BackendError::Lifecycle {
-                backend: NAME,
-                op,
-                state: self.state,
-            })
-        }
+        self.state.expect(NAME, op, want)
     }
 
     /// Resolves a sensor name to its address in `sensordata`, checking its dimension.

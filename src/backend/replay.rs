@@ -128,15 +128,7 @@ impl ReplayBackend {
     }
 
     fn check_state(&self, op: &'static str, want: Lifecycle) -> Result<(), BackendError> {
-        if self.state == want {
-            Ok(())
-        } else {
-            Err(BackendError::Lifecycle {
-                backend: NAME,
-                op,
-                state: self.state,
-            })
-        }
+        self.state.expect(NAME, op, want)
     }
 
     /// Checks that `key`'s topic, when present in the bag, has type `M`.

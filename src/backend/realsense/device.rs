@@ -248,15 +248,7 @@ impl RealsenseBackend {
     }
 
     fn check_state(&self, op: &'static str, want: Lifecycle) -> Result<(), BackendError> {
-        if self.state == want {
-            Ok(())
-        } else {
-            Err(BackendError::Lifecycle {
-                backend: NAME,
-                op,
-                state: self.state,
-            })
-        }
+        self.state.expect(NAME, op, want)
     }
 
     fn rs_err(&self, e: RsError) -> BackendError {

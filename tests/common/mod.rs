@@ -1,0 +1,18 @@
+//! Helpers shared by integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// A file of the real data set: `$SATTVA_DATA_DIR/<sub>/<file>`, else `../shared/data/...` from
+/// the project root (or from its parent, for a git worktree one level deeper).
+pub fn shared_data(sub: &str, file: &str) -> PathBuf {
+    if let Some(d) = std::env::var_os("SATTVA_DATA_DIR") {
+        return Path::new(&d).join(sub).join(file);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let near = root.join("../shared/data").join(sub).join(file);
+    if near.exists() {
+        return near;
+    }
+    root.join("../../shared/data").join(sub).join(file)
+}
