@@ -16,6 +16,9 @@
 pub mod mujoco_config;
 pub mod realsense;
 pub mod replay;
+#[cfg(feature = "ros2")]
+pub mod robot;
+pub mod robot_config;
 
 #[cfg(feature = "render")]
 pub mod camera;

@@ -150,6 +150,9 @@ pub struct Config {
     /// MuJoCo backend (required when `backend: mujoco`).
     #[serde(default)]
     pub mujoco: Option<MujocoConfig>,
+    /// A real robot's joints through its ros2_control stack (`robot:` section).
+    #[serde(default)]
+    pub robot: Option<crate::backend::robot_config::RobotJointsConfig>,
     /// ROS 2 node: topics, frames, rates.
     #[serde(default)]
     pub ros: crate::ros::RosConfig,
@@ -184,6 +187,9 @@ impl Validate for Config {
         c.section("control", |c| self.control.validate(c));
         c.section("sim", |c| self.sim.validate(c));
         c.section("ros", |c| self.ros.validate(c));
+        if let Some(r) = &self.robot {
+            c.section("robot", |c| r.validate(c));
+        }
         c.section("record", |c| self.record.validate(c));
         c.section("replay", |c| self.replay.validate(c));
         c.section("fusion", |c| self.fusion.validate(c));

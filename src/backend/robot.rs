@@ -1,0 +1,491 @@
+//! The robot-joints backend (feature `ros2`): a real robot through its own ros2_control stack.
+//!
+//! A non-RT thread runs an r2r node that subscribes to the robot's `sensor_msgs/JointState`,
+//! reorders it into the configured joint order and hands it to the RT side through a
+//! latest-value slot; commands go the other way through a bounded ring and are published to the
+//! robot's forward position/velocity controller (`std_msgs/Float64MultiArray`) or
+//! `joint_trajectory_controller` (`trajectory_msgs/JointTrajectory`). `read`/`write` only touch
+//! those lock-free structures: no allocation, no locks, no ROS calls on the RT path.
+//!
+//! Safety: every command is clamped to the profile's position and velocity limits (counted)
+//! before it leaves; joint states older than `stale_timeout_ms` make `read` fail, and the
+//! backend then holds the last measured position until fresh states arrive.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use futures::executor::LocalPool;
+use futures::task::LocalSpawnExt;
+use futures::StreamExt;
+
+use super::robot_config::{CommandInterface, RobotJointsConfig};
+use super::{Backend, BackendError, BackendInfo, Lifecycle};
+use crate::config::Config;
+use crate::sched::channel::{latest, ring, LatestRx, LatestTx, RingRx, RingTx};
+use crate::sched::monotonic_ns;
+use crate::types::{ClockKind, Command, CommandMode, JointSample, JointVec, SensorFrame, Time};
+
+const NAME: &str = "robot";
+
+/// Joint states as handed from the ROS thread to the RT side.
+#[derive(Clone, Debug, Default)]
+struct Stamped {
+    /// 0 = nothing received yet.
+    seq: u64,
+    /// `CLOCK_MONOTONIC` at receipt, ns.
+    received_ns: i64,
+    joints: JointSample,
+}
+
+/// A command as handed from the RT side to the ROS thread.
+#[derive(Clone, Debug, Default)]
+struct OutCommand {
+    velocity: bool,
+    values: JointVec,
+}
+
+/// Counters of the backend (shared with non-RT readers).
+#[derive(Debug, Default)]
+pub struct RobotStats {
+    /// Command values changed by the clamp.
+    pub clamped: AtomicU64,
+    /// Times the joint states went stale (watchdog trips).
+    pub stale: AtomicU64,
+    /// Commands dropped because the ROS thread did not keep up.
+    pub dropped_commands: AtomicU64,
+    /// Joint state messages that lacked a configured joint (skipped).
+    pub bad_states: AtomicU64,
+    /// Commands published.
+    pub published: AtomicU64,
+}
+
+/// The backend. Create with [`RobotJointsBackend::new`], then `configure` and `activate`.
+pub struct RobotJointsBackend {
+    cfg: RobotJointsConfig,
+
+    period_ns: i64,
+    state: Lifecycle,
+    info: BackendInfo,
+    states: Option<LatestRx<Stamped>>,
+    commands: Option<RingTx<OutCommand>>,
+    last: Stamped,
+    prev_target: JointVec,
+    hold: JointVec,
+    holding: bool,
+    stale: bool,
+    stats: Arc<RobotStats>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    out: OutCommand,
+}
+
+impl RobotJointsBackend {
+    /// A backend for the config's `robot:` section.
+    pub fn new(config: &Config) -> Result<RobotJointsBackend, BackendError> {
+        let cfg = config.robot.clone().ok_or_else(|| BackendError::Mapping {
+            file: config.source.display().to_string(),
+            key: "sattva.ros__parameters.robot".into(),
+            message: "missing: the robot-joints backend needs a `robot:` section (joint_names, topics, limits)".into(),
+        })?;
+        Ok(RobotJointsBackend {
+            cfg,
+
+            period_ns: config.control.period_ns,
+            state: Lifecycle::Unconfigured,
+            info: BackendInfo::default(),
+            states: None,
+            commands: None,
+            last: Stamped::default(),
+            prev_target: JointVec::new(),
+            hold: JointVec::new(),
+            holding: true,
+            stale: false,
+            stats: Arc::new(RobotStats::default()),
+            stop: Arc::new(AtomicBool::new(false)),
+            thread: None,
+            out: OutCommand::default(),
+        })
+    }
+
+    /// The backend's counters.
+    pub fn stats(&self) -> &Arc<RobotStats> {
+        &self.stats
+    }
+
+    fn check_state(&self, op: &'static str, want: Lifecycle) -> Result<(), BackendError> {
+        self.state.expect(NAME, op, want)
+    }
+
+    fn limit(v: &Option<Vec<f64>>, i: usize, default: f64) -> f64 {
+        v.as_ref()
+            .and_then(|l| l.get(i).copied())
+            .unwrap_or(default)
+    }
+
+    /// Clamps `v` into `[lo, hi]`, counting a change.
+    fn clamp_count(&self, v: f64, lo: f64, hi: f64) -> f64 {
+        let c = v.clamp(lo, hi);
+        if c != v {
+            self.stats.clamped.fetch_add(1, Ordering::Relaxed);
+        }
+        c
+    }
+
+    /// Fills `self.out` with a safe, clamped command for `cmd`. No allocation.
+    fn shape(&mut self, cmd: &Command) -> Result<(), &'static str> {
+        let n = self.cfg.joint_names.len();
+        let dt = self.period_ns as f64 * 1e-9;
+        self.out.values.clear();
+        let velocity_interface = self.cfg.command_interface == CommandInterface::Velocity;
+        let mode = if self.holding || self.stale {
+            CommandMode::Hold
+        } else {
+            cmd.mode
+        };
+        match mode {
+            CommandMode::Hold => {
+                self.out.velocity = velocity_interface;
+                for i in 0..n {
+                    let v = if velocity_interface {
+                        0.0
+                    } else {
+                        self.hold.get(i).copied().unwrap_or(0.0)
+                    };
+                    self.out.values.push(v);
+                }
+            }
+            CommandMode::Position if !velocity_interface => {
+                self.out.velocity = false;
+                for i in 0..n {
+                    let lo = Self::limit(&self.cfg.position_min, i, f64::NEG_INFINITY);
+                    let hi = Self::limit(&self.cfg.position_max, i, f64::INFINITY);
+                    let mut p = self.clamp_count(cmd.values[i], lo, hi);
+                    // rate limit: at most velocity_max * dt away from the previous target
+                    if let (Some(prev), Some(vmax)) = (
+                        self.prev_target.get(i).copied(),
+                        self.cfg
+                            .velocity_max
+                            .as_ref()
+                            .and_then(|l| l.get(i).copied()),
+                    ) {
+                        p = self.clamp_count(p, prev - vmax * dt, prev + vmax * dt);
+                    }
+                    self.out.values.push(p);
+                }
+            }
+            CommandMode::Velocity if velocity_interface => {
+                self.out.velocity = true;
+                for i in 0..n {
+                    let vmax = Self::limit(&self.cfg.velocity_max, i, f64::INFINITY);
+                    self.out
+                        .values
+                        .push(self.clamp_count(cmd.values[i], -vmax, vmax));
+                }
+            }
+            _ => return Err("command mode does not match the robot's command interface"),
+        }
+        if !self.out.velocity {
+            self.prev_target.clone_from(&self.out.values);
+        }
+        Ok(())
+    }
+
+    fn enter_hold(&mut self) {
+        if !self.holding {
+            self.holding = true;
+            self.hold.clone_from(&self.last.joints.position);
+        }
+    }
+}
+
+impl Drop for RobotJointsBackend {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Backend for RobotJointsBackend {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn configure(&mut self) -> Result<(), BackendError> {
+        self.check_state("configure", Lifecycle::Unconfigured)?;
+        let n = self.cfg.joint_names.len();
+        let mut init = Stamped::default();
+        init.joints.position.extend(std::iter::repeat_n(0.0, n));
+        let (states_tx, states_rx) = latest(init);
+        let (cmd_tx, cmd_rx) = ring::<OutCommand>(64);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        let cfg = self.cfg.clone();
+        let (stop, stats) = (self.stop.clone(), self.stats.clone());
+        let thread = std::thread::Builder::new()
+            .name("sattva-robot-ros".into())
+            .spawn(move || {
+                if let Err(e) = ros_thread(&cfg, states_tx, cmd_rx, &stop, &stats, &ready_tx) {
+                    let _ = ready_tx.send(Err(e));
+                }
+            })
+            .map_err(|e| BackendError::Disconnected {
+                backend: NAME,
+                message: format!("cannot start the ROS thread: {e}"),
+            })?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => {
+                self.stop.store(true, Ordering::Relaxed);
+                let _ = thread.join();
+                return Err(BackendError::Disconnected {
+                    backend: NAME,
+                    message,
+                });
+            }
+            Err(_) => {
+                let _ = thread.join();
+                return Err(BackendError::Disconnected {
+                    backend: NAME,
+                    message: "ROS thread exited during startup".into(),
+                });
+            }
+        }
+        self.thread = Some(thread);
+        self.states = Some(states_rx);
+        self.commands = Some(cmd_tx);
+        let lo = |i| Self::limit(&self.cfg.position_min, i, f64::NEG_INFINITY);
+        let hi = |i| Self::limit(&self.cfg.position_max, i, f64::INFINITY);
+        self.info = BackendInfo {
+            joint_names: self.cfg.joint_names.clone(),
+            joint_limits: (0..n).map(|i| (lo(i), hi(i))).collect(),
+            contact_names: Vec::new(),
+            has_imu: false,
+            has_magnetometer: false,
+            imu_noise_std: None,
+            period_ns: self.period_ns,
+        };
+        self.state = Lifecycle::Inactive;
+        tracing::info!(joints = n, topic = %self.cfg.joint_states_topic, command = %self.cfg.command_topic, "robot joints backend configured");
+        Ok(())
+    }
+
+    fn activate(&mut self) -> Result<(), BackendError> {
+        self.check_state("activate", Lifecycle::Inactive)?;
+        self.holding = true;
+        self.hold.clone_from(&self.last.joints.position);
+        self.prev_target.clear();
+        self.state = Lifecycle::Active;
+        Ok(())
+    }
+
+    fn deactivate(&mut self) -> Result<(), BackendError> {
+        self.check_state("deactivate", Lifecycle::Active)?;
+        self.enter_hold();
+        let _ = self.write(Time(monotonic_ns()), &Command::hold(Time::ZERO));
+        self.state = Lifecycle::Inactive;
+        Ok(())
+    }
+
+    fn state(&self) -> Lifecycle {
+        self.state
+    }
+
+    fn info(&self) -> &BackendInfo {
+        &self.info
+    }
+
+    fn clock(&self) -> ClockKind {
+        ClockKind::Monotonic
+    }
+
+    fn now(&self) -> Time {
+        Time(monotonic_ns())
+    }
+
+    fn read(&mut self, _t: Time, frame: &mut SensorFrame) -> Result<(), BackendError> {
+        self.check_state("read", Lifecycle::Active)?;
+        let Some(rx) = self.states.as_mut() else {
+            return Err(BackendError::Disconnected {
+                backend: NAME,
+                message: "not configured".into(),
+            });
+        };
+        let s = rx.read();
+        if s.seq == 0 {
+            return Err(BackendError::Disconnected {
+                backend: NAME,
+                message: "no joint states received yet".into(),
+            });
+        }
+        let age = monotonic_ns() - s.received_ns;
+        if s.seq != self.last.seq {
+            self.last.clone_from(s);
+        }
+        if age > self.cfg.stale_timeout_ms as i64 * 1_000_000 {
+            if !self.stale {
+                self.stale = true;
+                self.stats.stale.fetch_add(1, Ordering::Relaxed);
+                self.enter_hold();
+            }
+            return Err(BackendError::Disconnected {
+                backend: NAME,
+                message: "joint states stale: holding position".into(),
+            });
+        }
+        self.stale = false;
+        frame.clear();
+        frame.t = Time(self.last.received_ns);
+        frame.joints.clone_from(&self.last.joints);
+        Ok(())
+    }
+
+    fn write(&mut self, _t: Time, cmd: &Command) -> Result<(), BackendError> {
+        if self.state != Lifecycle::Active && cmd.mode != CommandMode::Hold {
+            return self.check_state("write", Lifecycle::Active);
+        }
+        let n = self.cfg.joint_names.len();
+        let mut result = Ok(());
+        match cmd.mode {
+            CommandMode::Hold => self.enter_hold(),
+            _ if cmd.values.len() != n || cmd.values.iter().any(|v| !v.is_finite()) => {
+                self.enter_hold();
+                result = Err(BackendError::InvalidCommand {
+                    backend: NAME,
+                    reason: "wrong length or non-finite value",
+                });
+            }
+            _ => self.holding = false,
+        }
+        if let Err(reason) = self.shape(cmd) {
+            self.enter_hold();
+            let _ = self.shape(cmd);
+            result = Err(BackendError::InvalidCommand {
+                backend: NAME,
+                reason,
+            });
+        }
+        if let Some(tx) = self.commands.as_mut() {
+            if !tx.push(self.out.clone()) {
+                self.stats.dropped_commands.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        result
+    }
+
+    fn reset(&mut self, _seed: u64) -> Result<(), BackendError> {
+        // a real robot is not reset by software: hold where it is
+        self.enter_hold();
+        Ok(())
+    }
+}
+
+fn ros_thread(
+    cfg: &RobotJointsConfig,
+    mut states: LatestTx<Stamped>,
+    mut commands: RingRx<OutCommand>,
+    stop: &AtomicBool,
+    stats: &RobotStats,
+    ready: &std::sync::mpsc::Sender<Result<(), String>>,
+) -> Result<(), String> {
+    let ctx = r2r::Context::create().map_err(|e| format!("rcl init: {e}"))?;
+    let mut node =
+        r2r::Node::create(ctx, "sattva_robot_joints", "").map_err(|e| format!("node: {e}"))?;
+    let mut sub = node
+        .subscribe::<r2r::sensor_msgs::msg::JointState>(
+            &cfg.joint_states_topic,
+            r2r::QosProfile::sensor_data(),
+        )
+        .map_err(|e| format!("subscribe {}: {e}", cfg.joint_states_topic))?;
+    enum Pub {
+        Array(r2r::Publisher<r2r::std_msgs::msg::Float64MultiArray>),
+        Trajectory(r2r::Publisher<r2r::trajectory_msgs::msg::JointTrajectory>),
+    }
+    let publisher = match cfg.command_interface {
+        CommandInterface::Position | CommandInterface::Velocity => Pub::Array(
+            node.create_publisher(&cfg.command_topic, r2r::QosProfile::default())
+                .map_err(|e| format!("publisher {}: {e}", cfg.command_topic))?,
+        ),
+        CommandInterface::Trajectory => Pub::Trajectory(
+            node.create_publisher(&cfg.command_topic, r2r::QosProfile::default())
+                .map_err(|e| format!("publisher {}: {e}", cfg.command_topic))?,
+        ),
+    };
+    let names = cfg.joint_names.clone();
+    let mut pool = LocalPool::new();
+    let mut seq = 0u64;
+    let bad = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let bad2 = bad.clone();
+    pool.spawner()
+        .spawn_local(async move {
+            while let Some(m) = sub.next().await {
+                // reorder into the configured joint order (by name: robots publish in any order)
+                let mut s = Stamped {
+                    seq: 0,
+                    received_ns: monotonic_ns(),
+                    joints: JointSample::default(),
+                };
+                let mut ok = true;
+                for n in &names {
+                    match m.name.iter().position(|x| x == n) {
+                        Some(i) => {
+                            s.joints
+                                .position
+                                .push(m.position.get(i).copied().unwrap_or(f64::NAN));
+                            if let Some(v) = m.velocity.get(i) {
+                                s.joints.velocity.push(*v);
+                            }
+                            if let Some(e) = m.effort.get(i) {
+                                s.joints.effort.push(*e);
+                            }
+                        }
+                        None => ok = false,
+                    }
+                }
+                if ok && s.joints.position.iter().all(|p| p.is_finite()) {
+                    seq += 1;
+                    s.seq = seq;
+                    states.write(s);
+                } else {
+                    bad2.set(bad2.get() + 1);
+                }
+            }
+        })
+        .map_err(|e| format!("spawn: {e}"))?;
+    let _ = ready.send(Ok(()));
+    let traj_t = cfg.trajectory_time_from_start_ms;
+    while !stop.load(Ordering::Relaxed) {
+        node.spin_once(Duration::from_micros(200));
+        pool.run_until_stalled();
+        stats.bad_states.store(bad.get(), Ordering::Relaxed);
+        while let Some(c) = commands.pop() {
+            let res = match &publisher {
+                Pub::Array(p) => p.publish(&r2r::std_msgs::msg::Float64MultiArray {
+                    data: c.values.to_vec(),
+                    ..Default::default()
+                }),
+                Pub::Trajectory(p) => p.publish(&r2r::trajectory_msgs::msg::JointTrajectory {
+                    joint_names: cfg.joint_names.clone(),
+                    points: vec![r2r::trajectory_msgs::msg::JointTrajectoryPoint {
+                        positions: c.values.to_vec(),
+                        time_from_start: r2r::builtin_interfaces::msg::Duration {
+                            sec: (traj_t / 1000) as i32,
+                            nanosec: (traj_t % 1000) * 1_000_000,
+                        },
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+            };
+            match res {
+                Ok(()) => {
+                    stats.published.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => tracing::warn!(error = %e, "publish command"),
+            }
+        }
+    }
+    Ok(())
+}

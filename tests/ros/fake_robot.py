@@ -1,0 +1,58 @@
+"""A fake ros2_control robot for tests: a real ROS 2 peer.
+
+Publishes sensor_msgs/JointState at RATE Hz with the joints in REVERSED order (robots publish
+in their own order), follows Float64MultiArray position commands (controller joint order = the
+given order) with a first-order lag, stops publishing after STOP_AFTER s (the watchdog case) and
+keeps listening until TOTAL s; then prints JSON with every command received and final positions.
+usage: fake_robot.py NAMES(comma) INITIAL(comma) RATE STOP_AFTER TOTAL COMMAND_TOPIC
+"""
+import json
+import sys
+import time
+
+import rclpy
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+
+names = sys.argv[1].split(",")
+pos = [float(x) for x in sys.argv[2].split(",")]
+rate, stop_after, total, topic = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
+target = list(pos)
+commands = []
+
+rclpy.init()
+node = Node("fake_robot")
+pub = node.create_publisher(JointState, "/joint_states", 10)
+
+
+def on_cmd(m):
+    commands.append([time.monotonic()] + list(m.data))
+    if len(m.data) == len(names):
+        target[:] = list(m.data)
+
+
+node.create_subscription(Float64MultiArray, topic, on_cmd, 10)
+print("READY", flush=True)
+start = time.monotonic()
+next_t = start
+stopped_at = None
+while time.monotonic() - start < total:
+    now = time.monotonic()
+    if now >= next_t:
+        next_t += 1.0 / rate
+        for i in range(len(pos)):
+            pos[i] += (target[i] - pos[i]) * 0.2
+        if now - start < stop_after:
+            m = JointState()
+            m.header.stamp = node.get_clock().now().to_msg()
+            m.name = list(reversed(names))
+            m.position = list(reversed(pos))
+            m.velocity = [0.0] * len(pos)
+            pub.publish(m)
+        elif stopped_at is None:
+            stopped_at = now - start
+    rclpy.spin_once(node, timeout_sec=0.0005)
+print("RESULT " + json.dumps({"commands": commands, "final": pos, "stopped_at": stopped_at}), flush=True)
+node.destroy_node()
+rclpy.shutdown()
