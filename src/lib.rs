@@ -28,4 +28,5 @@ pub mod run;
 pub mod sched;
 #[cfg(feature = "mujoco")]
 pub mod sim;
+pub mod substrate;
 pub mod types;

@@ -144,6 +144,9 @@ pub struct Config {
     /// The `sattva sim` job.
     #[serde(default)]
     pub sim: SimConfig,
+    /// The learning substrate.
+    #[serde(default)]
+    pub substrate: crate::substrate::SubstrateConfig,
     /// MuJoCo backend (required when `backend: mujoco`).
     #[serde(default)]
     pub mujoco: Option<MujocoConfig>,
@@ -187,6 +190,7 @@ impl Validate for Config {
         c.section("encode", |c| self.encode.validate(c));
         c.section("realsense", |c| self.realsense.validate(c));
         c.section("sched", |c| self.sched.validate(c));
+        c.section("substrate", |c| self.substrate.validate(c));
         match (&self.backend, &self.mujoco) {
             (BackendKind::Mujoco, None) => c.fail(
                 "mujoco",
