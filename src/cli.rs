@@ -72,6 +72,11 @@ enum Cmd {
         #[arg(long)]
         rate: Option<f64>,
     },
+    /// Evaluations of what the agent learned.
+    Eval {
+        #[command(subcommand)]
+        what: EvalCmd,
+    },
     /// Check a config file and print the effective configuration.
     Config {
         #[command(flatten)]
@@ -81,6 +86,33 @@ enum Cmd {
     Bench {
         #[command(subcommand)]
         what: BenchCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalCmd {
+    /// Motor-primitive literacy: train on curriculum episodes in MuJoCo, recognise novel
+    /// scenarios; prints attractors, purity, NMI, recognition accuracy, learning time; writes an
+    /// HTML report and the experience vectors (CSV).
+    Literacy {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Seed (overrides `seed` in the config).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Training episodes (overrides `eval.train_episodes`).
+        #[arg(long)]
+        train: Option<u32>,
+        /// Novel-scenario episodes (overrides `eval.novel_episodes`).
+        #[arg(long)]
+        novel: Option<u32>,
+        /// Output directory (overrides `eval.out_dir`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also run the online clustering baselines on the exported vectors
+        /// (scripts/bench/baselines.py with $SATTVA_PYTHON or third_party/venv/bin/python).
+        #[arg(long)]
+        baselines: bool,
     },
 }
 
@@ -254,6 +286,23 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
             }
             sim(&c, trace, camera_png)
         }
+        Cmd::Eval {
+            what:
+                EvalCmd::Literacy {
+                    cfg,
+                    seed,
+                    train,
+                    novel,
+                    out,
+                    baselines,
+                },
+        } => {
+            let mut c = load(&cfg)?;
+            if let Some(s) = seed {
+                c.seed = s;
+            }
+            eval_literacy(&c, train, novel, out, baselines)
+        }
         Cmd::Run {
             cfg,
             fast,
@@ -343,6 +392,46 @@ fn sim(c: &Config, trace: Option<PathBuf>, camera_png: Option<PathBuf>) -> Resul
 
 #[cfg(not(feature = "mujoco"))]
 fn sim(_c: &Config, _trace: Option<PathBuf>, _camera_png: Option<PathBuf>) -> Result<()> {
+    anyhow::bail!("this build has no MuJoCo: rebuild with `--features mujoco` (the default)")
+}
+
+#[cfg(feature = "mujoco")]
+fn eval_literacy(
+    c: &Config,
+    train: Option<u32>,
+    novel: Option<u32>,
+    out: Option<PathBuf>,
+    baselines: bool,
+) -> Result<()> {
+    use crate::eval::literacy::{run_literacy, LiteracyOptions};
+    let dir = out.unwrap_or_else(|| PathBuf::from(&c.eval.out_dir));
+    let r = run_literacy(
+        c,
+        &LiteracyOptions {
+            train,
+            novel,
+            out_dir: Some(dir.clone()),
+            progress: true,
+            ..Default::default()
+        },
+    )?;
+    println!("{r}");
+    if baselines {
+        let table = crate::eval::baselines::run_baselines(&dir, r.labels.len())?;
+        println!("{table}");
+        crate::eval::report::write_html_with_baselines(&r, &dir, &table)?;
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "mujoco"))]
+fn eval_literacy(
+    _c: &Config,
+    _train: Option<u32>,
+    _novel: Option<u32>,
+    _out: Option<PathBuf>,
+    _baselines: bool,
+) -> Result<()> {
     anyhow::bail!("this build has no MuJoCo: rebuild with `--features mujoco` (the default)")
 }
 

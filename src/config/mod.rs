@@ -144,6 +144,12 @@ pub struct Config {
     /// The `sattva sim` job.
     #[serde(default)]
     pub sim: SimConfig,
+    /// The action stage: safety clamp limits.
+    #[serde(default)]
+    pub action: crate::action::ActionConfig,
+    /// Curriculum and literacy evaluation (`sattva eval literacy`, `sattva sim`).
+    #[serde(default)]
+    pub eval: crate::eval::EvalConfig,
     /// The learning substrate.
     #[serde(default)]
     pub substrate: crate::substrate::SubstrateConfig,
@@ -191,6 +197,8 @@ impl Validate for Config {
         c.section("realsense", |c| self.realsense.validate(c));
         c.section("sched", |c| self.sched.validate(c));
         c.section("substrate", |c| self.substrate.validate(c));
+        c.section("action", |c| self.action.validate(c));
+        c.section("eval", |c| self.eval.validate(c));
         match (&self.backend, &self.mujoco) {
             (BackendKind::Mujoco, None) => c.fail(
                 "mujoco",
