@@ -112,12 +112,17 @@ pub fn substrate_config(c: &Config, dim: usize) -> SubstrateConfig {
     s
 }
 
-/// Recall: the attractor with the highest activation for `v` (context reset first, so
-/// episodes are judged independently), -1 when the substrate is empty.
+/// Recall: among the attractors `activate` returns for `v` (context reset first, so episodes
+/// are judged independently), the best-matching one (highest similarity; the resonance winner
+/// can be a successor of it through the succession edges, which a label must not follow);
+/// -1 when the substrate is empty.
 pub fn recall(sub: &mut Substrate, t: Time, v: &[f32]) -> Result<i64, EvalError> {
     sub.reset_context();
     let m = sub.activate(t, v)?;
-    Ok(m.first().map_or(-1, |m| m.id.0 as i64))
+    Ok(m
+        .iter()
+        .max_by(|a, b| a.similarity.total_cmp(&b.similarity))
+        .map_or(-1, |m| m.id.0 as i64))
 }
 
 /// Runs the literacy evaluation on the MuJoCo scene of `c`.
