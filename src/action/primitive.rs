@@ -32,7 +32,7 @@ macro_rules! primitives {
 }
 
 primitives! {
-    ReachForward => "reach_forward", "Move the fingertip 7 cm forward (+x) at hover height.";
+    ReachForward => "reach_forward", "Move the fingertip 7 cm forward (away from the base) at hover height.";
     ReachForwardLeft => "reach_forward_left", "Reach diagonally forward-left.";
     ReachLeft => "reach_left", "Reach left (+y).";
     ReachBackLeft => "reach_back_left", "Reach diagonally back-left.";
@@ -245,10 +245,14 @@ impl PrimitiveRun {
             }
             q
         };
+        // reach in a direction of the (radius, yaw) plane: 7 cm radially, 0.3 rad sideways (about
+        // 13 cm at the hover radius; comparable joint motion in both axes)
         let reach = |deg: f64| {
-            let d = 0.07 * a * smooth(seg(s, 0.0, 0.8));
+            let e = a * smooth(seg(s, 0.0, 0.8));
             let th = deg.to_radians();
-            cart([h[0] + d * th.cos(), h[1] + d * th.sin(), h[2]])
+            let r = (h[0] * h[0] + h[1] * h[1]).sqrt() + 0.07 * e * th.cos();
+            let yaw = h[1].atan2(h[0]) + 0.3 * e * th.sin();
+            cart([r * yaw.cos(), r * yaw.sin(), h[2]])
         };
         // approach a point beside the object from above, then move along `dir` low over the table
         let push = |dx: f64, dy: f64| {
