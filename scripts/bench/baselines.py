@@ -100,38 +100,45 @@ def main():
     from river import cluster
 
     best = None
-    for eps in (0.2, 0.35, 0.5, 0.7):
+    for eps in (0.3, 0.5, 0.7, 0.9, 1.1, 1.3):
         m = cluster.DenStream(decaying_factor=0.01, beta=0.5, mu=2.5, epsilon=eps,
                               n_samples_init=min(50, len(Xtr)), stream_speed=100)
         ctr, cno, us = run_river(m, Xtr, Xno)
-        r = score(f"river DenStream (eps {eps}, best of 4)", ctr, ytr, cno, yno, us)
+        r = score(f"river DenStream (eps {eps}, best of 6)", ctr, ytr, cno, yno, us)
         if best is None or r["nmi"] > best["nmi"]:
             best = r
     res.append(best)
 
+    # river's k-means draws its initial centers from N(mu, sigma): sigma matched to the data's
+    # per-component scale (unit vectors in D dims: 1/sqrt(D)), else every point lands on one center
+    sigma = 1.0 / np.sqrt(X.shape[1])
     m = cluster.CluStream(n_macro_clusters=a.k, max_micro_clusters=100, time_window=1000,
-                          time_gap=len(Xtr), seed=a.seed)
+                          time_gap=25, seed=a.seed, sigma=sigma, mu=0.0)
     ctr, cno, us = run_river(m, Xtr, Xno)
     res.append(score(f"river CluStream (k={a.k} oracle)", ctr, ytr, cno, yno, us))
 
-    m = cluster.STREAMKMeans(chunk_size=max(a.k, 25), n_clusters=a.k, seed=a.seed)
+    m = cluster.STREAMKMeans(chunk_size=max(a.k, 25), n_clusters=a.k, seed=a.seed, sigma=sigma,
+                             mu=0.0)
     ctr, cno, us = run_river(m, Xtr, Xno)
     res.append(score(f"river STREAMKMeans (k={a.k} oracle)", ctr, ytr, cno, yno, us))
 
     from artlib import FuzzyART
 
     best = None
-    lo, hi = np.full(X.shape[1], -1.0), np.full(X.shape[1], 1.0)  # unit vectors: known bounds
-    for rho in (0.5, 0.6, 0.7, 0.8, 0.9):
+    # per-feature bounds of the training data (Fuzzy ART needs inputs in [0, 1])
+    lo, hi = Xtr.min(axis=0), Xtr.max(axis=0)
+    for rho in (0.5, 0.7, 0.8, 0.9, 0.93, 0.96):
         m = FuzzyART(rho=rho, alpha=1e-3, beta=1.0)
-        m.d_min_, m.d_max_ = lo, hi
-        ptr, pno = m.prepare_data(Xtr), m.prepare_data(Xno)
+        def prep(Z):  # normalise into [0, 1] (novel values outside the bounds clipped), complement code
+            n = np.clip((Z - lo) / np.maximum(hi - lo, 1e-12), 0.0, 1.0)
+            return np.hstack([n, 1.0 - n])
+        ptr, pno = prep(Xtr), prep(Xno)
         t = []
         for x in ptr:
             t0 = time.perf_counter()
             m.partial_fit(x[None, :])
             t.append(time.perf_counter() - t0)
-        r = score(f"artlib FuzzyART (rho {rho}, best of 5)", list(m.predict(ptr)), ytr,
+        r = score(f"artlib FuzzyART (rho {rho}, best of 6)", list(m.predict(ptr)), ytr,
                   list(m.predict(pno)), yno, np.percentile(np.array(t) * 1e6, 99))
         if best is None or r["nmi"] > best["nmi"]:
             best = r
