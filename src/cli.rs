@@ -45,6 +45,18 @@ enum Cmd {
         /// Render the scene camera at the end into this PNG (needs feature `render`).
         #[arg(long)]
         camera_png: Option<PathBuf>,
+        /// Run this many curriculum training episodes instead of `sim.duration_s`.
+        #[arg(long)]
+        episodes: Option<u32>,
+        /// Pace the simulation at real time (default: virtual time, as fast as possible).
+        #[arg(long)]
+        realtime: bool,
+        /// Resume learning from a substrate snapshot.
+        #[arg(long)]
+        resume: Option<PathBuf>,
+        /// Where to snapshot the substrate at the end.
+        #[arg(long, default_value = "out/sim/substrate.snap")]
+        snapshot: PathBuf,
     },
     /// Run the agent as a long-running process (real time; with the ROS 2 node when built with
     /// feature `ros2`). Accepts `--ros-args --params-file FILE -p k:=v` like any ROS 2 node.
@@ -276,6 +288,10 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
             duration,
             trace,
             camera_png,
+            episodes,
+            realtime,
+            resume,
+            snapshot,
         } => {
             let mut c = load(&cfg)?;
             if let Some(s) = seed {
@@ -284,7 +300,17 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
             if let Some(d) = duration {
                 c.sim.duration_s = d;
             }
-            sim(&c, trace, camera_png)
+            sim(
+                &c,
+                SimArgs {
+                    trace,
+                    camera_png,
+                    episodes,
+                    realtime,
+                    resume,
+                    snapshot,
+                },
+            )
         }
         Cmd::Eval {
             what:
@@ -373,25 +399,37 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
     }
 }
 
+/// Options of `sattva sim` as parsed.
+struct SimArgs {
+    trace: Option<PathBuf>,
+    camera_png: Option<PathBuf>,
+    episodes: Option<u32>,
+    realtime: bool,
+    resume: Option<PathBuf>,
+    snapshot: PathBuf,
+}
+
 #[cfg(feature = "mujoco")]
-fn sim(c: &Config, trace: Option<PathBuf>, camera_png: Option<PathBuf>) -> Result<()> {
-    use crate::sim::{run_sim, SimOptions};
+fn sim(c: &Config, a: SimArgs) -> Result<()> {
+    let p = |p: PathBuf| p.display().to_string();
+    let opts = crate::sim::SimOptions {
+        trace_csv: a.trace.map(p),
+        progress: true,
+        camera_png: a.camera_png.map(p),
+        episodes: a.episodes,
+        realtime: a.realtime,
+        resume: a.resume.map(p),
+        snapshot: Some(p(a.snapshot)),
+    };
     let started = std::time::Instant::now();
-    let summary = run_sim(
-        c,
-        &SimOptions {
-            trace_csv: trace.map(|p| p.display().to_string()),
-            progress: true,
-            camera_png: camera_png.map(|p| p.display().to_string()),
-        },
-    )?;
+    let summary = crate::sim::run_sim(c, &opts)?;
     let wall = started.elapsed().as_secs_f64();
     println!("{}", summary.render(wall));
     Ok(())
 }
 
 #[cfg(not(feature = "mujoco"))]
-fn sim(_c: &Config, _trace: Option<PathBuf>, _camera_png: Option<PathBuf>) -> Result<()> {
+fn sim(_c: &Config, _a: SimArgs) -> Result<()> {
     anyhow::bail!("this build has no MuJoCo: rebuild with `--features mujoco` (the default)")
 }
 

@@ -77,6 +77,10 @@ pub struct EpisodeOutcome {
     pub max_touch: f64,
     /// Object displacement in the table plane, m (ground truth, for diagnostics only).
     pub object_moved: f64,
+    /// The control loop's counters of this episode.
+    pub stats: crate::pipeline::LoopStats,
+    /// True when the episode was cut short by `max_ns` (the experience is then not complete).
+    pub truncated: bool,
 }
 
 /// Runs curriculum episodes on one MuJoCo backend. Allocates at construction and per episode,
@@ -237,6 +241,23 @@ impl EpisodeRunner {
 
     /// Runs `sc` and encodes its experience (the encoder's statistics learn unless frozen).
     pub fn run(&mut self, sc: &Scenario) -> Result<EpisodeOutcome, EvalError> {
+        self.run_with(sc, None, &mut |_| {})
+    }
+
+    /// The backend (between episodes).
+    pub fn backend_mut(&mut self) -> Option<&mut MujocoBackend> {
+        self.backend.as_mut()
+    }
+
+    /// Runs `sc` for at most `max_ns` of simulated time (whole episode when `None`), calling
+    /// `on_frame` with every frame read (on the control task: it must not block or allocate for
+    /// the loop to stay allocation-free).
+    pub fn run_with(
+        &mut self,
+        sc: &Scenario,
+        max_ns: Option<i64>,
+        on_frame: &mut (dyn FnMut(&crate::types::SensorFrame) + Send),
+    ) -> Result<EpisodeOutcome, EvalError> {
         let backend = self.prepare_world(sc)?;
         let obj0 = Self::object_xy(&backend, self.object_qpos);
         let lp = match ControlLoop::new(backend, self.seed ^ sc.params.seed, 0.3) {
@@ -289,7 +310,7 @@ impl EpisodeRunner {
                     cmd_n += 1;
                     lp.handle(FromRos::Command(cmd.clone()));
                 }
-                lp.cycle();
+                on_frame(lp.cycle());
                 if let Some(r) = &run {
                     rec.record(lp.fused(), &before, r.phase(t), bins);
                 }
@@ -297,12 +318,17 @@ impl EpisodeRunner {
             });
             let set = TaskSet::new().add("control", control);
             let mut ex = VirtualExecutor::new(&self.sched, set, t0)?;
-            ex.run_until(t_end);
+            ex.run_until(match max_ns {
+                Some(m) if m < t_end.0 - t0.0 => t0.add_nanos(m.max(0)),
+                _ => t_end,
+            });
         }
         let after = lp.fused().clone();
         self.clamp_events += lp.clamp().clamped() + lp.clamp().rate_limited();
         let sim_s = (lp.backend.now().0 - t0.0) as f64 * 1e-9;
         let max_touch = lp.stats.max_touch;
+        let stats = lp.stats.clone();
+        let truncated = lp.backend.now() < t_end;
         let obj1 = Self::object_xy(&lp.backend, self.object_qpos);
         self.backend = Some(lp.backend);
         // the command summary: the mean position target of the primitive
@@ -330,6 +356,8 @@ impl EpisodeRunner {
             sim_s,
             max_touch,
             object_moved: ((obj1[0] - obj0[0]).powi(2) + (obj1[1] - obj0[1]).powi(2)).sqrt(),
+            stats,
+            truncated,
         })
     }
 }
