@@ -176,8 +176,12 @@ fn progress(n: u64, on: bool, what: &str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let b = ProgressBar::new(n);
-    let tpl = format!("{{spinner}} sim [{{bar:40}}] {{pos}}/{{len}} {what} {{per_sec}} eta {{eta}} {{msg}}");
-    b.set_style(ProgressStyle::with_template(&tpl).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let tpl = format!(
+        "{{spinner}} sim [{{bar:40}}] {{pos}}/{{len}} {what} {{per_sec}} eta {{eta}} {{msg}}"
+    );
+    b.set_style(
+        ProgressStyle::with_template(&tpl).unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     b
 }
 
@@ -350,11 +354,18 @@ fn run_curriculum(
                 if best == name {
                     k.recognised += 1;
                 }
-                tracing::debug!(episode = k.episodes, primitive = name, recognised_as = best, "recall");
+                tracing::debug!(
+                    episode = k.episodes,
+                    primitive = name,
+                    recognised_as = best,
+                    "recall"
+                );
             }
         }
         let t0 = Instant::now();
-        let l = sub.learn(t_learn, &out.experience).map_err(EvalError::from)?;
+        let l = sub
+            .learn(t_learn, &out.experience)
+            .map_err(EvalError::from)?;
         learn_us.push(t0.elapsed().as_secs_f64() * 1e6);
         if l.created {
             k.formed += 1;

@@ -106,8 +106,8 @@ impl SafetyClamp {
         match cmd.mode {
             CommandMode::Position => {
                 let have_prev = self.prev.len() == cmd.values.len();
-                let have_meas = measured.len() == cmd.values.len()
-                    && measured.iter().all(|v| v.is_finite());
+                let have_meas =
+                    measured.len() == cmd.values.len() && measured.iter().all(|v| v.is_finite());
                 for (i, (v, &(lo, hi))) in cmd.values.iter_mut().zip(&self.limits).enumerate() {
                     let mut c = v.clamp(lo, hi);
                     if c != *v {

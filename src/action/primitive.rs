@@ -383,7 +383,11 @@ mod tests {
             let r = PrimitiveRun::new(p, PrimitiveParams::default(), &HOME, Time::ZERO, 1.6);
             let q = r.target(0.0);
             for k in 0..4 {
-                assert!((q[k] - HOME[k]).abs() < 1e-9, "{} does not start at home", p.name());
+                assert!(
+                    (q[k] - HOME[k]).abs() < 1e-9,
+                    "{} does not start at home",
+                    p.name()
+                );
             }
             ends.push(r.target(1.0));
             mids.push(r.target(0.55));
@@ -395,7 +399,12 @@ mod tests {
                     .map(|k| (ends[i][k] - ends[j][k]).abs() + (mids[i][k] - mids[j][k]).abs())
                     .sum();
                 if PRIMITIVES[i] != Primitive::HoldStill && PRIMITIVES[j] != Primitive::HoldStill {
-                    assert!(d > 0.02, "{} ~ {}", PRIMITIVES[i].name(), PRIMITIVES[j].name());
+                    assert!(
+                        d > 0.02,
+                        "{} ~ {}",
+                        PRIMITIVES[i].name(),
+                        PRIMITIVES[j].name()
+                    );
                 }
             }
         }

@@ -264,20 +264,12 @@ impl EpisodeRunner {
             Ok(lp) => lp,
             Err(e) => return Err(e.into()),
         };
-        let mut lp = lp
-            .with_fusion(&self.fusion)
-            .with_clamp(self.clamp.clone());
+        let mut lp = lp.with_fusion(&self.fusion).with_clamp(self.clamp.clone());
         let period = self.period_ns;
         let t0 = lp.backend.now();
         let settle = (self.eval.settle_s * 1e9 / period as f64).round() as i64 * period;
         let t_start = t0.add_nanos(settle);
-        let probe = PrimitiveRun::new(
-            sc.primitive,
-            sc.params,
-            &[],
-            t_start,
-            self.eval.primitive_s,
-        );
+        let probe = PrimitiveRun::new(sc.primitive, sc.params, &[], t_start, self.eval.primitive_s);
         let t_end = t_start.add_nanos(probe.duration_ns());
         let bins = self.bins;
         let mut rec = Recorder::default();

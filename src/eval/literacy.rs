@@ -98,8 +98,10 @@ fn bar(n: u64, on: bool) -> ProgressBar {
     }
     let b = ProgressBar::new(n);
     b.set_style(
-        ProgressStyle::with_template("{spinner} {msg:>12} [{bar:40}] {pos}/{len} episodes eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} {msg:>12} [{bar:40}] {pos}/{len} episodes eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     b
 }
@@ -119,8 +121,7 @@ pub fn substrate_config(c: &Config, dim: usize) -> SubstrateConfig {
 pub fn recall(sub: &mut Substrate, t: Time, v: &[f32]) -> Result<i64, EvalError> {
     sub.reset_context();
     let m = sub.activate(t, v)?;
-    Ok(m
-        .iter()
+    Ok(m.iter()
         .max_by(|a, b| a.similarity.total_cmp(&b.similarity))
         .map_or(-1, |m| m.id.0 as i64))
 }
@@ -163,7 +164,11 @@ pub fn run_literacy(c: &Config, opts: &LiteracyOptions) -> Result<LiteracyReport
             let l = sub.learn(t, &out.experience)?;
             learn_us.push(t_learn.elapsed().as_secs_f64() * 1e6);
             if l.created {
-                tracing::debug!(attractor = l.id.0, primitive = sc.primitive.name(), "attractor formed");
+                tracing::debug!(
+                    attractor = l.id.0,
+                    primitive = sc.primitive.name(),
+                    "attractor formed"
+                );
             }
         }
         over_time.push(sub.len());

@@ -113,7 +113,9 @@ pub fn export_csv(r: &LiteracyReport) -> String {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// SVG confusion matrix (rows: true primitive, columns: recognised primitive, last: none).
@@ -125,10 +127,18 @@ pub fn confusion_svg(r: &LiteracyReport) -> String {
     let mut s = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="10">"#
     );
-    let _ = write!(s, r#"<text x="4" y="14" font-size="12">confusion on novel scenarios (rows: true, columns: recognised; last column: none)</text>"#);
+    let _ = write!(
+        s,
+        r#"<text x="4" y="14" font-size="12">confusion on novel scenarios (rows: true, columns: recognised; last column: none)</text>"#
+    );
     for (i, name) in r.labels.iter().enumerate() {
         let y = top + cell * i as f64 + cell * 0.7;
-        let _ = write!(s, r#"<text x="{}" y="{y}" text-anchor="end">{}</text>"#, left - 4.0, esc(name));
+        let _ = write!(
+            s,
+            r#"<text x="{}" y="{y}" text-anchor="end">{}</text>"#,
+            left - 4.0,
+            esc(name)
+        );
         let x = left + cell * i as f64 + cell * 0.7;
         let _ = write!(
             s,
@@ -138,7 +148,11 @@ pub fn confusion_svg(r: &LiteracyReport) -> String {
         );
     }
     let x = left + cell * n as f64 + cell * 0.7;
-    let _ = write!(s, r#"<text transform="translate({x},{}) rotate(-60)">(none)</text>"#, top - 4.0);
+    let _ = write!(
+        s,
+        r#"<text transform="translate({x},{}) rotate(-60)">(none)</text>"#,
+        top - 4.0
+    );
     for (i, row) in r.confusion.iter().enumerate() {
         let total: u64 = row.iter().sum::<u64>().max(1);
         for (j, &c) in row.iter().enumerate() {
@@ -174,16 +188,46 @@ pub fn attractors_svg(r: &LiteracyReport) -> String {
     let mut s = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="11">"#
     );
-    let _ = write!(s, r#"<text x="{l}" y="14" font-size="12">live attractors over training experiences (dashed: primitives)</text>"#);
-    let _ = write!(s, r#"<line x1="{l}" y1="{}" x2="{}" y2="{}" stroke="black"/>"#, h - b, w - 10.0, h - b);
-    let _ = write!(s, r#"<line x1="{l}" y1="20" x2="{l}" y2="{}" stroke="black"/>"#, h - b);
+    let _ = write!(
+        s,
+        r#"<text x="{l}" y="14" font-size="12">live attractors over training experiences (dashed: primitives)</text>"#
+    );
+    let _ = write!(
+        s,
+        r#"<line x1="{l}" y1="{}" x2="{}" y2="{}" stroke="black"/>"#,
+        h - b,
+        w - 10.0,
+        h - b
+    );
+    let _ = write!(
+        s,
+        r#"<line x1="{l}" y1="20" x2="{l}" y2="{}" stroke="black"/>"#,
+        h - b
+    );
     for k in 0..=4 {
         let y = ymax / 1.1 * k as f64 / 4.0;
-        let _ = write!(s, r#"<text x="{}" y="{}" text-anchor="end">{:.0}</text>"#, l - 4.0, py(y) + 4.0, y);
+        let _ = write!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="end">{:.0}</text>"#,
+            l - 4.0,
+            py(y) + 4.0,
+            y
+        );
         let x = n * k as f64 / 4.0;
-        let _ = write!(s, r#"<text x="{}" y="{}" text-anchor="middle">{:.0}</text>"#, px(x), h - b + 16.0, x);
+        let _ = write!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="middle">{:.0}</text>"#,
+            px(x),
+            h - b + 16.0,
+            x
+        );
     }
-    let _ = write!(s, r#"<text x="{}" y="{}" text-anchor="middle">training experiences</text>"#, (l + w) / 2.0, h - 6.0);
+    let _ = write!(
+        s,
+        r#"<text x="{}" y="{}" text-anchor="middle">training experiences</text>"#,
+        (l + w) / 2.0,
+        h - 6.0
+    );
     let np = r.labels.len() as f64;
     let _ = write!(
         s,
@@ -211,13 +255,23 @@ pub fn html(r: &LiteracyReport, baselines: Option<&str>) -> String {
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>sattva literacy</title>\
          <style>body{font-family:sans-serif;margin:2em}pre{background:#f4f4f4;padding:1em}</style></head><body>",
     );
-    let _ = write!(s, "<h1>sattva eval literacy</h1><pre>{}</pre>", esc(&r.to_string()));
+    let _ = write!(
+        s,
+        "<h1>sattva eval literacy</h1><pre>{}</pre>",
+        esc(&r.to_string())
+    );
     if let Some(b) = baselines {
         let _ = write!(s, "<h2>Baselines (same vectors)</h2><pre>{}</pre>", esc(b));
     }
-    let _ = write!(s, "<h2>Attractors over experiences</h2>{}", attractors_svg(r));
+    let _ = write!(
+        s,
+        "<h2>Attractors over experiences</h2>{}",
+        attractors_svg(r)
+    );
     let _ = write!(s, "<h2>Confusion matrix</h2>{}", confusion_svg(r));
-    s.push_str("<p>Experience vectors with true labels: <code>experiences.csv</code>.</p></body></html>");
+    s.push_str(
+        "<p>Experience vectors with true labels: <code>experiences.csv</code>.</p></body></html>",
+    );
     s
 }
 
