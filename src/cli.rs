@@ -400,6 +400,7 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
 }
 
 /// Options of `sattva sim` as parsed.
+#[cfg_attr(not(feature = "mujoco"), allow(dead_code))]
 struct SimArgs {
     trace: Option<PathBuf>,
     camera_png: Option<PathBuf>,

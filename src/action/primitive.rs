@@ -412,8 +412,10 @@ mod tests {
 
     #[test]
     fn speed_scales_duration_and_targets_stay_finite() {
-        let mut pp = PrimitiveParams::default();
-        pp.speed = 2.0;
+        let mut pp = PrimitiveParams {
+            speed: 2.0,
+            ..PrimitiveParams::default()
+        };
         let r = PrimitiveRun::new(Primitive::Circle, pp, &HOME, Time(5), 1.6);
         assert_eq!(r.duration_ns(), 800_000_000);
         pp.amplitude = f64::NAN;

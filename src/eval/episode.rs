@@ -260,11 +260,9 @@ impl EpisodeRunner {
     ) -> Result<EpisodeOutcome, EvalError> {
         let backend = self.prepare_world(sc)?;
         let obj0 = Self::object_xy(&backend, self.object_qpos);
-        let lp = match ControlLoop::new(backend, self.seed ^ sc.params.seed, 0.3) {
-            Ok(lp) => lp,
-            Err(e) => return Err(e.into()),
-        };
-        let mut lp = lp.with_fusion(&self.fusion).with_clamp(self.clamp.clone());
+        let mut lp = ControlLoop::new(backend, self.seed ^ sc.params.seed, 0.3)?
+            .with_fusion(&self.fusion)
+            .with_clamp(self.clamp.clone());
         let period = self.period_ns;
         let t0 = lp.backend.now();
         let settle = (self.eval.settle_s * 1e9 / period as f64).round() as i64 * period;
