@@ -29,7 +29,9 @@ struct ConfigArgs {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run the agent in MuJoCo simulation (lockstep, as fast as possible) and print a summary.
+    /// Run the agent in MuJoCo simulation: curriculum episodes through the full pipeline under
+    /// the virtual-time executor (or `--realtime`), learning attractors; prints a summary and
+    /// snapshots the substrate.
     Sim {
         #[command(flatten)]
         cfg: ConfigArgs,
@@ -45,7 +47,9 @@ enum Cmd {
         /// Render the scene camera at the end into this PNG (needs feature `render`).
         #[arg(long)]
         camera_png: Option<PathBuf>,
-        /// Run this many curriculum training episodes instead of `sim.duration_s`.
+        /// Run this many curriculum training episodes (default without `--duration`:
+        /// `eval.train_episodes`; scenes without the curriculum's object explore for
+        /// `sim.duration_s`).
         #[arg(long)]
         episodes: Option<u32>,
         /// Pace the simulation at real time (default: virtual time, as fast as possible).
@@ -300,6 +304,11 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
             if let Some(d) = duration {
                 c.sim.duration_s = d;
             }
+            // on curriculum scenes, `sattva sim` alone runs `eval.train_episodes` episodes
+            let episodes = match (episodes, duration) {
+                (None, None) => Some(c.eval.train_episodes),
+                (e, _) => e,
+            };
             sim(
                 &c,
                 SimArgs {

@@ -413,7 +413,8 @@ fn run_curriculum(
         crate::eval::metrics::quantile(&learn_us, 0.5),
         crate::eval::metrics::quantile(&learn_us, 0.99),
     ];
-    if let Some(p) = &opts.snapshot {
+    // snapshot when something was learned (a short run that only calibrated has nothing to keep)
+    if let Some(p) = opts.snapshot.as_ref().filter(|_| k.episodes > 0) {
         if let Some(dir) = std::path::Path::new(p).parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|source| EvalError::Io {
