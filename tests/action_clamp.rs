@@ -143,3 +143,34 @@ fn primitives_through_the_clamped_loop_allocate_nothing_per_cycle() {
     assert!(PRIMITIVES.len() >= 20);
     assert_eq!(Primitive::from_name("push_left"), Some(Primitive::PushLeft));
 }
+
+#[test]
+fn curriculum_episodes_allocate_nothing_per_control_cycle() {
+    use sattva::eval::episode::EpisodeRunner;
+    use sattva::eval::{curriculum, Split};
+    let c = config();
+    let mut runner = EpisodeRunner::new(&c).unwrap();
+    let mut tested = 0;
+    for sc in curriculum(&c.eval, Split::Train, PRIMITIVES.len(), 1) {
+        // allocation count at every frame of the episode (preallocated, so recording is free)
+        let mut at = Vec::with_capacity(4096);
+        runner
+            .run_with(&sc, None, &mut |_| {
+                if at.len() < at.capacity() {
+                    at.push(allocations_on_this_thread());
+                }
+            })
+            .unwrap();
+        assert!(at.len() > 200, "{} frames", at.len());
+        // after the executor's first dispatches, the cycles (primitive, clamp, fusion, profile
+        // recording, trace hook) allocate nothing
+        assert_eq!(
+            at[at.len() - 1] - at[5],
+            0,
+            "{} allocated during its cycles",
+            sc.primitive.name()
+        );
+        tested += 1;
+    }
+    assert_eq!(tested, PRIMITIVES.len());
+}
