@@ -114,8 +114,8 @@ pub struct Index {
     /// Dense copy of `nodes[i].live` (one bit per slot, stays in cache during search).
     live_bits: Vec<u64>,
     // scratch, not part of the state
-    visited: Vec<u32>,
-    epoch: u32,
+    visited: Vec<u8>,
+    epoch: u8,
     cands: BinaryHeap<Cand>,
     results: BinaryHeap<std::cmp::Reverse<Cand>>,
     sorted: Vec<Cand>,
@@ -219,7 +219,7 @@ impl Index {
             + self.upper.heap_bytes()
             + upper
             + self.nodes.heap_bytes()
-            + self.visited.capacity() * 4
+            + self.visited.capacity()
     }
 
     fn grow_to(&mut self, slot: usize) {
@@ -273,7 +273,7 @@ impl Index {
         }
     }
 
-    fn next_epoch(&mut self) -> u32 {
+    fn next_epoch(&mut self) -> u8 {
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
             self.visited.iter_mut().for_each(|v| *v = 0);
@@ -318,34 +318,35 @@ impl Index {
             if s < worst && self.results.len() >= ef {
                 break;
             }
-            let nl = if level == 0 {
-                let r = self.links0.row(c as usize);
-                r[0] as usize
-            } else {
-                self.links(c, level).len()
-            };
-            if level == 0 {
-                let r = self.links0.row(c as usize);
-                for &n in &r[1..1 + nl] {
-                    if (n as usize) < self.visited.len() && self.visited[n as usize] != epoch {
-                        prefetch(self.vectors.row_ptr(n as usize));
+            // Copy the (unvisited, live) neighbour ids out once, prefetching their vectors.
+            let mut nbuf = [0u32; 129];
+            let mut nl = 0;
+            {
+                let list = if level == 0 {
+                    let r = self.links0.row(c as usize);
+                    &r[1..1 + r[0] as usize]
+                } else {
+                    self.links(c, level)
+                };
+                for &n in list {
+                    let nu = n as usize;
+                    if nu < self.visited.len()
+                        && self.visited[nu] != epoch
+                        && (self.live_bits[nu / 64] >> (nu % 64)) & 1 == 1
+                        && nl < nbuf.len()
+                    {
+                        prefetch(self.vectors.row_ptr(nu));
+                        nbuf[nl] = n;
+                        nl += 1;
                     }
                 }
             }
-            for i in 0..nl {
-                let n = if level == 0 {
-                    self.links0.row(c as usize)[1 + i]
-                } else {
-                    self.links(c, level)[i]
-                };
+            for &n in &nbuf[..nl] {
                 let nu = n as usize;
-                if nu >= self.visited.len() || self.visited[nu] == epoch {
-                    continue;
+                if self.visited[nu] == epoch {
+                    continue; // listed twice
                 }
                 self.visited[nu] = epoch;
-                if (self.live_bits[nu / 64] >> (nu % 64)) & 1 == 0 {
-                    continue;
-                }
                 let sn = self.sim(q, n);
                 let worst = self.results.peek().map_or(f32::MIN, |r| r.0 .0);
                 if self.results.len() < ef || sn > worst {
