@@ -8,9 +8,10 @@ and outliers count as errors), exactly as sattva is scored.
 
 Methods: river DenStream, CluStream, STREAMKMeans; artlib Fuzzy ART; scikit-learn
 MiniBatchKMeans (partial_fit over mini-batches). CluStream, STREAMKMeans and MiniBatchKMeans are
-given the true number of primitives (an oracle sattva does not get). DenStream's epsilon and Fuzzy
-ART's vigilance have no single right value for this data, so each runs on a small grid and the
-best NMI is reported (tuned with hindsight, in the baselines' favour).
+given the true number of primitives (an oracle sattva does not get). DenStream's epsilon, Fuzzy
+ART's vigilance and river k-means' initialisation scale and halflife have no single right value for
+this data, so each runs on a small grid and the best NMI is reported (tuned with hindsight, in the
+baselines' favour).
 
 usage: baselines.py experiences.csv --k 24
 """
@@ -109,18 +110,30 @@ def main():
             best = r
     res.append(best)
 
-    # river's k-means draws its initial centers from N(mu, sigma): sigma matched to the data's
-    # per-component scale (unit vectors in D dims: 1/sqrt(D)), else every point lands on one center
-    sigma = 1.0 / np.sqrt(X.shape[1])
-    m = cluster.CluStream(n_macro_clusters=a.k, max_micro_clusters=100, time_window=1000,
-                          time_gap=25, seed=a.seed, sigma=sigma, mu=0.0)
-    ctr, cno, us = run_river(m, Xtr, Xno)
-    res.append(score(f"river CluStream (k={a.k} oracle)", ctr, ytr, cno, yno, us))
+    # river's k-means draws its initial centers from N(mu, sigma) and moves them with a halflife;
+    # both decide whether it collapses onto one center, so each runs on a small grid (best NMI)
+    unit = 1.0 / np.sqrt(X.shape[1])  # per-component scale of unit vectors in D dims
+    best = None
+    for hl in (0.5, 0.9):
+        for sig in (0.3 * unit, 0.16 * unit):
+            m = cluster.CluStream(n_macro_clusters=a.k, max_micro_clusters=100, time_window=1000,
+                                  time_gap=25, seed=a.seed, sigma=sig, mu=0.0, halflife=hl)
+            ctr, cno, us = run_river(m, Xtr, Xno)
+            r = score(f"river CluStream (k={a.k} oracle, best of 4)", ctr, ytr, cno, yno, us)
+            if best is None or r["nmi"] > best["nmi"]:
+                best = r
+    res.append(best)
 
-    m = cluster.STREAMKMeans(chunk_size=max(a.k, 25), n_clusters=a.k, seed=a.seed, sigma=sigma,
-                             mu=0.0)
-    ctr, cno, us = run_river(m, Xtr, Xno)
-    res.append(score(f"river STREAMKMeans (k={a.k} oracle)", ctr, ytr, cno, yno, us))
+    best = None
+    for hl in (0.5, 0.9):
+        for sig in (unit, 0.3 * unit, 0.16 * unit):
+            m = cluster.STREAMKMeans(chunk_size=max(a.k, 25), n_clusters=a.k, seed=a.seed,
+                                     sigma=sig, mu=0.0, halflife=hl)
+            ctr, cno, us = run_river(m, Xtr, Xno)
+            r = score(f"river STREAMKMeans (k={a.k} oracle, best of 6)", ctr, ytr, cno, yno, us)
+            if best is None or r["nmi"] > best["nmi"]:
+                best = r
+    res.append(best)
 
     from artlib import FuzzyART
 
@@ -158,10 +171,10 @@ def main():
 
     res.insert(0, score("sattva substrate", list(sattva[tr]), ytr, list(sattva[no]), yno, float("nan")))
     print(f"baselines on {a.csv}: {tr.sum()} training experiences (single pass), {no.sum()} novel")
-    print(f"  {'method':44} {'clusters':>8} {'purity':>7} {'NMI':>6} {'recog.':>7} {'learn p99':>10}")
+    print(f"  {'method':48} {'clusters':>8} {'purity':>7} {'NMI':>6} {'recog.':>7} {'learn p99':>10}")
     for r in res:
         us = "-" if np.isnan(r["learn_us"]) else f"{r['learn_us']:.0f} us"
-        print(f"  {r['name']:44} {r['clusters']:>8} {r['purity']:>7.3f} {r['nmi']:>6.3f} "
+        print(f"  {r['name']:48} {r['clusters']:>8} {r['purity']:>7.3f} {r['nmi']:>6.3f} "
               f"{100 * r['acc']:>6.1f}% {us:>10}")
 
 
