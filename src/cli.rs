@@ -465,7 +465,7 @@ fn eval_literacy(
     )?;
     println!("{r}");
     if baselines {
-        let table = crate::eval::baselines::run_baselines(&dir, r.labels.len())?;
+        let table = crate::eval::baselines::run_baselines(&dir, r.labels.len(), r.learn_us[1])?;
         println!("{table}");
         crate::eval::report::write_html_with_baselines(&r, &dir, &table)?;
     }

@@ -29,14 +29,17 @@ pub fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
-/// Runs the baselines on `dir`'s export with `k` true classes; returns the printed table.
-pub fn run_baselines(dir: &Path, k: usize) -> Result<String, EvalError> {
+/// Runs the baselines on `dir`'s export with `k` true classes; `sattva_learn_us` (sattva's p99
+/// learning time) is printed in sattva's row. Returns the printed table.
+pub fn run_baselines(dir: &Path, k: usize, sattva_learn_us: f64) -> Result<String, EvalError> {
     let (py, sc) = (python(), script());
     let out = Command::new(&py)
         .arg(&sc)
         .arg(export_path(dir))
         .arg("--k")
         .arg(k.to_string())
+        .arg("--sattva-learn-us")
+        .arg(format!("{sattva_learn_us:.3}"))
         .output()
         .map_err(|e| {
             EvalError::Baselines(format!(
@@ -47,7 +50,7 @@ pub fn run_baselines(dir: &Path, k: usize) -> Result<String, EvalError> {
         })?;
     if !out.status.success() {
         return Err(EvalError::Baselines(format!(
-            "{} {} failed ({}):\n{}",
+            "{} {} failed ({}; the python needs `pip install -r scripts/requirements/baselines.txt`, or set SATTVA_PYTHON):\n{}",
             py.display(),
             sc.display(),
             out.status,
