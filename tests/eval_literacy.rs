@@ -89,3 +89,19 @@ fn recognition_beats_chance_and_needs_learning() {
         r.accuracy
     );
 }
+
+#[test]
+fn bad_eval_config_is_rejected_with_the_key() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (o, key) in [
+        ("eval.speed.novel=[0.0]", "eval.speed.novel"),
+        ("eval.profile_bins=0", "eval.profile_bins"),
+        ("eval.nonsense=1", "nonsense"),
+        ("action.clamp.max_velocity=-1", "action.clamp.max_velocity"),
+    ] {
+        let e = Config::load(&root.join("config/sim.yaml"), &[o.to_string()])
+            .expect_err(o)
+            .to_string();
+        assert!(e.contains(key), "{o}: {e}");
+    }
+}

@@ -204,7 +204,9 @@ pub fn curriculum(cfg: &EvalConfig, split: Split, n: usize, seed: u64) -> Vec<Sc
         } else {
             &v.train
         };
-        vals[rng.gen_range(0..vals.len().max(1))]
+        // (validation requires values; an unvalidated empty list falls back to 1)
+        let i = rng.gen_range(0..vals.len().max(1));
+        vals.get(i).copied().unwrap_or(1.0)
     };
     let mut order: Vec<Primitive> = Vec::new();
     let mut out = Vec::with_capacity(n);
