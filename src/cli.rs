@@ -134,6 +134,8 @@ enum EvalCmd {
 
 #[derive(Subcommand)]
 enum BenchCmd {
+    /// Substrate learn/activate latency, memory, snapshots, and the index vs FAISS IndexHNSWFlat.
+    Substrate(SubstrateBenchArgs),
     /// Backend read/step/write loop vs a bare mujoco-rs stepping loop of the same model.
     Sim {
         #[command(flatten)]
@@ -212,6 +214,49 @@ enum BenchCmd {
         #[arg(long, default_value_t = 3)]
         reps: u32,
     },
+}
+
+#[derive(Args)]
+struct SubstrateBenchArgs {
+    /// Attractor counts to measure at (comma-separated, ascending), e.g. 1000,10000,100000,1000000.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1000usize, 10000])]
+    sizes: Vec<usize>,
+    /// Dimension D.
+    #[arg(long, default_value_t = 256)]
+    dim: usize,
+    /// Timed operations per measurement.
+    #[arg(long, default_value_t = 2000)]
+    ops: usize,
+    /// Queries for the index comparison.
+    #[arg(long, default_value_t = 1000)]
+    queries: usize,
+    /// ef_search values swept for both indexes.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![16usize, 32, 64, 128])]
+    ef: Vec<usize>,
+    /// HNSW M (both indexes).
+    #[arg(long, default_value_t = 16)]
+    m: usize,
+    /// HNSW efConstruction (both indexes).
+    #[arg(long, default_value_t = 100)]
+    ef_construction: usize,
+    /// Skip the FAISS reference.
+    #[arg(long)]
+    no_faiss: bool,
+    /// Threads FAISS may use to build its index.
+    #[arg(long, default_value_t = 2)]
+    faiss_build_threads: usize,
+    /// Directory for exported vectors and the snapshot.
+    #[arg(long, default_value = "out/bench_substrate")]
+    out_dir: PathBuf,
+    /// Long-stream run: experiences learned into a bounded substrate (0: skip).
+    #[arg(long, default_value_t = 100_000)]
+    stream: usize,
+    /// Capacity of the long-stream substrate.
+    #[arg(long, default_value_t = 10_000)]
+    stream_capacity: usize,
+    /// Data seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 /// Entry point of the `sattva` binary (also used by the colcon package `ros2_ws/src/sattva`).
@@ -347,6 +392,9 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
         Cmd::Bench {
             what: BenchCmd::Sim { cfg, steps, reps },
         } => bench_sim(&load(&cfg)?, steps, reps),
+        Cmd::Bench {
+            what: BenchCmd::Substrate(a),
+        } => bench_substrate(a),
         Cmd::Bench {
             what:
                 BenchCmd::Fusion {
@@ -549,4 +597,39 @@ fn bench_realsense(seconds: f64, width: u32, height: u32, reps: u32) -> Result<(
 #[cfg(not(feature = "realsense"))]
 fn bench_realsense(_seconds: f64, _width: u32, _height: u32, _reps: u32) -> Result<()> {
     anyhow::bail!("this build has no RealSense support: rebuild with `--features realsense`")
+}
+
+fn bench_substrate(a: SubstrateBenchArgs) -> Result<()> {
+    use crate::substrate::bench::{bench_substrate, BenchOptions};
+    // Relative to the current directory, else to the source tree this binary was built from.
+    let local = |p: &str| {
+        let p = PathBuf::from(p);
+        if p.exists() {
+            p
+        } else {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
+        }
+    };
+    let python = std::env::var_os("SATTVA_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| local("third_party/venv/bin/python"));
+    let r = bench_substrate(&BenchOptions {
+        sizes: a.sizes,
+        dim: a.dim,
+        ops: a.ops,
+        queries: a.queries,
+        ef: a.ef,
+        m: a.m,
+        ef_construction: a.ef_construction,
+        faiss: !a.no_faiss,
+        python,
+        script: local("scripts/bench/substrate_faiss.py"),
+        out_dir: a.out_dir,
+        faiss_build_threads: a.faiss_build_threads,
+        stream: a.stream,
+        stream_capacity: a.stream_capacity,
+        seed: a.seed,
+    })?;
+    println!("{r}");
+    Ok(())
 }
