@@ -29,7 +29,9 @@ struct ConfigArgs {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run the agent in MuJoCo simulation (lockstep, as fast as possible) and print a summary.
+    /// Run the agent in MuJoCo simulation: curriculum episodes through the full pipeline under
+    /// the virtual-time executor (or `--realtime`), learning attractors; prints a summary and
+    /// snapshots the substrate.
     Sim {
         #[command(flatten)]
         cfg: ConfigArgs,
@@ -45,6 +47,20 @@ enum Cmd {
         /// Render the scene camera at the end into this PNG (needs feature `render`).
         #[arg(long)]
         camera_png: Option<PathBuf>,
+        /// Run this many curriculum training episodes (default without `--duration`:
+        /// `eval.train_episodes`; scenes without the curriculum's object explore for
+        /// `sim.duration_s`).
+        #[arg(long)]
+        episodes: Option<u32>,
+        /// Pace the simulation at real time (default: virtual time, as fast as possible).
+        #[arg(long)]
+        realtime: bool,
+        /// Resume learning from a substrate snapshot.
+        #[arg(long)]
+        resume: Option<PathBuf>,
+        /// Where to snapshot the substrate at the end.
+        #[arg(long, default_value = "out/sim/substrate.snap")]
+        snapshot: PathBuf,
     },
     /// Run the agent as a long-running process (real time; with the ROS 2 node when built with
     /// feature `ros2`). Accepts `--ros-args --params-file FILE -p k:=v` like any ROS 2 node.
@@ -85,6 +101,11 @@ enum Cmd {
         #[arg(long, default_value_t = 1.0)]
         publish_delay: f64,
     },
+    /// Evaluations of what the agent learned.
+    Eval {
+        #[command(subcommand)]
+        what: EvalCmd,
+    },
     /// Check a config file and print the effective configuration.
     Config {
         #[command(flatten)]
@@ -98,7 +119,36 @@ enum Cmd {
 }
 
 #[derive(Subcommand)]
+enum EvalCmd {
+    /// Motor-primitive literacy: train on curriculum episodes in MuJoCo, recognise novel
+    /// scenarios; prints attractors, purity, NMI, recognition accuracy, learning time; writes an
+    /// HTML report and the experience vectors (CSV).
+    Literacy {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Seed (overrides `seed` in the config).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Training episodes (overrides `eval.train_episodes`).
+        #[arg(long)]
+        train: Option<u32>,
+        /// Novel-scenario episodes (overrides `eval.novel_episodes`).
+        #[arg(long)]
+        novel: Option<u32>,
+        /// Output directory (overrides `eval.out_dir`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also run the online clustering baselines on the exported vectors
+        /// (scripts/bench/baselines.py with $SATTVA_PYTHON or third_party/venv/bin/python).
+        #[arg(long)]
+        baselines: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum BenchCmd {
+    /// Substrate learn/activate latency, memory, snapshots, and the index vs FAISS IndexHNSWFlat.
+    Substrate(SubstrateBenchArgs),
     /// Backend read/step/write loop vs a bare mujoco-rs stepping loop of the same model.
     Sim {
         #[command(flatten)]
@@ -174,8 +224,6 @@ enum BenchCmd {
         #[arg(long, default_value_t = 200.0)]
         rate: f64,
     },
-    /// Substrate learn/activate latency, memory, snapshots, and the index vs FAISS IndexHNSWFlat.
-    Substrate(SubstrateBenchArgs),
     /// Bag read + decode throughput vs the Python `rosbags` package on the same bag.
     Replay {
         /// Bag directory or .mcap/.db3 file (default: a synthetic IMU/JointState/TF bag).
@@ -333,6 +381,10 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
             duration,
             trace,
             camera_png,
+            episodes,
+            realtime,
+            resume,
+            snapshot,
         } => {
             let mut c = load(&cfg)?;
             if let Some(s) = seed {
@@ -341,7 +393,39 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
             if let Some(d) = duration {
                 c.sim.duration_s = d;
             }
-            sim(&c, trace, camera_png)
+            // on curriculum scenes, `sattva sim` alone runs `eval.train_episodes` episodes
+            let episodes = match (episodes, duration) {
+                (None, None) => Some(c.eval.train_episodes),
+                (e, _) => e,
+            };
+            sim(
+                &c,
+                SimArgs {
+                    trace,
+                    camera_png,
+                    episodes,
+                    realtime,
+                    resume,
+                    snapshot,
+                },
+            )
+        }
+        Cmd::Eval {
+            what:
+                EvalCmd::Literacy {
+                    cfg,
+                    seed,
+                    train,
+                    novel,
+                    out,
+                    baselines,
+                },
+        } => {
+            let mut c = load(&cfg)?;
+            if let Some(s) = seed {
+                c.seed = s;
+            }
+            eval_literacy(&c, train, novel, out, baselines)
         }
         Cmd::Run {
             cfg,
@@ -359,6 +443,9 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
         Cmd::Bench {
             what: BenchCmd::Sim { cfg, steps, reps },
         } => bench_sim(&load(&cfg)?, steps, reps),
+        Cmd::Bench {
+            what: BenchCmd::Substrate(a),
+        } => bench_substrate(a),
         Cmd::Bench {
             what:
                 BenchCmd::Fusion {
@@ -414,9 +501,6 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
             what: BenchCmd::Ros { seconds, rate },
         } => bench_ros(seconds, rate),
         Cmd::Bench {
-            what: BenchCmd::Substrate(a),
-        } => bench_substrate(a),
-        Cmd::Bench {
             what: BenchCmd::Replay { bag, seconds, reps },
         } => {
             let r = crate::replay::bench::bench_replay(bag.as_deref(), seconds, reps)?;
@@ -426,25 +510,78 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
     }
 }
 
+/// Options of `sattva sim` as parsed.
+#[cfg_attr(not(feature = "mujoco"), allow(dead_code))]
+struct SimArgs {
+    trace: Option<PathBuf>,
+    camera_png: Option<PathBuf>,
+    episodes: Option<u32>,
+    realtime: bool,
+    resume: Option<PathBuf>,
+    snapshot: PathBuf,
+}
+
 #[cfg(feature = "mujoco")]
-fn sim(c: &Config, trace: Option<PathBuf>, camera_png: Option<PathBuf>) -> Result<()> {
-    use crate::sim::{run_sim, SimOptions};
+fn sim(c: &Config, a: SimArgs) -> Result<()> {
+    let p = |p: PathBuf| p.display().to_string();
+    let opts = crate::sim::SimOptions {
+        trace_csv: a.trace.map(p),
+        progress: true,
+        camera_png: a.camera_png.map(p),
+        episodes: a.episodes,
+        realtime: a.realtime,
+        resume: a.resume.map(p),
+        snapshot: Some(p(a.snapshot)),
+    };
     let started = std::time::Instant::now();
-    let summary = run_sim(
-        c,
-        &SimOptions {
-            trace_csv: trace.map(|p| p.display().to_string()),
-            progress: true,
-            camera_png: camera_png.map(|p| p.display().to_string()),
-        },
-    )?;
+    let summary = crate::sim::run_sim(c, &opts)?;
     let wall = started.elapsed().as_secs_f64();
     println!("{}", summary.render(wall));
     Ok(())
 }
 
 #[cfg(not(feature = "mujoco"))]
-fn sim(_c: &Config, _trace: Option<PathBuf>, _camera_png: Option<PathBuf>) -> Result<()> {
+fn sim(_c: &Config, _a: SimArgs) -> Result<()> {
+    anyhow::bail!("this build has no MuJoCo: rebuild with `--features mujoco` (the default)")
+}
+
+#[cfg(feature = "mujoco")]
+fn eval_literacy(
+    c: &Config,
+    train: Option<u32>,
+    novel: Option<u32>,
+    out: Option<PathBuf>,
+    baselines: bool,
+) -> Result<()> {
+    use crate::eval::literacy::{run_literacy, LiteracyOptions};
+    let dir = out.unwrap_or_else(|| PathBuf::from(&c.eval.out_dir));
+    let r = run_literacy(
+        c,
+        &LiteracyOptions {
+            train,
+            novel,
+            out_dir: Some(dir.clone()),
+            progress: true,
+            ..Default::default()
+        },
+    )?;
+    println!("{r}");
+    if baselines {
+        let table = crate::eval::baselines::run_baselines(&dir, r.labels.len(), r.learn_us[1])?;
+        println!("{table}");
+        crate::eval::report::write_html_with_baselines(&r, &dir, &table)?;
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "mujoco"))]
+fn eval_literacy(
+    _c: &Config,
+    _train: Option<u32>,
+    _novel: Option<u32>,
+    _out: Option<PathBuf>,
+    _baselines: bool,
+) -> Result<()> {
     anyhow::bail!("this build has no MuJoCo: rebuild with `--features mujoco` (the default)")
 }
 

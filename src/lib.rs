@@ -18,6 +18,7 @@ pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod encode;
+pub mod eval;
 pub mod fusion;
 pub mod pipeline;
 pub mod record;

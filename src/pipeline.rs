@@ -183,6 +183,12 @@ impl<B: Backend> ControlLoop<B> {
         })
     }
 
+    /// Replaces the safety clamp (e.g. one with velocity and effort limits from the config).
+    pub fn with_clamp(mut self, clamp: SafetyClamp) -> Self {
+        self.clamp = clamp;
+        self
+    }
+
     /// Replaces the fusion stage with one configured by `cfg` (the default config otherwise).
     pub fn with_fusion(mut self, cfg: &FusionConfig) -> Self {
         self.fusion = Fusion::new(cfg);
@@ -290,7 +296,8 @@ impl<B: Backend> ControlLoop<B> {
             }
         }
         // 4. clamp: always, between action and backend
-        self.clamp.apply(&mut self.cmd);
+        self.clamp
+            .apply_measured(&mut self.cmd, &self.frame.joints.position);
         // 5. actuate
         if let Err(e) = self.backend.write(t, &self.cmd) {
             self.stats.write_errors += 1;

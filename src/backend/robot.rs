@@ -73,6 +73,8 @@ pub struct RobotJointsBackend {
     last: Stamped,
     prev_target: JointVec,
     hold: JointVec,
+    /// The hold target was captured from a measured position (not before any state arrived).
+    hold_valid: bool,
     holding: bool,
     stale: bool,
     stats: Arc<RobotStats>,
@@ -100,6 +102,7 @@ impl RobotJointsBackend {
             last: Stamped::default(),
             prev_target: JointVec::new(),
             hold: JointVec::new(),
+            hold_valid: false,
             holding: true,
             stale: false,
             stats: Arc::new(RobotStats::default()),
@@ -195,8 +198,14 @@ impl RobotJointsBackend {
     fn enter_hold(&mut self) {
         if !self.holding {
             self.holding = true;
-            self.hold.clone_from(&self.last.joints.position);
+            self.capture_hold();
         }
+    }
+
+    /// Holds the last measured position; without any measurement there is nothing to hold yet.
+    fn capture_hold(&mut self) {
+        self.hold_valid = self.last.seq > 0;
+        self.hold.clone_from(&self.last.joints.position);
     }
 }
 
@@ -275,7 +284,7 @@ impl Backend for RobotJointsBackend {
     fn activate(&mut self) -> Result<(), BackendError> {
         self.check_state("activate", Lifecycle::Inactive)?;
         self.holding = true;
-        self.hold.clone_from(&self.last.joints.position);
+        self.capture_hold();
         self.prev_target.clear();
         self.state = Lifecycle::Active;
         Ok(())
@@ -358,6 +367,13 @@ impl Backend for RobotJointsBackend {
                 });
             }
             _ => self.holding = false,
+        }
+        if self.last.seq == 0 {
+            // no joint state yet: the robot's position is unknown, so no command may leave
+            return result;
+        }
+        if self.holding && !self.hold_valid {
+            self.capture_hold();
         }
         if let Err(reason) = self.shape(cmd) {
             self.enter_hold();

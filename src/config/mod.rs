@@ -144,6 +144,12 @@ pub struct Config {
     /// The `sattva sim` job.
     #[serde(default)]
     pub sim: SimConfig,
+    /// The action stage: safety clamp limits.
+    #[serde(default)]
+    pub action: crate::action::ActionConfig,
+    /// Curriculum and literacy evaluation (`sattva eval literacy`, `sattva sim`).
+    #[serde(default)]
+    pub eval: crate::eval::EvalConfig,
     /// The learning substrate.
     #[serde(default)]
     pub substrate: crate::substrate::SubstrateConfig,
@@ -207,6 +213,8 @@ impl Validate for Config {
             );
         }
         c.section("substrate", |c| self.substrate.validate(c));
+        c.section("action", |c| self.action.validate(c));
+        c.section("eval", |c| self.eval.validate(c));
         match (&self.backend, &self.mujoco) {
             (BackendKind::Mujoco, None) => c.fail(
                 "mujoco",

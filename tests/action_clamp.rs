@@ -1,0 +1,176 @@
+//! The safety clamp sits between the action stage and the backend and is never bypassed:
+//! out-of-range operator commands injected into the real control loop on MuJoCo never reach the
+//! actuators outside the joint limits or faster than the velocity limit; malformed commands
+//! become hold. The control cycle with primitives and the clamp allocates nothing.
+#![cfg(feature = "mujoco")]
+
+use std::path::Path;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sattva::action::{Primitive, PrimitiveParams, PrimitiveRun, SafetyClamp, PRIMITIVES};
+use sattva::alloc_count::{allocations_on_this_thread, CountingAlloc};
+use sattva::backend::Backend;
+use sattva::config::Config;
+use sattva::pipeline::ControlLoop;
+use sattva::ros::bridge::{ControlMode, FromRos};
+use sattva::types::{Command, CommandMode, JointVec};
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+fn config() -> Config {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    Config::load(&root.join("config/sim.yaml"), &[]).expect("config/sim.yaml")
+}
+
+#[test]
+fn injected_out_of_range_commands_never_reach_the_actuators() {
+    let c = config();
+    assert!(
+        c.action.clamp.max_velocity > 0.0,
+        "config/sim.yaml sets a velocity limit"
+    );
+    let b = sattva::sim::open_backend(&c).unwrap();
+    let limits = b.info().joint_limits.clone();
+    let clamp = SafetyClamp::new(&limits).with_limits(&c.action.clamp, c.control.period_ns);
+    let max_step = clamp.max_step();
+    let mut lp = ControlLoop::new(b, c.seed, 0.3).unwrap().with_clamp(clamp);
+    lp.handle(FromRos::Mode(ControlMode::External));
+    let ctrl = |lp: &ControlLoop<sattva::backend::mujoco::MujocoBackend>| -> Vec<f64> {
+        lp.backend.data().unwrap().ctrl().to_vec()
+    };
+    let mut prev = ctrl(&lp);
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let n = limits.len();
+    let (mut limit_violations, mut step_violations, mut held, mut moved) = (0, 0, 0, 0);
+    for i in 0..1500 {
+        let mut cmd = Command {
+            mode: CommandMode::Position,
+            ..Command::default()
+        };
+        match i % 5 {
+            // far outside the limits
+            0 | 1 => (0..n).for_each(|_| cmd.values.push(rng.gen_range(-50.0..50.0))),
+            // inside the limits but a huge jump
+            2 => limits
+                .iter()
+                .for_each(|&(lo, hi)| cmd.values.push(if rng.gen::<bool>() { lo } else { hi })),
+            // malformed: NaN / wrong length
+            3 => {
+                (0..n).for_each(|_| cmd.values.push(f64::NAN));
+                if rng.gen::<bool>() {
+                    cmd.values.pop();
+                }
+            }
+            // infinities
+            _ => (0..n).for_each(|_| cmd.values.push(f64::INFINITY)),
+        }
+        cmd.t = lp.backend.now();
+        lp.handle(FromRos::Command(cmd));
+        let measured: Vec<f64> = lp.cycle().joints.position.to_vec();
+        let now = ctrl(&lp);
+        for j in 0..n {
+            let (lo, hi) = limits[j];
+            if now[j] < lo - 1e-9 || now[j] > hi + 1e-9 {
+                limit_violations += 1;
+            }
+            // position commands: at most one step from the previous target, or from the
+            // measured position right after a hold (malformed commands, i % 5 in {3, 4})
+            let reference = match i % 5 {
+                1 | 2 => Some((prev[j], 1e-9)),
+                0 if i > 0 => Some((measured[j], 1e-9)),
+                _ => None,
+            };
+            if let Some((r, tol)) = reference {
+                if (now[j] - r).abs() > max_step + tol {
+                    step_violations += 1;
+                }
+            }
+        }
+        if now == prev {
+            held += 1;
+        } else {
+            moved += 1;
+        }
+        prev = now;
+    }
+    assert_eq!(
+        limit_violations, 0,
+        "a target outside the joint limits reached the actuators"
+    );
+    assert_eq!(
+        step_violations, 0,
+        "a target faster than the velocity limit reached the actuators"
+    );
+    assert!(moved > 500 && held > 100, "moved {moved}, held {held}");
+    assert!(lp.clamp().clamped() > 1000);
+    assert!(lp.clamp().rate_limited() > 1000);
+    assert!(lp.clamp().rejected() > 300);
+}
+
+#[test]
+fn primitives_through_the_clamped_loop_allocate_nothing_per_cycle() {
+    let c = config();
+    let b = sattva::sim::open_backend(&c).unwrap();
+    let clamp =
+        SafetyClamp::new(&b.info().joint_limits).with_limits(&c.action.clamp, c.control.period_ns);
+    let mut lp = ControlLoop::new(b, c.seed, 0.3).unwrap().with_clamp(clamp);
+    lp.handle(FromRos::Mode(ControlMode::External));
+    let q0: JointVec = lp.fused().joint_position.clone();
+    let runs: Vec<PrimitiveRun> = PRIMITIVES
+        .iter()
+        .map(|&p| PrimitiveRun::new(p, PrimitiveParams::default(), &q0, lp.backend.now(), 0.2))
+        .collect();
+    let mut cmd = Command::default();
+    // warm-up
+    for _ in 0..10 {
+        runs[0].command(lp.backend.now(), &mut cmd);
+        lp.handle(FromRos::Command(cmd.clone()));
+        lp.cycle();
+    }
+    let before = allocations_on_this_thread();
+    for r in &runs {
+        for _ in 0..20 {
+            let t = lp.backend.now();
+            r.command(t, &mut cmd);
+            lp.handle(FromRos::Command(cmd.clone()));
+            lp.cycle();
+        }
+    }
+    assert_eq!(allocations_on_this_thread() - before, 0);
+    assert_eq!(lp.stats.write_errors, 0);
+    assert!(PRIMITIVES.len() >= 20);
+    assert_eq!(Primitive::from_name("push_left"), Some(Primitive::PushLeft));
+}
+
+#[test]
+fn curriculum_episodes_allocate_nothing_per_control_cycle() {
+    use sattva::eval::episode::EpisodeRunner;
+    use sattva::eval::{curriculum, Split};
+    let c = config();
+    let mut runner = EpisodeRunner::new(&c).unwrap();
+    let mut tested = 0;
+    for sc in curriculum(&c.eval, Split::Train, PRIMITIVES.len(), 1) {
+        // allocation count at every frame of the episode (preallocated, so recording is free)
+        let mut at = Vec::with_capacity(4096);
+        runner
+            .run_with(&sc, None, &mut |_| {
+                if at.len() < at.capacity() {
+                    at.push(allocations_on_this_thread());
+                }
+            })
+            .unwrap();
+        assert!(at.len() > 200, "{} frames", at.len());
+        // after the executor's first dispatches, the cycles (primitive, clamp, fusion, profile
+        // recording, trace hook) allocate nothing
+        assert_eq!(
+            at[at.len() - 1] - at[5],
+            0,
+            "{} allocated during its cycles",
+            sc.primitive.name()
+        );
+        tested += 1;
+    }
+    assert_eq!(tested, PRIMITIVES.len());
+}

@@ -1,0 +1,107 @@
+//! The literacy evaluation on MuJoCo with a small curriculum: deterministic (same seed, same
+//! numbers and vectors), recognition of novel scenarios far above chance (and at chance or below
+//! with learning switched off), and the report/export files.
+#![cfg(feature = "mujoco")]
+
+use std::path::Path;
+
+use sattva::config::Config;
+use sattva::eval::literacy::{run_literacy, LiteracyOptions};
+
+fn config(extra: &[&str]) -> Config {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // shorter episodes keep the debug-build test fast
+    let mut o: Vec<String> = vec!["eval.primitive_s=1.0".into(), "eval.settle_s=0.1".into()];
+    o.extend(extra.iter().map(|s| s.to_string()));
+    Config::load(&root.join("config/sim.yaml"), &o).expect("config/sim.yaml")
+}
+
+fn opts(train: u32, novel: u32, cal: u32) -> LiteracyOptions {
+    LiteracyOptions {
+        train: Some(train),
+        novel: Some(novel),
+        calibration: Some(cal),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn same_seed_same_numbers() {
+    let c = config(&[]);
+    let a = run_literacy(&c, &opts(24, 6, 6)).unwrap();
+    let b = run_literacy(&c, &opts(24, 6, 6)).unwrap();
+    assert_eq!(a.attractors, b.attractors);
+    assert_eq!(a.purity, b.purity);
+    assert_eq!(a.nmi, b.nmi);
+    assert_eq!(a.accuracy, b.accuracy);
+    assert_eq!(a.confusion, b.confusion);
+    assert_eq!(a.attractors_over_time, b.attractors_over_time);
+    assert_eq!(a.cycles, b.cycles);
+    for (x, y) in a
+        .train
+        .iter()
+        .chain(&a.novel)
+        .zip(b.train.iter().chain(&b.novel))
+    {
+        assert_eq!(x.vector, y.vector);
+        assert_eq!(x.cluster, y.cluster);
+    }
+    let other = run_literacy(&config(&["seed=8"]), &opts(24, 0, 6)).unwrap();
+    assert_ne!(other.train[0].vector, a.train[0].vector);
+}
+
+#[test]
+fn recognition_beats_chance_and_needs_learning() {
+    let c = config(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(72, 24, 24);
+    o.out_dir = Some(dir.path().to_path_buf());
+    let r = run_literacy(&c, &o).unwrap();
+    println!("{r}");
+    assert_eq!(r.novel.len(), 24);
+    // 24 primitives: chance is 4 %
+    assert!(r.accuracy >= 0.6, "recognition {:.3}", r.accuracy);
+    assert!(r.attractors >= 12, "{} attractors", r.attractors);
+    assert!(
+        r.purity > 0.7 && r.nmi > 0.7,
+        "purity {} nmi {}",
+        r.purity,
+        r.nmi
+    );
+    // the files
+    let csv = std::fs::read_to_string(dir.path().join("experiences.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 1 + 72 + 24);
+    assert!(lines[0].starts_with("split,label,primitive,"));
+    assert_eq!(lines[1].split(',').count(), lines[0].split(',').count());
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("push_left"));
+    assert!(dir.path().join("substrate.snap").is_file());
+
+    // ablation: the same run without learning recognises nothing
+    let mut o = opts(72, 24, 24);
+    o.no_learning = true;
+    let r = run_literacy(&c, &o).unwrap();
+    assert_eq!(r.attractors, 0);
+    assert!(
+        r.accuracy < 0.05,
+        "recognition without learning {:.3}",
+        r.accuracy
+    );
+}
+
+#[test]
+fn bad_eval_config_is_rejected_with_the_key() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (o, key) in [
+        ("eval.speed.novel=[0.0]", "eval.speed.novel"),
+        ("eval.profile_bins=0", "eval.profile_bins"),
+        ("eval.nonsense=1", "nonsense"),
+        ("action.clamp.max_velocity=-1", "action.clamp.max_velocity"),
+    ] {
+        let e = Config::load(&root.join("config/sim.yaml"), &[o.to_string()])
+            .expect_err(o)
+            .to_string();
+        assert!(e.contains(key), "{o}: {e}");
+    }
+}
