@@ -37,7 +37,8 @@ fn sim_learns_snapshots_and_resumes() {
     assert_eq!(k.episodes, 36);
     assert_eq!(k.calibration_episodes, 12);
     assert!(k.attractors >= 10, "{} attractors", k.attractors);
-    assert_eq!(k.formed as usize, k.attractors);
+    // merging can fold converging attractors together: alive <= formed
+    assert!(k.formed as usize >= k.attractors, "{k:?}");
     // after the first round every primitive is known: most are recognised before learning
     assert!(k.judged >= 8, "{k:?}");
     assert!(k.recognised * 10 >= k.judged * 6, "{k:?}");
