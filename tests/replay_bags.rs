@@ -8,13 +8,10 @@ use sattva::record::cdr::CdrReader;
 use sattva::record::msgs::{decode, AnyMessage, Log, StringMsg};
 use sattva::replay::{Bag, ReplayError};
 
+mod common;
+
 fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
-        .join(rel)
-        .canonicalize()
-        .or_else(|_| Path::new("/work/shared/data").join(rel).canonicalize())
-        .unwrap_or_else(|_| panic!("test data {rel} missing (see /work/shared/data/README.md)"))
+    common::shared_data_path(rel)
 }
 
 /// Log times of /rosout and /topic in the talker bags (from the python mcap reader and sqlite3).

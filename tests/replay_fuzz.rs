@@ -5,7 +5,7 @@
 //!
 //! Deterministic (seeded ChaCha): a failure reproduces with the printed iteration number.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
@@ -13,24 +13,13 @@ use rand_chacha::ChaCha8Rng;
 use sattva::record::msgs::{self, AnyMessage};
 use sattva::replay::Bag;
 
+mod common;
+
 fn data(rel: &str) -> PathBuf {
-    Path::new("/work/shared/data").join(rel)
+    common::shared_data_path(rel)
 }
 
-const TYPES: &[&str] = &[
-    "sensor_msgs/msg/Imu",
-    "sensor_msgs/msg/JointState",
-    "sensor_msgs/msg/Image",
-    "sensor_msgs/msg/CameraInfo",
-    "sensor_msgs/msg/PointCloud2",
-    "tf2_msgs/msg/TFMessage",
-    "geometry_msgs/msg/TransformStamped",
-    "geometry_msgs/msg/Twist",
-    "geometry_msgs/msg/Pose",
-    "std_msgs/msg/String",
-    "std_msgs/msg/Float64MultiArray",
-    "rcl_interfaces/msg/Log",
-];
+const TYPES: &[&str] = AnyMessage::KNOWN_TYPES;
 
 fn mutate(rng: &mut ChaCha8Rng, src: &[u8]) -> Vec<u8> {
     let mut v = src.to_vec();

@@ -4,20 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 use sattva::record::msgs::AnyMessage;
 
-const TYPES: &[&str] = &[
-    "sensor_msgs/msg/Imu",
-    "sensor_msgs/msg/JointState",
-    "sensor_msgs/msg/Image",
-    "sensor_msgs/msg/CameraInfo",
-    "sensor_msgs/msg/PointCloud2",
-    "tf2_msgs/msg/TFMessage",
-    "geometry_msgs/msg/TransformStamped",
-    "geometry_msgs/msg/Twist",
-    "geometry_msgs/msg/Pose",
-    "std_msgs/msg/String",
-    "std_msgs/msg/Float64MultiArray",
-    "rcl_interfaces/msg/Log",
-];
+const TYPES: &[&str] = AnyMessage::KNOWN_TYPES;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, payload)) = data.split_first() else {

@@ -1033,6 +1033,22 @@ pub enum AnyMessage {
 }
 
 impl AnyMessage {
+    /// Every type [`AnyMessage::decode`] knows (fuzzing and tests iterate over them).
+    pub const KNOWN_TYPES: &'static [&'static str] = &[
+        "sensor_msgs/msg/Imu",
+        "sensor_msgs/msg/JointState",
+        "sensor_msgs/msg/Image",
+        "sensor_msgs/msg/CameraInfo",
+        "sensor_msgs/msg/PointCloud2",
+        "tf2_msgs/msg/TFMessage",
+        "geometry_msgs/msg/TransformStamped",
+        "geometry_msgs/msg/Twist",
+        "geometry_msgs/msg/Pose",
+        "std_msgs/msg/String",
+        "std_msgs/msg/Float64MultiArray",
+        "rcl_interfaces/msg/Log",
+    ];
+
     /// Decodes `data` as `type_name` (`pkg/msg/Name`). `Ok(None)` for a type this module does
     /// not know (its raw bytes stay available to the caller).
     pub fn decode(type_name: &str, data: &[u8]) -> Result<Option<AnyMessage>, CdrError> {

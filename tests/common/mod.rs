@@ -16,3 +16,11 @@ pub fn shared_data(sub: &str, file: &str) -> PathBuf {
     }
     root.join("../../shared/data").join(sub).join(file)
 }
+
+/// `shared_data` for a path relative to the data set root, e.g. `bags/mcap_talker`.
+pub fn shared_data_path(rel: &str) -> PathBuf {
+    let (sub, file) = rel.split_once('/').unwrap_or((rel, ""));
+    let p = shared_data(sub, file);
+    assert!(p.exists(), "test data {rel} missing: expected at {} (../shared/data beside the checkout, or $SATTVA_DATA_DIR)", p.display());
+    p
+}

@@ -52,6 +52,25 @@ fn cstr(p: *const c_char) -> String {
 }
 
 /// Runs `f(&mut err)` and converts a set error into [`RsError`] (freeing it).
+/// `(stream, format, index, unique id, fps)` of a stream profile.
+fn profile_data(
+    p: *const sys::rs2_stream_profile,
+) -> Result<(sys::rs2_stream, sys::rs2_format, c_int, c_int, c_int), RsError> {
+    let (mut stream, mut format, mut index, mut uid, mut fps) = (0, 0, 0, 0, 0);
+    call(|e| unsafe {
+        sys::rs2_get_stream_profile_data(
+            p,
+            &mut stream,
+            &mut format,
+            &mut index,
+            &mut uid,
+            &mut fps,
+            e,
+        )
+    })?;
+    Ok((stream, format, index, uid, fps))
+}
+
 pub(crate) fn call<T>(f: impl FnOnce(*mut *mut sys::rs2_error) -> T) -> Result<T, RsError> {
     let mut err: *mut sys::rs2_error = null_mut();
     let r = f(&mut err);
@@ -222,18 +241,7 @@ impl Frame {
 
     pub(crate) fn kind(&self) -> Result<FrameKind, RsError> {
         let p = self.profile()?;
-        let (mut stream, mut format, mut index, mut uid, mut fps) = (0, 0, 0, 0, 0);
-        call(|e| unsafe {
-            sys::rs2_get_stream_profile_data(
-                p,
-                &mut stream,
-                &mut format,
-                &mut index,
-                &mut uid,
-                &mut fps,
-                e,
-            )
-        })?;
+        let (stream, format, _, _, _) = profile_data(p)?;
         Ok(FrameKind { stream, format })
     }
 
@@ -339,18 +347,7 @@ impl Sensor {
         let mut out = Vec::new();
         for i in 0..n {
             let p = call(|e| unsafe { sys::rs2_get_stream_profile(list.ptr(), i, e) })?;
-            let (mut stream, mut format, mut index, mut uid, mut fps) = (0, 0, 0, 0, 0);
-            call(|e| unsafe {
-                sys::rs2_get_stream_profile_data(
-                    p,
-                    &mut stream,
-                    &mut format,
-                    &mut index,
-                    &mut uid,
-                    &mut fps,
-                    e,
-                )
-            })?;
+            let (stream, format, _, _, fps) = profile_data(p)?;
             let (mut width, mut height) = (0, 0);
             if stream == sys::rs2_stream_RS2_STREAM_DEPTH
                 || stream == sys::rs2_stream_RS2_STREAM_COLOR
