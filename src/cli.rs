@@ -597,7 +597,6 @@ fn bench_sim(_c: &Config, _steps: u64, _reps: u32) -> Result<()> {
     anyhow::bail!("this build has no MuJoCo: rebuild with `--features mujoco` (the default)")
 }
 
-#[cfg(feature = "mujoco")]
 fn run_agent(
     c: &Config,
     fast: bool,
@@ -617,31 +616,8 @@ fn run_agent(
         }),
     };
     let s = crate::run::run(c, &opts)?;
-    println!(
-        "sattva run: {} cycles, {:.3} s backend time, read/write errors {}/{}, ros bridge sent {} dropped {}/{}",
-        s.stats.cycles,
-        s.end_time_s,
-        s.stats.read_errors,
-        s.stats.write_errors,
-        s.bridge.0,
-        s.bridge.1,
-        s.bridge.2
-    );
-    println!("{}", s.sched);
+    println!("{s}");
     Ok(())
-}
-
-#[cfg(not(feature = "mujoco"))]
-fn run_agent(
-    _c: &Config,
-    _fast: bool,
-    _duration: Option<f64>,
-    _ros: bool,
-    _stall: Option<(f64, f64)>,
-) -> Result<()> {
-    anyhow::bail!(
-        "this build has no backend that `run` can drive yet (build with `--features mujoco`)"
-    )
 }
 
 #[cfg(feature = "mujoco")]

@@ -20,11 +20,11 @@ pub mod config;
 pub mod encode;
 pub mod eval;
 pub mod fusion;
+pub mod learn;
 pub mod pipeline;
 pub mod record;
 pub mod replay;
 pub mod ros;
-#[cfg(feature = "mujoco")]
 pub mod run;
 pub mod sched;
 #[cfg(feature = "mujoco")]

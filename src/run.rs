@@ -1,9 +1,15 @@
 //! `sattva run`: the agent as a long-running process (what `ros2 launch` starts).
 //!
+//! The backend is whatever `backend:` selects (`mujoco`, `replay`, `realsense`, `robot` =
+//! robot joints + RealSense); everything above the [`Backend`] trait is the same code.
+//!
 //! Threads:
 //! * the control task (RT worker of [`crate::sched::Executor`], pinned, SCHED_FIFO): owns the
 //!   backend and the [`ControlLoop`]; per job it drains operator input, runs one cycle and hands
-//!   the frame to ROS through the lock-free bridge (never waiting for it);
+//!   the frame to ROS through the lock-free bridge (never waiting for it); every
+//!   `learn.window_ms` it hands an experience segment to the learn task (ring; dropped if full);
+//! * the learn task (`sched.tasks.learn`, lower priority, another core): encoder + substrate,
+//!   attractor events / set to the node, snapshot and query requests from it ([`crate::learn`]);
 //! * the ROS 2 node (feature `ros2`, non-RT thread);
 //! * this thread (non-RT): waits for the end, forwards scheduler statistics to the node.
 //!
@@ -14,19 +20,22 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::backend::mujoco::MujocoBackend;
 use crate::backend::Backend;
-use crate::config::Config;
+use crate::config::{BackendKind, Config};
+use crate::learn::{LearnSummary, LearnTask, Learner, Segment, Segmenter};
 use crate::pipeline::{ControlLoop, LoopStats, PipelineError};
 use crate::ros::bridge::{bridge, RtSide, ToRos};
+use crate::sched::channel::{ring, RingTx};
 use crate::sched::{
-    DiagStatus, Executor, Job, SchedConfig, SchedError, SchedStats, Task, TaskConfig, TaskSet,
-    VirtualExecutor,
+    DiagStatus, Executor, Job, SchedConfig, SchedError, SchedStats, Task, TaskConfig, TaskKind,
+    TaskSet, VirtualExecutor,
 };
 use crate::types::Time;
 
 /// Name of the control task in `sched.tasks`.
 pub const CONTROL_TASK: &str = "control";
+/// Name of the learning task in `sched.tasks`.
+pub const LEARN_TASK: &str = "learn";
 
 /// Errors of `sattva run`.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +53,17 @@ pub enum RunError {
     /// Recording failed.
     #[error(transparent)]
     Record(#[from] crate::record::RecordError),
+    /// The learning stage failed to start.
+    #[error(transparent)]
+    Learn(#[from] crate::learn::LearnError),
+    /// The configured backend is not in this build.
+    #[error("backend `{backend}` needs a build with feature(s) `{features}` (cargo build --features {features})")]
+    Unsupported {
+        /// The backend.
+        backend: &'static str,
+        /// The features it needs.
+        features: &'static str,
+    },
     /// Signal handler installation failed.
     #[error("cannot install the SIGINT/SIGTERM handler: {0}")]
     Signal(String),
@@ -73,12 +93,54 @@ pub struct RunSummary {
     pub bridge: (u64, u64, u64),
     /// Scheduler statistics (per task latency, misses, overruns; rt status).
     pub sched: SchedStats,
+    /// Name of the backend that ran.
+    pub backend: &'static str,
+    /// What the learning task did (None when `learn.enabled` is off).
+    pub learn: Option<LearnSummary>,
 }
 
-/// The control task: one [`ControlLoop::cycle`] per job, bridged to ROS.
-struct ControlTask {
-    lp: ControlLoop<MujocoBackend>,
+impl std::fmt::Display for RunSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "sattva run ({}): {} cycles, {:.3} s backend time, read/write errors {}/{}, ros bridge sent {} dropped {}/{}",
+            self.backend,
+            self.stats.cycles,
+            self.end_time_s,
+            self.stats.read_errors,
+            self.stats.write_errors,
+            self.bridge.0,
+            self.bridge.1,
+            self.bridge.2
+        )?;
+        if let Some(l) = &self.learn {
+            let s = &l.stats;
+            writeln!(
+                f,
+                "learning: {} experiences ({} calibration, {} rejected, {} dropped), {} attractors ({} formed), recognised {}/{}",
+                s.experiences,
+                s.calibrated,
+                s.rejected,
+                l.segments_dropped,
+                s.attractors,
+                s.created,
+                s.recognised,
+                s.learned
+            )?;
+            if let Some(p) = &l.snapshot {
+                writeln!(f, "snapshot: {}", p.display())?;
+            }
+        }
+        write!(f, "{}", self.sched)
+    }
+}
+
+/// The control task: one [`ControlLoop::cycle`] per job, bridged to ROS; every learning window
+/// an experience segment goes to the learn task.
+struct ControlTask<B: Backend> {
+    lp: ControlLoop<B>,
     rt: RtSide,
+    learn: Option<(Segmenter, RingTx<Segment>)>,
     end_ns: Option<i64>,
     health_every: u64,
     jobs: u64,
@@ -87,7 +149,7 @@ struct ControlTask {
     record: Option<crate::record::RecordSink>,
 }
 
-impl Task for ControlTask {
+impl<B: Backend> Task for ControlTask<B> {
     fn run_once(&mut self, _job: &Job) {
         if self.done.load(Ordering::Relaxed) {
             return;
@@ -103,14 +165,21 @@ impl Task for ControlTask {
         }
         let fused = self.lp.fused_imu();
         self.rt.send(ToRos::Frame(frame, fused));
+        if let Some((seg, tx)) = &mut self.learn {
+            if let Some(s) = seg.push(self.lp.fused(), self.lp.command()) {
+                tx.push(s.clone()); // fixed-size value; a full ring drops and counts
+            }
+        }
         if self.jobs % self.health_every == 0 {
             self.rt.send(ToRos::Health(self.lp.health()));
         }
         self.jobs += 1;
-        if let Some(end) = self.end_ns {
-            if self.lp.backend.now().0 >= end {
-                self.done.store(true, Ordering::Relaxed);
-            }
+        if self
+            .end_ns
+            .is_some_and(|end| self.lp.backend.now().0 >= end)
+            || self.lp.backend.finished()
+        {
+            self.done.store(true, Ordering::Relaxed);
         }
     }
 
@@ -127,21 +196,129 @@ impl Task for ControlTask {
 }
 
 /// The scheduler config of a run: `sched` from the config file, with a `control` task at the
-/// control period if the file declares none.
+/// control period and (when learning) a `learn` task if the file declares none: 20 ms period,
+/// priority 20, on the core after the control task's, sporadic (released when segments wait).
 pub fn sched_config(c: &Config) -> SchedConfig {
     let mut sc = c.sched.clone();
-    sc.tasks
+    let control_core = sc
+        .tasks
         .entry(CONTROL_TASK.to_string())
         .or_insert_with(|| TaskConfig {
             period_ns: c.control.period_ns,
             priority: 80,
             ..Default::default()
-        });
+        })
+        .core;
+    if c.learn.enabled {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        sc.tasks
+            .entry(LEARN_TASK.to_string())
+            .or_insert_with(|| TaskConfig {
+                period_ns: 20_000_000,
+                priority: 20,
+                core: if cores > 1 {
+                    (control_core + cores - 1) % cores
+                } else {
+                    control_core
+                },
+                kind: TaskKind::Periodic,
+                ..Default::default()
+            });
+    } else {
+        sc.tasks.remove(LEARN_TASK);
+    }
     sc
 }
 
-/// Runs the configured MuJoCo backend under the scheduler, with the ROS node if asked.
+/// Runs the backend `c.backend` selects under the scheduler, with the ROS node if asked. The
+/// pipeline above the [`Backend`] trait is the same code for every backend.
 pub fn run(c: &Config, opts: &RunOptions) -> Result<RunSummary, RunError> {
+    match c.backend {
+        BackendKind::Mujoco => {
+            #[cfg(feature = "mujoco")]
+            {
+                let b = crate::sim::open_backend(c).map_err(PipelineError::from)?;
+                run_with(c, b, opts)
+            }
+            #[cfg(not(feature = "mujoco"))]
+            Err(RunError::Unsupported {
+                backend: "mujoco",
+                features: "mujoco",
+            })
+        }
+        BackendKind::Replay => {
+            let mut b =
+                crate::backend::replay::ReplayBackend::new(c, None).map_err(PipelineError::from)?;
+            activate(&mut b)?;
+            run_with(c, b, opts)
+        }
+        BackendKind::Realsense => {
+            #[cfg(feature = "realsense")]
+            {
+                let mut b = crate::backend::realsense::RealsenseBackend::new(c)
+                    .map_err(PipelineError::from)?;
+                activate(&mut b)?;
+                run_with(c, b, opts)
+            }
+            #[cfg(not(feature = "realsense"))]
+            Err(RunError::Unsupported {
+                backend: "realsense",
+                features: "realsense",
+            })
+        }
+        BackendKind::Robot => run_robot(c, opts),
+    }
+}
+
+fn activate(b: &mut impl Backend) -> Result<(), RunError> {
+    b.configure().map_err(PipelineError::from)?;
+    b.activate().map_err(PipelineError::from)?;
+    Ok(())
+}
+
+/// `backend: robot`: the robot's joints (ros2_control over ROS 2) composed with the RealSense
+/// camera (IMU, depth) into one backend.
+fn run_robot(c: &Config, opts: &RunOptions) -> Result<RunSummary, RunError> {
+    #[cfg(feature = "ros2")]
+    {
+        let mut joints =
+            crate::backend::robot::RobotJointsBackend::new(c).map_err(PipelineError::from)?;
+        activate(&mut joints)?;
+        let camera = c.robot.as_ref().is_some_and(|r| r.camera);
+        #[cfg(feature = "realsense")]
+        if camera {
+            let mut cam =
+                crate::backend::realsense::RealsenseBackend::new(c).map_err(PipelineError::from)?;
+            activate(&mut cam)?;
+            let b = crate::backend::composite::Composite::new(joints, cam)
+                .map_err(PipelineError::from)?;
+            return run_with(c, b, opts);
+        }
+        #[cfg(not(feature = "realsense"))]
+        if camera {
+            return Err(RunError::Unsupported {
+                backend: "robot with robot.camera: true",
+                features: "ros2,realsense",
+            });
+        }
+        run_with(c, joints, opts)
+    }
+    #[cfg(not(feature = "ros2"))]
+    {
+        let _ = (c, opts);
+        Err(RunError::Unsupported {
+            backend: "robot",
+            features: "ros2",
+        })
+    }
+}
+
+/// Runs an active backend under the scheduler (see [`run`]).
+pub fn run_with<B: Backend + 'static>(
+    c: &Config,
+    backend: B,
+    opts: &RunOptions,
+) -> Result<RunSummary, RunError> {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -152,7 +329,7 @@ pub fn run(c: &Config, opts: &RunOptions) -> Result<RunSummary, RunError> {
             }
         }
     }
-    let backend = crate::sim::open_backend(c).map_err(PipelineError::from)?;
+    let backend_name = backend.name();
     let info = backend.info().clone();
     let clock = backend.clock();
     let mut lp = ControlLoop::new(backend, c.seed, 0.3)
@@ -162,6 +339,35 @@ pub fn run(c: &Config, opts: &RunOptions) -> Result<RunSummary, RunError> {
     let (rt, ros_side) = bridge(c.ros.queue_capacity as usize);
     let bridge_stats = rt.stats().clone();
     let (diag_tx, diag_rx) = mpsc::channel::<Vec<DiagStatus>>();
+    // learning: segments from the control task to the learn task, events etc. to ROS
+    let (learn_fin_tx, learn_fin_rx) = mpsc::channel::<LearnSummary>();
+    let mut learn_ros = None;
+    let mut learn_task = None;
+    let mut segment_tx = None;
+    if c.learn.enabled {
+        let layout = crate::encode::Layout {
+            joints: info.joint_names.len(),
+            contacts: info.contact_names.len(),
+            depth_cells: 0,
+        };
+        let learner = Learner::new(c, layout)?;
+        let (stx, srx) = ring::<Segment>(c.learn.queue_capacity as usize);
+        let (ports, ros) = crate::learn::learn_bridge(c.learn.queue_capacity as usize);
+        learn_task = Some(LearnTask::new(
+            c,
+            learner,
+            srx,
+            opts.ros.then_some(ports),
+            learn_fin_tx,
+        )?);
+        learn_ros = opts.ros.then_some(ros);
+        segment_tx = Some((
+            Segmenter::new(Segmenter::cycles(c.learn.window_ms, c.control.period_ns)),
+            stx,
+        ));
+    } else {
+        drop(learn_fin_tx);
+    }
 
     #[cfg(feature = "ros2")]
     let node = if opts.ros {
@@ -169,14 +375,20 @@ pub fn run(c: &Config, opts: &RunOptions) -> Result<RunSummary, RunError> {
             backend: info.clone(),
             clock,
         };
-        Some(crate::ros::node::spawn(&c.ros, ni, ros_side, diag_rx)?)
+        Some(crate::ros::node::spawn(
+            &c.ros,
+            ni,
+            ros_side,
+            diag_rx,
+            learn_ros.take(),
+        )?)
     } else {
         drop((ros_side, diag_rx));
         None
     };
     #[cfg(not(feature = "ros2"))]
     {
-        drop((ros_side, diag_rx));
+        drop((ros_side, diag_rx, learn_ros.take()));
         if opts.ros {
             tracing::warn!("this build has no ROS 2 (feature `ros2`): running without the node");
         }
@@ -193,6 +405,7 @@ pub fn run(c: &Config, opts: &RunOptions) -> Result<RunSummary, RunError> {
     let task = ControlTask {
         lp,
         rt,
+        learn: segment_tx,
         end_ns: opts.duration_s.map(|d| (d * 1e9) as i64),
         health_every: (100_000_000 / c.control.period_ns).max(1) as u64, // 10 Hz
         jobs: 0,
@@ -203,9 +416,11 @@ pub fn run(c: &Config, opts: &RunOptions) -> Result<RunSummary, RunError> {
     let sc = sched_config(c);
     let diag_period = Duration::from_millis(c.ros.diagnostics_period_ms as u64);
     let sched = if opts.fast {
-        let mut task = task;
-        let mut ex =
-            VirtualExecutor::new(&sc, TaskSet::new().add(CONTROL_TASK, &mut task), Time::ZERO)?;
+        let mut set = TaskSet::new().add(CONTROL_TASK, task);
+        if let Some(l) = learn_task {
+            set = set.add(LEARN_TASK, l);
+        }
+        let mut ex = VirtualExecutor::new(&sc, set, Time::ZERO)?;
         let mut next_diag = Instant::now();
         while !done.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
             for _ in 0..1000 {
@@ -227,10 +442,11 @@ pub fn run(c: &Config, opts: &RunOptions) -> Result<RunSummary, RunError> {
                 "control task overran its budget: safe stop (robot holds)"
             );
         });
-        let mut ex = Executor::start(
-            &sc,
-            TaskSet::new().add(CONTROL_TASK, task).on_safe_stop(hook),
-        )?;
+        let mut set = TaskSet::new().add(CONTROL_TASK, task).on_safe_stop(hook);
+        if let Some(l) = learn_task {
+            set = set.add(LEARN_TASK, l);
+        }
+        let mut ex = Executor::start(&sc, set)?;
         let started = Instant::now();
         let mut next_diag = Instant::now();
         let mut stalled = false;
@@ -254,6 +470,7 @@ pub fn run(c: &Config, opts: &RunOptions) -> Result<RunSummary, RunError> {
         stats
     };
     let (stats, end) = fin_rx.recv().unwrap_or_default();
+    let learn = learn_fin_rx.recv().ok();
     if let Some(r) = recorder {
         let (bag, rs) = r.finish()?;
         tracing::info!(
@@ -273,5 +490,7 @@ pub fn run(c: &Config, opts: &RunOptions) -> Result<RunSummary, RunError> {
         end_time_s: end.as_secs_f64(),
         bridge: bridge_stats.snapshot(),
         sched,
+        backend: backend_name,
+        learn,
     })
 }

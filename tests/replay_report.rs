@@ -9,7 +9,7 @@ use sattva::replay::run::{run_replay, run_replay_with_report};
 
 fn cfg() -> Config {
     Config::from_yaml_str(
-        "sattva:\n  ros__parameters:\n    backend: replay\n    seed: 3\n    control:\n      period_ns: 2000000\n",
+        "sattva:\n  ros__parameters:\n    backend: replay\n    seed: 3\n    control:\n      period_ns: 2000000\n    learn:\n      calibration_windows: 3\n",
         Path::new("replay.yaml"),
         &[],
     )
@@ -35,7 +35,7 @@ fn report_has_plots_of_the_replayed_data_and_the_same_hash() {
         "{:?}",
         data.topics
     );
-    // the replay learned: one experience per 200 ms window of the 3 s bag, attractors formed
+    // the replay learned: one experience per 200 ms window of the 3 s bag (3 calibrate), attractors formed
     assert!(
         data.learning.len() >= 10,
         "experiences: {}",

@@ -2,49 +2,15 @@
 //! localhost-only discovery, a ROS_DOMAIN_ID of its own).
 #![cfg(all(feature = "ros2", feature = "mujoco"))]
 
+mod common;
+
+use common::ros::{domain_id, python, ros_env, KillOnDrop};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A domain id no other test (or concurrent test run) uses.
-fn domain_id(salt: u32) -> String {
-    // pid and clock mix: concurrent test runs on one machine rarely share a domain
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    (1 + (std::process::id().wrapping_mul(7919) ^ nanos).wrapping_add(salt) % 100).to_string()
-}
-
-fn ros_env(cmd: &mut Command, domain: &str) {
-    cmd.env("ROS_DOMAIN_ID", domain)
-        .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-        .env("RUST_LOG", "warn");
-    if let Ok(dirs) = std::env::var("SATTVA_ROS_LD_DIRS") {
-        cmd.env("LD_LIBRARY_PATH", dirs);
-    }
-}
-
-fn python() -> Command {
-    let py = std::env::var("SATTVA_PYTHON").unwrap_or_else(|_| {
-        root()
-            .join("third_party/venv/bin/python")
-            .display()
-            .to_string()
-    });
-    Command::new(py)
-}
-
-struct KillOnDrop(Child);
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]

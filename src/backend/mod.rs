@@ -13,6 +13,7 @@
 //!
 //! `read` and `write` must not allocate: frames and commands are fixed-capacity values.
 
+pub mod composite;
 pub mod mujoco_config;
 pub mod realsense;
 pub mod replay;
@@ -161,4 +162,9 @@ pub trait Backend: Send {
     fn write(&mut self, t: Time, cmd: &Command) -> Result<(), BackendError>;
     /// Returns the world to its initial state with a new noise seed (simulation and replay).
     fn reset(&mut self, seed: u64) -> Result<(), BackendError>;
+    /// True when a recorded source has been played to its end (replay, camera playback):
+    /// a run stops there. Live sources and simulation never finish.
+    fn finished(&self) -> bool {
+        false
+    }
 }

@@ -109,11 +109,6 @@ impl ReplayBackend {
         &self.stats
     }
 
-    /// True once the clock is past the last sample of the bag.
-    pub fn finished(&self) -> bool {
-        self.t_ns > self.end_ns
-    }
-
     /// Time of the last sample, relative to the bag start.
     pub fn end(&self) -> Time {
         Time(self.end_ns)
@@ -402,5 +397,10 @@ impl Backend for ReplayBackend {
         self.truth_i = 0;
         self.joint_i = 0;
         Ok(())
+    }
+
+    /// True once the clock is past the last sample of the bag.
+    fn finished(&self) -> bool {
+        self.t_ns > self.end_ns
     }
 }

@@ -45,6 +45,9 @@ pub struct RobotJointsConfig {
     pub stale_timeout_ms: u32,
     /// `time_from_start` of the trajectory point (trajectory interface), ms.
     pub trajectory_time_from_start_ms: u32,
+    /// Compose the joints with the RealSense camera of the `realsense:` section (its IMU feeds
+    /// the orientation filter); off: joints only.
+    pub camera: bool,
 }
 
 impl Default for RobotJointsConfig {
@@ -59,6 +62,7 @@ impl Default for RobotJointsConfig {
             velocity_max: None,
             stale_timeout_ms: 100,
             trajectory_time_from_start_ms: 20,
+            camera: true,
         }
     }
 }

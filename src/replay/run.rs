@@ -174,14 +174,11 @@ fn replay_inner(
 }
 
 /// The learning path of a replay: one experience per window (state at its start and end, hold
-/// command: a log carries no commands of ours), encoded and learned by the substrate.
+/// command: a log carries no commands of ours), encoded and learned as in `sattva run`
+/// ([`crate::learn`]; the first `learn.calibration_windows` calibrate the encoder).
 struct Learner {
-    encoder: crate::encode::Encoder,
-    substrate: crate::substrate::Substrate,
-    before: Option<crate::fusion::FusedState>,
-    exp: crate::encode::Experience,
-    window: u64,
-    n: u64,
+    seg: crate::learn::Segmenter,
+    learner: crate::learn::Learner,
 }
 
 impl Learner {
@@ -191,52 +188,32 @@ impl Learner {
             contacts: 0,
             depth_cells: 0,
         };
-        let encoder = crate::encode::Encoder::new(&cfg.encode, layout, cfg.seed);
-        let mut sc = cfg.substrate.clone();
-        sc.dim = encoder.dim() as u64;
-        let substrate =
-            crate::substrate::Substrate::new(sc).map_err(|e| BackendError::Mapping {
+        let learner =
+            crate::learn::Learner::new(cfg, layout).map_err(|e| BackendError::Mapping {
                 file: cfg.source.display().to_string(),
-                key: "sattva.ros__parameters.substrate".into(),
+                key: "sattva.ros__parameters.learn".into(),
                 message: e.to_string(),
             })?;
         Ok(Learner {
-            exp: crate::encode::Experience::new(encoder.dim()),
-            encoder,
-            substrate,
-            before: None,
-            window,
-            n: 0,
+            seg: crate::learn::Segmenter::new(window),
+            learner,
         })
     }
 
     fn step(&mut self, after: &crate::fusion::FusedState, r: &mut ReportData) {
-        self.n += 1;
-        let Some(before) = &self.before else {
-            self.before = Some(after.clone());
-            self.n = 0;
+        let hold = crate::types::Command::hold(after.t);
+        let Some(seg) = self.seg.push(after, &hold) else {
             return;
         };
-        if self.n < self.window || !after.validity.orientation {
-            return;
+        match self.learner.learn(seg, |_| {}) {
+            Ok(Some(l)) => r.learning.push((
+                after.t.as_secs_f64(),
+                self.learner.substrate().len(),
+                l.created,
+                l.similarity,
+            )),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "learn"),
         }
-        self.n = 0;
-        let hold = crate::types::Command::hold(after.t);
-        if self
-            .encoder
-            .encode(before, &hold, after, &mut self.exp)
-            .is_ok()
-        {
-            match self.substrate.learn(after.t, self.exp.as_slice()) {
-                Ok(l) => r.learning.push((
-                    after.t.as_secs_f64(),
-                    self.substrate.len(),
-                    l.created,
-                    l.similarity,
-                )),
-                Err(e) => tracing::warn!(error = %e, "learn"),
-            }
-        }
-        self.before = Some(after.clone());
     }
 }

@@ -140,7 +140,7 @@ pub fn bench_ros(
         },
         clock: ClockKind::Monotonic,
     };
-    let node = spawn(&cfg, info, ros, diag_rx)?;
+    let node = spawn(&cfg, info, ros, diag_rx, None)?;
     let mut talker = Command::new(python)
         .args([
             script,

@@ -21,6 +21,10 @@ use r2r::QosProfile;
 use super::bridge::{ControlMode, FromRos, FusedImu, HealthSample, RosSide, ToRos};
 use super::RosConfig;
 use crate::backend::BackendInfo;
+use crate::learn::{
+    AttractorEvent, AttractorInfo, AttractorSet, LearnReply, LearnRequest, LearnRosSide,
+    MAX_PATTERN,
+};
 use crate::sched::{DiagLevel, DiagStatus};
 use crate::types::{ClockKind, Command, CommandMode, JointVec, SensorFrame, Time, MAX_JOINTS};
 
@@ -95,12 +99,14 @@ pub struct NodeInfo {
 
 /// Starts the node on its own thread. Returns once the node exists (publishers, subscriptions
 /// and services created), so the caller can report startup errors.
-/// `sched_diag` carries the scheduler's statuses (from the non-RT thread that reads them).
+/// `sched_diag` carries the scheduler's statuses (from the non-RT thread that reads them);
+/// `learn` the learning task's channels (attractor topics and services; None: not learning).
 pub fn spawn(
     cfg: &RosConfig,
     info: NodeInfo,
     side: RosSide,
     sched_diag: Receiver<Vec<DiagStatus>>,
+    learn: Option<LearnRosSide>,
 ) -> Result<RosNode, RosError> {
     let stop = Arc::new(AtomicBool::new(false));
     let stall_ms = Arc::new(AtomicU64::new(0));
@@ -111,7 +117,9 @@ pub fn spawn(
     let thread = std::thread::Builder::new()
         .name("sattva-ros".into())
         .spawn(move || {
-            let res = run_node(&cfg, info, side, sched_diag, &stop2, &stall2, &ready_tx);
+            let res = run_node(
+                &cfg, info, side, sched_diag, learn, &stop2, &stall2, &ready_tx,
+            );
             if let Err(e) = &res {
                 let _ = ready_tx.send(Err(e.to_string()));
             }
@@ -348,13 +356,324 @@ fn array_command(msg: &r2r::std_msgs::msg::Float64MultiArray, n: usize) -> Resul
     })
 }
 
-type Pending = Rc<RefCell<HashMap<u64, r2r::ServiceRequest<r2r::std_srvs::srv::Trigger::Service>>>>;
+/// `sattva_msgs/Attractor` of an attractor.
+pub fn attractor_msg(a: &AttractorInfo) -> r2r::sattva_msgs::msg::Attractor {
+    r2r::sattva_msgs::msg::Attractor {
+        id: a.id,
+        strength: a.strength,
+        count: a.count,
+        radius: a.radius,
+        last_active: to_ros_time(a.last_active),
+        label: a.label.to_string(),
+    }
+}
 
+/// `sattva_msgs/AttractorEvent` of an event.
+pub fn event_msg(e: &AttractorEvent) -> r2r::sattva_msgs::msg::AttractorEvent {
+    r2r::sattva_msgs::msg::AttractorEvent {
+        stamp: to_ros_time(e.t),
+        kind: e.kind as u8,
+        id: e.id,
+        similarity: e.similarity,
+        strength: e.strength,
+        count: e.count,
+    }
+}
+
+/// `sattva_msgs/AttractorSet` of a set.
+pub fn set_msg(s: &AttractorSet, frame_id: &str) -> r2r::sattva_msgs::msg::AttractorSet {
+    r2r::sattva_msgs::msg::AttractorSet {
+        header: header(s.t, frame_id),
+        step: s.step,
+        attractors: s.attractors.iter().map(attractor_msg).collect(),
+    }
+}
+
+/// `visualization_msgs/MarkerArray` of a set (Foxglove, RViz): a DELETEALL, then per attractor
+/// a sphere at a fixed 3-D projection of its center (similar attractors are drawn close), sized
+/// by strength, coloured by label (grey when unlabelled), and a text with id and label.
+pub fn markers_msg(s: &AttractorSet, frame_id: &str) -> r2r::visualization_msgs::msg::MarkerArray {
+    use r2r::visualization_msgs::msg::Marker;
+    const SPHERE: i32 = 2;
+    const TEXT: i32 = 9;
+    const ADD: i32 = 0;
+    const DELETEALL: i32 = 3;
+    let mut markers = Vec::with_capacity(1 + 2 * s.attractors.len());
+    markers.push(Marker {
+        header: header(s.t, frame_id),
+        action: DELETEALL,
+        ..Default::default()
+    });
+    for a in &s.attractors {
+        let (r, g, b) = label_color(&a.label);
+        let pose = r2r::geometry_msgs::msg::Pose {
+            position: r2r::geometry_msgs::msg::Point {
+                x: a.position[0] as f64,
+                y: a.position[1] as f64,
+                z: a.position[2] as f64,
+            },
+            orientation: r2r::geometry_msgs::msg::Quaternion {
+                w: 1.0,
+                ..Default::default()
+            },
+        };
+        let size = 0.02 + 0.08 * a.strength.clamp(0.0, 1.0) as f64;
+        markers.push(Marker {
+            header: header(s.t, frame_id),
+            ns: "sattva/attractors".into(),
+            id: a.id as i32,
+            type_: SPHERE,
+            action: ADD,
+            pose: pose.clone(),
+            scale: r2r::geometry_msgs::msg::Vector3 {
+                x: size,
+                y: size,
+                z: size,
+            },
+            color: r2r::std_msgs::msg::ColorRGBA {
+                r,
+                g,
+                b,
+                a: 0.4 + 0.6 * a.strength.clamp(0.0, 1.0),
+            },
+            ..Default::default()
+        });
+        let mut text_pose = pose;
+        text_pose.position.z += size;
+        markers.push(Marker {
+            header: header(s.t, frame_id),
+            ns: "sattva/attractor_labels".into(),
+            id: a.id as i32,
+            type_: TEXT,
+            action: ADD,
+            pose: text_pose,
+            scale: r2r::geometry_msgs::msg::Vector3 {
+                z: 0.03,
+                ..Default::default()
+            },
+            color: r2r::std_msgs::msg::ColorRGBA {
+                r: 1.0,
+                g: 1.0,
+                b: 1.0,
+                a: 1.0,
+            },
+            text: if a.label.is_empty() {
+                format!("#{}", a.id)
+            } else {
+                format!("#{} {}", a.id, a.label)
+            },
+            ..Default::default()
+        });
+    }
+    r2r::visualization_msgs::msg::MarkerArray { markers }
+}
+
+/// A stable colour per label (FNV-1a hash -> hue); grey for no label.
+fn label_color(label: &str) -> (f32, f32, f32) {
+    if label.is_empty() {
+        return (0.6, 0.6, 0.6);
+    }
+    let h = label.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
+    let hue = (h % 360) as f32 / 60.0;
+    let x = 1.0 - (hue % 2.0 - 1.0).abs();
+    match hue as u32 {
+        0 => (1.0, x, 0.0),
+        1 => (x, 1.0, 0.0),
+        2 => (0.0, 1.0, x),
+        3 => (0.0, x, 1.0),
+        4 => (x, 0.0, 1.0),
+        _ => (1.0, 0.0, x),
+    }
+}
+
+type Pending = Rc<RefCell<HashMap<u64, r2r::ServiceRequest<r2r::std_srvs::srv::Trigger::Service>>>>;
+type PendingQuery =
+    Rc<RefCell<HashMap<u64, r2r::ServiceRequest<r2r::sattva_msgs::srv::QueryAttractors::Service>>>>;
+
+type LocalFuture = std::pin::Pin<Box<dyn futures::Future<Output = ()>>>;
+
+/// The learning side of the node: attractor topics and the snapshot / query services.
+struct LearnEnd {
+    side: Rc<RefCell<LearnRosSide>>,
+    pub_events: r2r::Publisher<r2r::sattva_msgs::msg::AttractorEvent>,
+    pub_set: r2r::Publisher<r2r::sattva_msgs::msg::AttractorSet>,
+    pub_markers: r2r::Publisher<r2r::visualization_msgs::msg::MarkerArray>,
+    snapshots: Pending,
+    queries: PendingQuery,
+}
+
+fn learn_end(
+    node: &mut r2r::Node,
+    cfg: &RosConfig,
+    side: LearnRosSide,
+    spawn: &dyn Fn(LocalFuture) -> Result<(), RosError>,
+) -> Result<LearnEnd, RosError> {
+    use r2r::sattva_msgs::srv::QueryAttractors;
+    use r2r::std_srvs::srv::Trigger;
+    let t = &cfg.topics;
+    let reliable = QosProfile::default();
+    let pub_events = node
+        .create_publisher::<r2r::sattva_msgs::msg::AttractorEvent>(
+            &t.attractor_events,
+            reliable.clone().keep_last(100),
+        )
+        .map_err(r2r_err(format!("publisher {}", t.attractor_events)))?;
+    // late joiners (Foxglove, `ros2 topic echo`) get the current set at once
+    let latched = QosProfile::default().keep_last(1).transient_local();
+    let pub_set = node
+        .create_publisher::<r2r::sattva_msgs::msg::AttractorSet>(&t.attractors, latched.clone())
+        .map_err(r2r_err(format!("publisher {}", t.attractors)))?;
+    let pub_markers = node
+        .create_publisher::<r2r::visualization_msgs::msg::MarkerArray>(
+            &t.attractor_markers,
+            latched,
+        )
+        .map_err(r2r_err(format!("publisher {}", t.attractor_markers)))?;
+    let side = Rc::new(RefCell::new(side));
+    let snapshots: Pending = Rc::new(RefCell::new(HashMap::new()));
+    let queries: PendingQuery = Rc::new(RefCell::new(HashMap::new()));
+    {
+        let mut srv = node
+            .create_service::<Trigger::Service>("sattva/snapshot", QosProfile::services_default())
+            .map_err(r2r_err("service sattva/snapshot"))?;
+        let side = side.clone();
+        let pending = snapshots.clone();
+        spawn(Box::pin(async move {
+            let mut next_id = 1u64;
+            while let Some(req) = srv.next().await {
+                let id = next_id;
+                next_id += 1;
+                if side
+                    .borrow_mut()
+                    .requests
+                    .push(LearnRequest::Snapshot { request_id: id })
+                {
+                    pending.borrow_mut().insert(id, req);
+                } else if let Err(e) = req.respond(Trigger::Response {
+                    success: false,
+                    message: "learning task queue full; try again".into(),
+                }) {
+                    tracing::warn!(error = %e, "snapshot response");
+                }
+            }
+        }))?;
+    }
+    {
+        let mut srv = node
+            .create_service::<QueryAttractors::Service>(
+                "sattva/query_attractors",
+                QosProfile::services_default(),
+            )
+            .map_err(r2r_err("service sattva/query_attractors"))?;
+        let side = side.clone();
+        let pending = queries.clone();
+        spawn(Box::pin(async move {
+            let mut next_id = 1u64;
+            while let Some(req) = srv.next().await {
+                let id = next_id;
+                next_id += 1;
+                let p = &req.message.pattern;
+                let too_long = p.len() > MAX_PATTERN;
+                let pattern = if too_long {
+                    Default::default()
+                } else {
+                    p.iter().copied().collect()
+                };
+                let r = LearnRequest::Query {
+                    request_id: id,
+                    k: req.message.k,
+                    pattern,
+                    too_long,
+                };
+                if side.borrow_mut().requests.push(r) {
+                    pending.borrow_mut().insert(id, req);
+                } else if let Err(e) = req.respond(QueryAttractors::Response {
+                    success: false,
+                    message: "learning task queue full; try again".into(),
+                    ..Default::default()
+                }) {
+                    tracing::warn!(error = %e, "query response");
+                }
+            }
+        }))?;
+    }
+    Ok(LearnEnd {
+        side,
+        pub_events,
+        pub_set,
+        pub_markers,
+        snapshots,
+        queries,
+    })
+}
+
+impl LearnEnd {
+    /// Publishes what the learn task produced and answers finished requests.
+    fn pump(&mut self, frame_id: &str) {
+        use r2r::sattva_msgs::srv::QueryAttractors;
+        use r2r::std_srvs::srv::Trigger;
+        let mut side = self.side.borrow_mut();
+        while let Some(e) = side.events.pop() {
+            if let Err(err) = self.pub_events.publish(&event_msg(&e)) {
+                tracing::warn!(error = %err, "publish attractor event");
+            }
+        }
+        if side.set.updated() {
+            let s = side.set.read();
+            if let Err(err) = self.pub_set.publish(&set_msg(s, frame_id)) {
+                tracing::warn!(error = %err, "publish attractor set");
+            }
+            if let Err(err) = self.pub_markers.publish(&markers_msg(s, frame_id)) {
+                tracing::warn!(error = %err, "publish attractor markers");
+            }
+        }
+        while let Some(r) = side.replies.pop() {
+            match r {
+                LearnReply::Snapshot {
+                    request_id,
+                    ok,
+                    message,
+                } => {
+                    if let Some(req) = self.snapshots.borrow_mut().remove(&request_id) {
+                        if let Err(e) = req.respond(Trigger::Response {
+                            success: ok,
+                            message: message.to_string(),
+                        }) {
+                            tracing::warn!(error = %e, "snapshot response");
+                        }
+                    }
+                }
+                LearnReply::Query {
+                    request_id,
+                    ok,
+                    message,
+                    matches,
+                } => {
+                    if let Some(req) = self.queries.borrow_mut().remove(&request_id) {
+                        if let Err(e) = req.respond(QueryAttractors::Response {
+                            success: ok,
+                            message: message.to_string(),
+                            matches: matches.iter().map(|(a, _)| attractor_msg(a)).collect(),
+                            similarity: matches.iter().map(|(_, s)| *s).collect(),
+                        }) {
+                            tracing::warn!(error = %e, "query response");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn run_node(
     cfg: &RosConfig,
     info: NodeInfo,
     side: RosSide,
     sched_diag: Receiver<Vec<DiagStatus>>,
+    learn: Option<LearnRosSide>,
     stop: &AtomicBool,
     stall_ms: &AtomicU64,
     ready: &std::sync::mpsc::Sender<Result<(), String>>,
@@ -490,6 +809,11 @@ fn run_node(
         }))?;
     }
 
+    let mut learn = match learn {
+        Some(l) => Some(learn_end(&mut node, cfg, l, &spawn)?),
+        None => None,
+    };
+
     let _ = ready.send(Ok(()));
     tracing::info!(namespace = %cfg.namespace, "ROS 2 node `sattva` up");
 
@@ -558,6 +882,9 @@ fn run_node(
                     }
                 }
             }
+        }
+        if let Some(l) = learn.as_mut() {
+            l.pump(&cfg.base_frame_id);
         }
         if Instant::now() >= next_diag {
             next_diag += diag_period;

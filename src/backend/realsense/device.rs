@@ -548,6 +548,12 @@ impl Backend for RealsenseBackend {
         }
         Ok(())
     }
+
+    /// A recording played to its end, and every sample of it read.
+    fn finished(&self) -> bool {
+        self.shared.state() == LinkState::Ended
+            && self.imu_rx.as_ref().is_none_or(|rx| rx.is_empty())
+    }
 }
 
 impl Drop for RealsenseBackend {
