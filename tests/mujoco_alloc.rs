@@ -54,7 +54,10 @@ fn learning_handoff_in_the_control_task_does_not_allocate() {
     let n = allocations_on_this_thread() - before;
     assert_eq!(n, 0, "segment handoff allocated {n} times in 2000 cycles");
     assert!(cut >= 190, "{cut} segments cut");
-    assert!(tx.dropped() > 0, "the full ring dropped instead of blocking");
+    assert!(
+        tx.dropped() > 0,
+        "the full ring dropped instead of blocking"
+    );
     assert!(rx.pop().is_some_and(|s| s.after.t > s.before.t));
 }
 
