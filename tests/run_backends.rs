@@ -40,7 +40,16 @@ fn write_config(dir: &Path) -> PathBuf {
 /// Runs `sattva run` with `args` (real time) while the peer observes; returns topic -> (type,
 /// count) and the agent's summary.
 fn observe(cfg: &Path, args: &[&str], salt: u32) -> (BTreeMap<String, (String, u64)>, String) {
-    let domain = domain_id(salt);
+    observe_in(cfg, args, &domain_id(salt))
+}
+
+/// [`observe`] on a given ROS domain (shared with other peers, e.g. a fake robot).
+fn observe_in(
+    cfg: &Path,
+    args: &[&str],
+    domain: &str,
+) -> (BTreeMap<String, (String, u64)>, String) {
+    let domain = domain.to_string();
     let mut py = python();
     py.arg(root().join("tests/ros/topics_check.py"))
         .args(["30", "4"])
@@ -167,4 +176,111 @@ fn assert_learned(name: &str, summary: &str) {
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("{name}: cannot parse {line}"));
     assert!(attractors >= 1, "{name}: {line}");
+}
+
+/// A RealSense recording made through librealsense's software device: `seconds` of a camera at
+/// rest (gravity on the optical y axis, a small gyro bias), tiny depth frames at 6 Hz.
+#[cfg(feature = "realsense")]
+fn record_camera_at_rest(dir: &Path, seconds: f64) -> (PathBuf, PathBuf) {
+    use sattva::backend::realsense::software::{BagWriter, SynthStreams, SynthVideo};
+    let (w, h) = (16u32, 12u32);
+    let v = SynthVideo {
+        width: w,
+        height: h,
+        fps: 6,
+        intrinsics: (20.0, 20.0, 7.5, 5.5),
+    };
+    let bag = dir.join("camera.bag");
+    let mut bw = BagWriter::create(
+        &bag,
+        SynthStreams {
+            depth: Some((v, 0.001)),
+            color: None,
+            imu: Some((200, 100)),
+        },
+    )
+    .unwrap();
+    let t0 = 1000.0;
+    let mut events: Vec<(f64, u8)> = Vec::new();
+    let n = |hz: f64| (seconds * hz) as usize;
+    events.extend((0..n(6.0)).map(|i| (t0 + i as f64 * 1000.0 / 6.0, 0)));
+    events.extend((0..n(200.0)).map(|i| (t0 + i as f64 * 5.0, 1)));
+    events.extend((0..n(100.0)).map(|i| (t0 + i as f64 * 10.0, 2)));
+    events.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let z = vec![800u16; (w * h) as usize];
+    for (t, kind) in events {
+        match kind {
+            0 => bw.push_depth(t, &z, w).unwrap(),
+            1 => bw.push_gyro(t, [0.002, -0.001, 0.003]).unwrap(),
+            _ => bw.push_accel(t, [0.05, -9.78, 0.1]).unwrap(),
+        }
+    }
+    bw.finish().unwrap();
+    let profile = dir.join("synth_cam.yaml");
+    std::fs::write(
+        &profile,
+        format!(
+            "model: SYNTH\ndepth: {{width: {w}, height: {h}, fps: 6, format: z16}}\n\
+             depth_units_m: 0.001\nimu: {{gyro_hz: 200, accel_hz: 100}}\n"
+        ),
+    )
+    .unwrap();
+    (bag, profile)
+}
+
+#[cfg(feature = "realsense")]
+#[test]
+fn the_pipeline_is_the_same_on_realsense_playback_with_a_fake_robot() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path());
+    let (sim, sim_summary) = observe(&cfg, &[], 31);
+    check_pipeline("mujoco", &sim);
+    assert_learned("mujoco", &sim_summary);
+
+    let (bag, profile) = record_camera_at_rest(dir.path(), 30.0);
+    let domain = domain_id(32);
+    let mut fake = python();
+    fake.arg(root().join("tests/ros/fake_robot.py"))
+        .args([
+            "shoulder_yaw,shoulder_pitch,elbow,wrist",
+            "0.0,0.3,-0.6,0.2",
+            "500",
+            "60",
+            "70",
+            "/forward_position_controller/commands",
+        ])
+        .stdout(Stdio::piped());
+    ros_env(&mut fake, &domain);
+    let mut fake = KillOnDrop(fake.spawn().expect("fake robot"));
+    {
+        use std::io::{BufRead, BufReader};
+        let mut lines = BufReader::new(fake.0.stdout.take().unwrap()).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "READY");
+    }
+    let robot_args = [
+        "-p".to_string(),
+        "backend=robot".into(),
+        "-p".into(),
+        "robot.joint_names=[shoulder_yaw, shoulder_pitch, elbow, wrist]".into(),
+        "-p".into(),
+        "robot.position_min=[-2.5, -1.5, -2.5, -2.0]".into(),
+        "-p".into(),
+        "robot.position_max=[2.5, 1.5, 2.5, 2.0]".into(),
+        "-p".into(),
+        "robot.velocity_max=[2.0, 2.0, 2.0, 2.0]".into(),
+        "-p".into(),
+        "robot.stale_timeout_ms=200".into(),
+        "-p".into(),
+        format!("realsense.profile={}", profile.display()),
+        "-p".into(),
+        format!("realsense.playback={}", bag.display()),
+        "-p".into(),
+        "ros.publish_clock=false".into(),
+    ];
+    let args: Vec<&str> = robot_args.iter().map(|s| s.as_str()).collect();
+    let (rob, rob_summary) = observe_in(&cfg, &args, &domain);
+    check_pipeline("robot", &rob);
+    assert!(rob_summary.contains("sattva run (robot)"), "{rob_summary}");
+    assert_learned("robot", &rob_summary);
+    assert_eq!(types(&sim), types(&rob), "same topics and types");
 }
