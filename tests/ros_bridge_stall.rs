@@ -43,7 +43,7 @@ fn run(extra: &[&str], domain: u32) -> Outcome {
     Outcome {
         misses: num_after("deadline misses "),
         overruns: num_after("overruns "),
-        cycles: num_after("sattva run: "),
+        cycles: num_after("sattva run (mujoco): "),
         dropped_to_ros: num_after("dropped "),
         text,
     }
