@@ -279,6 +279,8 @@ pub struct AttractorSet {
     pub step: u64,
     /// The live attractors, by id.
     pub attractors: Vec<AttractorInfo>,
+    /// The learning counters at that time (for diagnostics).
+    pub stats: LearnStats,
 }
 
 /// A request from the ROS side to the learn task.
@@ -577,6 +579,7 @@ impl Learner {
     pub fn fill_set(&self, t: Time, out: &mut AttractorSet) {
         out.t = t;
         out.step = self.substrate.step();
+        out.stats = self.stats;
         out.attractors.clear();
         for id in self.substrate.ids() {
             if let Some(i) = self.info(id, t) {

@@ -244,11 +244,13 @@ fn kv(key: &str, value: impl ToString) -> r2r::diagnostic_msgs::msg::KeyValue {
     }
 }
 
-/// `diagnostic_msgs/DiagnosticArray` from loop health and bridge counters.
+/// `diagnostic_msgs/DiagnosticArray` from loop health, bridge counters, scheduler statuses and
+/// (when learning) the learning counters.
 pub fn diagnostics_msg(
     h: &HealthSample,
     bridge: (u64, u64, u64),
     sched: &[DiagStatus],
+    learn: Option<&crate::learn::LearnStats>,
     clock: ClockKind,
 ) -> r2r::diagnostic_msgs::msg::DiagnosticArray {
     use r2r::diagnostic_msgs::msg::{DiagnosticArray, DiagnosticStatus};
@@ -298,6 +300,37 @@ pub fn diagnostics_msg(
             ],
         },
     ];
+    if let Some(l) = learn {
+        let level = if l.snapshot_errors > 0 || l.events_dropped > 0 {
+            1u8
+        } else {
+            0u8
+        };
+        status.push(DiagnosticStatus {
+            level,
+            name: "sattva: learning".into(),
+            message: if l.calibrated < l.experiences && l.learned == 0 {
+                "calibrating".into()
+            } else if level == 0 {
+                "ok".into()
+            } else {
+                "events dropped or snapshot errors".into()
+            },
+            hardware_id: "sattva".into(),
+            values: vec![
+                kv("experiences", l.experiences),
+                kv("calibration", l.calibrated),
+                kv("learned", l.learned),
+                kv("rejected", l.rejected),
+                kv("recognised", l.recognised),
+                kv("attractors", l.attractors),
+                kv("formed", l.created),
+                kv("events_dropped", l.events_dropped),
+                kv("snapshots", l.snapshots),
+                kv("snapshot_errors", l.snapshot_errors),
+            ],
+        });
+    }
     // scheduler: rt status and per-task latency percentiles, misses, overruns
     status.extend(sched.iter().map(|d| DiagnosticStatus {
         level: match d.level {
@@ -502,6 +535,8 @@ struct LearnEnd {
     pub_markers: r2r::Publisher<r2r::visualization_msgs::msg::MarkerArray>,
     snapshots: Pending,
     queries: PendingQuery,
+    /// Learning counters of the newest attractor set.
+    stats: crate::learn::LearnStats,
 }
 
 fn learn_end(
@@ -606,6 +641,7 @@ fn learn_end(
         pub_markers,
         snapshots,
         queries,
+        stats: Default::default(),
     })
 }
 
@@ -622,6 +658,7 @@ impl LearnEnd {
         }
         if side.set.updated() {
             let s = side.set.read();
+            self.stats = s.stats;
             if let Err(err) = self.pub_set.publish(&set_msg(s, frame_id)) {
                 tracing::warn!(error = %err, "publish attractor set");
             }
@@ -891,7 +928,8 @@ fn run_node(
             let mut h = last_health;
             h.t = h.t.max(last_t);
             let stats = side.borrow().stats().snapshot();
-            let msg = diagnostics_msg(&h, stats, &sched_status, info.clock);
+            let learn_stats = learn.as_ref().map(|l| l.stats);
+            let msg = diagnostics_msg(&h, stats, &sched_status, learn_stats.as_ref(), info.clock);
             if let Err(e) = pub_diag.publish(&msg) {
                 tracing::warn!(error = %e, "publish diagnostics");
             }

@@ -13,6 +13,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sattva_msgs.msg import AttractorEvent, AttractorSet
 from sattva_msgs.srv import QueryAttractors
+from diagnostic_msgs.msg import DiagnosticArray
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
@@ -33,7 +34,8 @@ def check(cond, msg):
 class Peer(Node):
     def __init__(self):
         super().__init__("sattva_learn_peer")
-        self.events, self.sets, self.markers = [], [], []
+        self.events, self.sets, self.markers, self.diag = [], [], [], []
+        self.create_subscription(DiagnosticArray, "/diagnostics", self.diag.append, 10)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.create_subscription(AttractorEvent, "/sattva/attractor_events", self.events.append, 100)
@@ -96,6 +98,20 @@ texts = [x for x in m.markers if x.type == Marker.TEXT_VIEW_FACING]
 check(len(spheres) >= 3 and len(spheres) == len(texts), f"{len(spheres)} spheres with labels")
 check(all(x.header.frame_id == "base_link" and x.scale.x > 0 and x.color.a > 0 for x in spheres),
       "spheres have frame, size and colour")
+
+def learning_status():
+    for d in reversed(p.diag):
+        for st in d.status:
+            if st.name == "sattva: learning":
+                return {v.key: v.value for v in st.values}
+    return None
+
+
+check(p.spin_until(lambda: (learning_status() or {}).get("attractors", "0") != "0", 10.0),
+      f"learning counters on /diagnostics: {learning_status()}")
+ls = learning_status()
+check(int(ls["calibration"]) == 4 and int(ls["learned"]) >= 3 and int(ls["attractors"]) >= 1,
+      "4 calibration experiences, then learning")
 
 q = p.create_client(QueryAttractors, "/sattva/query_attractors")
 r = p.call(q, QueryAttractors.Request(pattern=[], k=3), 10.0)
