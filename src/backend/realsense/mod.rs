@@ -47,6 +47,8 @@ mod device;
 mod ffi;
 #[cfg(feature = "realsense")]
 pub mod software;
+#[cfg(feature = "realsense")]
+mod sys;
 
 #[cfg(feature = "realsense")]
 pub use device::{LinkState, RealsenseBackend, RealsenseCamera, StreamStats};
