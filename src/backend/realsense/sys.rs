@@ -298,8 +298,10 @@ fn open() -> Result<Api, LoadError> {
             Err(e) => tried.push(format!("{what}: {e}")),
         }
     }
-    Err(LoadError(format!(
-        "tried {}; set {LIB_ENV} to the library's full path",
-        tried.join("; ")
-    )))
+    let hint = if std::env::var_os(LIB_ENV).is_some() {
+        String::new()
+    } else {
+        format!("; set {LIB_ENV} to the library's full path")
+    };
+    Err(LoadError(format!("tried {}{hint}", tried.join("; "))))
 }
