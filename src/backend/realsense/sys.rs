@@ -298,7 +298,7 @@ fn open() -> Result<Api, LoadError> {
             Err(e) => tried.push(format!("{what}: {e}")),
         }
     }
-    let hint = if std::env::var_os(LIB_ENV).is_some() {
+    let hint = if std::env::var_os(LIB_ENV).is_some_and(|p| !p.is_empty()) {
         String::new()
     } else {
         format!("; set {LIB_ENV} to the library's full path")
