@@ -7,8 +7,6 @@ fn main() {
         "SATTVA_ROS_LD_DIRS",
         "SATTVA_PYLIBDIR",
         "SATTVA_PYLDVERSION",
-        "SATTVA_REALSENSE_LIB_DIR",
-        "SATTVA_REALSENSE_FROM_WHEEL",
     ] {
         println!("cargo:rerun-if-env-changed={v}");
     }
@@ -37,25 +35,8 @@ fn main() {
             println!("cargo:rustc-link-arg=-Wl,--disable-new-dtags,-rpath,{libdir}");
         }
     }
-    // librealsense2 (system, or extracted from the pyrealsense2 wheel by scripts/setup_librealsense.sh);
-    // realsense-sys links it through pkg-config, the directory for the loader comes from setup.
-    // The librealsense that setup extracts from the pyrealsense2 wheel embeds its own Fast DDS and
-    // exports its symbols: in one process with ROS 2, Fast DDS calls bind to the wrong copy and
-    // abort. A system librealsense (robot; built without DDS, as realsense-ros uses it) is fine.
-    if std::env::var_os("CARGO_FEATURE_REALSENSE").is_some()
-        && std::env::var_os("CARGO_FEATURE_ROS2").is_some()
-        && std::env::var("SATTVA_REALSENSE_FROM_WHEEL").as_deref() == Ok("1")
-    {
-        eprintln!(
-            "error: features `ros2` and `realsense` cannot be combined with the librealsense \
-             extracted from the pyrealsense2 wheel (it embeds Fast DDS, which clashes with ROS 2's). \
-             Build them separately, or install a system librealsense2 (robot) and re-run scripts/setup.sh."
-        );
-        std::process::exit(1);
-    }
-    if std::env::var_os("CARGO_FEATURE_REALSENSE").is_some() {
-        if let Ok(dir) = std::env::var("SATTVA_REALSENSE_LIB_DIR") {
-            println!("cargo:rustc-link-arg=-Wl,--disable-new-dtags,-rpath,{dir}");
-        }
-    }
+    // librealsense2 is not linked: src/backend/realsense/sys.rs opens it at run time (isolated
+    // with RTLD_LOCAL | RTLD_DEEPBIND, so the Fast DDS inside the pyrealsense2 wheel's copy cannot
+    // clash with ROS 2's): SATTVA_REALSENSE_LIB at run time, else SATTVA_REALSENSE_LIB_DIR (read at
+    // compile time with option_env!), else the loader's search path.
 }

@@ -11,8 +11,6 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 step "clippy (features: $SATTVA_FEATURES)"
 cargo clippy --all-targets --features "$SATTVA_FEATURES" -- -D warnings
-step "clippy (features: $SATTVA_EXTRA_FEATURES)"
-cargo clippy --all-targets --features "$SATTVA_EXTRA_FEATURES" -- -D warnings
 step "clippy (core, no native features)"
 cargo clippy --all-targets --no-default-features -- -D warnings
 step "tests: core without native libraries"
@@ -23,5 +21,3 @@ if [[ "$SATTVA_FEATURES" == *ros2* ]]; then
 fi
 step "tests: all (features: $SATTVA_FEATURES)"
 cargo test --features "$SATTVA_FEATURES"
-step "tests: RealSense backend (features: $SATTVA_EXTRA_FEATURES)"
-cargo test --features "$SATTVA_EXTRA_FEATURES" --test realsense_playback --test realsense_watchdog

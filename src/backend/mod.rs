@@ -115,6 +115,14 @@ pub enum BackendError {
         /// Details.
         message: String,
     },
+    /// A native library the backend loads at run time is missing or incomplete.
+    #[error("backend `{backend}`: {message}")]
+    Library {
+        /// Backend name.
+        backend: &'static str,
+        /// What was tried and why it failed.
+        message: String,
+    },
 }
 
 /// Static facts about a configured backend.

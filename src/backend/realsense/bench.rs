@@ -146,10 +146,10 @@ fn record(path: &Path, seconds: f64, width: u32, height: u32) -> Result<(), Benc
     Ok(())
 }
 
-unsafe extern "C" fn count_frame(f: *mut realsense_sys::rs2_frame, user: *mut std::ffi::c_void) {
+unsafe extern "C" fn count_frame(f: *mut super::sys::rs2_frame, user: *mut std::ffi::c_void) {
     // SAFETY: the callback owns the frame; `user` is the counter, alive until the sensors stop.
     unsafe {
-        realsense_sys::rs2_release_frame(f);
+        super::sys::rs2_release_frame(f);
         (*(user as *const AtomicU64)).fetch_add(1, Ordering::AcqRel);
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use realsense_sys as sys;
+use super::sys;
 
 use super::clock::{monotonic_now, ClockMapper, Monotonic};
 use super::config::{HardwareProfile, PixelFormat, RealsenseConfig};
@@ -294,6 +294,10 @@ impl Backend for RealsenseBackend {
 
     fn configure(&mut self) -> Result<(), BackendError> {
         self.check_state("configure", Lifecycle::Unconfigured)?;
+        super::sys::load().map_err(|e| BackendError::Library {
+            backend: NAME,
+            message: e.to_string(),
+        })?;
         if let Some(p) = &self.playback {
             if !p.is_file() {
                 return Err(BackendError::Model {

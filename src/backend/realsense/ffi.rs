@@ -1,4 +1,5 @@
-//! Thin RAII layer over the librealsense C API (`realsense-sys =2.56.5` bindings).
+//! Thin RAII layer over the librealsense C API (`realsense-sys =2.56.5` bindings, called through
+//! the run-time loaded library of [`super::sys`]).
 //!
 //! Why not `realsense-rust` (=1.3.0, the safe wrapper over the same bindings): it reaches frames
 //! only through `rs2_pipeline`, whose syncer folds motion frames into video framesets and loses
@@ -13,7 +14,7 @@
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::ptr::{null_mut, NonNull};
 
-use realsense_sys as sys;
+use super::sys;
 
 /// An error reported by librealsense.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -93,6 +94,12 @@ fn nonnull<T>(p: *mut T, function: &str) -> Result<NonNull<T>, RsError> {
     NonNull::new(p).ok_or_else(|| RsError::local(function, "returned null"))
 }
 
+/// Loads librealsense (once per process, see [`sys::load`]); every librealsense object is made
+/// after this has succeeded.
+pub(crate) fn load_library() -> Result<(), RsError> {
+    sys::load().map_err(|e| RsError::local("dlopen", e.to_string()))
+}
+
 pub(crate) fn c_path(s: &str) -> Result<CString, RsError> {
     CString::new(s).map_err(|_| RsError::local("path", format!("`{s}` contains a NUL byte")))
 }
@@ -135,6 +142,7 @@ owned!(Frame, sys::rs2_frame, sys::rs2_release_frame);
 impl Context {
     /// A librealsense context (checks the library's API version against the bindings).
     pub(crate) fn new() -> Result<Context, RsError> {
+        load_library()?;
         let p = call(|e| unsafe { sys::rs2_create_context(sys::RS2_API_VERSION as c_int, e) })?;
         Ok(Context(nonnull(p, "rs2_create_context")?))
     }

@@ -28,6 +28,9 @@
 //!   fast as the consumers take them and nothing is dropped (the callbacks wait for ring space),
 //!   so a recording always gives the same samples. Its end is detected when every frame counted
 //!   in the bag's index ([`bag`]) has been delivered.
+//! - librealsense is not linked but opened when the backend is configured, isolated with
+//!   `RTLD_LOCAL | RTLD_DEEPBIND` (`sys.rs`: why, and where the library is looked for), so the
+//!   Fast DDS embedded in some librealsense builds cannot clash with ROS 2's in the same process.
 //! - Failures: a device that disappears or frames that stop for `watchdog_timeout_ms` make `read`
 //!   return [`crate::backend::BackendError::Disconnected`] (once per loss with its cause, then
 //!   while the link stays down); the control loop holds (the safe state) while the device thread
@@ -47,6 +50,8 @@ mod device;
 mod ffi;
 #[cfg(feature = "realsense")]
 pub mod software;
+#[cfg(feature = "realsense")]
+mod sys;
 
 #[cfg(feature = "realsense")]
 pub use device::{LinkState, RealsenseBackend, RealsenseCamera, StreamStats};

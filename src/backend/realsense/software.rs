@@ -7,115 +7,19 @@
 //! through [`super::RealsenseBackend`] and check every value that comes out.
 //!
 //! `realsense-sys` has no bindings for `rs_internal.h`; the few functions and structs used here are
-//! declared below from the librealsense 2.56 header.
+//! declared in [`super::sys`] from the librealsense 2.56 header.
 
 #![allow(unsafe_code)]
 
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::{c_int, c_void};
 use std::path::Path;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use realsense_sys as sys;
+use super::sys;
 
-use super::ffi::{c_path, call, Device, RsError, Sensor};
-
-/// `rs2_video_stream` (rs_internal.h).
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct Rs2VideoStream {
-    kind: sys::rs2_stream,
-    index: c_int,
-    uid: c_int,
-    width: c_int,
-    height: c_int,
-    fps: c_int,
-    bpp: c_int,
-    fmt: sys::rs2_format,
-    intrinsics: sys::rs2_intrinsics,
-}
-
-/// `rs2_motion_stream` (rs_internal.h).
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct Rs2MotionStream {
-    kind: sys::rs2_stream,
-    index: c_int,
-    uid: c_int,
-    fps: c_int,
-    fmt: sys::rs2_format,
-    intrinsics: sys::rs2_motion_device_intrinsic,
-}
-
-type Deleter = Option<unsafe extern "C" fn(*mut c_void)>;
-
-/// `rs2_software_video_frame` (rs_internal.h). Passed by value (in memory on x86-64/aarch64);
-/// the trailing `depth_units` of newer headers is included: an older library ignores it.
-#[repr(C)]
-struct Rs2SoftwareVideoFrame {
-    pixels: *mut c_void,
-    deleter: Deleter,
-    stride: c_int,
-    bpp: c_int,
-    timestamp: f64,
-    domain: sys::rs2_timestamp_domain,
-    frame_number: c_int,
-    profile: *const sys::rs2_stream_profile,
-    depth_units: f32,
-}
-
-/// `rs2_software_motion_frame` (rs_internal.h).
-#[repr(C)]
-struct Rs2SoftwareMotionFrame {
-    data: *mut c_void,
-    deleter: Deleter,
-    timestamp: f64,
-    domain: sys::rs2_timestamp_domain,
-    frame_number: c_int,
-    profile: *const sys::rs2_stream_profile,
-}
-
-extern "C" {
-    fn rs2_create_software_device(error: *mut *mut sys::rs2_error) -> *mut sys::rs2_device;
-    fn rs2_software_device_add_sensor(
-        dev: *mut sys::rs2_device,
-        name: *const c_char,
-        error: *mut *mut sys::rs2_error,
-    ) -> *mut sys::rs2_sensor;
-    fn rs2_software_device_register_info(
-        dev: *mut sys::rs2_device,
-        info: sys::rs2_camera_info,
-        val: *const c_char,
-        error: *mut *mut sys::rs2_error,
-    );
-    fn rs2_software_sensor_add_video_stream(
-        sensor: *mut sys::rs2_sensor,
-        stream: Rs2VideoStream,
-        error: *mut *mut sys::rs2_error,
-    ) -> *mut sys::rs2_stream_profile;
-    fn rs2_software_sensor_add_motion_stream(
-        sensor: *mut sys::rs2_sensor,
-        stream: Rs2MotionStream,
-        error: *mut *mut sys::rs2_error,
-    ) -> *mut sys::rs2_stream_profile;
-    fn rs2_software_sensor_add_read_only_option(
-        sensor: *mut sys::rs2_sensor,
-        option: sys::rs2_option,
-        val: f32,
-        error: *mut *mut sys::rs2_error,
-    );
-    fn rs2_software_sensor_on_video_frame(
-        sensor: *mut sys::rs2_sensor,
-        frame: Rs2SoftwareVideoFrame,
-        error: *mut *mut sys::rs2_error,
-    );
-    fn rs2_software_sensor_on_motion_frame(
-        sensor: *mut sys::rs2_sensor,
-        frame: Rs2SoftwareMotionFrame,
-        error: *mut *mut sys::rs2_error,
-    );
-}
+use super::ffi::{c_path, call, load_library, Device, RsError, Sensor};
 
 /// A synthetic video stream: geometry, rate and pinhole intrinsics.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -208,7 +112,8 @@ impl BagWriter {
     /// starts streaming. Frames given to the `push_*` methods are recorded as they are.
     pub fn create(path: &Path, streams: SynthStreams) -> Result<BagWriter, RsError> {
         let path_s = path.display().to_string();
-        let dev = call(|e| unsafe { rs2_create_software_device(e) })?;
+        load_library()?;
+        let dev = call(|e| unsafe { sys::rs2_create_software_device(e) })?;
         let dev = Device(
             NonNull::new(dev)
                 .ok_or_else(|| RsError::local("rs2_create_software_device", "null"))?,
@@ -225,12 +130,15 @@ impl BagWriter {
             ),
         ] {
             let v = c_path(val)?;
-            call(|e| unsafe { rs2_software_device_register_info(dev_ptr, info, v.as_ptr(), e) })?;
+            call(|e| unsafe {
+                sys::rs2_software_device_register_info(dev_ptr, info, v.as_ptr(), e)
+            })?;
         }
         let mut sw_sensors = Vec::new();
         let mut add_sensor = |name: &str| -> Result<NonNull<sys::rs2_sensor>, RsError> {
             let n = c_path(name)?;
-            let s = call(|e| unsafe { rs2_software_device_add_sensor(dev_ptr, n.as_ptr(), e) })?;
+            let s =
+                call(|e| unsafe { sys::rs2_software_device_add_sensor(dev_ptr, n.as_ptr(), e) })?;
             let s = NonNull::new(s)
                 .ok_or_else(|| RsError::local("rs2_software_device_add_sensor", "null"))?;
             sw_sensors.push(Sensor(s));
@@ -243,7 +151,7 @@ impl BagWriter {
                      bpp,
                      fmt|
          -> Result<Stream, RsError> {
-            let st = Rs2VideoStream {
+            let st = sys::Rs2VideoStream {
                 kind,
                 index: 0,
                 uid,
@@ -263,8 +171,9 @@ impl BagWriter {
                     coeffs: [0.0; 5],
                 },
             };
-            let profile =
-                call(|e| unsafe { rs2_software_sensor_add_video_stream(sensor.as_ptr(), st, e) })?;
+            let profile = call(|e| unsafe {
+                sys::rs2_software_sensor_add_video_stream(sensor.as_ptr(), st, e)
+            })?;
             Ok(Stream {
                 sensor,
                 profile,
@@ -287,7 +196,7 @@ impl BagWriter {
         if let Some((v, units)) = streams.depth {
             let s = add_sensor("Stereo Module")?;
             call(|e| unsafe {
-                rs2_software_sensor_add_read_only_option(
+                sys::rs2_software_sensor_add_read_only_option(
                     s.as_ptr(),
                     sys::rs2_option_RS2_OPTION_DEPTH_UNITS,
                     units,
@@ -317,7 +226,7 @@ impl BagWriter {
         if let Some((gyro_hz, accel_hz)) = streams.imu {
             let s = add_sensor("Motion Module")?;
             let motion = |kind, uid, fps: u32| -> Result<Stream, RsError> {
-                let st = Rs2MotionStream {
+                let st = sys::Rs2MotionStream {
                     kind,
                     index: 0,
                     uid,
@@ -325,8 +234,9 @@ impl BagWriter {
                     fmt: sys::rs2_format_RS2_FORMAT_MOTION_XYZ32F,
                     intrinsics: zero_motion_intrinsics(),
                 };
-                let profile =
-                    call(|e| unsafe { rs2_software_sensor_add_motion_stream(s.as_ptr(), st, e) })?;
+                let profile = call(|e| unsafe {
+                    sys::rs2_software_sensor_add_motion_stream(s.as_ptr(), st, e)
+                })?;
                 Ok(Stream {
                     sensor: s,
                     profile,
@@ -380,7 +290,7 @@ impl BagWriter {
             .ok_or_else(|| RsError::local(what, "stream not enabled in this recording"))?;
         let pixels = malloc_copy(bytes)?;
         s.frame_number += 1;
-        let f = Rs2SoftwareVideoFrame {
+        let f = sys::Rs2SoftwareVideoFrame {
             pixels,
             deleter: Some(free_buffer),
             stride: stride as c_int,
@@ -391,7 +301,7 @@ impl BagWriter {
             profile: s.profile,
             depth_units: 0.0,
         };
-        call(|e| unsafe { rs2_software_sensor_on_video_frame(s.sensor.as_ptr(), f, e) })
+        call(|e| unsafe { sys::rs2_software_sensor_on_video_frame(s.sensor.as_ptr(), f, e) })
     }
 
     /// Waits until the recorder has passed on every injected frame: the software sensor's frame
@@ -446,7 +356,7 @@ impl BagWriter {
         let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
         let data = malloc_copy(&bytes)?;
         s.frame_number += 1;
-        let f = Rs2SoftwareMotionFrame {
+        let f = sys::Rs2SoftwareMotionFrame {
             data,
             deleter: Some(free_buffer),
             timestamp: t_ms,
@@ -454,7 +364,7 @@ impl BagWriter {
             frame_number: s.frame_number,
             profile: s.profile,
         };
-        call(|e| unsafe { rs2_software_sensor_on_motion_frame(s.sensor.as_ptr(), f, e) })
+        call(|e| unsafe { sys::rs2_software_sensor_on_motion_frame(s.sensor.as_ptr(), f, e) })
     }
 
     /// Records a gyro sample (rad/s, librealsense axes) stamped `t_ms`.
