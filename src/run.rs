@@ -87,7 +87,7 @@ pub struct RunOptions {
 pub struct RunSummary {
     /// Loop counters.
     pub stats: LoopStats,
-    /// Backend time at the end, s.
+    /// Backend time run, s (from the first to the last cycle).
     pub end_time_s: f64,
     /// `(sent_to_ros, dropped_to_ros, dropped_from_ros)`.
     pub bridge: (u64, u64, u64),
@@ -332,6 +332,8 @@ pub fn run_with<B: Backend + 'static>(
     let backend_name = backend.name();
     let info = backend.info().clone();
     let clock = backend.clock();
+    // durations count from the start: sim/replay clocks start near 0, monotonic ones do not
+    let t_start = backend.now();
     let mut lp = ControlLoop::new(backend, c.seed, 0.3)
         .map_err(PipelineError::from)?
         .with_fusion(&c.fusion);
@@ -406,7 +408,7 @@ pub fn run_with<B: Backend + 'static>(
         lp,
         rt,
         learn: segment_tx,
-        end_ns: opts.duration_s.map(|d| (d * 1e9) as i64),
+        end_ns: opts.duration_s.map(|d| t_start.0 + (d * 1e9) as i64),
         health_every: (100_000_000 / c.control.period_ns).max(1) as u64, // 10 Hz
         jobs: 0,
         done: done.clone(),
@@ -487,7 +489,7 @@ pub fn run_with<B: Backend + 'static>(
     }
     Ok(RunSummary {
         stats,
-        end_time_s: end.as_secs_f64(),
+        end_time_s: (end.0 - t_start.0) as f64 * 1e-9,
         bridge: bridge_stats.snapshot(),
         sched,
         backend: backend_name,

@@ -50,7 +50,7 @@ fn commands_are_ordered_clamped_and_the_watchdog_trips_when_states_stop() {
     let fake_start = Instant::now();
 
     let c = Config::from_yaml_str(
-        "sattva:\n  ros__parameters:\n    backend: robot\n    robot:\n      joint_names: [j1, j2, j3]\n      position_min: [-1.0, -1.0, -1.0]\n      position_max: [1.0, 1.0, 1.0]\n      velocity_max: [2.0, 2.0, 2.0]\n      stale_timeout_ms: 100\n",
+        "sattva:\n  ros__parameters:\n    backend: robot\n    robot:\n      joint_names: [j1, j2, j3]\n      position_min: [-1.0, -1.0, -1.0]\n      position_max: [1.0, 1.0, 1.0]\n      velocity_max: [2.0, 2.0, 2.0]\n      stale_timeout_ms: 100\n    ros:\n      topics:\n        joint_states: sattva/joint_states\n",
         Path::new("robot.yaml"),
         &[],
     )

@@ -22,7 +22,8 @@ fn write_config(dir: &Path) -> PathBuf {
     // sim.yaml's relative paths resolve against its own directory
     let sim = sim.replace("../sim/", &format!("{}/sim/", root().display()));
     let extra = format!(
-        "    learn:\n      window_ms: 200\n      calibration_windows: 3\n      set_period_ms: 200\n\
+        "    ros:\n      topics:\n        joint_states: sattva/joint_states\n\
+         \x20   learn:\n      window_ms: 200\n      calibration_windows: 3\n      set_period_ms: 200\n\
          \x20   replay:\n      imu_topic: /sattva/imu\n      joint_states_topic: /sattva/joint_states\n\
          \x20   record:\n      dir: {}\n",
         dir.join("bags").display()
@@ -85,7 +86,7 @@ fn observe_in(
     assert!(status.success(), "sattva run failed: {summary}\n{errors}");
     assert!(
         report.contains("RESULT OK"),
-        "peer: {report}\n{}",
+        "peer: {report}\n{}\nagent: {summary}\n{errors}",
         String::from_utf8_lossy(&out.stderr)
     );
     let topics = report
@@ -101,7 +102,7 @@ fn observe_in(
 
 /// Topics every backend publishes with data (`/clock` only exists on simulated clocks).
 const PIPELINE_TOPICS: [(&str, &str); 6] = [
-    ("/joint_states", "sensor_msgs/msg/JointState"),
+    ("/sattva/joint_states", "sensor_msgs/msg/JointState"),
     ("/imu/data", "sensor_msgs/msg/Imu"),
     ("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray"),
     ("/sattva/attractor_events", "sattva_msgs/msg/AttractorEvent"),

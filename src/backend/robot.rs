@@ -283,6 +283,25 @@ impl Backend for RobotJointsBackend {
 
     fn activate(&mut self) -> Result<(), BackendError> {
         self.check_state("activate", Lifecycle::Inactive)?;
+        // activation is not RT: wait (bounded) for the robot's first joint state, so the loop
+        // starts from the measured position (discovery takes a moment on a fresh graph)
+        let timeout = std::time::Duration::from_millis(self.cfg.start_timeout_ms as u64);
+        let t0 = std::time::Instant::now();
+        loop {
+            if self.states.as_mut().is_some_and(|rx| rx.read().seq > 0) {
+                break;
+            }
+            if t0.elapsed() >= timeout {
+                return Err(BackendError::Disconnected {
+                    backend: NAME,
+                    message: format!(
+                        "no joint states on `{}` within {} ms (robot.start_timeout_ms): is the robot's ros2_control stack running?",
+                        self.cfg.joint_states_topic, self.cfg.start_timeout_ms
+                    ),
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         self.holding = true;
         self.capture_hold();
         self.prev_target.clear();

@@ -45,6 +45,8 @@ pub struct RobotJointsConfig {
     pub stale_timeout_ms: u32,
     /// `time_from_start` of the trajectory point (trajectory interface), ms.
     pub trajectory_time_from_start_ms: u32,
+    /// How long `activate` waits for the first joint state, ms.
+    pub start_timeout_ms: u32,
     /// Compose the joints with the RealSense camera of the `realsense:` section (its IMU feeds
     /// the orientation filter); off: joints only.
     pub camera: bool,
@@ -62,6 +64,7 @@ impl Default for RobotJointsConfig {
             velocity_max: None,
             stale_timeout_ms: 100,
             trajectory_time_from_start_ms: 20,
+            start_timeout_ms: 5000,
             camera: true,
         }
     }
@@ -107,6 +110,7 @@ impl Validate for RobotJointsConfig {
             );
         }
         c.range_u64("stale_timeout_ms", self.stale_timeout_ms as u64, 1, 60_000);
+        c.range_u64("start_timeout_ms", self.start_timeout_ms as u64, 0, 600_000);
         c.range_u64(
             "trajectory_time_from_start_ms",
             self.trajectory_time_from_start_ms as u64,

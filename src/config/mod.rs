@@ -219,6 +219,24 @@ impl Validate for Config {
         c.section("substrate", |c| self.substrate.validate(c));
         c.section("action", |c| self.action.validate(c));
         c.section("eval", |c| self.eval.validate(c));
+        if let (BackendKind::Robot, Some(r)) = (&self.backend, &self.robot) {
+            // the node must not publish its joint states onto the robot's own topic
+            let abs = |t: &str| {
+                if t.starts_with('/') {
+                    t.to_string()
+                } else {
+                    format!("{}/{t}", self.ros.namespace)
+                }
+            };
+            c.require(
+                abs(&self.ros.topics.joint_states) != abs(&r.joint_states_topic),
+                "ros.topics.joint_states",
+                format!(
+                    "`{}` is the robot's own joint state topic (robot.joint_states_topic): publish sattva's on another, e.g. `sattva/joint_states`",
+                    self.ros.topics.joint_states
+                ),
+            );
+        }
         match (&self.backend, &self.mujoco) {
             (BackendKind::Mujoco, None) => c.fail(
                 "mujoco",
@@ -541,6 +559,20 @@ mod tests {
 
     const MIN: &str =
         "sattva:\n  ros__parameters:\n    backend: mujoco\n    mujoco:\n      model: arm.xml\n";
+
+    #[test]
+    fn robot_joint_states_must_not_be_republished_on_the_robots_topic() {
+        let robot =
+            "sattva:\n  ros__parameters:\n    backend: robot\n    robot:\n      joint_names: [a]\n";
+        let e = load(robot).unwrap_err().to_string();
+        assert!(
+            e.contains("ros.topics.joint_states") && e.contains("robot.joint_states_topic"),
+            "{e}"
+        );
+        let ok =
+            format!("{robot}    ros:\n      topics:\n        joint_states: sattva/joint_states\n");
+        assert!(load(&ok).is_ok());
+    }
 
     #[test]
     fn minimal_file_loads_with_defaults() {

@@ -35,7 +35,12 @@ while time.time() < end:
     if len(pubs) >= 6:
         time.sleep(0.5)
         rclpy.spin_once(n, timeout_sec=0.1)
-        pubs = [(t, ty) for t, ty in n.get_publisher_names_and_types_by_node("sattva", "/") if t not in SKIP]
+        try:
+            pubs = [(t, ty) for t, ty in n.get_publisher_names_and_types_by_node("sattva", "/")
+                    if t not in SKIP]
+        except Exception:
+            print("FAIL node `sattva` vanished", flush=True)
+            sys.exit(1)
         break
 if not pubs:
     print("FAIL node `sattva` not discovered", flush=True)
