@@ -8,6 +8,8 @@
 //! every IMU sample and RGB-D frame with its exact timestamp.
 #![cfg(all(feature = "ros2", feature = "realsense"))]
 
+mod common;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -192,12 +194,7 @@ fn record(path: &Path) -> (usize, usize) {
 
 #[test]
 fn ros2_pub_sub_keeps_working_while_librealsense_plays_a_recording() {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let domain =
-        (1 + (std::process::id().wrapping_mul(7919) ^ nanos).wrapping_add(3) % 100).to_string();
+    let domain = common::ros::domain_id(3);
     // SAFETY: set before any thread of this test process starts; this file has one test.
     unsafe {
         std::env::set_var("ROS_DOMAIN_ID", &domain);

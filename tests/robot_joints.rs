@@ -3,6 +3,8 @@
 //! watchdog tripping within its configured time.
 #![cfg(feature = "ros2")]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -19,11 +21,7 @@ fn root() -> PathBuf {
 
 #[test]
 fn commands_are_ordered_clamped_and_the_watchdog_trips_when_states_stop() {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let domain = (1 + (std::process::id().wrapping_mul(7919) ^ nanos) % 100).to_string();
+    let domain = common::ros::domain_id(0);
     // SAFETY: set before any thread of this test process uses ROS; tests in this file are one.
     unsafe {
         std::env::set_var("ROS_DOMAIN_ID", &domain);

@@ -3,6 +3,8 @@
 //! messages the ROS side could not take are dropped and counted (reported on /diagnostics).
 #![cfg(all(feature = "ros2", feature = "mujoco"))]
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -51,11 +53,7 @@ fn run(extra: &[&str], domain: u32) -> Outcome {
 
 #[test]
 fn stalled_ros_thread_costs_the_rt_task_nothing_but_counted_drops() {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let domain = 1 + (std::process::id().wrapping_mul(7919) ^ nanos) % 100;
+    let domain: u32 = common::ros::domain_id(5).parse().unwrap();
     let base = run(&[], domain);
     let stalled = run(&["--stall-ros", "2", "2"], domain);
     println!(

@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::ros::{domain_id, python, ros_env, KillOnDrop};
+use common::ros::{domain_id, peer_checks_agent, ros_env};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn root() -> PathBuf {
@@ -15,39 +15,24 @@ fn root() -> PathBuf {
 
 #[test]
 fn rclpy_peer_sees_topics_params_commands_and_services() {
-    let domain = domain_id(1);
-    // listener first: rclpy takes a second or two to start
-    let mut py = python();
-    py.arg(root().join("tests/ros/node_check.py"))
-        .args(["imu_override", "99", "25"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    ros_env(&mut py, &domain);
-    let peer = py
-        .spawn()
-        .expect("start the rclpy peer (did scripts/setup.sh run?)");
-
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_sattva"));
-    agent
-        .args(["run", "--duration", "40", "--ros-args", "--params-file"])
-        .arg(root().join("config/sim.yaml"))
-        .args(["-p", "ros.imu_frame_id:=imu_override", "-p", "seed:=99"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    ros_env(&mut agent, &domain);
-    let agent = KillOnDrop(agent.spawn().expect("start sattva run"));
-
+    let cfg = root().join("config/sim.yaml").display().to_string();
+    let agent: Vec<String> = [
+        "run",
+        "--duration",
+        "40",
+        "--ros-args",
+        "--params-file",
+        &cfg,
+        "-p",
+        "ros.imu_frame_id:=imu_override",
+        "-p",
+        "seed:=99",
+    ]
+    .map(String::from)
+    .to_vec();
+    let peer = ["imu_override", "99", "25"].map(String::from).to_vec();
     let started = Instant::now();
-    let out = peer.wait_with_output().expect("peer output");
-    let report = String::from_utf8_lossy(&out.stdout);
-    let peer_err = String::from_utf8_lossy(&out.stderr);
-    drop(agent);
-    println!("{report}");
-    assert!(
-        out.status.success() && report.contains("RESULT OK"),
-        "rclpy peer failed after {:?}:\n{report}\n{peer_err}",
-        started.elapsed()
-    );
+    peer_checks_agent("node_check.py", &peer, &agent, 1);
     assert!(started.elapsed() < Duration::from_secs(60));
 }
 

@@ -60,3 +60,45 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// Starts the rclpy peer `tests/ros/<script>` with `peer_args`, then `sattva` with
+/// `agent_args`, both on one fresh ROS domain; waits for the peer and asserts it printed
+/// `RESULT OK`. Returns the peer's report (the agent is killed when the peer is done).
+pub fn peer_checks_agent(
+    script: &str,
+    peer_args: &[String],
+    agent_args: &[String],
+    salt: u32,
+) -> String {
+    use std::process::Stdio;
+    let domain = domain_id(salt);
+    // the peer first: rclpy takes a second or two to start
+    let mut py = python();
+    py.arg(root().join("tests/ros").join(script))
+        .args(peer_args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    ros_env(&mut py, &domain);
+    let peer = py
+        .spawn()
+        .expect("start the rclpy peer (did scripts/setup.sh run?)");
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_sattva"));
+    agent
+        .args(agent_args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    ros_env(&mut agent, &domain);
+    let agent = KillOnDrop(agent.spawn().expect("start sattva"));
+    let started = std::time::Instant::now();
+    let out = peer.wait_with_output().expect("peer output");
+    drop(agent);
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    println!("{report}");
+    assert!(
+        out.status.success() && report.contains("RESULT OK"),
+        "rclpy peer {script} failed after {:?}:\n{report}\n{}",
+        started.elapsed(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    report
+}

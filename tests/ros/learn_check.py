@@ -9,7 +9,9 @@ import sys
 import time
 
 import rclpy
-from rclpy.node import Node
+
+import peer
+from peer import check, fail
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sattva_msgs.msg import AttractorEvent, AttractorSet
 from sattva_msgs.srv import QueryAttractors
@@ -20,18 +22,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 TIMEOUT, SNAPSHOT = float(sys.argv[1]), sys.argv[2]
 
 
-def fail(msg):
-    print(f"FAIL {msg}", flush=True)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-    print(f"ok   {msg}", flush=True)
-
-
-class Peer(Node):
+class Peer(peer.Peer):
     def __init__(self):
         super().__init__("sattva_learn_peer")
         self.events, self.sets, self.markers, self.diag = [], [], [], []
@@ -41,22 +32,6 @@ class Peer(Node):
         self.create_subscription(AttractorEvent, "/sattva/attractor_events", self.events.append, 100)
         self.create_subscription(AttractorSet, "/sattva/attractors", self.sets.append, latched)
         self.create_subscription(MarkerArray, "/sattva/attractor_markers", self.markers.append, latched)
-
-    def spin_until(self, cond, timeout):
-        end = time.time() + timeout
-        while time.time() < end:
-            rclpy.spin_once(self, timeout_sec=0.05)
-            if cond():
-                return True
-        return False
-
-    def call(self, client, req, timeout):
-        if not client.wait_for_service(timeout_sec=timeout):
-            fail(f"service {client.srv_name} not available")
-        fut = client.call_async(req)
-        if not self.spin_until(fut.done, timeout):
-            fail(f"service {client.srv_name} did not answer")
-        return fut.result()
 
 
 rclpy.init()

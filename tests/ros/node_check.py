@@ -8,7 +8,9 @@ import sys
 import time
 
 import rclpy
-from rclpy.node import Node
+
+import peer
+from peer import check, fail
 from rclpy.qos import qos_profile_sensor_data
 from rcl_interfaces.srv import GetParameters
 from diagnostic_msgs.msg import DiagnosticArray
@@ -21,18 +23,7 @@ IMU_FRAME, SEED, TIMEOUT = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 JOINTS = ["shoulder_yaw", "shoulder_pitch", "elbow", "wrist"]
 
 
-def fail(msg):
-    print(f"FAIL {msg}", flush=True)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-    print(f"ok   {msg}", flush=True)
-
-
-class Peer(Node):
+class Peer(peer.Peer):
     def __init__(self):
         super().__init__("sattva_test_peer")
         self.js, self.imu, self.diag, self.clock = [], [], [], []
@@ -42,22 +33,6 @@ class Peer(Node):
         self.create_subscription(Clock, "/clock", self.clock.append, qos_profile_sensor_data)
         self.cmd = self.create_publisher(Float64MultiArray, "/sattva/command", 10)
         self.mode = self.create_publisher(String, "/sattva/mode", 10)
-
-    def spin_until(self, cond, timeout):
-        end = time.time() + timeout
-        while time.time() < end:
-            rclpy.spin_once(self, timeout_sec=0.05)
-            if cond():
-                return True
-        return False
-
-    def call(self, client, req, timeout):
-        if not client.wait_for_service(timeout_sec=timeout):
-            fail(f"service {client.srv_name} not available")
-        fut = client.call_async(req)
-        if not self.spin_until(fut.done, timeout):
-            fail(f"service {client.srv_name} did not answer")
-        return fut.result()
 
 
 def stamp_s(h):
