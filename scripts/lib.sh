@@ -12,7 +12,7 @@ if [ "$(printf '%s\n1.95.0\n' "$rv" | sort -V | head -1)" != "1.95.0" ]; then
   exit 1
 fi
 # Features built and tested by default: everything this machine can run.
-SATTVA_FEATURES=${SATTVA_FEATURES:-mujoco,render,ros2}
+SATTVA_FEATURES=${SATTVA_FEATURES:-mujoco,render,ros2,opencv}
 # The RealSense backend is built and tested in a build of its own: the librealsense extracted from
 # the pyrealsense2 wheel cannot share a process with ROS 2 (see build.rs).
 SATTVA_EXTRA_FEATURES=${SATTVA_EXTRA_FEATURES:-mujoco,realsense}
