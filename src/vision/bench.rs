@@ -180,7 +180,7 @@ pub fn bench_vision(w: usize, h: usize, frames: usize) -> Result<VisionBench, su
         let t = |i: usize| crate::types::Time(i as i64 * 33_000_000);
         let (m, p) = time_each(frames, |i| {
             if let Ok(hm) = st.track(w, h, &set[i].rgb, &hcfg) {
-                if aid.finish(t(i.saturating_sub(1)), t(i), &hm, &k).is_ok() {
+                if aid.finish(t(i.saturating_sub(1)), t(i), &hm, &k, &st.inliers).is_ok() {
                     acc += 1;
                 }
             }

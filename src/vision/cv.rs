@@ -133,6 +133,8 @@ pub struct CvState {
     matches: Vector<DMatch>,
     src: Vector<Point2f>,
     dst: Vector<Point2f>,
+    /// RANSAC inliers of the last match, `(previous px, current px)`.
+    pub inliers: Vec<([f32; 2], [f32; 2])>,
     has_prev: bool,
 }
 
@@ -160,6 +162,7 @@ impl CvState {
             matches: Vector::new(),
             src: Vector::new(),
             dst: Vector::new(),
+            inliers: Vec::with_capacity(cfg.orb_features as usize),
             has_prev: false,
         })
     }
@@ -204,6 +207,7 @@ impl CvState {
             Err(_) => return Ok(Err(RotationReject::Degenerate)),
         };
         self.kp.clear();
+        self.inliers.clear();
         self.orb
             .detect_and_compute(&gray, &core::no_array(), &mut self.kp, &mut self.desc, false)?;
         if !self.has_prev {
@@ -241,6 +245,15 @@ impl CvState {
         let mut hh = [0.0; 9];
         hh.copy_from_slice(&v[..9]);
         let inliers = core::count_non_zero(&mask)? as u32;
+        self.inliers.clear();
+        if let Ok(mk) = mask.data_typed::<u8>() {
+            for (i, &f) in mk.iter().enumerate().take(self.src.len()) {
+                if f != 0 {
+                    let (a, b) = (self.src.get(i)?, self.dst.get(i)?);
+                    self.inliers.push(([a.x, a.y], [b.x, b.y]));
+                }
+            }
+        }
         Ok(Ok(HomographyMatch {
             h: hh,
             matches: self.matches.len() as u32,

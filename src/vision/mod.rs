@@ -538,7 +538,7 @@ impl VisionStage {
         let k = f.intrinsics.ok_or(RotationReject::NoIntrinsics);
         let m = self.cv.track(f.width, f.height, f.rgb, &self.cfg.heading);
         let (prev_t, m, k) = (prev?, m?, k?);
-        self.heading.finish(prev_t, f.t, &m, &k)
+        self.heading.finish(prev_t, f.t, &m, &k, &self.cv.inliers)
     }
 
     #[cfg(not(feature = "opencv"))]
