@@ -177,7 +177,7 @@ impl Default for VisionConfig {
             priority: 40,
             cleanup: Implementation::Rust,
             descriptor: Implementation::Rust,
-            encoder_weight: 2.0,
+            encoder_weight: 3.0,
             max_frame_age_s: 0.5,
             depth: DepthCleanupConfig::default(),
             heading: HeadingConfig::default(),

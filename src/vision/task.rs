@@ -27,6 +27,16 @@ pub trait FrameSource: Send {
     fn grab(&mut self, t: Time, out: &mut RgbdFrame) -> Result<bool, String>;
 }
 
+/// A borrowed source is a source (a runner can keep its renderer across episodes).
+impl<S: FrameSource + ?Sized> FrameSource for &mut S {
+    fn start(&mut self) -> Result<(), String> {
+        (**self).start()
+    }
+    fn grab(&mut self, t: Time, out: &mut RgbdFrame) -> Result<bool, String> {
+        (**self).grab(t, out)
+    }
+}
+
 /// Ring capacity between the vision task and the control task.
 pub const VISION_RING: usize = 8;
 
