@@ -50,8 +50,14 @@ fn pair(vision: bool) -> (f32, u64) {
     };
     let left = runner.run(&sc(0.25)).expect("left");
     let right = runner.run(&sc(-0.25)).expect("right");
-    assert!(left.max_touch < 0.05 && right.max_touch < 0.05, "the arm must not touch the object");
-    (cosine(&left.experience, &right.experience), runner.vision_frames)
+    assert!(
+        left.max_touch < 0.05 && right.max_touch < 0.05,
+        "the arm must not touch the object"
+    );
+    (
+        cosine(&left.experience, &right.experience),
+        runner.vision_frames,
+    )
 }
 
 #[test]
@@ -62,7 +68,13 @@ fn visual_modality_separates_what_the_arm_cannot_tell_apart() {
         "cosine(object left, object right), same arm motion: without vision {without:.4}, with vision {with:.4} ({frames} frames processed)"
     );
     assert_eq!(frames0, 0);
-    assert!(frames > 100, "the vision task must have run ({frames} frames)");
-    assert!(without > 0.95, "without vision the two should collide: {without}");
+    assert!(
+        frames > 100,
+        "the vision task must have run ({frames} frames)"
+    );
+    assert!(
+        without > 0.95,
+        "without vision the two should collide: {without}"
+    );
     assert!(with < 0.9, "with vision they should separate: {with}");
 }

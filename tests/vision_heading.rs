@@ -34,7 +34,6 @@ const CAM_EVERY: i64 = 20; // IMU samples per frame: 10 Hz
 const LATENCY: i64 = 12; // IMU samples between a frame and its result: 60 ms
 const DURATION_S: i64 = 120;
 
-
 fn scene() -> String {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
     let mut boxes = String::new();
@@ -240,10 +239,16 @@ fn visual_heading_aid_bounds_yaw_drift() {
         "yaw drift over {DURATION_S} s (no magnetometer, gyro z bias 0.35 deg/s): aid off {:.2} deg at the end (max {:.2}), aid on {:.2} deg at the end (max {:.2})",
         off.final_err_deg, off.max_err_deg, on.final_err_deg, on.max_err_deg
     );
-    assert!(on.accepted as f64 > 0.9 * (DURATION_S * 10) as f64, "too few rotations accepted");
+    assert!(
+        on.accepted as f64 > 0.9 * (DURATION_S * 10) as f64,
+        "too few rotations accepted"
+    );
     assert!(mean < 0.2, "mean rotation error {mean} deg");
     assert!(max < 1.0, "max rotation error {max} deg");
-    assert!(off.final_err_deg > 10.0, "the biased IMU should drift without the aid");
+    assert!(
+        off.final_err_deg > 10.0,
+        "the biased IMU should drift without the aid"
+    );
     assert!(
         on.final_err_deg < off.final_err_deg / 4.0 && on.max_err_deg < off.max_err_deg / 4.0,
         "aid on {} / {} deg vs off {} / {} deg",

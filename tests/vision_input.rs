@@ -4,7 +4,7 @@
 use sattva::fusion::{DepthPixels, Fusion, FusionConfig, YawAidError};
 use sattva::types::{CameraIntrinsics, Imu, SensorFrame, Time};
 use sattva::vision::bench::synth_frame;
-use sattva::vision::{Frame, Implementation, RotationReject, VisionConfig, VisionError, VisionStage};
+use sattva::vision::{Frame, RotationReject, VisionConfig, VisionError, VisionStage};
 
 const K: CameraIntrinsics = CameraIntrinsics {
     fx: 200.0,
@@ -34,12 +34,18 @@ fn malformed_frames_are_clear_errors() {
     let (rgb, depth) = (vec![0u8; 160 * 120 * 3], vec![1.0f32; 160 * 120]);
     let e = s.process(&frame(0, 0, 0, &[], &[])).unwrap_err();
     assert!(matches!(e, VisionError::Empty { .. }), "{e}");
-    let e = s.process(&frame(0, 160, 120, &rgb[..100], &depth)).unwrap_err();
+    let e = s
+        .process(&frame(0, 160, 120, &rgb[..100], &depth))
+        .unwrap_err();
     assert!(matches!(e, VisionError::Size { what: "rgb", .. }), "{e}");
     assert!(e.to_string().contains("expected 57600"), "{e}");
-    let e = s.process(&frame(0, 160, 120, &rgb, &depth[..10])).unwrap_err();
+    let e = s
+        .process(&frame(0, 160, 120, &rgb, &depth[..10]))
+        .unwrap_err();
     assert!(matches!(e, VisionError::Size { what: "depth", .. }), "{e}");
-    let e = s.process(&frame(0, 4, 2, &rgb[..24], &depth[..8])).unwrap_err();
+    let e = s
+        .process(&frame(0, 4, 2, &rgb[..24], &depth[..8]))
+        .unwrap_err();
     assert!(matches!(e, VisionError::TooSmall { .. }), "{e}");
     let mut f = frame(0, 160, 120, &rgb, &depth);
     f.intrinsics = Some(CameraIntrinsics { fx: f64::NAN, ..K });
@@ -60,10 +66,14 @@ fn black_and_nan_frames_are_processed_and_flagged() {
     let mut s = stage();
     let rgb = vec![0u8; 160 * 120 * 3];
     let depth = vec![f32::NAN; 160 * 120];
-    let out = s.process(&frame(0, 160, 120, &rgb, &depth)).expect("black frame");
+    let out = s
+        .process(&frame(0, 160, 120, &rgb, &depth))
+        .expect("black frame");
     assert_eq!(out.depth_valid, 0.0, "NaN depth is invalid everywhere");
     assert!(out.descriptor.0.iter().all(|v| v.is_finite()));
-    let out = s.process(&frame(100, 160, 120, &rgb, &depth)).expect("black frame");
+    let out = s
+        .process(&frame(100, 160, 120, &rgb, &depth))
+        .expect("black frame");
     assert!(out.rotation.is_none());
     let why = out.rotation_reject.expect("flagged");
     if cfg!(feature = "opencv") {
@@ -95,12 +105,16 @@ fn missing_intrinsics_stale_and_dropped_frames() {
     assert!(s.process(&frame(100, 160, 120, &a.rgb, &da)).is_err());
     assert_eq!(s.counters.stale, 2);
     // a gap (dropped frames upstream): no rotation across it, counted
-    let out = s.process(&frame(2000, 160, 120, &a.rgb, &da)).expect("after a gap");
+    let out = s
+        .process(&frame(2000, 160, 120, &a.rgb, &da))
+        .expect("after a gap");
     if cfg!(feature = "opencv") {
         assert_eq!(out.rotation_reject, Some(RotationReject::Gap));
         assert_eq!(s.counters.gaps, 1);
         // and the next pair works again
-        let out = s.process(&frame(2100, 160, 120, &b.rgb, &db)).expect("next");
+        let out = s
+            .process(&frame(2100, 160, 120, &b.rgb, &db))
+            .expect("next");
         assert!(out.rotation.is_some(), "{:?}", out.rotation_reject);
     }
 }
@@ -108,6 +122,7 @@ fn missing_intrinsics_stale_and_dropped_frames() {
 #[cfg(feature = "opencv")]
 #[test]
 fn rust_and_opencv_paths_agree() {
+    use sattva::vision::Implementation;
     let f = synth_frame(160, 120, 0, 9);
     let mk = |cleanup, descriptor| {
         let mut s = VisionStage::new(&VisionConfig {
@@ -133,9 +148,20 @@ fn rust_and_opencv_paths_agree() {
     let (dr, r) = mk(Implementation::Rust, Implementation::Rust);
     let (dc, c) = mk(Implementation::Opencv, Implementation::Opencv);
     assert!(dr.iter().any(|&v| v > 0.0));
-    let dd = dr.iter().zip(&dc).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-    let de = r.0.iter().zip(&c.0).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-    assert!(dd < 1e-6 && de < 1e-5, "cleanup diff {dd}, descriptor diff {de}");
+    let dd = dr
+        .iter()
+        .zip(&dc)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    let de =
+        r.0.iter()
+            .zip(&c.0)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+    assert!(
+        dd < 1e-6 && de < 1e-5,
+        "cleanup diff {dd}, descriptor diff {de}"
+    );
 }
 
 #[test]
@@ -157,9 +183,18 @@ fn yaw_aid_refuses_bad_input_and_stamps_outside_the_history() {
         f.update(&s);
     }
     let (t0, t1) = (Time(100_000_000), Time(150_000_000));
-    assert!(matches!(f.correct_yaw(t0, t1, [f64::NAN; 4], 1.0), Err(YawAidError::Invalid(_))));
-    assert!(matches!(f.correct_yaw(t0, t1, q, 1.5), Err(YawAidError::Invalid(_))));
-    assert!(matches!(f.correct_yaw(t1, t0, q, 1.0), Err(YawAidError::Invalid(_))));
+    assert!(matches!(
+        f.correct_yaw(t0, t1, [f64::NAN; 4], 1.0),
+        Err(YawAidError::Invalid(_))
+    ));
+    assert!(matches!(
+        f.correct_yaw(t0, t1, q, 1.5),
+        Err(YawAidError::Invalid(_))
+    ));
+    assert!(matches!(
+        f.correct_yaw(t1, t0, q, 1.0),
+        Err(YawAidError::Invalid(_))
+    ));
     assert!(matches!(
         f.correct_yaw(t0, Time(500_000_000), q, 1.0),
         Err(YawAidError::OutOfHistory { .. })

@@ -343,7 +343,9 @@ impl EpisodeRunner {
         let mut cycles = 0u64;
         lp.handle(FromRos::Mode(ControlMode::Hold));
         let mut visual_before = crate::vision::Descriptor::default();
+        #[allow(unused_mut)] // assigned by the vision task (feature `render`)
         let mut visual_after = crate::vision::Descriptor::default();
+        #[allow(unused_mut)]
         let mut visual_on = false;
         {
             #[cfg(feature = "render")]

@@ -287,7 +287,8 @@ impl ImuFilter {
         if self.hist_len == 0 {
             return Err(YawAidError::NotInitialised);
         }
-        let at = |k: usize| self.hist[(self.hist_head + YAW_HISTORY - self.hist_len + k) % YAW_HISTORY];
+        let at =
+            |k: usize| self.hist[(self.hist_head + YAW_HISTORY - self.hist_len + k) % YAW_HISTORY];
         let (oldest, newest) = (at(0).0, at(self.hist_len - 1).0);
         if t.0 < oldest || t.0 > newest {
             return Err(YawAidError::OutOfHistory {
@@ -370,7 +371,9 @@ impl ImuFilter {
         }
         let n = rotation.iter().map(|v| v * v).sum::<f64>().sqrt();
         if !n.is_finite() || n < 1e-6 {
-            return Err(YawAidError::Invalid("rotation is not a finite non-zero quaternion"));
+            return Err(YawAidError::Invalid(
+                "rotation is not a finite non-zero quaternion",
+            ));
         }
         let rel = UnitQuaternion::from_quaternion(nalgebra::Quaternion::new(
             rotation[0],

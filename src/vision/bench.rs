@@ -32,7 +32,10 @@ pub fn synth_frame(w: usize, h: usize, shift: i64, seed: u64) -> SynthFrame {
     }
     for _ in 0..120 {
         let (bw, bh) = (rng.gen_range(8..60i64), rng.gen_range(8..60i64));
-        let (bx, by) = (rng.gen_range(-60..w as i64 + 60), rng.gen_range(0..h as i64));
+        let (bx, by) = (
+            rng.gen_range(-60..w as i64 + 60),
+            rng.gen_range(0..h as i64),
+        );
         let c = [rng.gen::<u8>(), rng.gen::<u8>(), rng.gen::<u8>()];
         let d = rng.gen_range(500..2900u16);
         for y in by.max(0)..(by + bh).min(h as i64) {
@@ -140,7 +143,14 @@ pub fn bench_vision(w: usize, h: usize, frames: usize) -> Result<VisionBench, su
         }
         out.rows.push(("depth cleanup", "opencv", m, p));
         // both paths on the last frame
-        cleanup::clean_depth(&cfg, w, h, units(&set[frames - 1]), &mut clean, &mut scratch);
+        cleanup::clean_depth(
+            &cfg,
+            w,
+            h,
+            units(&set[frames - 1]),
+            &mut clean,
+            &mut scratch,
+        );
         out.cleanup_max_diff = Some(
             clean
                 .iter()
@@ -158,7 +168,15 @@ pub fn bench_vision(w: usize, h: usize, frames: usize) -> Result<VisionBench, su
             return Err(e);
         }
         out.rows.push(("descriptor", "opencv", m, p));
-        descriptor::describe(w, h, &set[frames - 1].rgb, &clean, cfg.max_m, &mut gray, &mut d_rust);
+        descriptor::describe(
+            w,
+            h,
+            &set[frames - 1].rgb,
+            &clean,
+            cfg.max_m,
+            &mut gray,
+            &mut d_rust,
+        );
         out.descriptor_max_diff = Some(
             d_rust
                 .0
@@ -180,7 +198,10 @@ pub fn bench_vision(w: usize, h: usize, frames: usize) -> Result<VisionBench, su
         let t = |i: usize| crate::types::Time(i as i64 * 33_000_000);
         let (m, p) = time_each(frames, |i| {
             if let Ok(hm) = st.track(w, h, &set[i].rgb, &hcfg) {
-                if aid.finish(t(i.saturating_sub(1)), t(i), &hm, &k, &st.inliers).is_ok() {
+                if aid
+                    .finish(t(i.saturating_sub(1)), t(i), &hm, &k, &st.inliers)
+                    .is_ok()
+                {
                     acc += 1;
                 }
             }
@@ -198,13 +219,20 @@ impl fmt::Display for VisionBench {
             "bench vision: {}x{} frames, {} frames per step, ms per frame (median, p90)",
             self.width, self.height, self.frames
         )?;
-        writeln!(f, "  {:<28} {:<8} {:>9} {:>9}", "step", "impl", "median", "p90")?;
+        writeln!(
+            f,
+            "  {:<28} {:<8} {:>9} {:>9}",
+            "step", "impl", "median", "p90"
+        )?;
         for (s, i, m, p) in &self.rows {
             writeln!(f, "  {s:<28} {i:<8} {m:>9.3} {p:>9.3}")?;
         }
         match (self.cleanup_max_diff, self.descriptor_max_diff) {
             (Some(c), Some(d)) => {
-                writeln!(f, "  rust vs opencv: cleanup max |diff| {c:.2e} m, descriptor max |diff| {d:.2e}")?;
+                writeln!(
+                    f,
+                    "  rust vs opencv: cleanup max |diff| {c:.2e} m, descriptor max |diff| {d:.2e}"
+                )?;
                 write!(
                     f,
                     "  ORB rotations accepted: {}/{} frame pairs",

@@ -31,7 +31,13 @@ pub fn clean_depth(
         return;
     }
     let (lo, hi) = (cfg.min_m, cfg.max_m);
-    let keep = |m: f32| if m.is_finite() && m > lo && m <= hi && m > 0.0 { m } else { 0.0 };
+    let keep = |m: f32| {
+        if m.is_finite() && m > lo && m <= hi && m > 0.0 {
+            m
+        } else {
+            0.0
+        }
+    };
     match depth {
         DepthPixels::F32(d) => {
             for (o, &v) in out[..n].iter_mut().zip(d) {
@@ -153,7 +159,9 @@ mod tests {
             hole_fill_passes: 1,
         };
         // 4x3 image in millimetres: one hole (0), one too far (9000)
-        let raw: [u16; 12] = [1000, 1000, 2000, 2000, 1000, 0, 2000, 9000, 1000, 1000, 2000, 2000];
+        let raw: [u16; 12] = [
+            1000, 1000, 2000, 2000, 1000, 0, 2000, 9000, 1000, 1000, 2000, 2000,
+        ];
         let (mut out, mut s) = ([0.0f32; 12], [0.0f32; 12]);
         let d = DepthPixels::U16 {
             data: &raw,

@@ -51,7 +51,13 @@ pub fn clean_depth(
     let mut t = Mat::default();
     // keep (min, max]: below or at min -> 0, above max -> 0 (also +-Inf)
     imgproc::threshold(&m, &mut t, cfg.min_m as f64, 0.0, imgproc::THRESH_TOZERO)?;
-    imgproc::threshold(&t, &mut m, cfg.max_m as f64, 0.0, imgproc::THRESH_TOZERO_INV)?;
+    imgproc::threshold(
+        &t,
+        &mut m,
+        cfg.max_m as f64,
+        0.0,
+        imgproc::THRESH_TOZERO_INV,
+    )?;
     if cfg.median {
         imgproc::median_blur(&m, &mut t, 3)?;
         std::mem::swap(&mut m, &mut t);
@@ -95,8 +101,28 @@ pub fn describe(
     descriptor::grids(w, h, rgb, depth_m, max_m, out);
     let gray = gray_of(w, h, rgb)?;
     let (mut gx, mut gy) = (Mat::default(), Mat::default());
-    imgproc::sobel(&gray, &mut gx, core::CV_16S, 1, 0, 3, 1.0, 0.0, core::BORDER_REPLICATE)?;
-    imgproc::sobel(&gray, &mut gy, core::CV_16S, 0, 1, 3, 1.0, 0.0, core::BORDER_REPLICATE)?;
+    imgproc::sobel(
+        &gray,
+        &mut gx,
+        core::CV_16S,
+        1,
+        0,
+        3,
+        1.0,
+        0.0,
+        core::BORDER_REPLICATE,
+    )?;
+    imgproc::sobel(
+        &gray,
+        &mut gy,
+        core::CV_16S,
+        0,
+        1,
+        3,
+        1.0,
+        0.0,
+        core::BORDER_REPLICATE,
+    )?;
     let (gx, gy) = (gx.data_typed::<i16>()?, gy.data_typed::<i16>()?);
     out.0[GRADIENT_OFFSET..].fill(0.0);
     for y in 0..h {
@@ -208,13 +234,22 @@ impl CvState {
         };
         self.kp.clear();
         self.inliers.clear();
-        self.orb
-            .detect_and_compute(&gray, &core::no_array(), &mut self.kp, &mut self.desc, false)?;
+        self.orb.detect_and_compute(
+            &gray,
+            &core::no_array(),
+            &mut self.kp,
+            &mut self.desc,
+            false,
+        )?;
         if !self.has_prev {
             return Ok(Err(RotationReject::FirstFrame));
         }
         let need = cfg.min_matches as usize;
-        if self.kp.len() < need || self.prev_kp.len() < need || self.desc.empty() || self.prev_desc.empty() {
+        if self.kp.len() < need
+            || self.prev_kp.len() < need
+            || self.desc.empty()
+            || self.prev_desc.empty()
+        {
             return Ok(Err(RotationReject::FewFeatures));
         }
         self.matches.clear();

@@ -80,7 +80,12 @@ pub fn grids(w: usize, h: usize, rgb: &[u8], depth_m: &[f32], max_m: f32, out: &
         let d = &depth_m[y * w..y * w + w];
         let c = &rgb[3 * y * w..3 * (y * w + w)];
         for x in 0..w {
-            let cell = row + if x < wc { col_cell[x] } else { x * GRID_COLS / w };
+            let cell = row
+                + if x < wc {
+                    col_cell[x]
+                } else {
+                    x * GRID_COLS / w
+                };
             let v = d[x];
             if v > 0.0 {
                 dsum[cell] += v as f64;
@@ -99,9 +104,8 @@ pub fn grids(w: usize, h: usize, rgb: &[u8], depth_m: &[f32], max_m: f32, out: &
         } else {
             max_m
         };
-        for k in 0..3 {
-            out.0[COLOUR_OFFSET + 3 * i + k] =
-                (csum[i][k] as f64 / (255.0 * cn[i].max(1) as f64)) as f32;
+        for (k, &v) in csum[i].iter().enumerate() {
+            out.0[COLOUR_OFFSET + 3 * i + k] = (v as f64 / (255.0 * cn[i].max(1) as f64)) as f32;
         }
     }
 }
@@ -156,12 +160,17 @@ pub fn describe(
     // 3x3 Sobel with replicated borders (OpenCV's BORDER_REPLICATE)
     for y in 0..h {
         let (ym, yp) = (y.saturating_sub(1), (y + 1).min(h - 1));
-        let (r0, r1, r2) = (&gray[ym * w..ym * w + w], &gray[y * w..y * w + w], &gray[yp * w..yp * w + w]);
+        let (r0, r1, r2) = (
+            &gray[ym * w..ym * w + w],
+            &gray[y * w..y * w + w],
+            &gray[yp * w..yp * w + w],
+        );
         let qy = (y * 2 / h) * 2;
         for x in 0..w {
             let (xm, xp) = (x.saturating_sub(1), (x + 1).min(w - 1));
             let p = |r: &[u8], i: usize| r[i] as i32;
-            let gx = (p(r0, xp) - p(r0, xm)) + 2 * (p(r1, xp) - p(r1, xm)) + (p(r2, xp) - p(r2, xm));
+            let gx =
+                (p(r0, xp) - p(r0, xm)) + 2 * (p(r1, xp) - p(r1, xm)) + (p(r2, xp) - p(r2, xm));
             let gy = (p(r2, xm) - p(r0, xm)) + 2 * (p(r2, x) - p(r0, x)) + (p(r2, xp) - p(r0, xp));
             if gx != 0 || gy != 0 {
                 add_gradient(out, qy + x * 2 / w, gx as f32, gy as f32);
@@ -192,7 +201,10 @@ mod tests {
         // edge is at x = 8 (the quadrant border): columns 7 and 8 see it
         let g = &d.0[GRADIENT_OFFSET..];
         assert!(g[0] > 0.0 && g[GRAD_BINS] > 0.0, "{g:?}");
-        assert!(g.iter().enumerate().all(|(i, &v)| i % GRAD_BINS == 0 || v == 0.0));
+        assert!(g
+            .iter()
+            .enumerate()
+            .all(|(i, &v)| i % GRAD_BINS == 0 || v == 0.0));
         // colour: left cells black, right cells 200/255
         assert_eq!(d.0[COLOUR_OFFSET], 0.0);
         assert!((d.0[COLOUR_OFFSET + 3 * (GRID_COLS - 1)] - 200.0 / 255.0).abs() < 1e-6);

@@ -162,8 +162,12 @@ pub fn rotation_from_rays(
     k: &CameraIntrinsics,
 ) -> Option<UnitQuaternion<f64>> {
     let ray = |p: [f32; 2]| {
-        nalgebra::Vector3::new((p[0] as f64 - k.cx) / k.fx, (p[1] as f64 - k.cy) / k.fy, 1.0)
-            .normalize()
+        nalgebra::Vector3::new(
+            (p[0] as f64 - k.cx) / k.fx,
+            (p[1] as f64 - k.cy) / k.fy,
+            1.0,
+        )
+        .normalize()
     };
     let mut b = Matrix3::zeros();
     for &(p0, p1) in pairs {
@@ -236,13 +240,22 @@ mod tests {
         let got = rotation_from_homography(&a, &k).unwrap();
         assert!(got.angle_to(&r) < 1e-9);
         // the same rotation from point pairs
-        let pairs: Vec<([f32; 2], [f32; 2])> = [(10.0, 20.0), (150.0, 15.0), (80.0, 60.0), (30.0, 100.0), (140.0, 110.0)]
-            .iter()
-            .map(|&(x, y)| {
-                let p = h * nalgebra::Vector3::new(x, y, 1.0);
-                ([x as f32, y as f32], [(p.x / p.z) as f32, (p.y / p.z) as f32])
-            })
-            .collect();
+        let pairs: Vec<([f32; 2], [f32; 2])> = [
+            (10.0, 20.0),
+            (150.0, 15.0),
+            (80.0, 60.0),
+            (30.0, 100.0),
+            (140.0, 110.0),
+        ]
+        .iter()
+        .map(|&(x, y)| {
+            let p = h * nalgebra::Vector3::new(x, y, 1.0);
+            (
+                [x as f32, y as f32],
+                [(p.x / p.z) as f32, (p.y / p.z) as f32],
+            )
+        })
+        .collect();
         let fit = rotation_from_rays(&pairs, &k).unwrap();
         assert!(fit.angle_to(&r) < 1e-5, "{}", fit.angle_to(&r));
         // a shear is no rotation

@@ -140,7 +140,10 @@ impl Validate for HeadingConfig {
         c.require(
             n.is_finite() && (n - 1.0).abs() < 1e-3,
             "camera_to_imu",
-            format!("{:?} is not a unit quaternion [w, x, y, z]", self.camera_to_imu),
+            format!(
+                "{:?} is not a unit quaternion [w, x, y, z]",
+                self.camera_to_imu
+            ),
         );
     }
 }
@@ -275,9 +278,8 @@ impl<'a> Frame<'a> {
             return Err(VisionError::DepthUnits(units));
         }
         if let Some(k) = &self.intrinsics {
-            let ok = [k.fx, k.fy, k.cx, k.cy].iter().all(|v| v.is_finite())
-                && k.fx > 0.0
-                && k.fy > 0.0;
+            let ok =
+                [k.fx, k.fy, k.cx, k.cy].iter().all(|v| v.is_finite()) && k.fx > 0.0 && k.fy > 0.0;
             if !ok {
                 return Err(VisionError::Intrinsics(*k));
             }
@@ -476,9 +478,13 @@ impl VisionStage {
                 &mut self.scratch,
             ),
             #[cfg(feature = "opencv")]
-            Implementation::Opencv => {
-                cv::clean_depth(&self.cfg.depth, f.width, f.height, f.depth, &mut self.depth_m)?
-            }
+            Implementation::Opencv => cv::clean_depth(
+                &self.cfg.depth,
+                f.width,
+                f.height,
+                f.depth,
+                &mut self.depth_m,
+            )?,
             #[cfg(not(feature = "opencv"))]
             Implementation::Opencv => unreachable_opencv()?,
         }

@@ -283,8 +283,8 @@ pub mod mujoco_source {
     impl MujocoSource {
         fn open(&mut self) -> Result<(), String> {
             if self.camera.is_none() {
-                let cam =
-                    MujocoCamera::new(&self.model, &self.cfg, &self.file).map_err(|e| e.to_string())?;
+                let cam = MujocoCamera::new(&self.model, &self.cfg, &self.file)
+                    .map_err(|e| e.to_string())?;
                 self.camera = Some(ThreadBound::new(cam));
                 self.data = Some(MjData::new(self.model.clone()));
             }
