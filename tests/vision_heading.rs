@@ -133,6 +133,7 @@ fn run(aid: bool) -> Run {
         descriptor: Implementation::Opencv,
         ..VisionConfig::default()
     };
+    vcfg.heading.enabled = true;
     vcfg.heading.camera_to_imu = [e.w, e.i, e.j, e.k];
     let mut stage = VisionStage::new(&vcfg).expect("stage");
     let mut fcfg = FusionConfig::default();

@@ -25,7 +25,9 @@ fn frame<'a>(t_ms: i64, w: usize, h: usize, rgb: &'a [u8], depth: &'a [f32]) -> 
 }
 
 fn stage() -> VisionStage {
-    VisionStage::new(&VisionConfig::default()).expect("stage")
+    let mut c = VisionConfig::default();
+    c.heading.enabled = true;
+    VisionStage::new(&c).expect("stage")
 }
 
 #[test]

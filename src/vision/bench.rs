@@ -185,7 +185,10 @@ pub fn bench_vision(w: usize, h: usize, frames: usize) -> Result<VisionBench, su
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0, f32::max),
         );
-        let hcfg = super::HeadingConfig::default();
+        let hcfg = super::HeadingConfig {
+            enabled: true,
+            ..super::HeadingConfig::default()
+        };
         let mut st = cv::CvState::new(&hcfg)?;
         let aid = super::heading::HeadingAid::new(&hcfg);
         let k = crate::types::CameraIntrinsics {

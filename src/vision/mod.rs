@@ -86,7 +86,8 @@ impl Validate for DepthCleanupConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct HeadingConfig {
     /// Estimate frame-to-frame rotations and feed them to the orientation filter (needs the
-    /// `opencv` feature; without it the aid is reported as unavailable).
+    /// `opencv` feature; without it the aid is reported as unavailable). Only for a camera
+    /// rigidly mounted with the IMU (the D435i): off by default.
     pub enabled: bool,
     /// ORB features per frame.
     pub orb_features: u32,
@@ -112,7 +113,7 @@ pub struct HeadingConfig {
 impl Default for HeadingConfig {
     fn default() -> Self {
         HeadingConfig {
-            enabled: true,
+            enabled: false,
             orb_features: 500,
             orb_levels: 4,
             min_matches: 25,
@@ -162,7 +163,8 @@ pub struct VisionConfig {
     pub cleanup: Implementation,
     /// Descriptor implementation.
     pub descriptor: Implementation,
-    /// Weight of the visual modality in the experience encoder (0 = not encoded).
+    /// Weight of each of the two visual blocks in the experience encoder (the descriptor at the
+    /// end of the experience, and its change); 0 = not encoded.
     pub encoder_weight: f64,
     /// Frames older than this relative to the newest one are dropped, s.
     pub max_frame_age_s: f64,
