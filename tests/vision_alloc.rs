@@ -35,7 +35,8 @@ impl FrameSource for Synth {
         out.rgb.clear();
         out.rgb.extend_from_slice(&f.rgb);
         out.depth.clear();
-        out.depth.extend(f.depth_mm.iter().map(|&v| v as f32 * 1e-3));
+        out.depth
+            .extend(f.depth_mm.iter().map(|&v| v as f32 * 1e-3));
         Ok(true)
     }
 }
@@ -95,8 +96,9 @@ fn control_side_of_the_vision_stage_does_not_allocate() {
         assert!(taken > 0, "no vision results arrived");
     });
     assert!(sink.latest().is_some());
+    // (rotations need OpenCV; without it only descriptors arrive)
     assert!(
-        sink.applied + sink.refused > 0,
+        !cfg!(feature = "opencv") || sink.applied + sink.refused > 0,
         "no rotation reached the yaw aid (applied {}, refused {})",
         sink.applied,
         sink.refused

@@ -53,14 +53,35 @@ pub fn cell_of(x: usize, y: usize, w: usize, h: usize) -> usize {
     (y * GRID_ROWS / h) * GRID_COLS + x * GRID_COLS / w
 }
 
-/// Orientation bin of a gradient (angle in `[0, 2 pi)` split into [`GRAD_BINS`]).
+/// Orientation bin of a gradient: the angle `atan2(gy, gx)` in `[0, 360)` deg split into
+/// [`GRAD_BINS`] = 8 bins of 45 deg (bin `k` = `[45 k, 45 (k + 1))`), found by signs and
+/// comparisons (no `atan2`: this runs once per pixel).
 #[inline]
 pub fn grad_bin(gx: f32, gy: f32) -> usize {
-    let mut a = gy.atan2(gx);
-    if a < 0.0 {
-        a += std::f32::consts::TAU;
+    let (ax, ay) = (gx.abs(), gy.abs());
+    if gy > 0.0 || (gy == 0.0 && gx > 0.0) {
+        if gx > 0.0 {
+            if ay < ax {
+                0
+            } else {
+                1
+            }
+        } else if ay > ax {
+            2
+        } else {
+            3
+        }
+    } else if gx < 0.0 {
+        if ay < ax {
+            4
+        } else {
+            5
+        }
+    } else if ay > ax {
+        6
+    } else {
+        7
     }
-    ((a * (GRAD_BINS as f32 / std::f32::consts::TAU)) as usize).min(GRAD_BINS - 1)
 }
 
 /// Fills the depth and colour grids from cleaned depth (m, 0 = invalid) and RGB.
@@ -183,6 +204,24 @@ pub fn describe(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bins_match_atan2() {
+        for deg in 0..360 {
+            let a = (deg as f32 + 0.5).to_radians();
+            let (gx, gy) = (a.cos() * 100.0, a.sin() * 100.0);
+            assert_eq!(grad_bin(gx, gy), deg / 45, "{deg} deg");
+        }
+        // exact boundaries go to the higher bin
+        assert_eq!(grad_bin(1.0, 0.0), 0);
+        assert_eq!(grad_bin(1.0, 1.0), 1);
+        assert_eq!(grad_bin(0.0, 1.0), 2);
+        assert_eq!(grad_bin(-1.0, 1.0), 3);
+        assert_eq!(grad_bin(-1.0, 0.0), 4);
+        assert_eq!(grad_bin(-1.0, -1.0), 5);
+        assert_eq!(grad_bin(0.0, -1.0), 6);
+        assert_eq!(grad_bin(1.0, -1.0), 7);
+    }
 
     #[test]
     fn a_vertical_edge_lands_in_the_horizontal_bins() {
