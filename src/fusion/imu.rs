@@ -394,9 +394,11 @@ impl ImuFilter {
     fn publish(&mut self, gyr: &Vector3<f64>, acc: Option<&Vector3<f64>>) {
         let q: UnitQuaternion<f64> = if self.mag_seen {
             self.vqf.quat_9d()
-        } else {
+        } else if self.yaw_offset != 0.0 {
             UnitQuaternion::from_axis_angle(&Vector3::z_axis(), self.yaw_offset)
                 * self.vqf.quat_6d()
+        } else {
+            self.vqf.quat_6d()
         };
         let b = self.vqf.bias();
         let w = gyr - b;
