@@ -157,6 +157,7 @@ impl EpisodeRunner {
             contacts: backend.info().contact_names.len(),
             depth_cells: 0,
         };
+        #[cfg_attr(not(feature = "render"), allow(unused_mut))]
         let mut encoder = Encoder::new(&c.encode, layout, c.seed)
             .with_extra_modality(
                 "joint_trajectory",
@@ -209,7 +210,6 @@ impl EpisodeRunner {
                 "`vision.enabled` needs the camera: rebuild with `--features render`".into(),
             ));
         }
-        let _ = &mut encoder;
         let mut sched = c.sched.clone();
         sched.tasks.clear();
         sched.tasks.insert(
@@ -342,8 +342,10 @@ impl EpisodeRunner {
         let mut cmd_n = 0u64;
         let mut cycles = 0u64;
         lp.handle(FromRos::Mode(ControlMode::Hold));
+        // the visual descriptors at the primitive's start and end (feature `render`)
+        #[allow(unused_mut)]
         let mut visual_before = crate::vision::Descriptor::default();
-        #[allow(unused_mut)] // assigned by the vision task (feature `render`)
+        #[allow(unused_mut)]
         let mut visual_after = crate::vision::Descriptor::default();
         #[allow(unused_mut)]
         let mut visual_on = false;
@@ -364,6 +366,7 @@ impl EpisodeRunner {
                 Some((task, sink, publisher, tc)) => (Some((task, tc)), Some((sink, publisher))),
                 None => (None, None),
             };
+            #[cfg(feature = "render")]
             let vb = &mut visual_before;
             let control = task_fn(|_j: &Job| {
                 let t = lp.backend.now();
@@ -380,7 +383,6 @@ impl EpisodeRunner {
                     if let Some((sink, _)) = vision_io.as_ref() {
                         *vb = sink.descriptor();
                     }
-                    let _ = &vb;
                     before.clone_from(lp.fused());
                     run = Some(PrimitiveRun::new(
                         sc.primitive,
