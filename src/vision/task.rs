@@ -37,6 +37,19 @@ impl<S: FrameSource + ?Sized> FrameSource for &mut S {
     }
 }
 
+/// RealSense frames (feature `realsense`): the backend's camera end, newest frame first (older
+/// ready frames are skipped: the vision task works at its own rate and never queues up).
+#[cfg(feature = "realsense")]
+impl FrameSource for crate::backend::realsense::RealsenseCamera {
+    fn grab(&mut self, _t: Time, out: &mut RgbdFrame) -> Result<bool, String> {
+        let mut got = false;
+        while self.try_recv(out) {
+            got = true;
+        }
+        Ok(got)
+    }
+}
+
 /// Ring capacity between the vision task and the control task.
 pub const VISION_RING: usize = 8;
 
