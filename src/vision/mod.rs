@@ -167,7 +167,7 @@ impl Validate for HeadingConfig {
 pub struct VisionConfig {
     /// Run the vision task (renders the camera in `sattva sim`; needs the `render` feature).
     pub enabled: bool,
-    /// Camera rate of the vision task, Hz (MuJoCo: overrides nothing, the camera renders at it).
+    /// Rate of the vision task, Hz (in `sattva sim` the scene camera is rendered at this rate).
     pub rate_hz: f64,
     /// Scheduler priority of the vision task (below the control task's).
     pub priority: u8,
