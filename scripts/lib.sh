@@ -12,5 +12,5 @@ if [ "$(printf '%s\n1.95.0\n' "$rv" | sort -V | head -1)" != "1.95.0" ]; then
   exit 1
 fi
 # Features built and tested by default: everything this machine can run.
-SATTVA_FEATURES=${SATTVA_FEATURES:-mujoco,render,ros2,realsense}
+SATTVA_FEATURES=${SATTVA_FEATURES:-mujoco,render,ros2,realsense,opencv}
 export SATTVA_FEATURES

@@ -33,7 +33,8 @@ mkdir -p "$TP"
 # ---------------------------------------------------------------------------------------------
 # 1. Debian packages
 APT_PKGS=(build-essential pkg-config git python3 python3-venv python3-dev python3-pip clang libclang-dev
-  cmake rt-tests patchelf unzip libegl1 libegl-mesa0 libgl1-mesa-dri libusb-1.0-0 libudev1 libpython3.11)
+  cmake rt-tests patchelf unzip libegl1 libegl-mesa0 libgl1-mesa-dri libusb-1.0-0 libudev1 libpython3.11
+  libopencv-core-dev libopencv-imgproc-dev libopencv-features2d-dev libopencv-calib3d-dev)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -235,6 +236,10 @@ ROS_VERSION = { value = "2", force = false }
 ROS_PYTHON_VERSION = { value = "3", force = false }
 RMW_IMPLEMENTATION = { value = "rmw_fastrtps_cpp", force = false }
 _ROS_WHEELS_BOOTSTRAP_COMPLETE = "1"
+# OpenCV (feature `opencv`): Debian's slim packages, only the modules the vision stage uses
+OPENCV_LINK_LIBS = "opencv_core,opencv_imgproc,opencv_flann,opencv_features2d,opencv_calib3d"
+OPENCV_LINK_PATHS = "/usr/lib/$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)"
+OPENCV_INCLUDE_PATHS = "/usr/include/opencv4,/usr/include/$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)/opencv4"
 
 # Cargo ignores LD_LIBRARY_PATH from [env] when it runs build scripts and tests, so the library
 # dirs are baked into every binary (build scripts included) as DT_RPATH, which, unlike RUNPATH,

@@ -171,6 +171,18 @@ enum BenchCmd {
         #[arg(long, default_value_t = 120.0)]
         sim_seconds: f64,
     },
+    /// Vision stage: ms per frame for depth cleanup, descriptor and ORB rotation, Rust vs OpenCV.
+    Vision {
+        /// Frame width.
+        #[arg(long, default_value_t = 640)]
+        width: usize,
+        /// Frame height.
+        #[arg(long, default_value_t = 480)]
+        height: usize,
+        /// Frames per step.
+        #[arg(long, default_value_t = 100)]
+        frames: usize,
+    },
     /// Experience encoder: ns per encode at the configured D (4 joints, 1 contact, 24 depth cells).
     Encode {
         #[command(flatten)]
@@ -454,6 +466,20 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
                     sim_seconds,
                 },
         } => bench_fusion(&load(&cfg)?, &data, sim_seconds),
+        Cmd::Bench {
+            what:
+                BenchCmd::Vision {
+                    width,
+                    height,
+                    frames,
+                },
+        } => {
+            println!(
+                "{}",
+                crate::vision::bench::bench_vision(width, height, frames)?
+            );
+            Ok(())
+        }
         Cmd::Bench {
             what: BenchCmd::Encode { cfg, calls },
         } => {

@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Modules follow the pipeline stages. Native parts are behind features: `mujoco`, `render`,
-//! `ros2`, `realsense`; the core (config, types, stages) builds and tests without them.
+//! `ros2`, `realsense`, `opencv`; the core (config, types, stages) builds and tests without them.
 
 #![warn(missing_docs)]
 
@@ -31,3 +31,4 @@ pub mod sched;
 pub mod sim;
 pub mod substrate;
 pub mod types;
+pub mod vision;

@@ -200,6 +200,11 @@ impl<B: Backend> ControlLoop<B> {
         &self.cmd
     }
 
+    /// The fusion stage (e.g. for the vision task's yaw aid, applied between cycles).
+    pub fn fusion_mut(&mut self) -> &mut Fusion {
+        &mut self.fusion
+    }
+
     /// The fused state of the last cycle.
     pub fn fused(&self) -> &FusedState {
         self.fusion.state()

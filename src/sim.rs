@@ -73,6 +73,8 @@ pub struct CurriculumSummary {
     pub resumed_from: Option<String>,
     /// Snapshot written at the end.
     pub snapshot: Option<String>,
+    /// Camera frames the vision task processed (0 when `vision.enabled` is off).
+    pub vision_frames: u64,
 }
 
 /// What a `sattva sim` run did.
@@ -139,6 +141,12 @@ impl SimSummary {
                 k.learn_us[0],
                 k.learn_us[1]
             ));
+            if k.vision_frames > 0 {
+                out.push_str(&format!(
+                    "\n  vision           {} camera frames processed",
+                    k.vision_frames
+                ));
+            }
             if let Some(r) = &k.resumed_from {
                 out.push_str(&format!("\n  resumed from     {r}"));
             }
@@ -409,6 +417,7 @@ fn run_curriculum(
     }
     bar.finish_and_clear();
     k.attractors = sub.len();
+    k.vision_frames = runner.vision_frames;
     k.learn_us = [
         crate::eval::metrics::quantile(&learn_us, 0.5),
         crate::eval::metrics::quantile(&learn_us, 0.99),

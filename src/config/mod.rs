@@ -177,6 +177,9 @@ pub struct Config {
     /// Online learning while the agent runs (`sattva run`).
     #[serde(default)]
     pub learn: crate::learn::LearnConfig,
+    /// Vision stage (camera-rate task: depth cleanup, visual descriptor, visual heading aid).
+    #[serde(default)]
+    pub vision: crate::vision::VisionConfig,
     /// RealSense camera (used when `backend: realsense` or `robot`).
     #[serde(default)]
     pub realsense: crate::backend::realsense::config::RealsenseConfig,
@@ -204,6 +207,7 @@ impl Validate for Config {
         c.section("fusion", |c| self.fusion.validate(c));
         c.section("encode", |c| self.encode.validate(c));
         c.section("learn", |c| self.learn.validate(c));
+        c.section("vision", |c| self.vision.validate(c));
         c.section("realsense", |c| self.realsense.validate(c));
         c.section("sched", |c| self.sched.validate(c));
         if let Some(t) = self.sched.tasks.get("control") {

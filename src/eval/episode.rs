@@ -105,6 +105,21 @@ pub struct EpisodeRunner {
     pub sim_s: f64,
     /// Position targets the clamp rate-limited or clamped, summed over episodes.
     pub clamp_events: u64,
+    /// The vision task's parts when `vision.enabled` (feature `render`).
+    #[cfg(feature = "render")]
+    vision: Option<EpisodeVision>,
+    /// Vision counters summed over episodes (frames, rotations ...).
+    pub vision_frames: u64,
+}
+
+/// The vision task's parts kept across episodes (the renderer is expensive to open).
+#[cfg(feature = "render")]
+struct EpisodeVision {
+    cfg: crate::vision::VisionConfig,
+    publisher: crate::vision::task::mujoco_source::StatePublisher,
+    source: crate::vision::task::mujoco_source::MujocoSource,
+    task: TaskConfig,
+    encode: bool,
 }
 
 impl EpisodeRunner {
@@ -142,13 +157,59 @@ impl EpisodeRunner {
             contacts: backend.info().contact_names.len(),
             depth_cells: 0,
         };
-        let encoder = Encoder::new(&c.encode, layout, c.seed)
+        #[cfg_attr(not(feature = "render"), allow(unused_mut))]
+        let mut encoder = Encoder::new(&c.encode, layout, c.seed)
             .with_extra_modality(
                 "joint_trajectory",
                 bins * ARM_JOINTS,
                 c.eval.trajectory_weight as f32,
             )
             .with_extra_modality("touch_profile", bins, c.eval.touch_weight as f32);
+        #[cfg(feature = "render")]
+        let vision = match c.vision.enabled {
+            false => None,
+            true => {
+                let cam = c
+                    .mujoco()
+                    .ok()
+                    .and_then(|m| m.camera.clone())
+                    .ok_or_else(|| {
+                        EvalError::Scene(
+                            "`vision.enabled` needs a camera (`mujoco.camera`)".to_string(),
+                        )
+                    })?;
+                let (publisher, source) = crate::vision::task::mujoco_source::mujoco_source(
+                    Arc::new(model.clone()),
+                    &cam,
+                    &c.source.display().to_string(),
+                );
+                let encode = c.vision.encoder_weight > 0.0;
+                if encode {
+                    let w = c.vision.encoder_weight as f32;
+                    let n = crate::vision::DESCRIPTOR_LEN;
+                    encoder = encoder
+                        .with_extra_modality("visual", n, w)
+                        .with_extra_modality("visual_change", n, w);
+                }
+                Some(EpisodeVision {
+                    cfg: c.vision.clone(),
+                    publisher,
+                    source,
+                    task: TaskConfig {
+                        period_ns: (1e9 / c.vision.rate_hz).round() as i64,
+                        priority: c.vision.priority,
+                        ..TaskConfig::default()
+                    },
+                    encode,
+                })
+            }
+        };
+        #[cfg(not(feature = "render"))]
+        if c.vision.enabled {
+            return Err(EvalError::Scene(
+                "`vision.enabled` needs the camera: rebuild with `--features render`".into(),
+            ));
+        }
         let mut sched = c.sched.clone();
         sched.tasks.clear();
         sched.tasks.insert(
@@ -175,6 +236,9 @@ impl EpisodeRunner {
             cycles: 0,
             sim_s: 0.0,
             clamp_events: 0,
+            #[cfg(feature = "render")]
+            vision,
+            vision_frames: 0,
         })
     }
 
@@ -278,10 +342,47 @@ impl EpisodeRunner {
         let mut cmd_n = 0u64;
         let mut cycles = 0u64;
         lp.handle(FromRos::Mode(ControlMode::Hold));
+        // the visual descriptors at the primitive's start and end (feature `render`)
+        #[allow(unused_mut)]
+        let mut visual_before = crate::vision::Descriptor::default();
+        #[allow(unused_mut)]
+        let mut visual_after = crate::vision::Descriptor::default();
+        #[allow(unused_mut)]
+        let mut visual_on = false;
         {
+            #[cfg(feature = "render")]
+            let mut vision_parts = match self.vision.as_mut() {
+                Some(v) => {
+                    v.source.restart();
+                    let (task, sink) = crate::vision::task::vision_task(&v.cfg, &mut v.source)
+                        .map_err(|e| EvalError::Scene(format!("vision: {e}")))?;
+                    visual_on = v.encode;
+                    Some((task, sink, &mut v.publisher, v.task.clone()))
+                }
+                None => None,
+            };
+            #[cfg(feature = "render")]
+            let (mut vision_task, mut vision_io) = match vision_parts.take() {
+                Some((task, sink, publisher, tc)) => (Some((task, tc)), Some((sink, publisher))),
+                None => (None, None),
+            };
+            #[cfg(feature = "render")]
+            let vb = &mut visual_before;
             let control = task_fn(|_j: &Job| {
                 let t = lp.backend.now();
+                // the vision task's results (yaw aid, descriptor) and the state it renders
+                #[cfg(feature = "render")]
+                if let Some((sink, publisher)) = vision_io.as_mut() {
+                    sink.apply(lp.fusion_mut());
+                    if let Some(d) = lp.backend.data() {
+                        publisher.publish(t, d.qpos());
+                    }
+                }
                 if run.is_none() && t >= t_start {
+                    #[cfg(feature = "render")]
+                    if let Some((sink, _)) = vision_io.as_ref() {
+                        *vb = sink.descriptor();
+                    }
                     before.clone_from(lp.fused());
                     run = Some(PrimitiveRun::new(
                         sc.primitive,
@@ -306,12 +407,30 @@ impl EpisodeRunner {
                 }
                 cycles += 1;
             });
-            let set = TaskSet::new().add("control", control);
-            let mut ex = VirtualExecutor::new(&self.sched, set, t0)?;
+            #[allow(unused_mut)]
+            let mut set = TaskSet::new().add("control", control);
+            #[allow(unused_mut)]
+            let mut sched = self.sched.clone();
+            #[cfg(feature = "render")]
+            if let Some((task, tc)) = vision_task.as_mut() {
+                sched.tasks.insert("vision".into(), tc.clone());
+                set = set.add("vision", task);
+            }
+            let mut ex = VirtualExecutor::new(&sched, set, t0)?;
             ex.run_until(match max_ns {
                 Some(m) if m < t_end.0 - t0.0 => t0.add_nanos(m.max(0)),
                 _ => t_end,
             });
+            drop(ex);
+            #[cfg(feature = "render")]
+            if let Some((task, _)) = vision_task.as_ref() {
+                self.vision_frames += task.stage().counters.frames;
+            }
+            #[cfg(feature = "render")]
+            if let Some((sink, _)) = vision_io.as_mut() {
+                sink.apply(lp.fusion_mut());
+                visual_after = sink.descriptor();
+            }
         }
         let after = lp.fused().clone();
         self.clamp_events += lp.clamp().clamped() + lp.clamp().rate_limited();
@@ -331,13 +450,24 @@ impl EpisodeRunner {
             summary.values.push(s / cmd_n.max(1) as f64);
         }
         let mut out = vec![0.0f32; self.encoder.dim()];
-        self.encoder.encode_with(
-            &before,
-            &summary,
-            &after,
-            &[&rec.traj[..bins * ARM_JOINTS], &rec.touch[..bins]],
-            &mut out,
-        )?;
+        let mut change = crate::vision::Descriptor::default();
+        for (c, (a, b)) in change
+            .0
+            .iter_mut()
+            .zip(visual_after.0.iter().zip(&visual_before.0))
+        {
+            *c = a - b;
+        }
+        let traj = &rec.traj[..bins * ARM_JOINTS];
+        let touch = &rec.touch[..bins];
+        let with_visual = [traj, touch, &visual_after.0[..], &change.0[..]];
+        let extra: &[&[f32]] = if visual_on {
+            &with_visual
+        } else {
+            &with_visual[..2]
+        };
+        self.encoder
+            .encode_with(&before, &summary, &after, extra, &mut out)?;
         self.cycles += cycles;
         self.sim_s += sim_s;
         Ok(EpisodeOutcome {

@@ -42,6 +42,38 @@ pub struct ImuCounters {
     pub accel_rejected: u64,
     /// Gaps longer than `max_gap_s` between accepted samples.
     pub dropouts: u64,
+    /// Yaw corrections applied (see [`ImuFilter::correct_yaw`]).
+    pub yaw_aids: u64,
+    /// Yaw corrections refused (outside the orientation history, bad values, magnetometer in use).
+    pub yaw_aids_rejected: u64,
+}
+
+/// Orientations kept for yaw aiding: at 500 Hz about one second, at 200 Hz 2.5 s.
+pub const YAW_HISTORY: usize = 512;
+
+/// Why a yaw correction was refused (counted in [`ImuCounters::yaw_aids_rejected`]).
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+pub enum YawAidError {
+    /// The heading is referenced to a magnetometer: a relative aid is not needed.
+    #[error("heading comes from the magnetometer; yaw aid ignored")]
+    MagnetometerInUse,
+    /// The filter has no orientation yet.
+    #[error("orientation not initialised")]
+    NotInitialised,
+    /// A stamp of the measurement is outside the kept orientation history (too old or newer
+    /// than the newest IMU sample).
+    #[error("stamp {t_ns} ns is outside the orientation history [{oldest_ns}, {newest_ns}] ns")]
+    OutOfHistory {
+        /// The stamp.
+        t_ns: i64,
+        /// Oldest kept sample.
+        oldest_ns: i64,
+        /// Newest kept sample.
+        newest_ns: i64,
+    },
+    /// Non-finite rotation, `t1 <= t0`, or confidence outside `[0, 1]`.
+    #[error("invalid yaw aid: {0}")]
+    Invalid(&'static str),
 }
 
 /// What one IMU update produced.
@@ -69,6 +101,8 @@ pub struct ImuEstimate {
     pub at_rest: bool,
     /// The magnetic field is considered disturbed (heading correction paused or slowed).
     pub mag_disturbed: bool,
+    /// Heading drift is being corrected by an external relative yaw aid (e.g. vision).
+    pub yaw_aided: bool,
 }
 
 impl Default for ImuEstimate {
@@ -85,6 +119,7 @@ impl Default for ImuEstimate {
             stale: false,
             at_rest: false,
             mag_disturbed: false,
+            yaw_aided: false,
         }
     }
 }
@@ -98,6 +133,12 @@ pub struct ImuFilter {
     last_dt: f64,
     est: ImuEstimate,
     mag_seen: bool,
+    /// Heading correction from yaw aids, rad (applied about world z to the 6-D orientation).
+    yaw_offset: f64,
+    /// Ring of (stamp ns, 6-D orientation `[w, x, y, z]`) of accepted samples.
+    hist: Box<[(i64, [f64; 4]); YAW_HISTORY]>,
+    hist_head: usize,
+    hist_len: usize,
     /// What happened to the input so far.
     pub counters: ImuCounters,
 }
@@ -118,6 +159,10 @@ impl ImuFilter {
             last_dt: cfg.nominal_dt_s,
             est: ImuEstimate::default(),
             mag_seen: false,
+            yaw_offset: 0.0,
+            hist: Box::new([(0, [1.0, 0.0, 0.0, 0.0]); YAW_HISTORY]),
+            hist_head: 0,
+            hist_len: 0,
             counters: ImuCounters::default(),
         }
     }
@@ -129,6 +174,8 @@ impl ImuFilter {
         self.last_dt = self.cfg.nominal_dt_s;
         self.est = ImuEstimate::default();
         self.mag_seen = false;
+        self.yaw_offset = 0.0;
+        self.hist_len = 0;
     }
 
     /// The latest estimate.
@@ -224,13 +271,132 @@ impl ImuFilter {
                 }
             }
         }
+        if self.est.initialised {
+            let q = self.vqf.quat_6d();
+            self.hist[self.hist_head] = (t.0, [q.w, q.i, q.j, q.k]);
+            self.hist_head = (self.hist_head + 1) % YAW_HISTORY;
+            self.hist_len = (self.hist_len + 1).min(YAW_HISTORY);
+        }
         self.publish(&gyr, acc_ok.then_some(&acc));
         &self.est
+    }
+
+    /// The 6-D orientation (no magnetometer, no yaw aid) at `t`, interpolated between the two
+    /// kept samples around it. Allocation-free.
+    fn orientation_at(&self, t: Time) -> Result<UnitQuaternion<f64>, YawAidError> {
+        if self.hist_len == 0 {
+            return Err(YawAidError::NotInitialised);
+        }
+        let at =
+            |k: usize| self.hist[(self.hist_head + YAW_HISTORY - self.hist_len + k) % YAW_HISTORY];
+        let (oldest, newest) = (at(0).0, at(self.hist_len - 1).0);
+        if t.0 < oldest || t.0 > newest {
+            return Err(YawAidError::OutOfHistory {
+                t_ns: t.0,
+                oldest_ns: oldest,
+                newest_ns: newest,
+            });
+        }
+        // binary search for the first sample at or after t
+        let (mut lo, mut hi) = (0, self.hist_len - 1);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if at(mid).0 < t.0 {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let quat = |q: [f64; 4]| {
+            UnitQuaternion::from_quaternion(nalgebra::Quaternion::new(q[0], q[1], q[2], q[3]))
+        };
+        let (t1, q1) = at(lo);
+        if lo == 0 || t1 == t.0 {
+            return Ok(quat(q1));
+        }
+        let (t0, q0) = at(lo - 1);
+        let s = (t.0 - t0) as f64 / (t1 - t0) as f64;
+        let (q0, q1) = (quat(q0), quat(q1));
+        Ok(q0.try_slerp(&q1, s, 1e-9).unwrap_or(q1))
+    }
+
+    /// Corrects the heading drift from a relative rotation measured by another sensor (the
+    /// visual heading aid): `rotation` is the IMU frame at `t1` expressed in the IMU frame at
+    /// `t0` (quaternion `[w, x, y, z]`). The yaw the filter integrated over `[t0, t1]` is
+    /// compared with the yaw of the measured rotation, and `confidence` (0..=1) times the
+    /// difference is added to the heading correction. Both stamps must lie within the last
+    /// [`YAW_HISTORY`] accepted samples, so measurements that arrive late (older than the newest
+    /// IMU sample) are fine. Only used without a magnetometer. Allocation-free; returns the
+    /// correction applied, rad.
+    pub fn correct_yaw(
+        &mut self,
+        t0: Time,
+        t1: Time,
+        rotation: [f64; 4],
+        confidence: f64,
+    ) -> Result<f64, YawAidError> {
+        let r = self.yaw_error(t0, t1, rotation, confidence);
+        match r {
+            Ok(e) => {
+                self.counters.yaw_aids += 1;
+                self.yaw_offset = wrap_pi(self.yaw_offset + confidence * e);
+                self.est.yaw_aided = true;
+                let q = UnitQuaternion::from_axis_angle(&Vector3::z_axis(), self.yaw_offset)
+                    * self.vqf.quat_6d();
+                self.est.orientation = [q.w, q.i, q.j, q.k];
+                Ok(confidence * e)
+            }
+            Err(e) => {
+                self.counters.yaw_aids_rejected += 1;
+                Err(e)
+            }
+        }
+    }
+
+    fn yaw_error(
+        &self,
+        t0: Time,
+        t1: Time,
+        rotation: [f64; 4],
+        confidence: f64,
+    ) -> Result<f64, YawAidError> {
+        if self.mag_seen {
+            return Err(YawAidError::MagnetometerInUse);
+        }
+        if !(confidence.is_finite() && (0.0..=1.0).contains(&confidence)) {
+            return Err(YawAidError::Invalid("confidence outside [0, 1]"));
+        }
+        if t1 <= t0 {
+            return Err(YawAidError::Invalid("t1 <= t0"));
+        }
+        let n = rotation.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if !n.is_finite() || n < 1e-6 {
+            return Err(YawAidError::Invalid(
+                "rotation is not a finite non-zero quaternion",
+            ));
+        }
+        let rel = UnitQuaternion::from_quaternion(nalgebra::Quaternion::new(
+            rotation[0],
+            rotation[1],
+            rotation[2],
+            rotation[3],
+        ));
+        let q0 = self.orientation_at(t0)?;
+        let q1 = self.orientation_at(t1)?;
+        Ok(wrap_pi(yaw_of(&(q0 * rel)) - yaw_of(&q1)))
+    }
+
+    /// The heading correction accumulated from yaw aids, rad.
+    pub fn yaw_offset(&self) -> f64 {
+        self.yaw_offset
     }
 
     fn publish(&mut self, gyr: &Vector3<f64>, acc: Option<&Vector3<f64>>) {
         let q: UnitQuaternion<f64> = if self.mag_seen {
             self.vqf.quat_9d()
+        } else if self.yaw_offset != 0.0 {
+            UnitQuaternion::from_axis_angle(&Vector3::z_axis(), self.yaw_offset)
+                * self.vqf.quat_6d()
         } else {
             self.vqf.quat_6d()
         };
@@ -247,5 +413,22 @@ impl ImuFilter {
         e.heading_from_mag = self.mag_seen && !self.vqf.mag_disturbed();
         e.at_rest = self.vqf.rest_detected();
         e.mag_disturbed = self.vqf.mag_disturbed();
+        e.yaw_aided = !self.mag_seen && self.counters.yaw_aids > 0;
+    }
+}
+
+/// Heading (yaw about world z, ZYX convention) of an orientation, rad.
+pub fn yaw_of(q: &UnitQuaternion<f64>) -> f64 {
+    let (w, x, y, z) = (q.w, q.i, q.j, q.k);
+    (2.0 * (w * z + x * y)).atan2(1.0 - 2.0 * (y * y + z * z))
+}
+
+fn wrap_pi(a: f64) -> f64 {
+    use std::f64::consts::PI;
+    let r = (a + PI).rem_euclid(2.0 * PI) - PI;
+    if r.is_finite() {
+        r
+    } else {
+        0.0
     }
 }

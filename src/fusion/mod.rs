@@ -39,7 +39,7 @@ use crate::types::{ContactVec, JointVec, SensorFrame, Time, MAX_CONTACTS};
 
 pub use contacts::{ContactEstimate, ContactFilter};
 pub use depth::{reduce_depth, DepthError, DepthGrid, DepthImage, DepthPixels, MAX_DEPTH_CELLS};
-pub use imu::{ImuCounters, ImuEstimate, ImuFilter};
+pub use imu::{yaw_of, ImuCounters, ImuEstimate, ImuFilter, YawAidError, YAW_HISTORY};
 pub use joints::{JointEstimate, JointFilter};
 
 /// Orientation filter parameters (`fusion.imu`). The filter parameters are VQF's, with its
@@ -350,6 +350,8 @@ pub struct Validity {
     pub orientation: bool,
     /// Heading is referenced to an undisturbed magnetometer (else relative and drifting).
     pub heading: bool,
+    /// Heading drift is corrected by a relative yaw aid (vision; see [`Fusion::correct_yaw`]).
+    pub heading_aided: bool,
     /// The IMU sample followed a dropout.
     pub imu_dropout: bool,
     /// Joint values are present and were all finite this cycle.
@@ -459,6 +461,7 @@ impl Fusion {
                 s.validity.imu_dropout = e.dropout;
                 s.validity.orientation = e.initialised;
                 s.validity.heading = e.heading_from_mag;
+                s.validity.heading_aided = e.yaw_aided;
                 s.orientation = e.orientation;
                 s.angular_velocity = e.angular_velocity;
                 s.linear_accel = e.linear_accel;
@@ -495,6 +498,26 @@ impl Fusion {
                 Err(e)
             }
         }
+    }
+
+    /// Yaw aid for an IMU without magnetometer (the RealSense D435i case): `rotation` is the IMU
+    /// frame at `t1` relative to the IMU frame at `t0` (`[w, x, y, z]`), e.g. from the visual
+    /// heading aid; see [`ImuFilter::correct_yaw`]. Allocation-free, never blocks; stamps older
+    /// than the newest IMU sample are fine as long as they are within the kept history.
+    pub fn correct_yaw(
+        &mut self,
+        t0: Time,
+        t1: Time,
+        rotation: [f64; 4],
+        confidence: f64,
+    ) -> Result<f64, YawAidError> {
+        let r = self.imu.correct_yaw(t0, t1, rotation, confidence);
+        if r.is_ok() {
+            let e = self.imu.estimate();
+            self.state.orientation = e.orientation;
+            self.state.validity.heading_aided = e.yaw_aided;
+        }
+        r
     }
 
     /// Sets an already reduced depth grid (e.g. produced on the camera thread).
