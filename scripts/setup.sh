@@ -236,7 +236,7 @@ ROS_VERSION = { value = "2", force = false }
 ROS_PYTHON_VERSION = { value = "3", force = false }
 RMW_IMPLEMENTATION = { value = "rmw_fastrtps_cpp", force = false }
 _ROS_WHEELS_BOOTSTRAP_COMPLETE = "1"
-# OpenCV (feature `opencv`): Debian's slim packages, only the modules the vision stage uses
+# OpenCV (feature opencv): Debian's slim packages, only the modules the vision stage uses
 OPENCV_LINK_LIBS = "opencv_core,opencv_imgproc,opencv_flann,opencv_features2d,opencv_calib3d"
 OPENCV_LINK_PATHS = "/usr/lib/$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)"
 OPENCV_INCLUDE_PATHS = "/usr/include/opencv4,/usr/include/$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)/opencv4"
