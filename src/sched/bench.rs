@@ -656,7 +656,11 @@ fn handoff(
     } else {
         (false, 1.0)
     };
-    let m = |p| Summary::of(&handoff_path(producer, consumer, priority, samples, p, clock));
+    let m = |p| {
+        Summary::of(&handoff_path(
+            producer, consumer, priority, samples, p, clock,
+        ))
+    };
     let (r, l, w) = (m(Path::Ring), m(Path::Latest), m(Path::Line));
     let src = if use_tsc {
         "TSC (rdtsc / rdtscp)"

@@ -137,11 +137,9 @@ impl<'a> CoreSched<'a> {
             }
             return end;
         }
-        s.rec.record(
-            (start - release).max(0) as u64,
-            (end - start).max(0) as u64,
-            (end - release).max(0) as u64,
-        );
+        // response time (end - release) is their sum
+        s.rec
+            .record((start - release).max(0) as u64, (end - start).max(0) as u64);
         let live = &mut s.rec.live;
         live.jobs += 1;
 
@@ -200,10 +198,11 @@ impl<'a> CoreSched<'a> {
         }
     }
 
-    /// Folds buffered job timings into the histograms (done while idle).
+    /// Folds buffered job timings into the histograms where enough have gathered (done while
+    /// idle).
     fn flush(&mut self) {
         for s in &mut self.slots {
-            if s.rec.pending() > 0 {
+            if s.rec.flush_due() {
                 s.rec.flush();
             }
         }
