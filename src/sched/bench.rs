@@ -153,37 +153,79 @@ fn other_core(core: usize) -> usize {
         .unwrap_or(core)
 }
 
-/// Keeps another core busy (walks a 32 MiB buffer: ALU and memory traffic) until dropped.
-struct Hog {
-    stop: Arc<AtomicBool>,
-    h: Option<std::thread::JoinHandle<()>>,
+/// Walks a 32 MiB buffer on `core` (ALU and memory traffic) until `stop` is set (or forever).
+/// The body of the hog process (`sattva bench sched-hog --core N`).
+pub fn hog(core: usize, stop: Option<&AtomicBool>) {
+    core_affinity::set_for_current(core_affinity::CoreId { id: core });
+    let mut buf = vec![1u64; 4 << 20];
+    let mut i = 0usize;
+    while !stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+        for _ in 0..4096 {
+            i = (i + 4099) % buf.len();
+            buf[i] = buf[i].wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        std::hint::black_box(&mut buf);
+    }
+}
+
+/// Keeps another core busy until dropped: a separate process (this executable, `bench
+/// sched-hog`), so that cyclictest, the bare loop and the executor all share the machine with
+/// a foreign process, none of them with a thread of its own process; a thread when the
+/// executable cannot be started again.
+enum Hog {
+    Process(std::process::Child),
+    Thread(Arc<AtomicBool>, Option<std::thread::JoinHandle<()>>),
 }
 
 impl Hog {
     fn start(core: usize) -> Hog {
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let h = std::thread::spawn(move || {
-            core_affinity::set_for_current(core_affinity::CoreId { id: core });
-            let mut buf = vec![1u64; 4 << 20];
-            let mut i = 0usize;
-            while !s.load(Ordering::Relaxed) {
-                for _ in 0..4096 {
-                    i = (i + 4099) % buf.len();
-                    buf[i] = buf[i].wrapping_mul(6364136223846793005).wrapping_add(1);
-                }
-            }
-            std::hint::black_box(&buf);
+        use std::os::unix::process::CommandExt;
+        let parent = std::process::id() as libc::pid_t;
+        let child = std::env::current_exe().and_then(|exe| {
+            let mut cmd = Command::new(exe);
+            cmd.args(["bench", "sched-hog", "--core", &core.to_string()])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+            // SAFETY: runs in the forked child before exec and calls only async-signal-safe
+            // syscalls: the hog dies with the bench (even when the bench is killed).
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0
+                        || libc::getppid() != parent
+                    {
+                        return Err(std::io::Error::other("parent gone"));
+                    }
+                    Ok(())
+                })
+            };
+            cmd.spawn()
         });
-        Hog { stop, h: Some(h) }
+        match child {
+            Ok(c) => Hog::Process(c),
+            Err(e) => {
+                tracing::warn!(target: "sattva::sched", "bench: hog process failed ({e}); using a thread");
+                let stop = Arc::new(AtomicBool::new(false));
+                let s = stop.clone();
+                Hog::Thread(stop, Some(std::thread::spawn(move || hog(core, Some(&s)))))
+            }
+        }
     }
 }
 
 impl Drop for Hog {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.h.take() {
-            let _ = h.join();
+        match self {
+            Hog::Process(c) => {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            Hog::Thread(stop, h) => {
+                stop.store(true, Ordering::Relaxed);
+                if let Some(h) = h.take() {
+                    let _ = h.join();
+                }
+            }
         }
     }
 }
