@@ -72,6 +72,10 @@ pub struct LatencyRow {
     pub bare: Summary,
     /// The bare loop's latencies truncated to whole microseconds.
     pub bare_whole_us: Summary,
+    /// Median over the chunks of each chunk's p99 (whole us, ns) for cyclictest, sattva and the
+    /// bare loop: robust to a burst of foreign load that lands in one tool's chunk (on a busy
+    /// machine the pooled p99 is decided by such bursts).
+    pub chunk_p99: [Option<u64>; 3],
 }
 
 impl LatencyRow {
@@ -85,6 +89,11 @@ impl LatencyRow {
             .filter(|c| c.p99 > 0)
             .map(|c| self.executor_whole_us.p99 as f64 / c.p99 as f64)
     }
+}
+
+fn median(mut v: Vec<u64>) -> Option<u64> {
+    v.sort_unstable();
+    v.get(v.len() / 2).copied()
 }
 
 fn truncate(h: &LatencyHist) -> LatencyHist {
@@ -742,6 +751,9 @@ pub fn run_bench(o: &BenchOptions) -> Result<SchedBench, SchedError> {
             // per half (even / odd chunks): how much each tool differs from itself
             let mut ct_half = [LatencyHist::new(), LatencyHist::new()];
             let mut ex_half = [LatencyHist::new(), LatencyHist::new()];
+            // p99 of each chunk in whole us: [cyclictest, sattva, bare]
+            let mut per_chunk: [Vec<u64>; 3] = Default::default();
+            let p99 = |h: &LatencyHist| h.hist.value_at_quantile(0.99);
             for k in 0..chunks {
                 // the order of the three tools rotates from chunk to chunk, so none always runs
                 // right after another one (or first after the hog started)
@@ -753,6 +765,7 @@ pub fn run_bench(o: &BenchOptions) -> Result<SchedBench, SchedError> {
                                     Ok(h) => {
                                         acc.merge(&h);
                                         ct_half[k % 2].merge(&h);
+                                        per_chunk[0].push(p99(&h));
                                     }
                                     Err(e) => ct = Err(e),
                                 }
@@ -761,14 +774,19 @@ pub fn run_bench(o: &BenchOptions) -> Result<SchedBench, SchedError> {
                         1 => {
                             let (h, status) = run_executor(o, interval_us, chunk_s)?;
                             ex.merge(&h);
-                            ex_half[k % 2].merge(&truncate(&h));
+                            let t = truncate(&h);
+                            ex_half[k % 2].merge(&t);
+                            per_chunk[1].push(p99(&t));
                             rt.get_or_insert(status);
                         }
-                        _ => bare.merge(&run_bare(o, interval_us, chunk_s)?),
+                        _ => {
+                            let h = run_bare(o, interval_us, chunk_s)?;
+                            bare.merge(&h);
+                            per_chunk[2].push(p99(&truncate(&h)));
+                        }
                     }
                 }
             }
-            let p99 = |h: &LatencyHist| h.hist.value_at_quantile(0.99);
             let spread = |a: &LatencyHist, b: &LatencyHist| {
                 let (x, y) = (p99(a), p99(b));
                 (chunks >= 2 && x.min(y) > 0).then(|| x.max(y) as f64 / x.min(y) as f64)
@@ -785,6 +803,7 @@ pub fn run_bench(o: &BenchOptions) -> Result<SchedBench, SchedError> {
                 executor_whole_us: truncate(&ex).summary(),
                 bare: bare.summary(),
                 bare_whole_us: truncate(&bare).summary(),
+                chunk_p99: per_chunk.map(median),
             });
         }
     }
@@ -884,6 +903,18 @@ impl fmt::Display for SchedBench {
                     q,
                     if q <= 1.1 { "met" } else { "NOT met" },
                     us(r.bare_whole_us.p99).floor(),
+                )?;
+            }
+            if let [Some(c), Some(x), Some(b)] = r.chunk_p99 {
+                writeln!(
+                    f,
+                    "  {:>8} {:<5} median of per-chunk p99 (whole us): sattva {:.0} / cyclictest {:.0} = {:.2}; bare loop {:.0}",
+                    "",
+                    r.load,
+                    us(x).floor(),
+                    us(c).floor(),
+                    if c > 0 { x as f64 / c as f64 } else { f64::NAN },
+                    us(b).floor()
                 )?;
             }
             if let (Some(a), Some(b)) = r.noise {
