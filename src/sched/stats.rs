@@ -143,6 +143,8 @@ pub struct TaskStats {
     pub safe_stopped: bool,
     /// Stopped by a panic.
     pub panicked: bool,
+    /// A job of the task hung (found by the watchdog; the task is safe-stopped).
+    pub hung: bool,
     /// Release latency.
     pub release_latency: Summary,
     /// Execution time.
@@ -205,7 +207,9 @@ impl SchedStats {
                 .collect(),
         });
         for t in &self.tasks {
-            let (level, message) = if t.panicked {
+            let (level, message) = if t.hung {
+                (DiagLevel::Error, "hung: safe-stopped".to_string())
+            } else if t.panicked {
                 (DiagLevel::Error, "panicked: task stopped".to_string())
             } else if t.safe_stopped {
                 (DiagLevel::Error, "overrun: safe-stopped".to_string())
@@ -300,7 +304,8 @@ impl fmt::Display for SchedStats {
                 t.overruns,
                 t.deadline_misses,
                 t.skipped_releases,
-                match (t.panicked, t.safe_stopped) {
+                match (t.panicked || t.hung, t.safe_stopped) {
+                    (true, _) if t.hung => " HUNG (safe-stopped)",
                     (true, _) => " PANICKED (stopped)",
                     (false, true) => " SAFE-STOPPED",
                     _ => "",
@@ -338,6 +343,7 @@ pub(crate) fn task_stats(m: &TaskMeta, s: &TaskSnapshot) -> TaskStats {
         idle_polls: s.idle_polls,
         safe_stopped: s.safe_stopped,
         panicked: s.panicked,
+        hung: false,
         release_latency: Summary::of(&s.release_latency),
         execution: Summary::of(&s.execution),
         response: Summary::of(&s.response),
