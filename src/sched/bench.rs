@@ -858,6 +858,14 @@ impl fmt::Display for SchedBench {
         }
         writeln!(
             f,
+            "  wake-up latency = clock read after the wake-up - programmed absolute time, for all three; \
+             bare loop = the worker's process and thread setup around a plain clock_nanosleep loop \
+             (no executor); hog = a memory-walking process on core {}; tools alternate in 0.5 s \
+             chunks, order rotating",
+            other_core(o.core)
+        )?;
+        writeln!(
+            f,
             "  {:>8} {:<5} {:<11} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9}",
             "interval",
             "load",
