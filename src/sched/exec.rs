@@ -139,19 +139,22 @@ impl<'a> CoreSched<'a> {
             deadline: Time(release + s.deadline),
             start: Time(start),
         };
-        // a panicking task must not take the core (and the other tasks) down with it: it is
-        // stopped and the safe-stop hook runs (no cost unless a panic happens)
+        // what runs since when, for the hang watchdog (its fields first, the start last)
         if let Some(hb) = &self.heartbeat {
             hb.slot.store(i, Ordering::Relaxed);
             hb.seq.store(s.seq, Ordering::Relaxed);
             hb.release.store(release, Ordering::Relaxed);
             hb.start.store(start, Ordering::Release);
         }
+        // a panicking task must not take the core (and the other tasks) down with it: it is
+        // stopped and the safe-stop hook runs (no cost unless a panic happens)
         let task = &mut s.task;
         let ok = std::panic::catch_unwind(AssertUnwindSafe(|| task.run_once(&job))).is_ok();
         let end = clock.now();
         if let Some(hb) = &self.heartbeat {
-            hb.start.store(IDLE, Ordering::Release);
+            // seqlock writer: `start` leaves the job's value before the next job's fields change
+            hb.start.store(IDLE, Ordering::Relaxed);
+            std::sync::atomic::fence(Ordering::Release);
         }
         s.seq += 1;
         if !ok {
@@ -616,8 +619,9 @@ impl Watchdog {
                 let i = c.hb.slot.load(Ordering::Relaxed);
                 let seq = c.hb.seq.load(Ordering::Relaxed);
                 let release = c.hb.release.load(Ordering::Relaxed);
-                // the same job still runs: the fields above belong to it
-                if c.hb.start.load(Ordering::Acquire) != st {
+                // seqlock reader: the same job still runs, so the fields above belong to it
+                std::sync::atomic::fence(Ordering::Acquire);
+                if c.hb.start.load(Ordering::Relaxed) != st {
                     continue;
                 }
                 let Some((name, deadline, budget)) = c.tasks.get(i) else {
