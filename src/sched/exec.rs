@@ -189,10 +189,11 @@ impl<'a> CoreSched<'a> {
         live.deadline_misses += missed_deadline as u64;
         // Overrun handling. A job that missed its deadline because other jobs on the core held
         // it up counts too: from the task's point of view the deadline is gone either way.
-        // `due`: whole periods between this release and the end of the job (releases due now).
-        let due = (end - release) / period;
         let mut next = release + period;
         if over_budget || missed_deadline {
+            // whole periods between this release and the end of the job (releases due now);
+            // divided only here, not for every job
+            let due = (end - release) / period;
             match s.cfg.overrun {
                 OverrunPolicy::Skip => {
                     // drop every release already due, and at least the next one
