@@ -138,6 +138,9 @@ pub struct SchedBench {
     pub handoff_line: Summary,
     /// Timestamp source of the handoff figures.
     pub handoff_stamp: &'static str,
+    /// p50 of each round (ring, floor), ns: the paths take turns in rounds, and on a VM the
+    /// figure moves with where the host puts the two virtual CPUs (both paths move together).
+    pub handoff_rounds: (Vec<u64>, Vec<u64>),
     /// Cores used by the handoff (producer, consumer).
     pub handoff_cores: (usize, usize),
     /// Median cost of one CLOCK_MONOTONIC read, ns (each dispatched job contains one).
@@ -693,32 +696,54 @@ fn handoff_path(
     h
 }
 
+/// Ring, latest-value slot, one-cache-line floor, timestamp source, per-round p50 of ring and
+/// floor.
+type Handoff = (
+    Summary,
+    Summary,
+    Summary,
+    &'static str,
+    (Vec<u64>, Vec<u64>),
+);
+
 /// Ring, latest-value slot and one-cache-line floor, producer on `producer`, consumer on
-/// `consumer`. Returns (ring, latest, line, timestamp source).
-fn handoff(
-    producer: usize,
-    consumer: usize,
-    priority: u8,
-    samples: usize,
-) -> (Summary, Summary, Summary, &'static str) {
+/// `consumer`.
+fn handoff(producer: usize, consumer: usize, priority: u8, samples: usize) -> Handoff {
     let use_tsc = stamp::usable();
     let clock = if use_tsc {
         (true, stamp::ticks_per_ns(50))
     } else {
         (false, 1.0)
     };
-    let m = |p| {
-        Summary::of(&handoff_path(
-            producer, consumer, priority, samples, p, clock,
-        ))
-    };
-    let (r, l, w) = (m(Path::Ring), m(Path::Latest), m(Path::Line));
+    // the three paths take turns in rounds, so the ring and its floor see the same background
+    const ROUNDS: usize = 5;
+    let mut h = [new_histogram(), new_histogram(), new_histogram()];
+    let mut rounds: [Vec<u64>; 3] = Default::default();
+    for _ in 0..ROUNDS {
+        for (k, p) in [Path::Ring, Path::Latest, Path::Line]
+            .into_iter()
+            .enumerate()
+        {
+            let r = handoff_path(
+                producer,
+                consumer,
+                priority,
+                samples.div_ceil(ROUNDS),
+                p,
+                clock,
+            );
+            rounds[k].push(r.value_at_quantile(0.5));
+            let _ = h[k].add(&r);
+        }
+    }
+    let [r, l, w] = h.map(|h| Summary::of(&h));
+    let [rr, _, wr] = rounds;
     let src = if use_tsc {
         "TSC (rdtsc / rdtscp)"
     } else {
         "CLOCK_MONOTONIC"
     };
-    (r, l, w, src)
+    (r, l, w, src, (rr, wr))
 }
 
 /// Runs the whole benchmark.
@@ -810,16 +835,18 @@ pub fn run_bench(o: &BenchOptions) -> Result<SchedBench, SchedError> {
     let dispatch = dispatch_overhead(o)?;
     let prod = other_core(o.core);
     // a spinning real-time consumer would starve a producer on the same core: needs two cores
-    let (handoff_ring, handoff_latest, handoff_line, handoff_stamp) = if prod != o.core {
-        handoff(prod, o.core, o.priority, 10_000)
-    } else {
-        (
-            Summary::default(),
-            Summary::default(),
-            Summary::default(),
-            "",
-        )
-    };
+    let (handoff_ring, handoff_latest, handoff_line, handoff_stamp, handoff_rounds) =
+        if prod != o.core {
+            handoff(prod, o.core, o.priority, 10_000)
+        } else {
+            (
+                Summary::default(),
+                Summary::default(),
+                Summary::default(),
+                "",
+                Default::default(),
+            )
+        };
     Ok(SchedBench {
         opts: o.clone(),
         cyclictest_version: version,
@@ -830,6 +857,7 @@ pub fn run_bench(o: &BenchOptions) -> Result<SchedBench, SchedError> {
         handoff_latest,
         handoff_line,
         handoff_stamp,
+        handoff_rounds,
         handoff_cores: (prod, o.core),
         clock_read_ns: clock_read_cost(),
     })
@@ -967,10 +995,15 @@ impl fmt::Display for SchedBench {
             l.p50, l.p99, l.count
         )?;
         let w = &self.handoff_line;
-        write!(
+        writeln!(
             f,
             "  handoff core {p} -> core {c}, one atomic word (cache-line floor): p50 {} ns, p99 {} ns; timestamps: {}, read once per side",
             w.p50, w.p99, self.handoff_stamp
+        )?;
+        write!(
+            f,
+            "  handoff p50 per round (ring / floor, ns; the three paths take turns): {:?} / {:?}",
+            self.handoff_rounds.0, self.handoff_rounds.1
         )
     }
 }
