@@ -227,6 +227,13 @@ enum BenchCmd {
         #[arg(long, default_value = "cyclictest")]
         cyclictest: String,
     },
+    /// The CPU hog process `bench sched` starts on another core (runs until killed).
+    #[command(hide = true)]
+    SchedHog {
+        /// Core to load.
+        #[arg(long)]
+        core: usize,
+    },
     /// Latency RT task -> sattva node -> rclpy beside rclpy -> rclpy (same run; needs `ros2`).
     Ros {
         /// Seconds measured.
@@ -521,6 +528,12 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
                 cyclictest,
             };
             println!("{}", crate::sched::bench::run_bench(&opts)?);
+            Ok(())
+        }
+        Cmd::Bench {
+            what: BenchCmd::SchedHog { core },
+        } => {
+            crate::sched::bench::hog(core, None);
             Ok(())
         }
         Cmd::Bench {

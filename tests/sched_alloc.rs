@@ -51,6 +51,7 @@ fn config(mode: RtMode) -> SchedConfig {
         lock_memory: false,
         cpu_dma_latency: false,
         stats_publish_ns: 200_000, // publish as often as allowed: it must not allocate either
+        watchdog_ns: 50 * MS,      // heartbeat stores around each job
         ..Default::default()
     };
     let t = |period_ns, kind| TaskConfig {

@@ -48,15 +48,32 @@ fn degraded_child() {
         0,
         "CAP_SYS_NICE still effective"
     );
+    // the worker's timer slack, as the worker itself sees it
+    let slack = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(-1));
+    let sl = slack.clone();
     let ex = Executor::start(
         &cfg(RtMode::BestEffort),
-        TaskSet::new().add("control", task_fn(|_: &Job| {})),
+        TaskSet::new().add(
+            "control",
+            task_fn(move |_: &Job| {
+                // SAFETY: PR_GET_TIMERSLACK takes no pointer arguments.
+                let v = unsafe { libc::prctl(libc::PR_GET_TIMERSLACK, 0, 0, 0, 0) };
+                sl.store(v as i64, std::sync::atomic::Ordering::Relaxed);
+            }),
+        ),
     )
     .expect("best_effort must run without privileges");
     let status = ex.status().clone();
     std::thread::sleep(Duration::from_millis(50));
     let st = ex.stop();
     assert_eq!(status.state, RtState::Degraded, "{status:?}");
+    // without SCHED_FIFO the default slack (50 us) would delay every wake-up; the worker asks
+    // for 1 ns
+    assert_eq!(
+        slack.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "timer slack of the degraded worker"
+    );
     assert!(
         status
             .issues

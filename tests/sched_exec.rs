@@ -1,9 +1,10 @@
 //! Executor behaviour: EDF order (real threads and virtual time), virtual-time determinism,
-//! overrun policies (skip, run late, safe stop), statistics published while running.
+//! overrun policies (skip, run late, safe stop), statistics published while running, the hang
+//! watchdog.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sattva::sched::channel::{ring, RingRx, RingTx};
 use sattva::sched::{
@@ -441,4 +442,92 @@ fn a_panicking_task_is_stopped_and_triggers_the_safe_stop_hook() {
     assert_eq!(hits.load(Ordering::SeqCst), 1);
     assert!(other_jobs.load(Ordering::Relaxed) >= 10, "{st}");
     assert!(st.to_string().contains("PANICKED"));
+}
+
+#[test]
+fn a_hung_job_is_reported_by_the_watchdog_while_it_still_runs() {
+    let mut cfg = rt_cfg();
+    cfg.watchdog_ns = 30 * MS;
+    cfg.stats_publish_ns = 2 * MS;
+    cfg.tasks.insert("control".into(), task(5 * MS, 0, 60));
+    let let_go = Arc::new(AtomicBool::new(false));
+    type Ev = (String, u64, bool, i64);
+    let events: Arc<Mutex<Vec<Ev>>> = Arc::new(Mutex::new(Vec::new()));
+    let (g, evs) = (let_go.clone(), events.clone());
+    let set = TaskSet::new()
+        .add(
+            "control",
+            task_fn(move |j: &Job| {
+                if j.seq == 5 {
+                    // stuck until the test lets it go (at most 5 s)
+                    let t = monotonic_ns();
+                    while !g.load(Ordering::Acquire) && monotonic_ns() - t < 5_000 * MS {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }
+            }),
+        )
+        .on_safe_stop(Arc::new(move |ev| {
+            evs.lock()
+                .unwrap()
+                .push((ev.task.to_string(), ev.job.seq, ev.hung, ev.execution_ns))
+        }));
+    let mut ex = Executor::start(&cfg, set).unwrap();
+    let t0 = Instant::now();
+    while !ex.safe_stopped() && t0.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(
+        ex.safe_stopped(),
+        "the watchdog did not report the hung job"
+    );
+    let mid = ex.stats();
+    // still stuck: reported once, not again at every look
+    std::thread::sleep(Duration::from_millis(100));
+    let ev = events.lock().unwrap().clone();
+    assert!(!let_go.load(Ordering::Acquire));
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    // the quick jobs 0..4 before it were not reported; the stuck one is, with its time so far
+    assert_eq!((ev[0].0.as_str(), ev[0].1, ev[0].2), ("control", 5, true));
+    assert!(ev[0].3 >= 30 * MS, "{ev:?}");
+    let c = mid.task("control").unwrap();
+    assert!(c.hung && c.safe_stopped, "{mid}");
+    // (the last publish may predate job 4 on a loaded machine; none can count job 5)
+    assert!(c.jobs <= 5, "job 5 is still running: {mid}");
+    let_go.store(true, Ordering::Release);
+    let st = ex.stop();
+    assert!(st.task("control").unwrap().hung, "{st}");
+    let diag = st.diagnostics();
+    let d = diag
+        .iter()
+        .find(|d| d.name == "sattva/sched/control")
+        .unwrap();
+    assert_eq!(d.level, sattva::sched::DiagLevel::Error, "{d:?}");
+    assert!(d.message.contains("hung"), "{d:?}");
+}
+
+#[test]
+fn without_a_watchdog_a_slow_job_is_not_reported_as_hung() {
+    let mut cfg = rt_cfg();
+    cfg.tasks.insert("control".into(), task(5 * MS, 0, 60));
+    let hits = Arc::new(AtomicU64::new(0));
+    let h = hits.clone();
+    let set = TaskSet::new()
+        .add(
+            "control",
+            task_fn(|j: &Job| {
+                if j.seq == 2 {
+                    std::thread::sleep(Duration::from_millis(60));
+                }
+            }),
+        )
+        .on_safe_stop(Arc::new(move |_| {
+            h.fetch_add(1, Ordering::SeqCst);
+        }));
+    let ex = Executor::start(&cfg, set).unwrap();
+    std::thread::sleep(Duration::from_millis(120));
+    assert!(!ex.safe_stopped());
+    let st = ex.stop();
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+    assert!(!st.task("control").unwrap().hung);
 }

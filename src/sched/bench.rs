@@ -8,7 +8,7 @@
 
 use std::fmt;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use hdrhistogram::Histogram;
 use super::channel::{latest, ring};
 use super::clock::{monotonic_ns, sleep_until_ns};
 use super::config::{RtMode, SchedConfig, TaskConfig};
-use super::rt::{available_cores, RtStatus};
+use super::rt::{self, available_cores, RtStatus};
 use super::stats::{new_histogram, Summary};
 use super::task::{task_fn, Job, TaskSet};
 use super::{Executor, SchedError};
@@ -68,6 +68,14 @@ pub struct LatencyRow {
     /// Noise floor: p99 of the even chunks vs the odd chunks (larger / smaller) for cyclictest
     /// and for the executor: how far each tool differs from itself in this run.
     pub noise: (Option<f64>, Option<f64>),
+    /// A bare Rust `clock_nanosleep` loop with the worker's thread setup (no executor): the floor.
+    pub bare: Summary,
+    /// The bare loop's latencies truncated to whole microseconds.
+    pub bare_whole_us: Summary,
+    /// Median over the chunks of each chunk's p99 (whole us, ns) for cyclictest, sattva and the
+    /// bare loop: robust to a burst of foreign load that lands in one tool's chunk (on a busy
+    /// machine the pooled p99 is decided by such bursts).
+    pub chunk_p99: [Option<u64>; 3],
 }
 
 impl LatencyRow {
@@ -81,6 +89,11 @@ impl LatencyRow {
             .filter(|c| c.p99 > 0)
             .map(|c| self.executor_whole_us.p99 as f64 / c.p99 as f64)
     }
+}
+
+fn median(mut v: Vec<u64>) -> Option<u64> {
+    v.sort_unstable();
+    v.get(v.len() / 2).copied()
 }
 
 fn truncate(h: &LatencyHist) -> LatencyHist {
@@ -120,10 +133,17 @@ pub struct SchedBench {
     pub handoff_ring: Summary,
     /// Latest-value slot write -> read on another core, ns.
     pub handoff_latest: Summary,
+    /// One atomic word written on one core and read on the other: the cache-line transfer that
+    /// any queue between cores pays, ns.
+    pub handoff_line: Summary,
+    /// Timestamp source of the handoff figures.
+    pub handoff_stamp: &'static str,
+    /// p50 of each round (ring, floor), ns: the paths take turns in rounds, and on a VM the
+    /// figure moves with where the host puts the two virtual CPUs (both paths move together).
+    pub handoff_rounds: (Vec<u64>, Vec<u64>),
     /// Cores used by the handoff (producer, consumer).
     pub handoff_cores: (usize, usize),
-    /// Median cost of one CLOCK_MONOTONIC read, ns (each handoff sample contains one; each
-    /// dispatched job one).
+    /// Median cost of one CLOCK_MONOTONIC read, ns (each dispatched job contains one).
     pub clock_read_ns: u64,
 }
 
@@ -145,37 +165,79 @@ fn other_core(core: usize) -> usize {
         .unwrap_or(core)
 }
 
-/// Keeps another core busy (walks a 32 MiB buffer: ALU and memory traffic) until dropped.
-struct Hog {
-    stop: Arc<AtomicBool>,
-    h: Option<std::thread::JoinHandle<()>>,
+/// Walks a 32 MiB buffer on `core` (ALU and memory traffic) until `stop` is set (or forever).
+/// The body of the hog process (`sattva bench sched-hog --core N`).
+pub fn hog(core: usize, stop: Option<&AtomicBool>) {
+    core_affinity::set_for_current(core_affinity::CoreId { id: core });
+    let mut buf = vec![1u64; 4 << 20];
+    let mut i = 0usize;
+    while !stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+        for _ in 0..4096 {
+            i = (i + 4099) % buf.len();
+            buf[i] = buf[i].wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        std::hint::black_box(&mut buf);
+    }
+}
+
+/// Keeps another core busy until dropped: a separate process (this executable, `bench
+/// sched-hog`), so that cyclictest, the bare loop and the executor all share the machine with
+/// a foreign process, none of them with a thread of its own process; a thread when the
+/// executable cannot be started again.
+enum Hog {
+    Process(std::process::Child),
+    Thread(Arc<AtomicBool>, Option<std::thread::JoinHandle<()>>),
 }
 
 impl Hog {
     fn start(core: usize) -> Hog {
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let h = std::thread::spawn(move || {
-            core_affinity::set_for_current(core_affinity::CoreId { id: core });
-            let mut buf = vec![1u64; 4 << 20];
-            let mut i = 0usize;
-            while !s.load(Ordering::Relaxed) {
-                for _ in 0..4096 {
-                    i = (i + 4099) % buf.len();
-                    buf[i] = buf[i].wrapping_mul(6364136223846793005).wrapping_add(1);
-                }
-            }
-            std::hint::black_box(&buf);
+        use std::os::unix::process::CommandExt;
+        let parent = std::process::id() as libc::pid_t;
+        let child = std::env::current_exe().and_then(|exe| {
+            let mut cmd = Command::new(exe);
+            cmd.args(["bench", "sched-hog", "--core", &core.to_string()])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+            // SAFETY: runs in the forked child before exec and calls only async-signal-safe
+            // syscalls: the hog dies with the bench (even when the bench is killed).
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0
+                        || libc::getppid() != parent
+                    {
+                        return Err(std::io::Error::other("parent gone"));
+                    }
+                    Ok(())
+                })
+            };
+            cmd.spawn()
         });
-        Hog { stop, h: Some(h) }
+        match child {
+            Ok(c) => Hog::Process(c),
+            Err(e) => {
+                tracing::warn!(target: "sattva::sched", "bench: hog process failed ({e}); using a thread");
+                let stop = Arc::new(AtomicBool::new(false));
+                let s = stop.clone();
+                Hog::Thread(stop, Some(std::thread::spawn(move || hog(core, Some(&s)))))
+            }
+        }
     }
 }
 
 impl Drop for Hog {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.h.take() {
-            let _ = h.join();
+        match self {
+            Hog::Process(c) => {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            Hog::Thread(stop, h) => {
+                stop.store(true, Ordering::Relaxed);
+                if let Some(h) = h.take() {
+                    let _ = h.join();
+                }
+            }
         }
     }
 }
@@ -339,6 +401,45 @@ fn run_executor(
     Ok((lat, status))
 }
 
+/// The floor any Rust program gets here: the same process and thread setup as an executor
+/// worker (memory locked, `/dev/cpu_dma_latency` 0, pinned, SCHED_FIFO, stack prefaulted) and a
+/// bare `clock_nanosleep` loop that stores each wake-up latency in a preallocated array. The
+/// gap between this and the executor is what the executor itself costs; the gap between this and
+/// cyclictest is the environment (process, thread, measurement).
+fn run_bare(o: &BenchOptions, interval_us: u64, seconds: f64) -> Result<LatencyHist, SchedError> {
+    let cfg = SchedConfig::default();
+    let (mut issues, mut notes) = (Vec::new(), Vec::new());
+    let _process = rt::setup_process(&cfg, &[o.core], &mut issues, &mut notes);
+    let period = interval_us as i64 * 1000;
+    let n = ((seconds * 1e9) as i64 / period).max(1) as usize;
+    let (core, priority, prefault) = (o.core, o.priority, cfg.stack_prefault_kib);
+    let h = std::thread::Builder::new()
+        .name("bench-bare".into())
+        .stack_size((prefault as usize + 512) * 1024)
+        .spawn(move || {
+            let mut issues = Vec::new();
+            rt::setup_thread(RtMode::BestEffort, core, priority, prefault, &mut issues);
+            let mut lat = vec![0i64; n];
+            let mut next = monotonic_ns() + 2_000_000;
+            for l in lat.iter_mut() {
+                sleep_until_ns(next);
+                *l = monotonic_ns() - next;
+                next += period;
+            }
+            lat
+        })
+        .map_err(SchedError::Spawn)?;
+    let lat = h.join().map_err(|_| SchedError::WorkerDied)?;
+    let mut out = LatencyHist::new();
+    for &l in &lat {
+        let v = l.max(0) as u64;
+        out.hist.saturating_record(v);
+        out.min = out.min.min(v);
+        out.max = out.max.max(v);
+    }
+    Ok(out)
+}
+
 /// Time per dispatched job with 8 empty tasks released together on one core: the difference
 /// between the start times (as the executor stamps them) of consecutive jobs of one release.
 fn dispatch_overhead(o: &BenchOptions) -> Result<Summary, SchedError> {
@@ -418,73 +519,231 @@ fn set_fifo(priority: u8) -> bool {
         .is_some()
 }
 
-/// Push -> pop (and write -> read) latency: the consumer spins on its core, the producer sends a
-/// timestamp every 50 us from another core (both SCHED_FIFO when allowed, so the figure is the
-/// cache-line transfer, not the OS scheduler).
-fn handoff(producer: usize, consumer: usize, priority: u8, samples: usize) -> (Summary, Summary) {
-    fn measure(
-        producer: usize,
-        consumer: usize,
-        priority: u8,
-        samples: usize,
-        ring_mode: bool,
-    ) -> Histogram<u64> {
-        let ready = Arc::new(AtomicBool::new(false));
-        let done = Arc::new(AtomicBool::new(false));
-        let (mut tx, mut rx) = ring::<i64>(64);
-        let (mut lw, mut lr) = latest(0i64);
-        let (r2, d2) = (ready.clone(), done.clone());
-        let cons = std::thread::spawn(move || {
-            core_affinity::set_for_current(core_affinity::CoreId { id: consumer });
-            set_fifo(priority);
-            let mut h = new_histogram();
-            r2.store(true, Ordering::Release);
-            let mut n = 0;
-            while n < samples && !d2.load(Ordering::Relaxed) {
-                let t = if ring_mode {
-                    rx.pop()
-                } else if lr.updated() {
-                    Some(*lr.read())
-                } else {
-                    None
-                };
-                match t {
-                    Some(t) => {
-                        let now = monotonic_ns();
-                        h.saturating_record((now - t).max(0) as u64);
-                        n += 1;
-                    }
-                    None => std::hint::spin_loop(),
-                }
-            }
-            h
-        });
-        let prod = std::thread::spawn(move || {
-            core_affinity::set_for_current(core_affinity::CoreId { id: producer });
-            // wait (not spin) until the consumer runs, then become real-time: a spinning FIFO
-            // thread could keep the not-yet-migrated consumer off this core
-            while !ready.load(Ordering::Acquire) {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            set_fifo(priority);
-            let mut next = monotonic_ns();
-            for _ in 0..samples + 100 {
-                next += 50_000;
-                sleep_until_ns(next);
-                if ring_mode {
-                    tx.push(monotonic_ns());
-                } else {
-                    lw.write(monotonic_ns());
-                }
-            }
-            done.store(true, Ordering::Relaxed);
-        });
-        let _ = prod.join();
-        cons.join().unwrap_or_else(|_| new_histogram())
+/// Timestamps for the handoff: the CPU's time-stamp counter where there is one (a few ns per
+/// read instead of the ~20 ns of a CLOCK_MONOTONIC read, which on this VM reads the same counter
+/// through the vDSO), CLOCK_MONOTONIC elsewhere. The counter is invariant and synchronised across
+/// cores on the machines this runs on (`constant_tsc`, `nonstop_tsc`; Linux uses it as its
+/// clocksource only when it is), and is converted to ns with a rate calibrated against
+/// CLOCK_MONOTONIC.
+mod stamp {
+    /// Counter now, taken before the value is handed over (plain read: may run early, which can
+    /// only make the measured latency longer).
+    #[inline(always)]
+    pub fn before() -> u64 {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: RDTSC exists on every x86_64 CPU.
+        unsafe {
+            core::arch::x86_64::_rdtsc()
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            super::monotonic_ns() as u64
+        }
     }
-    let r = measure(producer, consumer, priority, samples, true);
-    let l = measure(producer, consumer, priority, samples, false);
-    (Summary::of(&r), Summary::of(&l))
+
+    /// Counter now, taken after the value was received (RDTSCP waits until the loads before it
+    /// have completed, so it cannot run early).
+    #[inline(always)]
+    pub fn after() -> u64 {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: RDTSCP exists on every x86_64 CPU this runs on (checked by `usable`).
+        unsafe {
+            let mut aux = 0u32;
+            core::arch::x86_64::__rdtscp(&mut aux)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            super::monotonic_ns() as u64
+        }
+    }
+
+    /// True when the counter can be used across cores: invariant TSC, RDTSCP present and Linux
+    /// itself using the TSC as clocksource (it stops doing so when the counters drift apart).
+    pub fn usable() -> bool {
+        if !cfg!(target_arch = "x86_64") {
+            return false;
+        }
+        let flags = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let flags = flags
+            .lines()
+            .find(|l| l.starts_with("flags"))
+            .unwrap_or_default();
+        let has = |f: &str| flags.split_whitespace().any(|x| x == f);
+        let cs = std::fs::read_to_string(
+            "/sys/devices/system/clocksource/clocksource0/current_clocksource",
+        )
+        .unwrap_or_default();
+        has("constant_tsc") && has("nonstop_tsc") && has("rdtscp") && cs.trim() == "tsc"
+    }
+
+    /// Counter ticks per ns, measured against CLOCK_MONOTONIC over `ms` milliseconds.
+    pub fn ticks_per_ns(ms: u64) -> f64 {
+        let (c0, t0) = (after(), super::monotonic_ns());
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        let (c1, t1) = (after(), super::monotonic_ns());
+        (c1.wrapping_sub(c0)) as f64 / (t1 - t0).max(1) as f64
+    }
+}
+
+/// What the handoff bench passes from core to core.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Path {
+    /// The SPSC ring.
+    Ring,
+    /// The latest-value slot.
+    Latest,
+    /// One bare atomic word: the cost of moving one cache line between the two cores (the floor
+    /// any queue pays).
+    Line,
+}
+
+/// Push -> pop (write -> read) latency: the consumer spins on its core, the producer sends a
+/// timestamp every 50 us from another core (both SCHED_FIFO when allowed, so the figure is the
+/// cache-line transfer, not the OS scheduler). The timestamp is read once per side: before the
+/// push on the producer, after the pop on the consumer. Returns the latencies in ns.
+fn handoff_path(
+    producer: usize,
+    consumer: usize,
+    priority: u8,
+    samples: usize,
+    path: Path,
+    (use_tsc, ticks_per_ns): (bool, f64),
+) -> Histogram<u64> {
+    let ready = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
+    let word = Arc::new(AtomicU64::new(0));
+    let (mut tx, mut rx) = ring::<u64>(64);
+    let (mut lw, mut lr) = latest(0u64);
+    let (r2, d2, w2) = (ready.clone(), done.clone(), word.clone());
+    let before = move || {
+        if use_tsc {
+            stamp::before()
+        } else {
+            monotonic_ns() as u64
+        }
+    };
+    let after = move || {
+        if use_tsc {
+            stamp::after()
+        } else {
+            monotonic_ns() as u64
+        }
+    };
+    let cons = std::thread::spawn(move || {
+        core_affinity::set_for_current(core_affinity::CoreId { id: consumer });
+        set_fifo(priority);
+        let mut ticks = vec![0u64; samples];
+        r2.store(true, Ordering::Release);
+        let mut n = 0;
+        let mut last = 0u64;
+        while n < samples && !d2.load(Ordering::Relaxed) {
+            let t = match path {
+                Path::Ring => rx.pop(),
+                Path::Latest => lr.updated().then(|| *lr.read()),
+                Path::Line => {
+                    let v = w2.load(Ordering::Acquire);
+                    (v != last).then(|| {
+                        last = v;
+                        v
+                    })
+                }
+            };
+            // a busy-wait without PAUSE: the consumer is a spinning RT thread on its own core,
+            // and PAUSE (tens of ns on recent cores) would add up to its length to each sample
+            if let Some(t) = t {
+                ticks[n] = after().wrapping_sub(t);
+                n += 1;
+            }
+        }
+        ticks.truncate(n);
+        ticks
+    });
+    let prod = std::thread::spawn(move || {
+        core_affinity::set_for_current(core_affinity::CoreId { id: producer });
+        // wait (not spin) until the consumer runs, then become real-time: a spinning FIFO
+        // thread could keep the not-yet-migrated consumer off this core
+        while !ready.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        set_fifo(priority);
+        let mut next = monotonic_ns();
+        for _ in 0..samples + 100 {
+            next += 50_000;
+            sleep_until_ns(next);
+            let t = before();
+            match path {
+                Path::Ring => {
+                    tx.push(t);
+                }
+                Path::Latest => lw.write(t),
+                Path::Line => word.store(t, Ordering::Release),
+            }
+        }
+        done.store(true, Ordering::Relaxed);
+    });
+    let _ = prod.join();
+    let ticks = cons.join().unwrap_or_default();
+    let mut h = new_histogram();
+    for t in ticks {
+        // a counter step backwards (never seen with an invariant TSC) is recorded as 0
+        let ns = if t > u64::MAX / 2 {
+            0.0
+        } else {
+            t as f64 / ticks_per_ns
+        };
+        h.saturating_record(ns.round() as u64);
+    }
+    h
+}
+
+/// Ring, latest-value slot, one-cache-line floor, timestamp source, per-round p50 of ring and
+/// floor.
+type Handoff = (
+    Summary,
+    Summary,
+    Summary,
+    &'static str,
+    (Vec<u64>, Vec<u64>),
+);
+
+/// Ring, latest-value slot and one-cache-line floor, producer on `producer`, consumer on
+/// `consumer`.
+fn handoff(producer: usize, consumer: usize, priority: u8, samples: usize) -> Handoff {
+    let use_tsc = stamp::usable();
+    let clock = if use_tsc {
+        (true, stamp::ticks_per_ns(50))
+    } else {
+        (false, 1.0)
+    };
+    // the three paths take turns in rounds, so the ring and its floor see the same background
+    const ROUNDS: usize = 5;
+    let mut h = [new_histogram(), new_histogram(), new_histogram()];
+    let mut rounds: [Vec<u64>; 3] = Default::default();
+    for _ in 0..ROUNDS {
+        for (k, p) in [Path::Ring, Path::Latest, Path::Line]
+            .into_iter()
+            .enumerate()
+        {
+            let r = handoff_path(
+                producer,
+                consumer,
+                priority,
+                samples.div_ceil(ROUNDS),
+                p,
+                clock,
+            );
+            rounds[k].push(r.value_at_quantile(0.5));
+            let _ = h[k].add(&r);
+        }
+    }
+    let [r, l, w] = h.map(|h| Summary::of(&h));
+    let [rr, _, wr] = rounds;
+    let src = if use_tsc {
+        "TSC (rdtsc / rdtscp)"
+    } else {
+        "CLOCK_MONOTONIC"
+    };
+    (r, l, w, src, (rr, wr))
 }
 
 /// Runs the whole benchmark.
@@ -513,25 +772,46 @@ pub fn run_bench(o: &BenchOptions) -> Result<SchedBench, SchedError> {
             std::thread::sleep(Duration::from_millis(100));
             let mut ct: Result<LatencyHist, String> = Ok(LatencyHist::new());
             let mut ex = LatencyHist::new();
+            let mut bare = LatencyHist::new();
             // per half (even / odd chunks): how much each tool differs from itself
             let mut ct_half = [LatencyHist::new(), LatencyHist::new()];
             let mut ex_half = [LatencyHist::new(), LatencyHist::new()];
+            // p99 of each chunk in whole us: [cyclictest, sattva, bare]
+            let mut per_chunk: [Vec<u64>; 3] = Default::default();
+            let p99 = |h: &LatencyHist| h.hist.value_at_quantile(0.99);
             for k in 0..chunks {
-                if let Ok(acc) = &mut ct {
-                    match run_cyclictest(o, interval_us, chunk_s) {
-                        Ok(h) => {
-                            acc.merge(&h);
-                            ct_half[k % 2].merge(&h);
+                // the order of the three tools rotates from chunk to chunk, so none always runs
+                // right after another one (or first after the hog started)
+                for tool in (0..3).map(|t| (t + k) % 3) {
+                    match tool {
+                        0 => {
+                            if let Ok(acc) = &mut ct {
+                                match run_cyclictest(o, interval_us, chunk_s) {
+                                    Ok(h) => {
+                                        acc.merge(&h);
+                                        ct_half[k % 2].merge(&h);
+                                        per_chunk[0].push(p99(&h));
+                                    }
+                                    Err(e) => ct = Err(e),
+                                }
+                            }
                         }
-                        Err(e) => ct = Err(e),
+                        1 => {
+                            let (h, status) = run_executor(o, interval_us, chunk_s)?;
+                            ex.merge(&h);
+                            let t = truncate(&h);
+                            ex_half[k % 2].merge(&t);
+                            per_chunk[1].push(p99(&t));
+                            rt.get_or_insert(status);
+                        }
+                        _ => {
+                            let h = run_bare(o, interval_us, chunk_s)?;
+                            bare.merge(&h);
+                            per_chunk[2].push(p99(&truncate(&h)));
+                        }
                     }
                 }
-                let (h, status) = run_executor(o, interval_us, chunk_s)?;
-                ex.merge(&h);
-                ex_half[k % 2].merge(&truncate(&h));
-                rt.get_or_insert(status);
             }
-            let p99 = |h: &LatencyHist| h.hist.value_at_quantile(0.99);
             let spread = |a: &LatencyHist, b: &LatencyHist| {
                 let (x, y) = (p99(a), p99(b));
                 (chunks >= 2 && x.min(y) > 0).then(|| x.max(y) as f64 / x.min(y) as f64)
@@ -546,17 +826,27 @@ pub fn run_bench(o: &BenchOptions) -> Result<SchedBench, SchedError> {
                 cyclictest: ct.map(|h| h.summary()),
                 executor: ex.summary(),
                 executor_whole_us: truncate(&ex).summary(),
+                bare: bare.summary(),
+                bare_whole_us: truncate(&bare).summary(),
+                chunk_p99: per_chunk.map(median),
             });
         }
     }
     let dispatch = dispatch_overhead(o)?;
     let prod = other_core(o.core);
     // a spinning real-time consumer would starve a producer on the same core: needs two cores
-    let (handoff_ring, handoff_latest) = if prod != o.core {
-        handoff(prod, o.core, o.priority, 10_000)
-    } else {
-        (Summary::default(), Summary::default())
-    };
+    let (handoff_ring, handoff_latest, handoff_line, handoff_stamp, handoff_rounds) =
+        if prod != o.core {
+            handoff(prod, o.core, o.priority, 10_000)
+        } else {
+            (
+                Summary::default(),
+                Summary::default(),
+                Summary::default(),
+                "",
+                Default::default(),
+            )
+        };
     Ok(SchedBench {
         opts: o.clone(),
         cyclictest_version: version,
@@ -565,6 +855,9 @@ pub fn run_bench(o: &BenchOptions) -> Result<SchedBench, SchedError> {
         dispatch,
         handoff_ring,
         handoff_latest,
+        handoff_line,
+        handoff_stamp,
+        handoff_rounds,
         handoff_cores: (prod, o.core),
         clock_read_ns: clock_read_cost(),
     })
@@ -591,6 +884,14 @@ impl fmt::Display for SchedBench {
                 writeln!(f, "    - {n}")?;
             }
         }
+        writeln!(
+            f,
+            "  wake-up latency = clock read after the wake-up - programmed absolute time, for all three; \
+             bare loop = the worker's process and thread setup around a plain clock_nanosleep loop \
+             (no executor); hog = a memory-walking process on core {}; tools alternate in 0.5 s \
+             chunks, order rotating",
+            other_core(o.core)
+        )?;
         writeln!(
             f,
             "  {:>8} {:<5} {:<11} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9}",
@@ -625,17 +926,31 @@ impl fmt::Display for SchedBench {
                 Ok(c) => line(f, iv.clone(), r.load, "cyclictest", c)?,
                 Err(e) => writeln!(f, "  {iv:>8} {:<5} cyclictest  unavailable: {e}", r.load)?,
             }
+            line(f, iv.clone(), r.load, "bare loop", &r.bare)?;
             line(f, iv, r.load, "sattva", &r.executor)?;
             if let (Some(q), Ok(c)) = (r.p99_ratio(), &r.cyclictest) {
                 writeln!(
                     f,
-                    "  {:>8} {:<5} p99 in whole us (as cyclictest counts): sattva {:.0} / cyclictest {:.0} = {:.2} (goal <= 1.10: {})",
+                    "  {:>8} {:<5} p99 in whole us (as cyclictest counts): sattva {:.0} / cyclictest {:.0} = {:.2} (goal <= 1.10: {}); bare loop {:.0}",
                     "",
                     r.load,
                     us(r.executor_whole_us.p99).floor(),
                     us(c.p99).floor(),
                     q,
-                    if q <= 1.1 { "met" } else { "NOT met" }
+                    if q <= 1.1 { "met" } else { "NOT met" },
+                    us(r.bare_whole_us.p99).floor(),
+                )?;
+            }
+            if let [Some(c), Some(x), Some(b)] = r.chunk_p99 {
+                writeln!(
+                    f,
+                    "  {:>8} {:<5} median of per-chunk p99 (whole us): sattva {:.0} / cyclictest {:.0} = {:.2}; bare loop {:.0}",
+                    "",
+                    r.load,
+                    us(x).floor(),
+                    us(c).floor(),
+                    if c > 0 { x as f64 / c as f64 } else { f64::NAN },
+                    us(b).floor()
                 )?;
             }
             if let (Some(a), Some(b)) = r.noise {
@@ -649,7 +964,7 @@ impl fmt::Display for SchedBench {
         let d = &self.dispatch;
         writeln!(
             f,
-            "  one CLOCK_MONOTONIC read costs {} ns here (median); dispatch and handoff figures include one",
+            "  one CLOCK_MONOTONIC read costs {} ns here (median); each dispatch gap includes one",
             self.clock_read_ns
         )?;
         writeln!(
@@ -674,10 +989,21 @@ impl fmt::Display for SchedBench {
             r.count,
             if r.p50 <= 300 { "met" } else { "NOT met" }
         )?;
-        write!(
+        writeln!(
             f,
             "  handoff core {p} -> core {c}, latest-value slot: p50 {} ns, p99 {} ns, {} samples",
             l.p50, l.p99, l.count
+        )?;
+        let w = &self.handoff_line;
+        writeln!(
+            f,
+            "  handoff core {p} -> core {c}, one atomic word (cache-line floor): p50 {} ns, p99 {} ns; timestamps: {}, read once per side",
+            w.p50, w.p99, self.handoff_stamp
+        )?;
+        write!(
+            f,
+            "  handoff p50 per round (ring / floor, ns; the three paths take turns): {:?} / {:?}",
+            self.handoff_rounds.0, self.handoff_rounds.1
         )
     }
 }

@@ -55,7 +55,7 @@ struct Shared<T> {
 }
 
 // SAFETY: the value of position p is written only by the producer, after it has seen (Acquire
-// on `head`) that position p - capacity was consumed, and read only by the consumer, after it
+// on `head`) that position p - capacity (hence p - slot count) was consumed, and read only by the consumer, after it
 // has seen (Acquire on the slot's `seq` == p + 1) that position p was written. The Release
 // stores that pair with those loads order the value accesses.
 unsafe impl<T: Send> Sync for Shared<T> {}
@@ -63,12 +63,12 @@ unsafe impl<T: Send> Send for Shared<T> {}
 
 impl<T> Drop for Shared<T> {
     fn drop(&mut self) {
-        let cap = self.slots.len() as u64;
+        let mask = self.slots.len() as u64 - 1;
         let (head, tail) = (*self.head.0.get_mut(), *self.tail.get_mut());
         for p in head..tail {
             // SAFETY: positions head..tail were written and not consumed; both halves are gone.
             unsafe {
-                self.slots[(p % cap) as usize]
+                self.slots[(p & mask) as usize]
                     .val
                     .get_mut()
                     .assume_init_drop()
@@ -78,9 +78,13 @@ impl<T> Drop for Shared<T> {
 }
 
 /// Creates a bounded SPSC queue holding up to `capacity` values (at least 1).
+///
+/// The slot array is rounded up to a power of two (a position maps to its slot with a mask, not
+/// a division); the queue still holds at most `capacity` values.
 pub fn ring<T: Send>(capacity: usize) -> (RingTx<T>, RingRx<T>) {
     let cap = capacity.max(1);
-    let slots: Box<[Slot<T>]> = (0..cap)
+    let n = cap.next_power_of_two();
+    let slots: Box<[Slot<T>]> = (0..n)
         .map(|_| Slot {
             // "holds position seq - 1": 0 matches no position, so every slot starts empty
             seq: AtomicU64::new(0),
@@ -93,37 +97,58 @@ pub fn ring<T: Send>(capacity: usize) -> (RingTx<T>, RingRx<T>) {
         tail: AtomicU64::new(0),
         dropped: AtomicU64::new(0),
     });
+    let slots = shared.slots.as_ptr();
+    let mask = n as u64 - 1;
     (
         RingTx {
             shared: shared.clone(),
+            slots,
+            mask,
+            cap: cap as u64,
             tail: 0,
             cached_head: 0,
         },
-        RingRx { shared, head: 0 },
+        RingRx {
+            shared,
+            slots,
+            mask,
+            head: 0,
+        },
     )
 }
 
 /// Sending half of a [`ring`].
+///
+/// Keeps its own copy of the slot array's address, mask and capacity, so a push reads no
+/// shared line but the slot it writes (and the consumer's head, when its cached copy says full).
 pub struct RingTx<T> {
     shared: Arc<Shared<T>>,
+    slots: *const Slot<T>,
+    mask: u64,
+    cap: u64,
     tail: u64,
     cached_head: u64,
 }
+
+// SAFETY: `slots` points into `shared`, which this half keeps alive; the SPSC protocol (see
+// `Shared`) makes moving either half to another thread sound for `T: Send`.
+unsafe impl<T: Send> Send for RingTx<T> {}
+unsafe impl<T: Send> Send for RingRx<T> {}
 
 impl<T> RingTx<T> {
     /// Enqueues `v`; when the queue is full, drops `v`, counts it and returns false. Never blocks.
     #[inline]
     pub fn push(&mut self, v: T) -> bool {
-        let sh = &*self.shared;
-        let cap = sh.slots.len() as u64;
-        if self.tail - self.cached_head >= cap {
+        if self.tail - self.cached_head >= self.cap {
+            let sh = &*self.shared;
             self.cached_head = sh.head.0.load(Ordering::Acquire);
-            if self.tail - self.cached_head >= cap {
+            if self.tail - self.cached_head >= self.cap {
                 sh.dropped.fetch_add(1, Ordering::Relaxed);
                 return false;
             }
         }
-        let s = &sh.slots[(self.tail % cap) as usize];
+        // SAFETY: `tail & mask` < slot count; the array lives as long as `shared`.
+        let s = unsafe { &*self.slots.add((self.tail & self.mask) as usize) };
         // SAFETY: position tail - cap was consumed (head > tail - cap): the slot is ours.
         unsafe { (*s.val.get()).write(v) };
         s.seq.store(self.tail + 1, Ordering::Release);
@@ -151,14 +176,16 @@ impl<T> Drop for RingTx<T> {
 /// Receiving half of a [`ring`].
 pub struct RingRx<T> {
     shared: Arc<Shared<T>>,
+    slots: *const Slot<T>,
+    mask: u64,
     head: u64,
 }
 
 impl<T> RingRx<T> {
     #[inline]
     fn slot(&self) -> &Slot<T> {
-        let slots = &self.shared.slots;
-        &slots[(self.head % slots.len() as u64) as usize]
+        // SAFETY: `head & mask` < slot count; the array lives as long as `shared`.
+        unsafe { &*self.slots.add((self.head & self.mask) as usize) }
     }
 
     /// Dequeues the oldest value, if any. Never blocks.

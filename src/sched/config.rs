@@ -152,6 +152,11 @@ pub struct SchedConfig {
     pub stack_prefault_kib: u32,
     /// How often workers publish statistics for non-RT readers, ns.
     pub stats_publish_ns: i64,
+    /// Hang watchdog: a job still running this long after its start is declared hung; a monitor
+    /// thread (not real-time) calls the safe-stop hook and `safe_stopped()` turns true while the
+    /// job is still stuck (a thread cannot be preempted or killed from outside, so the hook is
+    /// the way to hold the robot). 0 turns the watchdog off. ns.
+    pub watchdog_ns: i64,
     /// The tasks, keyed by name (ROS 2 params cannot hold lists of maps).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub tasks: BTreeMap<String, TaskConfig>,
@@ -166,6 +171,7 @@ impl Default for SchedConfig {
             require_isolated: false,
             stack_prefault_kib: 256,
             stats_publish_ns: 100_000_000,
+            watchdog_ns: 0,
             tasks: BTreeMap::new(),
         }
     }
@@ -184,6 +190,14 @@ impl Validate for SchedConfig {
             self.stats_publish_ns,
             100_000,
             60_000_000_000,
+        );
+        c.require(
+            self.watchdog_ns == 0 || (1_000_000..=60_000_000_000).contains(&self.watchdog_ns),
+            "watchdog_ns",
+            format!(
+                "value {} out of range: expected 0 (off) or 1000000..=60000000000",
+                self.watchdog_ns
+            ),
         );
         c.section("tasks", |c| {
             for (name, t) in &self.tasks {
@@ -240,6 +254,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("sched.tasks.control.overrun"), "{e}");
+        let e = load("    sched:\n      watchdog_ns: 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sched.watchdog_ns"), "{e}");
+        assert_eq!(
+            load("    sched:\n      watchdog_ns: 50000000\n")
+                .unwrap()
+                .sched
+                .watchdog_ns,
+            50_000_000
+        );
         let e = load("    sched:\n      rt: maybe\n")
             .unwrap_err()
             .to_string();

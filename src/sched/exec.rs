@@ -8,8 +8,8 @@
 //! worker runs at the highest priority of its tasks).
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 
 use super::clock::{sleep_until_ns, Clock, Monotonic, Virtual};
@@ -45,11 +45,38 @@ pub(crate) enum Step {
     Done,
 }
 
+/// What a worker is running, for the hang watchdog: the worker writes it around each job (plain
+/// stores to a line only it writes), the watchdog thread reads it every few milliseconds.
+#[repr(align(64))]
+pub(crate) struct Heartbeat {
+    /// Start of the running job, ns; [`IDLE`] between jobs.
+    start: AtomicI64,
+    slot: AtomicUsize,
+    seq: AtomicU64,
+    release: AtomicI64,
+}
+
+/// [`Heartbeat::start`] when no job runs.
+const IDLE: i64 = i64::MIN;
+
+impl Heartbeat {
+    fn new() -> Heartbeat {
+        Heartbeat {
+            start: AtomicI64::new(IDLE),
+            slot: AtomicUsize::new(0),
+            seq: AtomicU64::new(0),
+            release: AtomicI64::new(0),
+        }
+    }
+}
+
 /// The dispatcher of one core (or, in virtual time, of the whole task set).
 pub(crate) struct CoreSched<'a> {
     slots: Vec<Slot<'a>>,
     hook: Option<SafeStopHook>,
     safe_stopped: Arc<AtomicBool>,
+    /// Set when the hang watchdog is on (real-time executor only).
+    heartbeat: Option<Arc<Heartbeat>>,
 }
 
 impl<'a> CoreSched<'a> {
@@ -112,11 +139,23 @@ impl<'a> CoreSched<'a> {
             deadline: Time(release + s.deadline),
             start: Time(start),
         };
+        // what runs since when, for the hang watchdog (its fields first, the start last)
+        if let Some(hb) = &self.heartbeat {
+            hb.slot.store(i, Ordering::Relaxed);
+            hb.seq.store(s.seq, Ordering::Relaxed);
+            hb.release.store(release, Ordering::Relaxed);
+            hb.start.store(start, Ordering::Release);
+        }
         // a panicking task must not take the core (and the other tasks) down with it: it is
         // stopped and the safe-stop hook runs (no cost unless a panic happens)
         let task = &mut s.task;
         let ok = std::panic::catch_unwind(AssertUnwindSafe(|| task.run_once(&job))).is_ok();
         let end = clock.now();
+        if let Some(hb) = &self.heartbeat {
+            // seqlock writer: `start` leaves the job's value before the next job's fields change
+            hb.start.store(IDLE, Ordering::Relaxed);
+            std::sync::atomic::fence(Ordering::Release);
+        }
         s.seq += 1;
         if !ok {
             s.stopped = true;
@@ -133,15 +172,14 @@ impl<'a> CoreSched<'a> {
                     over_budget: false,
                     missed_deadline: false,
                     panicked: true,
+                    hung: false,
                 });
             }
             return end;
         }
-        s.rec.record(
-            (start - release).max(0) as u64,
-            (end - start).max(0) as u64,
-            (end - release).max(0) as u64,
-        );
+        // response time (end - release) is their sum
+        s.rec
+            .record((start - release).max(0) as u64, (end - start).max(0) as u64);
         let live = &mut s.rec.live;
         live.jobs += 1;
 
@@ -151,10 +189,11 @@ impl<'a> CoreSched<'a> {
         live.deadline_misses += missed_deadline as u64;
         // Overrun handling. A job that missed its deadline because other jobs on the core held
         // it up counts too: from the task's point of view the deadline is gone either way.
-        // `due`: whole periods between this release and the end of the job (releases due now).
-        let due = (end - release) / period;
         let mut next = release + period;
         if over_budget || missed_deadline {
+            // whole periods between this release and the end of the job (releases due now);
+            // divided only here, not for every job
+            let due = (end - release) / period;
             match s.cfg.overrun {
                 OverrunPolicy::Skip => {
                     // drop every release already due, and at least the next one
@@ -183,6 +222,7 @@ impl<'a> CoreSched<'a> {
                             over_budget,
                             missed_deadline,
                             panicked: false,
+                            hung: false,
                         });
                     }
                 }
@@ -200,10 +240,11 @@ impl<'a> CoreSched<'a> {
         }
     }
 
-    /// Folds buffered job timings into the histograms (done while idle).
+    /// Folds buffered job timings into the histograms where enough have gathered (done while
+    /// idle).
     fn flush(&mut self) {
         for s in &mut self.slots {
-            if s.rec.pending() > 0 {
+            if s.rec.flush_due() {
                 s.rec.flush();
             }
         }
@@ -300,6 +341,7 @@ fn build<'a>(
                     slots: vec![slot],
                     hook: set.safe_stop.clone(),
                     safe_stopped: safe_stopped.clone(),
+                    heartbeat: None,
                 },
             )),
         }
@@ -330,6 +372,9 @@ pub struct Executor {
     stop: Arc<AtomicBool>,
     safe_stopped: Arc<AtomicBool>,
     workers: Vec<JoinHandle<()>>,
+    watchdog: Option<JoinHandle<()>>,
+    /// Tasks the watchdog found hung (written and read only by non-RT threads).
+    hung: Arc<Mutex<Vec<String>>>,
     reader: StatsReader,
     _process: ProcessRt,
 }
@@ -356,7 +401,21 @@ impl Executor {
         let (ready_tx, ready_rx) = mpsc::channel::<Result<Vec<String>, SchedError>>();
         let mut gos = Vec::new();
         let mut workers = Vec::new();
-        for (core, cs) in cores {
+        let mut watched = Vec::new();
+        let hook = cores.first().and_then(|(_, cs)| cs.hook.clone());
+        for (core, mut cs) in cores {
+            if cfg.watchdog_ns > 0 {
+                let hb = Arc::new(Heartbeat::new());
+                cs.heartbeat = Some(hb.clone());
+                watched.push(Watched {
+                    hb,
+                    tasks: cs
+                        .slots
+                        .iter()
+                        .map(|s| (s.name.clone(), s.deadline, s.budget))
+                        .collect(),
+                });
+            }
             let setup = WorkerSetup {
                 mode: cfg.rt,
                 core,
@@ -422,10 +481,37 @@ impl Executor {
         for g in &gos {
             let _ = g.send(Some(t0));
         }
+        let hung = Arc::new(Mutex::new(Vec::new()));
+        let watchdog = if watched.is_empty() {
+            None
+        } else {
+            let w = Watchdog {
+                cores: watched,
+                limit_ns: cfg.watchdog_ns,
+                hook,
+                safe_stopped: safe_stopped.clone(),
+                hung: hung.clone(),
+                stop: stop.clone(),
+            };
+            // not fatal: the executor runs without it, and says so
+            match std::thread::Builder::new()
+                .name("sched-watchdog".into())
+                .spawn(move || w.run())
+            {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    tracing::error!(target: "sattva::sched", "hang watchdog not started: {e}");
+                    notes.push(format!("hang watchdog thread not started: {e}"));
+                    None
+                }
+            }
+        };
         Ok(Executor {
             stop,
             safe_stopped,
             workers,
+            watchdog,
+            hung,
             reader: StatsReader {
                 rt: RtStatus {
                     state,
@@ -450,7 +536,20 @@ impl Executor {
 
     /// The newest published statistics (lock-free; at most `stats_publish_ns` old).
     pub fn stats(&mut self) -> SchedStats {
-        self.reader.snapshot()
+        let mut st = self.reader.snapshot();
+        self.mark_hung(&mut st);
+        st
+    }
+
+    fn mark_hung(&self, st: &mut SchedStats) {
+        if let Ok(h) = self.hung.lock() {
+            for t in &mut st.tasks {
+                if h.contains(&t.name) {
+                    t.hung = true;
+                    t.safe_stopped = true;
+                }
+            }
+        }
     }
 
     /// The lock-free reader of the statistics.
@@ -461,7 +560,7 @@ impl Executor {
     /// Stops the workers (each runs its tasks' `stop`) and returns the final statistics.
     pub fn stop(mut self) -> SchedStats {
         self.shutdown();
-        self.reader.snapshot()
+        self.stats()
     }
 
     /// Stops the workers (each runs its tasks' `stop` and publishes its final statistics); the
@@ -472,6 +571,9 @@ impl Executor {
 
     fn shutdown(&mut self) {
         self.stop.store(true, Ordering::Release);
+        if let Some(w) = self.watchdog.take() {
+            let _ = w.join();
+        }
         for w in self.workers.drain(..) {
             let _ = w.join();
         }
@@ -481,6 +583,84 @@ impl Executor {
 impl Drop for Executor {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// One core as the watchdog sees it: its heartbeat and (name, deadline, budget) per slot.
+struct Watched {
+    hb: Arc<Heartbeat>,
+    tasks: Vec<(String, i64, i64)>,
+}
+
+/// The hang watchdog: a plain (non-RT) thread that looks at every worker's heartbeat a few
+/// times per `watchdog_ns` and reports a job running longer than that once.
+struct Watchdog {
+    cores: Vec<Watched>,
+    limit_ns: i64,
+    hook: Option<SafeStopHook>,
+    safe_stopped: Arc<AtomicBool>,
+    hung: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Watchdog {
+    fn run(self) {
+        let poll =
+            std::time::Duration::from_nanos((self.limit_ns / 4).clamp(500_000, 100_000_000) as u64);
+        // start time of the last job reported, per core (each hung job is reported once)
+        let mut reported = vec![IDLE; self.cores.len()];
+        while !self.stop.load(Ordering::Acquire) {
+            std::thread::sleep(poll);
+            let now = super::clock::monotonic_ns();
+            for (k, c) in self.cores.iter().enumerate() {
+                let st = c.hb.start.load(Ordering::Acquire);
+                if st == IDLE || now - st <= self.limit_ns || reported[k] == st {
+                    continue;
+                }
+                let i = c.hb.slot.load(Ordering::Relaxed);
+                let seq = c.hb.seq.load(Ordering::Relaxed);
+                let release = c.hb.release.load(Ordering::Relaxed);
+                // seqlock reader: the same job still runs, so the fields above belong to it
+                std::sync::atomic::fence(Ordering::Acquire);
+                if c.hb.start.load(Ordering::Relaxed) != st {
+                    continue;
+                }
+                let Some((name, deadline, budget)) = c.tasks.get(i) else {
+                    continue;
+                };
+                reported[k] = st;
+                self.safe_stopped.store(true, Ordering::Release);
+                if let Ok(mut h) = self.hung.lock() {
+                    if !h.contains(name) {
+                        h.push(name.clone());
+                    }
+                }
+                tracing::error!(
+                    target: "sattva::sched",
+                    task = name.as_str(),
+                    running_ms = (now - st) as f64 / 1e6,
+                    "job hung (still running after sched.watchdog_ns): safe stop"
+                );
+                if let Some(h) = &self.hook {
+                    h(&OverrunEvent {
+                        task: name,
+                        job: Job {
+                            seq,
+                            release: Time(release),
+                            deadline: Time(release + deadline),
+                            start: Time(st),
+                        },
+                        end: Time(now),
+                        execution_ns: now - st,
+                        budget_ns: *budget,
+                        over_budget: now - st > *budget,
+                        missed_deadline: now > release + deadline,
+                        panicked: false,
+                        hung: true,
+                    });
+                }
+            }
+        }
     }
 }
 

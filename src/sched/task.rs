@@ -94,10 +94,15 @@ pub struct OverrunEvent<'a> {
     pub missed_deadline: bool,
     /// True when the job panicked (the task is stopped whatever its policy).
     pub panicked: bool,
+    /// True when the hang watchdog found the job still running `watchdog_ns` after its start
+    /// (reported from the watchdog thread while the job is still running; `end` is then the
+    /// time of detection).
+    pub hung: bool,
 }
 
 /// Called on the RT thread when a task with `overrun: safe_stop` overruns, and when any task
-/// panics (a panicking task is stopped; the other tasks keep running). Typically the action
+/// panics (a panicking task is stopped; the other tasks keep running); called on the watchdog
+/// thread when a job hangs (`sched.watchdog_ns`). Typically the action
 /// stage flips an atomic that makes the robot hold; it must not allocate, lock or block.
 pub type SafeStopHook = Arc<dyn Fn(&OverrunEvent<'_>) + Send + Sync>;
 
