@@ -29,6 +29,7 @@ use crate::sched::{Job, Task};
 use crate::substrate::snapshot::SnapshotWriter;
 use crate::substrate::{AttractorId, Substrate};
 use crate::types::{Command, CommandMode, JointVec, Time};
+use crate::vision::{Descriptor, DESCRIPTOR_LEN};
 
 /// Longest attractor label carried to ROS, bytes (longer labels are cut at a char boundary).
 pub const MAX_LABEL: usize = 32;
@@ -129,6 +130,8 @@ pub struct Segment {
     pub cmd: Command,
     /// Fused state at the end of the window.
     pub after: FusedState,
+    /// The newest visual descriptors at the window's start and end (vision task), if any.
+    pub visual: Option<(Descriptor, Descriptor)>,
 }
 
 /// Cuts the control stream into [`Segment`]s of a fixed number of cycles. Runs in the RT
@@ -166,6 +169,16 @@ impl Segmenter {
     /// Feeds one cycle; returns the finished segment at the end of a window. Cycles whose
     /// orientation is not yet valid restart the window (an experience needs both ends).
     pub fn push(&mut self, s: &FusedState, cmd: &Command) -> Option<&Segment> {
+        self.push_with(s, cmd, None)
+    }
+
+    /// [`Segmenter::push`] with the newest visual descriptor of the cycle (vision task).
+    pub fn push_with(
+        &mut self,
+        s: &FusedState,
+        cmd: &Command,
+        visual: Option<&Descriptor>,
+    ) -> Option<&Segment> {
         if !s.validity.orientation {
             self.started = false;
             self.emitted = false;
@@ -173,10 +186,14 @@ impl Segmenter {
         }
         if self.emitted {
             std::mem::swap(&mut self.seg.before, &mut self.seg.after);
+            if let Some((b, a)) = &mut self.seg.visual {
+                *b = *a;
+            }
             self.emitted = false;
         }
         if !self.started {
             self.seg.before.clone_from(s);
+            self.seg.visual = visual.map(|d| (*d, *d));
             self.started = true;
             self.n = 0;
             self.sum.clear();
@@ -199,6 +216,11 @@ impl Segmenter {
             return None;
         }
         self.seg.after.clone_from(s);
+        match (&mut self.seg.visual, visual) {
+            (Some((_, a)), Some(d)) => *a = *d,
+            (v @ None, Some(d)) => *v = Some((*d, *d)), // the first frame arrived mid-window
+            _ => {}
+        }
         self.seg.cmd.t = s.t;
         self.seg.cmd.values.clear();
         // the mean position target when the loop mostly commanded positions, else hold
@@ -379,6 +401,8 @@ fn message(s: &str) -> ArrayString<256> {
 /// Encoder + substrate: experiences in, attractors and events out.
 pub struct Learner {
     encoder: Encoder,
+    visual: bool,
+    change: Descriptor,
     substrate: Substrate,
     exp: Experience,
     last: Option<Experience>,
@@ -393,7 +417,15 @@ impl Learner {
     /// A learner for a robot with `layout`, configured by `c.encode`, `c.substrate` and
     /// `c.learn` (resuming from `learn.resume` when set).
     pub fn new(c: &Config, layout: Layout) -> Result<Learner, LearnError> {
-        let encoder = Encoder::new(&c.encode, layout, c.seed);
+        let mut encoder = Encoder::new(&c.encode, layout, c.seed);
+        // the vision task's descriptor as a modality (segments without one encode zeros)
+        let visual = c.vision.enabled && c.vision.encoder_weight > 0.0;
+        if visual {
+            let w = c.vision.encoder_weight as f32;
+            encoder = encoder
+                .with_extra_modality("visual", DESCRIPTOR_LEN, w)
+                .with_extra_modality("visual_change", DESCRIPTOR_LEN, w);
+        }
         let dim = encoder.dim();
         let substrate = if c.learn.resume.is_empty() {
             let mut sc = c.substrate.clone();
@@ -412,14 +444,12 @@ impl Learner {
             tracing::info!(file = %p.display(), attractors = s.len(), step = info.step, "substrate resumed");
             s
         };
-        Ok(Self::with_parts(
-            encoder,
-            substrate,
-            c.learn.calibration_windows as u64,
-        ))
+        let mut l = Self::with_parts(encoder, substrate, c.learn.calibration_windows as u64);
+        l.visual = visual;
+        Ok(l)
     }
 
-    /// A learner from an encoder and a substrate of the same dimension.
+    /// A learner from an encoder and a substrate of the same dimension (no visual modality).
     pub fn with_parts(encoder: Encoder, substrate: Substrate, calibration: u64) -> Learner {
         let dim = encoder.dim();
         // a fixed, seeded projection R^D -> R^3 (3 orthogonal +-1/sqrt(D) sign vectors are
@@ -434,6 +464,8 @@ impl Learner {
         });
         Learner {
             exp: Experience::new(dim),
+            visual: false,
+            change: Descriptor::default(),
             encoder,
             substrate,
             last: None,
@@ -475,11 +507,27 @@ impl Learner {
         self.stats.experiences += 1;
         let calibrating = self.calibrate_left > 0;
         self.encoder.set_learn_stats(calibrating);
-        if self
-            .encoder
-            .encode(&seg.before, &seg.cmd, &seg.after, &mut self.exp)
-            .is_err()
-        {
+        let encoded = if self.visual {
+            let (b, a) = seg.visual.unwrap_or_default();
+            for (c, (x, y)) in self.change.0.iter_mut().zip(a.0.iter().zip(&b.0)) {
+                *c = x - y;
+            }
+            let dim = self.encoder.dim();
+            self.exp.dim = dim;
+            self.exp.t = seg.after.t;
+            self.encoder.encode_with(
+                &seg.before,
+                &seg.cmd,
+                &seg.after,
+                &[&a.0[..], &self.change.0[..]],
+                &mut self.exp.v[..dim],
+            )
+        } else {
+            self.encoder
+                .encode(&seg.before, &seg.cmd, &seg.after, &mut self.exp)
+        };
+        if let Err(e) = &encoded {
+            tracing::debug!(error = %e, "experience rejected by the encoder");
             self.stats.rejected += 1;
             return Ok(None);
         }

@@ -195,6 +195,11 @@ impl<B: Backend> ControlLoop<B> {
         self
     }
 
+    /// The sensor frame of the last cycle.
+    pub fn frame(&self) -> &SensorFrame {
+        &self.frame
+    }
+
     /// The command of the last cycle, as it went to the backend (after the clamp).
     pub fn command(&self) -> &Command {
         &self.cmd

@@ -36,6 +36,8 @@ use crate::types::Time;
 pub const CONTROL_TASK: &str = "control";
 /// Name of the learning task in `sched.tasks`.
 pub const LEARN_TASK: &str = "learn";
+/// Name of the vision task in `sched.tasks`.
+pub const VISION_TASK: &str = "vision";
 
 /// Errors of `sattva run`.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +58,12 @@ pub enum RunError {
     /// The learning stage failed to start.
     #[error(transparent)]
     Learn(#[from] crate::learn::LearnError),
+    /// `vision.enabled` but the backend has no camera this build can use.
+    #[error("vision.enabled: backend `{0}` has no camera this build can use (MuJoCo needs `mujoco.camera` and feature `render`; RealSense a color/depth profile)")]
+    NoCamera(&'static str),
+    /// The vision stage refused its config.
+    #[error(transparent)]
+    Vision(#[from] crate::vision::VisionError),
     /// The configured backend is not in this build.
     #[error("backend `{backend}` needs a build with feature(s) `{features}` (cargo build --features {features})")]
     Unsupported {
@@ -97,6 +105,19 @@ pub struct RunSummary {
     pub backend: &'static str,
     /// What the learning task did (None when `learn.enabled` is off).
     pub learn: Option<LearnSummary>,
+    /// What reached the control task from the vision task (None when `vision.enabled` is off).
+    pub vision: Option<VisionCounts>,
+}
+
+/// Vision results as the control task saw them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VisionCounts {
+    /// Results (one per processed frame) taken from the vision task.
+    pub results: u64,
+    /// Rotations applied to the orientation filter as yaw corrections.
+    pub applied: u64,
+    /// Rotations the filter refused.
+    pub refused: u64,
 }
 
 impl std::fmt::Display for RunSummary {
@@ -131,6 +152,13 @@ impl std::fmt::Display for RunSummary {
                 writeln!(f, "snapshot: {}", p.display())?;
             }
         }
+        if let Some(v) = &self.vision {
+            writeln!(
+                f,
+                "vision: {} frames processed, {} yaw corrections applied, {} refused",
+                v.results, v.applied, v.refused
+            )?;
+        }
         write!(f, "{}", self.sched)
     }
 }
@@ -141,11 +169,15 @@ struct ControlTask<B: Backend> {
     lp: ControlLoop<B>,
     rt: RtSide,
     learn: Option<(Segmenter, RingTx<Segment>)>,
+    vision: Option<crate::vision::task::VisionSink>,
     end_ns: Option<i64>,
     health_every: u64,
     jobs: u64,
     done: Arc<AtomicBool>,
-    finished: Option<mpsc::Sender<(LoopStats, Time)>>,
+    finished: Option<mpsc::Sender<(LoopStats, Time, VisionCounts)>>,
+    /// False without a ROS node: nothing is handed to the (unread) bridge.
+    ros: bool,
+    vision_counts: VisionCounts,
     record: Option<crate::record::RecordSink>,
 }
 
@@ -159,18 +191,32 @@ impl<B: Backend> Task for ControlTask<B> {
                 self.rt.send(reply);
             }
         }
-        let frame = self.lp.cycle().clone(); // fixed-capacity: no allocation
-        if let Some(sink) = &self.record {
-            crate::record::push_cycle(sink, &frame, self.lp.command());
+        if let Some(v) = &mut self.vision {
+            // the vision task's rotations as yaw corrections (ring drain: no wait, no alloc)
+            self.vision_counts.results += v.apply(self.lp.fusion_mut()) as u64;
+            self.vision_counts.applied = v.applied;
+            self.vision_counts.refused = v.refused;
         }
-        let fused = self.lp.fused_imu();
-        self.rt.send(ToRos::Frame(frame, fused));
+        self.lp.cycle();
+        if let Some(sink) = &self.record {
+            crate::record::push_cycle(sink, self.lp.frame(), self.lp.command());
+        }
+        if self.ros {
+            let frame = self.lp.frame().clone(); // fixed-capacity: no allocation
+            let fused = self.lp.fused_imu();
+            self.rt.send(ToRos::Frame(frame, fused));
+        }
         if let Some((seg, tx)) = &mut self.learn {
-            if let Some(s) = seg.push(self.lp.fused(), self.lp.command()) {
+            let visual = self
+                .vision
+                .as_ref()
+                .and_then(|v| v.latest())
+                .map(|o| &o.descriptor);
+            if let Some(s) = seg.push_with(self.lp.fused(), self.lp.command(), visual) {
                 tx.push(s.clone()); // fixed-size value; a full ring drops and counts
             }
         }
-        if self.jobs % self.health_every == 0 {
+        if self.ros && self.jobs % self.health_every == 0 {
             self.rt.send(ToRos::Health(self.lp.health()));
         }
         self.jobs += 1;
@@ -190,7 +236,11 @@ impl<B: Backend> Task for ControlTask<B> {
             tracing::warn!(error = %e, "backend deactivate");
         }
         if let Some(tx) = self.finished.take() {
-            let _ = tx.send((self.lp.stats.clone(), self.lp.backend.now()));
+            let _ = tx.send((
+                self.lp.stats.clone(),
+                self.lp.backend.now(),
+                self.vision_counts,
+            ));
         }
     }
 }
@@ -226,6 +276,19 @@ pub fn sched_config(c: &Config) -> SchedConfig {
             });
     } else {
         sc.tasks.remove(LEARN_TASK);
+    }
+    if c.vision.enabled {
+        let learn_core = sc.tasks.get(LEARN_TASK).map_or(control_core, |t| t.core);
+        sc.tasks
+            .entry(VISION_TASK.to_string())
+            .or_insert_with(|| TaskConfig {
+                period_ns: (1e9 / c.vision.rate_hz).round() as i64,
+                priority: c.vision.priority,
+                core: learn_core,
+                ..Default::default()
+            });
+    } else {
+        sc.tasks.remove(VISION_TASK);
     }
     sc
 }
@@ -316,9 +379,22 @@ fn run_robot(c: &Config, opts: &RunOptions) -> Result<RunSummary, RunError> {
 /// Runs an active backend under the scheduler (see [`run`]).
 pub fn run_with<B: Backend + 'static>(
     c: &Config,
-    backend: B,
+    mut backend: B,
     opts: &RunOptions,
 ) -> Result<RunSummary, RunError> {
+    // the vision task (camera rate, below the control task) when `vision.enabled`
+    let vision = if c.vision.enabled {
+        let source = backend
+            .take_frame_source()
+            .ok_or(RunError::NoCamera(backend.name()))?;
+        Some(crate::vision::task::vision_task(&c.vision, source)?)
+    } else {
+        None
+    };
+    let (vision_task, vision_sink) = match vision {
+        Some((t, s)) => (Some(t), Some(s)),
+        None => (None, None),
+    };
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -408,11 +484,14 @@ pub fn run_with<B: Backend + 'static>(
         lp,
         rt,
         learn: segment_tx,
+        vision: vision_sink,
         end_ns: opts.duration_s.map(|d| t_start.0 + (d * 1e9) as i64),
         health_every: (100_000_000 / c.control.period_ns).max(1) as u64, // 10 Hz
         jobs: 0,
         done: done.clone(),
         finished: Some(fin_tx),
+        ros: opts.ros && cfg!(feature = "ros2"),
+        vision_counts: VisionCounts::default(),
         record: sink,
     };
     let sc = sched_config(c);
@@ -421,6 +500,9 @@ pub fn run_with<B: Backend + 'static>(
         let mut set = TaskSet::new().add(CONTROL_TASK, task);
         if let Some(l) = learn_task {
             set = set.add(LEARN_TASK, l);
+        }
+        if let Some(v) = vision_task {
+            set = set.add(VISION_TASK, v);
         }
         let mut ex = VirtualExecutor::new(&sc, set, Time::ZERO)?;
         let mut next_diag = Instant::now();
@@ -448,6 +530,9 @@ pub fn run_with<B: Backend + 'static>(
         if let Some(l) = learn_task {
             set = set.add(LEARN_TASK, l);
         }
+        if let Some(v) = vision_task {
+            set = set.add(VISION_TASK, v);
+        }
         let mut ex = Executor::start(&sc, set)?;
         let started = Instant::now();
         let mut next_diag = Instant::now();
@@ -471,7 +556,7 @@ pub fn run_with<B: Backend + 'static>(
         let _ = diag_tx.send(stats.diagnostics());
         stats
     };
-    let (stats, end) = fin_rx.recv().unwrap_or_default();
+    let (stats, end, vision_counts) = fin_rx.recv().unwrap_or_default();
     let learn = learn_fin_rx.recv().ok();
     if let Some(r) = recorder {
         let (bag, rs) = r.finish()?;
@@ -494,5 +579,6 @@ pub fn run_with<B: Backend + 'static>(
         sched,
         backend: backend_name,
         learn,
+        vision: c.vision.enabled.then_some(vision_counts),
     })
 }

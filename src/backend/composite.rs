@@ -143,6 +143,10 @@ impl<J: Backend, S: Backend> Backend for Composite<J, S> {
         both(a, b)
     }
 
+    fn take_frame_source(&mut self) -> Option<Box<dyn crate::vision::task::FrameSource>> {
+        self.sensors.take_frame_source()
+    }
+
     fn finished(&self) -> bool {
         self.joints.finished() || self.sensors.finished()
     }

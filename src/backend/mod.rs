@@ -170,6 +170,13 @@ pub trait Backend: Send {
     fn write(&mut self, t: Time, cmd: &Command) -> Result<(), BackendError>;
     /// Returns the world to its initial state with a new noise seed (simulation and replay).
     fn reset(&mut self, seed: u64) -> Result<(), BackendError>;
+    /// The backend's camera as a frame source for the vision task (taken once; `None` when the
+    /// backend has no camera, this build cannot use it, or it was taken already). A backend
+    /// that hands one out keeps feeding it (MuJoCo publishes its state each cycle for the
+    /// renderer, which runs on the vision task's thread).
+    fn take_frame_source(&mut self) -> Option<Box<dyn crate::vision::task::FrameSource>> {
+        None
+    }
     /// True when a recorded source has been played to its end (replay, camera playback):
     /// a run stops there. Live sources and simulation never finish.
     fn finished(&self) -> bool {

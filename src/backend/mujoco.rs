@@ -56,6 +56,9 @@ pub struct MujocoBackend {
     timestep_ns: i64,
     t_ns: i64,
     rng: ChaCha8Rng,
+    /// Publishes the state for the vision task's renderer once a frame source was taken.
+    #[cfg(feature = "render")]
+    state_pub: Option<crate::vision::task::mujoco_source::StatePublisher>,
     accel_bias: [f64; 3],
     gyro_bias: [f64; 3],
     /// Active command (mode + targets), re-applied by the PD law at every physics substep.
@@ -87,6 +90,8 @@ impl MujocoBackend {
             timestep_ns: 0,
             t_ns: 0,
             rng: ChaCha8Rng::seed_from_u64(config.seed),
+            #[cfg(feature = "render")]
+            state_pub: None,
             accel_bias: [0.0; 3],
             gyro_bias: [0.0; 3],
             mode: CommandMode::Hold,
@@ -542,6 +547,10 @@ impl Backend for MujocoBackend {
                 position: d.site_xpos()[site],
             });
         }
+        #[cfg(feature = "render")]
+        if let Some(p) = self.state_pub.as_mut() {
+            p.publish(frame.t, d.qpos()); // latest-value slot: no allocation, never waits
+        }
         self.data = Some(d);
         // A diverged simulation produces NaN; report which channel, never pass it on silently.
         if frame
@@ -603,6 +612,19 @@ impl Backend for MujocoBackend {
         }
         self.step_period();
         result
+    }
+
+    #[cfg(feature = "render")]
+    fn take_frame_source(&mut self) -> Option<Box<dyn crate::vision::task::FrameSource>> {
+        if self.state_pub.is_some() {
+            return None;
+        }
+        let cam = self.cfg.camera.clone()?;
+        let model = Arc::new(self.model()?.clone());
+        let (publisher, source) =
+            crate::vision::task::mujoco_source::mujoco_source(model, &cam, &self.config_file);
+        self.state_pub = Some(publisher);
+        Some(Box::new(source))
     }
 
     fn reset(&mut self, seed: u64) -> Result<(), BackendError> {

@@ -37,6 +37,16 @@ impl<S: FrameSource + ?Sized> FrameSource for &mut S {
     }
 }
 
+/// A boxed source is a source (backends hand theirs out boxed).
+impl<S: FrameSource + ?Sized> FrameSource for Box<S> {
+    fn start(&mut self) -> Result<(), String> {
+        (**self).start()
+    }
+    fn grab(&mut self, t: Time, out: &mut RgbdFrame) -> Result<bool, String> {
+        (**self).grab(t, out)
+    }
+}
+
 /// RealSense frames (feature `realsense`): the backend's camera end, newest frame first (older
 /// ready frames are skipped: the vision task works at its own rate and never queues up).
 #[cfg(feature = "realsense")]
@@ -318,7 +328,8 @@ pub mod mujoco_source {
         fn grab(&mut self, _t: Time, out: &mut RgbdFrame) -> Result<bool, String> {
             self.open()?;
             let s = self.rx.read();
-            if s.qpos.is_empty() || self.last.is_some_and(|l| s.t <= l) {
+            // an equal time is the frame already rendered; an earlier one means the world was reset
+            if s.qpos.is_empty() || self.last == Some(s.t) {
                 return Ok(false);
             }
             let (t, n) = (s.t, s.qpos.len());

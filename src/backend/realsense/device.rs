@@ -553,6 +553,11 @@ impl Backend for RealsenseBackend {
         Ok(())
     }
 
+    fn take_frame_source(&mut self) -> Option<Box<dyn crate::vision::task::FrameSource>> {
+        self.take_camera()
+            .map(|c| Box::new(c) as Box<dyn crate::vision::task::FrameSource>)
+    }
+
     /// A recording played to its end, and every sample of it read.
     fn finished(&self) -> bool {
         self.shared.state() == LinkState::Ended
