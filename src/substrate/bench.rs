@@ -92,6 +92,8 @@ pub struct StreamRow {
     pub counters: super::Counters,
     /// learn() over the whole stream.
     pub learn: Lat,
+    /// maintain(1) after each learn() (deferred graph linking).
+    pub maintain: Lat,
     /// Wall time, s.
     pub wall_s: f64,
 }
@@ -131,6 +133,8 @@ pub struct SizeRow {
     pub learn_strengthen: Lat,
     /// activate().
     pub activate: Lat,
+    /// maintain(1) after each timed learn() (links one new or moved attractor into the graph).
+    pub maintain: Lat,
     /// Bytes per attractor (whole substrate).
     pub bytes_per_attractor: f64,
     /// Seconds to grow to this size (cumulative).
@@ -146,6 +150,8 @@ pub struct IndexRow {
     pub ef: usize,
     /// recall@10 against exact.
     pub recall: f64,
+    /// Fraction of queries whose first result is the exact nearest.
+    pub recall1: f64,
     /// Query latency, µs.
     pub lat: Lat,
 }
@@ -274,8 +280,11 @@ pub fn bench_substrate(o: &BenchOptions) -> Result<BenchReport, BenchError> {
         while s.len() < n {
             data.point(&mut x);
             s.learn(tick(), &x)?;
+            s.maintain(1);
         }
         build += t0.elapsed().as_secs_f64();
+        // The learning task's cycle: learn(), then one unit of deferred linking.
+        let mut maint = Vec::with_capacity(2 * o.ops);
         let mut create = Vec::with_capacity(o.ops);
         for _ in 0..o.ops {
             data.point(&mut x);
@@ -283,6 +292,9 @@ pub fn bench_substrate(o: &BenchOptions) -> Result<BenchReport, BenchError> {
             let t0 = Instant::now();
             s.learn(t, &x)?;
             create.push(us(t0));
+            let t0 = Instant::now();
+            s.maintain(1);
+            maint.push(us(t0));
         }
         let mut strengthen = Vec::with_capacity(o.ops);
         for _ in 0..o.ops {
@@ -299,6 +311,9 @@ pub fn bench_substrate(o: &BenchOptions) -> Result<BenchReport, BenchError> {
             let t0 = Instant::now();
             s.learn(t, &x)?;
             strengthen.push(us(t0));
+            let t0 = Instant::now();
+            s.maintain(1);
+            maint.push(us(t0));
         }
         let mut act = Vec::with_capacity(o.ops);
         for _ in 0..o.ops {
@@ -314,12 +329,14 @@ pub fn bench_substrate(o: &BenchOptions) -> Result<BenchReport, BenchError> {
             learn_create: lat(create),
             learn_strengthen: lat(strengthen),
             activate: lat(act),
+            maintain: lat(maint),
             bytes_per_attractor: s.memory_bytes() as f64 / s.len() as f64,
             build_s: build,
         });
         tracing::info!(n = s.len(), build_s = build, "substrate size measured");
     }
     rep.ours_build_s = build;
+    s.maintain(usize::MAX); // compare graphs: every vector linked
     rep.compare_n = s.len();
 
     // Index against exact and FAISS.
@@ -338,17 +355,20 @@ pub fn bench_substrate(o: &BenchOptions) -> Result<BenchReport, BenchError> {
         s.index_mut().set_ef_search(ef);
         let mut l = Vec::with_capacity(o.queries);
         let mut found = 0usize;
+        let mut first = 0usize;
         for (qi, q) in queries.chunks(o.dim).enumerate() {
             let t0 = Instant::now();
             s.index_mut().search(q, 10, &mut hits);
             l.push(us(t0));
             let g = &gt[qi * 10..qi * 10 + 10];
             found += hits.iter().filter(|h| g.contains(&h.0)).count();
+            first += usize::from(hits.first().is_some_and(|h| h.0 == g[0]));
         }
         rep.index.push(IndexRow {
             who: "sattva".into(),
             ef,
             recall: found as f64 / (10 * o.queries) as f64,
+            recall1: first as f64 / o.queries as f64,
             lat: lat(l),
         });
     }
@@ -395,6 +415,7 @@ pub fn bench_substrate(o: &BenchOptions) -> Result<BenchReport, BenchError> {
         let t0 = Instant::now();
         s.learn(t, &x)?;
         during.push(us(t0));
+        s.maintain(1);
         done = writer.poll();
     }
     let write_s = tw.elapsed().as_secs_f64();
@@ -436,6 +457,7 @@ fn long_stream(o: &BenchOptions) -> Result<StreamRow, BenchError> {
     let mut data = Data::new(o.dim, 10 * o.stream_capacity.max(1), o.seed ^ 0x57);
     let mut x = vec![0f32; o.dim];
     let mut l = Vec::with_capacity(o.stream);
+    let mut lm = Vec::with_capacity(o.stream);
     let mut early = 0;
     let t0 = Instant::now();
     for i in 0..o.stream {
@@ -444,6 +466,9 @@ fn long_stream(o: &BenchOptions) -> Result<StreamRow, BenchError> {
         let t1 = Instant::now();
         s.learn(t, &x)?;
         l.push(us(t1));
+        let t1 = Instant::now();
+        s.maintain(1);
+        lm.push(us(t1));
         if i == o.stream / 10 {
             early = s.memory_bytes();
         }
@@ -457,6 +482,7 @@ fn long_stream(o: &BenchOptions) -> Result<StreamRow, BenchError> {
         bytes_end: s.memory_bytes(),
         counters: s.counters(),
         learn: lat(l),
+        maintain: lat(lm),
         wall_s: t0.elapsed().as_secs_f64(),
     })
 }
@@ -553,7 +579,7 @@ fn faiss(
     let text = String::from_utf8_lossy(&out.stdout);
     let mut build = 0.0;
     let mut rows = Vec::new();
-    // Lines: `build <s>` and `ef <ef> recall <r> p50 <us> p99 <us> max <us>`.
+    // Lines: `build <s>` and `ef <ef> recall <r> p50 <us> p99 <us> max <us> r1 <r>`.
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
         let num = |i: usize| {
@@ -567,6 +593,7 @@ fn faiss(
                 who: "faiss".into(),
                 ef: num(1) as usize,
                 recall: num(3),
+                recall1: num(11),
                 lat: Lat {
                     p50: num(5),
                     p99: num(7),
@@ -591,28 +618,30 @@ impl fmt::Display for BenchReport {
         )?;
         writeln!(
             f,
-            "{:>10} | {:>19} | {:>19} | {:>19} | {:>12} | {:>8}",
+            "{:>10} | {:>19} | {:>19} | {:>19} | {:>19} | {:>12} | {:>8}",
             "attractors",
             "learn(create) us",
             "learn(strength.) us",
             "activate us",
+            "maintain(1) us",
             "bytes/attr",
             "build s"
         )?;
         writeln!(
             f,
-            "{:>10} | {:>19} | {:>19} | {:>19} | {:>12} | {:>8}",
-            "", "p50 / p99", "p50 / p99", "p50 / p99", "(raw)", ""
+            "{:>10} | {:>19} | {:>19} | {:>19} | {:>19} | {:>12} | {:>8}",
+            "", "p50 / p99", "p50 / p99", "p50 / p99", "p50 / p99", "(raw)", ""
         )?;
         for r in &self.sizes {
             let p = |l: &Lat| format!("{:.1} / {:.1}", l.p50, l.p99);
             writeln!(
                 f,
-                "{:>10} | {:>19} | {:>19} | {:>19} | {:>5.0} ({:.2}x) | {:>8.1}",
+                "{:>10} | {:>19} | {:>19} | {:>19} | {:>19} | {:>5.0} ({:.2}x) | {:>8.1}",
                 r.attractors,
                 p(&r.learn_create),
                 p(&r.learn_strengthen),
                 p(&r.activate),
+                p(&r.maintain),
                 r.bytes_per_attractor,
                 r.bytes_per_attractor / (self.dim * 4) as f64,
                 r.build_s
@@ -632,16 +661,16 @@ impl fmt::Display for BenchReport {
         )?;
         writeln!(
             f,
-            "{:>7} | {:>5} | {:>9} | {:>9} | {:>9} | {:>9}",
-            "index", "ef", "recall@10", "p50 us", "p99 us", "max us"
+            "{:>7} | {:>5} | {:>9} | {:>9} | {:>9} | {:>9} | {:>9}",
+            "index", "ef", "recall@10", "recall@1", "p50 us", "p99 us", "max us"
         )?;
         let mut rows = self.index.clone();
         rows.sort_by(|a, b| a.ef.cmp(&b.ef).then(b.who.cmp(&a.who)));
         for r in &rows {
             writeln!(
                 f,
-                "{:>7} | {:>5} | {:>9.4} | {:>9.1} | {:>9.1} | {:>9.1}",
-                r.who, r.ef, r.recall, r.lat.p50, r.lat.p99, r.lat.max
+                "{:>7} | {:>5} | {:>9.4} | {:>9.4} | {:>9.1} | {:>9.1} | {:>9.1}",
+                r.who, r.ef, r.recall, r.recall1, r.lat.p50, r.lat.p99, r.lat.max
             )?;
         }
         if let Some(sn) = &self.snap {
@@ -663,7 +692,8 @@ impl fmt::Display for BenchReport {
                 f,
                 "\nlong stream: {} experiences, capacity {}: {} live, {} slots, {:.1} MB after 10% -> \
                  {:.1} MB at the end; created {}, strengthened {}, merged {}, pruned {}, evicted {}; \
-                 learn p50 {:.1} us, p99 {:.1} us, max {:.0} us; {:.0} s",
+                 learn p50 {:.1} us, p99 {:.1} us, max {:.0} us; maintain(1) p50 {:.1} us, \
+                 p99 {:.1} us; {:.0} s",
                 st.experiences,
                 st.capacity,
                 st.live,
@@ -678,6 +708,8 @@ impl fmt::Display for BenchReport {
                 st.learn.p50,
                 st.learn.p99,
                 st.learn.max,
+                st.maintain.p50,
+                st.maintain.p99,
                 st.wall_s
             )?;
         }
