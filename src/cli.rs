@@ -262,6 +262,9 @@ struct SubstrateBenchArgs {
     /// HNSW efConstruction (both indexes).
     #[arg(long, default_value_t = 100)]
     ef_construction: usize,
+    /// Candidate list size of learn()'s nearest-attractor search (`substrate.index.ef_learn`).
+    #[arg(long, default_value_t = 24)]
+    ef_learn: usize,
     /// Skip the FAISS reference.
     #[arg(long)]
     no_faiss: bool,
@@ -727,6 +730,7 @@ fn bench_substrate(a: SubstrateBenchArgs) -> Result<()> {
         ef: a.ef,
         m: a.m,
         ef_construction: a.ef_construction,
+        ef_learn: a.ef_learn,
         faiss: !a.no_faiss,
         python,
         script: local("scripts/bench/substrate_faiss.py"),

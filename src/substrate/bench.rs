@@ -55,6 +55,8 @@ pub struct BenchOptions {
     pub m: usize,
     /// HNSW `efConstruction` for both indexes.
     pub ef_construction: usize,
+    /// Candidate list size of learn()'s search (ours only; FAISS has no learning step).
+    pub ef_learn: usize,
     /// Run the FAISS comparison at the largest size.
     pub faiss: bool,
     /// Python with faiss-cpu and numpy.
@@ -131,6 +133,12 @@ pub struct SizeRow {
     pub learn_create: Lat,
     /// learn() of near-duplicates (strengthens).
     pub learn_strengthen: Lat,
+    /// Fraction of the near-duplicate learns that found (and strengthened) the attractor the
+    /// experience was drawn next to (cos ~0.999): the learning search's hit rate.
+    pub strengthen_found: f64,
+    /// The same after the following maintain(1), which merges a missed duplicate into the
+    /// attractor its construction search finds.
+    pub strengthen_reconciled: f64,
     /// activate().
     pub activate: Lat,
     /// maintain(1) after each timed learn() (links one new or moved attractor into the graph).
@@ -256,6 +264,7 @@ pub fn bench_substrate(o: &BenchOptions) -> Result<BenchReport, BenchError> {
         index: IndexConfig {
             m: o.m as u64,
             ef_construction: o.ef_construction as u64,
+            ef_learn: o.ef_learn as u64,
             ..IndexConfig::default()
         },
         ..SubstrateConfig::default()
@@ -297,6 +306,8 @@ pub fn bench_substrate(o: &BenchOptions) -> Result<BenchReport, BenchError> {
             maint.push(us(t0));
         }
         let mut strengthen = Vec::with_capacity(o.ops);
+        let mut found = 0usize;
+        let mut reconciled = 0usize;
         for _ in 0..o.ops {
             let slot = rng.gen_range(0..s.index().slots()) as u32;
             if !s.index().is_live(slot) {
@@ -309,11 +320,16 @@ pub fn bench_substrate(o: &BenchOptions) -> Result<BenchReport, BenchError> {
             }
             let t = tick();
             let t0 = Instant::now();
-            s.learn(t, &x)?;
+            let r = s.learn(t, &x)?;
             strengthen.push(us(t0));
+            let hit = !r.created && (r.id.0 == slot || r.merged.is_some());
+            found += usize::from(hit);
             let t0 = Instant::now();
             s.maintain(1);
             maint.push(us(t0));
+            // A missed near-duplicate was created; linking it merges it into `slot`.
+            let folded = r.created && s.attractor(r.id, t).is_none() && s.index().is_live(slot);
+            reconciled += usize::from(hit || folded);
         }
         let mut act = Vec::with_capacity(o.ops);
         for _ in 0..o.ops {
@@ -327,6 +343,8 @@ pub fn bench_substrate(o: &BenchOptions) -> Result<BenchReport, BenchError> {
         rep.sizes.push(SizeRow {
             attractors: s.len(),
             learn_create: lat(create),
+            strengthen_found: found as f64 / strengthen.len().max(1) as f64,
+            strengthen_reconciled: reconciled as f64 / strengthen.len().max(1) as f64,
             learn_strengthen: lat(strengthen),
             activate: lat(act),
             maintain: lat(maint),
@@ -618,10 +636,10 @@ impl fmt::Display for BenchReport {
         )?;
         writeln!(
             f,
-            "{:>10} | {:>19} | {:>19} | {:>19} | {:>19} | {:>12} | {:>8}",
+            "{:>10} | {:>19} | {:>31} | {:>19} | {:>19} | {:>12} | {:>8}",
             "attractors",
             "learn(create) us",
-            "learn(strength.) us",
+            "learn(strength.) us, hit/after",
             "activate us",
             "maintain(1) us",
             "bytes/attr",
@@ -629,17 +647,24 @@ impl fmt::Display for BenchReport {
         )?;
         writeln!(
             f,
-            "{:>10} | {:>19} | {:>19} | {:>19} | {:>19} | {:>12} | {:>8}",
+            "{:>10} | {:>19} | {:>31} | {:>19} | {:>19} | {:>12} | {:>8}",
             "", "p50 / p99", "p50 / p99", "p50 / p99", "p50 / p99", "(raw)", ""
         )?;
         for r in &self.sizes {
             let p = |l: &Lat| format!("{:.1} / {:.1}", l.p50, l.p99);
+            let ps = format!(
+                "{:.1} / {:.1} {:>4.1}/{:>5.1}%",
+                r.learn_strengthen.p50,
+                r.learn_strengthen.p99,
+                100.0 * r.strengthen_found,
+                100.0 * r.strengthen_reconciled
+            );
             writeln!(
                 f,
-                "{:>10} | {:>19} | {:>19} | {:>19} | {:>19} | {:>5.0} ({:.2}x) | {:>8.1}",
+                "{:>10} | {:>19} | {:>31} | {:>19} | {:>19} | {:>5.0} ({:.2}x) | {:>8.1}",
                 r.attractors,
                 p(&r.learn_create),
-                p(&r.learn_strengthen),
+                ps,
                 p(&r.activate),
                 p(&r.maintain),
                 r.bytes_per_attractor,

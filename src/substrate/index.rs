@@ -61,7 +61,7 @@ impl Default for IndexConfig {
             ef_search: 64,
             exact_threshold: 2048,
             relink_drift: 0.02,
-            ef_learn: 32,
+            ef_learn: 24,
             fresh_capacity: 256,
         }
     }
@@ -107,6 +107,18 @@ impl Ord for Cand {
     }
 }
 
+/// What [`Index::link_next`] did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LinkedNode {
+    /// The node linked or relinked.
+    pub slot: u32,
+    /// True for a pending (new) node, false for a relink of a node that moved.
+    pub fresh: bool,
+    /// The most similar other node found by the construction search, with its similarity
+    /// (new nodes only).
+    pub nearest: Option<(u32, f32)>,
+}
+
 /// The index. Slots are chosen by the caller (the substrate's attractor slots).
 #[derive(Clone)]
 pub struct Index {
@@ -132,6 +144,8 @@ pub struct Index {
     stale: Vec<u32>,
     /// Scratch: candidates from the graph and the pending buffer, merged.
     merged: Vec<Cand>,
+    /// Best level-0 candidate of the last [`Index::link_node`].
+    linked_best: Option<(u32, f32)>,
     // scratch, not part of the state
     visited: Vec<u8>,
     epoch: u8,
@@ -166,6 +180,7 @@ impl Index {
             pending: Vec::new(),
             stale: Vec::new(),
             merged: Vec::new(),
+            linked_best: None,
             visited: Vec::new(),
             epoch: 0,
             cands: BinaryHeap::new(),
@@ -498,6 +513,9 @@ impl Index {
         for l in (0..=level.min(self.max_level)).rev() {
             self.search_layer(&q, ep, ef, l);
             self.sorted.retain(|c| c.1 != slot);
+            if l == 0 {
+                self.linked_best = self.sorted.first().map(|c| (c.1, c.0));
+            }
             if let Some(best) = self.sorted.first() {
                 ep = best.1;
             }
@@ -609,22 +627,41 @@ impl Index {
     /// (`ef_construction`) per layer plus reciprocal links. Returns the units done.
     pub fn link_pending(&mut self, max: usize) -> usize {
         let mut done = 0;
-        while done < max {
-            if !self.pending.is_empty() {
-                let p = self.pending.remove(0);
-                self.link_fresh(p);
-            } else if !self.stale.is_empty() {
-                let p = self.stale.remove(0);
-                if self.is_live(p) {
-                    self.relink(p);
-                }
-            } else {
-                break;
-            }
+        while done < max && self.link_next().is_some() {
             done += 1;
         }
-        self.hint = false;
         done
+    }
+
+    /// One unit of deferred graph work (see [`Index::link_pending`]); `None` when there is
+    /// none. For a newly linked node, also reports the most similar node its construction
+    /// search found (`ef_construction` candidates over the graph).
+    pub fn link_next(&mut self) -> Option<LinkedNode> {
+        self.hint = false;
+        self.linked_best = None;
+        if !self.pending.is_empty() {
+            let p = self.pending.remove(0);
+            self.link_fresh(p);
+            self.hint = false;
+            return Some(LinkedNode {
+                slot: p,
+                fresh: true,
+                nearest: self.linked_best.take(),
+            });
+        }
+        if !self.stale.is_empty() {
+            let p = self.stale.remove(0);
+            if self.is_live(p) {
+                self.relink(p);
+            }
+            self.hint = false;
+            return Some(LinkedNode {
+                slot: p,
+                fresh: false,
+                nearest: None,
+            });
+        }
+        None
     }
 
     /// Deferred graph work waiting (pending inserts plus relinks).

@@ -425,12 +425,41 @@ impl Substrate {
     /// Does up to `max` units of deferred index work: linking an attractor created by `learn`
     /// into the HNSW graph, or relinking one whose center moved (see
     /// [`IndexConfig::fresh_capacity`]). Until linked, new attractors are found by an exact scan
-    /// of the small pending buffer, so results do not depend on when this is called. Call it
-    /// from the learning task when it has time left after `learn` (one unit costs about as much
-    /// as an insertion with `ef_construction`; see the README for measured figures). Returns
-    /// the units done.
+    /// of the small pending buffer. Call it from the learning task when it has time left after
+    /// `learn` (one unit costs about as much as an insertion with `ef_construction`; see the
+    /// README for measured figures). Returns the units done.
+    ///
+    /// Reconciliation: `learn` decides with a cheaper search (`ef_learn`) than the construction
+    /// search (`ef_construction`) that links a new attractor. If the construction search finds
+    /// an existing attractor at or above `vigilance` that `learn` missed, the new attractor was
+    /// a duplicate: it is merged into that one (same rule as [`SubstrateConfig::merge_similarity`]
+    /// merges, counted in `merged`), so the attractors end as if `learn` had searched with
+    /// `ef_construction`.
     pub fn maintain(&mut self, max: usize) -> usize {
-        self.index.link_pending(max)
+        let mut done = 0;
+        while done < max {
+            let Some(l) = self.index.link_next() else {
+                break;
+            };
+            done += 1;
+            let Some((other, sim)) = l.nearest else {
+                continue;
+            };
+            if !l.fresh
+                || (sim as f64) < self.cfg.vigilance
+                || other == l.slot
+                || !self.is_live(l.slot)
+                || !self.is_live(other)
+            {
+                continue;
+            }
+            let prev_was_new = self.prev.is_some_and(|p| p.0 == l.slot);
+            let keep = self.merge(other, l.slot);
+            if prev_was_new {
+                self.prev = Some((keep, self.generation(keep)));
+            }
+        }
+        done
     }
 
     /// Deferred index work waiting for [`Substrate::maintain`].
