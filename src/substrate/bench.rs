@@ -57,6 +57,8 @@ pub struct BenchOptions {
     pub ef_construction: usize,
     /// Candidate list size of learn()'s search (ours only; FAISS has no learning step).
     pub ef_learn: usize,
+    /// learn()'s distance-evaluation budget (0: none).
+    pub learn_budget: usize,
     /// Run the FAISS comparison at the largest size.
     pub faiss: bool,
     /// Python with faiss-cpu and numpy.
@@ -136,6 +138,8 @@ pub struct SizeRow {
     /// Fraction of the near-duplicate learns that found (and strengthened) the attractor the
     /// experience was drawn next to (cos ~0.999): the learning search's hit rate.
     pub strengthen_found: f64,
+    /// Distances evaluated by learn()'s graph search (create and strengthen rows together).
+    pub learn_visits: Lat,
     /// The same after the following maintain(1), which merges a missed duplicate into the
     /// attractor its construction search finds.
     pub strengthen_reconciled: f64,
@@ -265,6 +269,7 @@ pub fn bench_substrate(o: &BenchOptions) -> Result<BenchReport, BenchError> {
             m: o.m as u64,
             ef_construction: o.ef_construction as u64,
             ef_learn: o.ef_learn as u64,
+            learn_budget: o.learn_budget as u64,
             ..IndexConfig::default()
         },
         ..SubstrateConfig::default()
@@ -295,12 +300,14 @@ pub fn bench_substrate(o: &BenchOptions) -> Result<BenchReport, BenchError> {
         // The learning task's cycle: learn(), then one unit of deferred linking.
         let mut maint = Vec::with_capacity(2 * o.ops);
         let mut create = Vec::with_capacity(o.ops);
+        let mut visits = Vec::with_capacity(2 * o.ops);
         for _ in 0..o.ops {
             data.point(&mut x);
             let t = tick();
             let t0 = Instant::now();
             s.learn(t, &x)?;
             create.push(us(t0));
+            visits.push(s.index().last_visits() as f64);
             let t0 = Instant::now();
             s.maintain(1);
             maint.push(us(t0));
@@ -322,6 +329,7 @@ pub fn bench_substrate(o: &BenchOptions) -> Result<BenchReport, BenchError> {
             let t0 = Instant::now();
             let r = s.learn(t, &x)?;
             strengthen.push(us(t0));
+            visits.push(s.index().last_visits() as f64);
             let hit = !r.created && (r.id.0 == slot || r.merged.is_some());
             found += usize::from(hit);
             let t0 = Instant::now();
@@ -344,6 +352,7 @@ pub fn bench_substrate(o: &BenchOptions) -> Result<BenchReport, BenchError> {
             attractors: s.len(),
             learn_create: lat(create),
             strengthen_found: found as f64 / strengthen.len().max(1) as f64,
+            learn_visits: lat(visits),
             strengthen_reconciled: reconciled as f64 / strengthen.len().max(1) as f64,
             learn_strengthen: lat(strengthen),
             activate: lat(act),
@@ -736,6 +745,23 @@ impl fmt::Display for BenchReport {
                 st.maintain.p50,
                 st.maintain.p99,
                 st.wall_s
+            )?;
+        }
+        if !self.sizes.is_empty() {
+            let v: Vec<String> = self
+                .sizes
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{}: {:.0} / {:.0} / {:.0}",
+                        r.attractors, r.learn_visits.p50, r.learn_visits.p99, r.learn_visits.max
+                    )
+                })
+                .collect();
+            writeln!(
+                f,
+                "\nlearn() graph distance evaluations p50 / p99 / max at {}",
+                v.join(", ")
             )?;
         }
         for n in &self.notes {

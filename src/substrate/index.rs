@@ -46,6 +46,10 @@ pub struct IndexConfig {
     /// Candidate list size of the learning step's nearest-attractor search (used when
     /// `fresh_capacity > 0`; otherwise learning searches with `ef_construction`).
     pub ef_learn: u64,
+    /// Distance evaluations after which the learning step's graph search stops (0: no
+    /// limit; used when `fresh_capacity > 0`). Bounds `learn`'s cost; what it misses is
+    /// reconciled when the new attractor is linked.
+    pub learn_budget: u64,
     /// Deferred linking: new vectors (and nodes to relink) wait in a buffer of at most this
     /// many, searched exactly beside the graph, until [`Index::link_pending`] (the substrate's
     /// `maintain`) links them with a full construction search; a full buffer links its oldest
@@ -62,6 +66,7 @@ impl Default for IndexConfig {
             exact_threshold: 2048,
             relink_drift: 0.02,
             ef_learn: 24,
+            learn_budget: 768,
             fresh_capacity: 256,
         }
     }
@@ -75,6 +80,7 @@ impl Validate for IndexConfig {
         c.range_u64("exact_threshold", self.exact_threshold, 0, 1 << 24);
         c.range_f64("relink_drift", self.relink_drift, 0.0, 2.0);
         c.range_u64("ef_learn", self.ef_learn, 1, 4096);
+        c.range_u64("learn_budget", self.learn_budget, 0, 1 << 24);
         c.range_u64("fresh_capacity", self.fresh_capacity, 0, 1 << 16);
     }
 }
@@ -146,6 +152,10 @@ pub struct Index {
     merged: Vec<Cand>,
     /// Best level-0 candidate of the last [`Index::link_node`].
     linked_best: Option<(u32, f32)>,
+    /// Distance evaluations of the current/last search.
+    visits: usize,
+    /// Evaluations after which the current search stops (`usize::MAX`: no limit).
+    budget: usize,
     // scratch, not part of the state
     visited: Vec<u8>,
     epoch: u8,
@@ -181,6 +191,8 @@ impl Index {
             stale: Vec::new(),
             merged: Vec::new(),
             linked_best: None,
+            visits: 0,
+            budget: usize::MAX,
             visited: Vec::new(),
             epoch: 0,
             cands: BinaryHeap::new(),
@@ -321,10 +333,22 @@ impl Index {
         self.epoch
     }
 
-    fn greedy(&self, q: &[f32], mut ep: u32, level: usize) -> u32 {
+    fn greedy(&mut self, q: &[f32], ep: u32, level: usize) -> u32 {
+        let (ep, n) = self.greedy_count(q, ep, level);
+        self.visits += n;
+        ep
+    }
+
+    /// Greedy descent on one layer; also returns the distance evaluations. Stops early when
+    /// the search budget is spent.
+    fn greedy_count(&self, q: &[f32], mut ep: u32, level: usize) -> (u32, usize) {
         let mut best = self.sim(q, ep);
+        let mut n_eval = 1;
         loop {
             let mut moved = false;
+            if self.visits + n_eval >= self.budget {
+                return (ep, n_eval);
+            }
             let list = self.links(ep, level);
             for &n in list {
                 if (n as usize) < self.nodes.len() {
@@ -336,6 +360,7 @@ impl Index {
                     continue;
                 }
                 let s = self.sim(q, n);
+                n_eval += 1;
                 if s > best {
                     best = s;
                     ep = n;
@@ -343,7 +368,7 @@ impl Index {
                 }
             }
             if !moved {
-                return ep;
+                return (ep, n_eval);
             }
         }
     }
@@ -358,9 +383,10 @@ impl Index {
         self.visited[ep as usize] = epoch;
         self.cands.push(Cand(s, ep));
         self.results.push(std::cmp::Reverse(Cand(s, ep)));
+        self.visits += 1;
         while let Some(Cand(s, c)) = self.cands.pop() {
             let worst = self.results.peek().map_or(f32::MIN, |r| r.0 .0);
-            if s < worst && self.results.len() >= ef {
+            if (s < worst && self.results.len() >= ef) || self.visits >= self.budget {
                 break;
             }
             // Copy the (unvisited, live) neighbour ids out once, prefetching their vectors.
@@ -386,6 +412,7 @@ impl Index {
                     }
                 }
             }
+            self.visits += nl;
             for &n in &nbuf[..nl] {
                 let nu = n as usize;
                 if self.visited[nu] == epoch {
@@ -767,6 +794,32 @@ impl Index {
     /// [`Index::search`] with candidate list size `ef` (the learner searches with
     /// `ef_construction` so that a new node can be linked from the same search).
     pub fn search_ef(&mut self, q: &[f32], k: usize, ef: usize, out: &mut Vec<(u32, f32)>) {
+        self.search_budget(q, k, ef, usize::MAX, out);
+    }
+
+    /// [`Index::search_ef`] that stops the graph search once it has evaluated `budget`
+    /// distances (checked per expanded node, so it may overshoot by one adjacency list): a
+    /// hard bound on the cost, at some loss of recall. The pending buffer is always scanned.
+    pub fn search_budget(
+        &mut self,
+        q: &[f32],
+        k: usize,
+        ef: usize,
+        budget: usize,
+        out: &mut Vec<(u32, f32)>,
+    ) {
+        self.visits = 0;
+        self.budget = budget.max(1);
+        self.search_inner(q, k, ef, out);
+        self.budget = usize::MAX;
+    }
+
+    /// Distances evaluated in the graph by the last search (pending scan not included).
+    pub fn last_visits(&self) -> usize {
+        self.visits
+    }
+
+    fn search_inner(&mut self, q: &[f32], k: usize, ef: usize, out: &mut Vec<(u32, f32)>) {
         out.clear();
         if self.live == 0 || k == 0 {
             return;

@@ -530,12 +530,15 @@ impl Substrate {
     pub fn learn(&mut self, t: Time, experience: &[f32]) -> Result<Learned, SubstrateError> {
         self.take_input(experience)?;
         let x = std::mem::take(&mut self.x);
-        let ef = if self.cfg.index.fresh_capacity > 0 {
-            self.cfg.index.ef_learn
+        let (ef, budget) = if self.cfg.index.fresh_capacity > 0 {
+            let b = self.cfg.index.learn_budget;
+            (self.cfg.index.ef_learn, if b == 0 { u64::MAX } else { b })
         } else {
-            self.cfg.index.ef_construction
-        } as usize;
-        self.index.search_ef(&x, 2, ef, &mut self.hits);
+            (self.cfg.index.ef_construction, u64::MAX)
+        };
+        let budget = usize::try_from(budget).unwrap_or(usize::MAX);
+        self.index
+            .search_budget(&x, 2, ef as usize, budget, &mut self.hits);
         let nearest = self.hits.first().copied();
         let second = self.hits.get(1).copied();
         let mut out = Learned {
