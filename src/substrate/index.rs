@@ -814,7 +814,8 @@ impl Index {
         self.budget = usize::MAX;
     }
 
-    /// Distances evaluated in the graph by the last search (pending scan not included).
+    /// Distances evaluated in the graph by the last [`Index::search_budget`] /
+    /// [`Index::search_ef`] call (pending scan not included; linking work adds to it).
     pub fn last_visits(&self) -> usize {
         self.visits
     }
