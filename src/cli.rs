@@ -281,6 +281,12 @@ struct SubstrateBenchArgs {
     /// HNSW efConstruction (both indexes).
     #[arg(long, default_value_t = 100)]
     ef_construction: usize,
+    /// Candidate list size of learn()'s nearest-attractor search (`substrate.index.ef_learn`).
+    #[arg(long, default_value_t = 24)]
+    ef_learn: usize,
+    /// Distance evaluations after which learn()'s search stops (`substrate.index.learn_budget`, 0: none).
+    #[arg(long, default_value_t = 768)]
+    learn_budget: usize,
     /// Skip the FAISS reference.
     #[arg(long)]
     no_faiss: bool,
@@ -742,6 +748,8 @@ fn bench_substrate(a: SubstrateBenchArgs) -> Result<()> {
         ef: a.ef,
         m: a.m,
         ef_construction: a.ef_construction,
+        ef_learn: a.ef_learn,
+        learn_budget: a.learn_budget,
         faiss: !a.no_faiss,
         python,
         script: local("scripts/bench/substrate_faiss.py"),

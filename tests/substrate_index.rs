@@ -130,3 +130,91 @@ fn removing_everything_and_the_entry_point_is_safe() {
     ix.search(&[0.0, 1.0, 0.0, 0.0], 3, &mut out);
     assert_eq!(out, vec![(7, 1.0)]);
 }
+
+#[test]
+fn deferred_inserts_are_found_before_and_after_linking() {
+    let dim = 16;
+    let cfg = IndexConfig {
+        m: 8,
+        ef_construction: 64,
+        ef_search: 64,
+        exact_threshold: 0, // always the graph (plus the pending buffer)
+        fresh_capacity: 50,
+        ..IndexConfig::default()
+    };
+    let mut ix = Index::new(dim, &cfg, 5);
+    let mut st = 0x0bad_cafe_1234_5678u64;
+    let centers: Vec<Vec<f32>> = (0..20).map(|_| rnd_unit(&mut st, dim, None)).collect();
+    let mut vs: Vec<Option<Vec<f32>>> = Vec::new();
+    let qs: Vec<Vec<f32>> = (0..100)
+        .map(|i| rnd_unit(&mut st, dim, Some(&centers[i % 20])))
+        .collect();
+    let mut out = Vec::new();
+    for i in 0..3000 {
+        let v = rnd_unit(&mut st, dim, Some(&centers[i % 20]));
+        ix.insert_deferred(i as u32, &v);
+        vs.push(Some(v.clone()));
+        // A stored but unlinked vector is its own nearest neighbour at once.
+        ix.search(&v, 1, &mut out);
+        assert_eq!(out[0].0, i as u32, "fresh vector {i} not found");
+        assert!(ix.pending_work() <= 50, "buffer bound exceeded");
+        if i % 3 == 0 {
+            ix.link_pending(1); // the learning task links less often than it inserts
+        }
+    }
+    assert!(ix.pending_work() > 0);
+    let r0 = recall(&mut ix, &vs, &qs);
+    assert!(r0 >= 0.95, "recall with a full pending buffer {r0}");
+    // Removing and moving pending vectors.
+    let pending: Vec<u32> = (2950..3000).collect();
+    for &p in pending.iter().step_by(2) {
+        ix.remove(p);
+        vs[p as usize] = None;
+    }
+    for &p in pending.iter().skip(1).step_by(2) {
+        let v = rnd_unit(&mut st, dim, Some(&centers[(p as usize + 3) % 20]));
+        ix.update(p, &v);
+        vs[p as usize] = Some(v);
+    }
+    assert_eq!(ix.len(), 2975);
+    let r1 = recall(&mut ix, &vs, &qs);
+    assert!(
+        r1 >= 0.95,
+        "recall after removing/moving pending vectors {r1}"
+    );
+    let n = ix.link_pending(usize::MAX);
+    assert!(n > 0);
+    assert_eq!(ix.pending_work(), 0);
+    assert_eq!(ix.link_pending(5), 0);
+    let r2 = recall(&mut ix, &vs, &qs);
+    assert!(r2 >= 0.95, "recall after linking everything {r2}");
+    for (i, v) in vs.iter().enumerate() {
+        if let Some(v) = v {
+            ix.search(v, 1, &mut out);
+            assert_eq!(out[0].0, i as u32, "linked vector {i} not found");
+        }
+    }
+}
+
+#[test]
+fn removing_every_linked_node_promotes_a_pending_one() {
+    let cfg = IndexConfig {
+        exact_threshold: 0,
+        fresh_capacity: 10,
+        ..IndexConfig::default()
+    };
+    let mut ix = Index::new(4, &cfg, 1);
+    let mut st = 42u64;
+    let vs: Vec<Vec<f32>> = (0..8).map(|_| rnd_unit(&mut st, 4, None)).collect();
+    for (i, v) in vs.iter().enumerate() {
+        ix.insert_deferred(i as u32, v); // the first is linked (empty graph), the rest wait
+    }
+    assert_eq!(ix.pending_work(), 7);
+    ix.remove(0);
+    let mut out = Vec::new();
+    for (i, v) in vs.iter().enumerate().skip(1) {
+        ix.search(v, 7, &mut out);
+        assert_eq!(out.len(), 7);
+        assert_eq!(out[0].0, i as u32);
+    }
+}

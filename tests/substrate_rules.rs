@@ -355,3 +355,54 @@ fn long_stream_does_not_grow_without_bound() {
         "every created attractor is live or accounted for: {k:?}"
     );
 }
+
+/// `learn` decides with a cheap search (`ef_learn`); a near-duplicate it misses is created,
+/// and `maintain` (whose construction search finds the original) merges it back.
+#[test]
+fn duplicates_missed_by_the_cheap_learning_search_are_merged_by_maintain() {
+    let dim = 16usize;
+    let mut c = cfg(dim as u64);
+    c.vigilance = 0.98;
+    c.merge_similarity = 0.999;
+    c.capacity = 10_000;
+    c.strength_half_life_s = 1e9;
+    c.index.exact_threshold = 0; // graph search from the start
+    c.index.m = 4;
+    c.index.ef_learn = 1; // misses often
+    c.index.ef_construction = 200;
+    c.index.fresh_capacity = 4096;
+    let mut s = Substrate::new(c).unwrap();
+    let mut st = 0x5151_7272_9393_a4a4u64;
+    let mut rnd = |scale: f32| -> Vec<f32> {
+        (0..dim)
+            .map(|_| {
+                st ^= st << 13;
+                st ^= st >> 7;
+                st ^= st << 17;
+                scale * ((st >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
+            })
+            .collect()
+    };
+    let originals: Vec<Vec<f32>> = (0..1500).map(|_| rnd(1.0)).collect();
+    for (i, x) in originals.iter().enumerate() {
+        let l = s.learn(secs(i as f64), x).unwrap();
+        assert!(l.created, "random 16-D vectors are far apart");
+        s.maintain(1);
+    }
+    s.maintain(usize::MAX);
+    assert_eq!(s.len(), 1500);
+    let before = s.counters();
+    let mut missed = 0;
+    for (i, o) in originals.iter().enumerate().step_by(3) {
+        let noise = rnd(0.002);
+        let x: Vec<f32> = o.iter().zip(&noise).map(|(a, b)| a + b).collect();
+        let l = s.learn(secs(2000.0 + i as f64), &x).unwrap();
+        missed += usize::from(l.created);
+    }
+    assert!(missed > 0, "ef_learn = 1 should miss some near-duplicates");
+    assert_eq!(s.len(), 1500 + missed);
+    s.maintain(usize::MAX);
+    assert_eq!(s.pending_work(), 0);
+    assert_eq!(s.len(), 1500, "every missed duplicate merged back");
+    assert_eq!(s.counters().merged - before.merged, missed as u64);
+}

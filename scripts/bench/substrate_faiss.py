@@ -5,7 +5,8 @@ Reads the vectors, queries and exact ground truth exported by the Rust side (lit
 files in --dir: base.f32 (N x D), queries.f32 (Q x D), ids.f32 (N, slot of each base row),
 gt.f32 (Q x 10, slots)), builds IndexHNSWFlat with the same M and efConstruction, and for each
 efSearch measures single-query latency (one thread, one query per call, like the Rust side) and
-recall@10. Prints `build <s>` and one `ef <ef> recall <r> p50 <us> p99 <us> max <us>` line per ef.
+recall@10 (and recall@1: the first result is the exact nearest). Prints `build <s>` and one
+`ef <ef> recall <r> p50 <us> p99 <us> max <us> r1 <r>` line per ef.
 """
 import argparse
 import sys
@@ -45,6 +46,7 @@ def main():
         index.hnsw.efSearch = ef
         lat = np.empty(len(queries))
         found = 0
+        first = 0
         for i in range(len(queries)):
             q = queries[i : i + 1]
             t0 = time.perf_counter()
@@ -52,9 +54,12 @@ def main():
             lat[i] = (time.perf_counter() - t0) * 1e6
             got = ids[rows[0][rows[0] >= 0]]
             found += len(np.intersect1d(got, gt[i]))
+            first += int(len(got) > 0 and got[0] == gt[i][0])
         recall = found / (10 * len(queries))
         p50, p99, mx = np.percentile(lat, 50), np.percentile(lat, 99), lat.max()
-        print(f"ef {ef} recall {recall:.4f} p50 {p50:.1f} p99 {p99:.1f} max {mx:.1f}", flush=True)
+        r1 = first / len(queries)
+        print(f"ef {ef} recall {recall:.4f} p50 {p50:.1f} p99 {p99:.1f} max {mx:.1f} r1 {r1:.4f}",
+              flush=True)
 
 
 if __name__ == "__main__":

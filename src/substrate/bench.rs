@@ -55,6 +55,10 @@ pub struct BenchOptions {
     pub m: usize,
     /// HNSW `efConstruction` for both indexes.
     pub ef_construction: usize,
+    /// Candidate list size of learn()'s search (ours only; FAISS has no learning step).
+    pub ef_learn: usize,
+    /// learn()'s distance-evaluation budget (0: none).
+    pub learn_budget: usize,
     /// Run the FAISS comparison at the largest size.
     pub faiss: bool,
     /// Python with faiss-cpu and numpy.
@@ -92,6 +96,8 @@ pub struct StreamRow {
     pub counters: super::Counters,
     /// learn() over the whole stream.
     pub learn: Lat,
+    /// maintain(1) after each learn() (deferred graph linking).
+    pub maintain: Lat,
     /// Wall time, s.
     pub wall_s: f64,
 }
@@ -129,8 +135,18 @@ pub struct SizeRow {
     pub learn_create: Lat,
     /// learn() of near-duplicates (strengthens).
     pub learn_strengthen: Lat,
+    /// Fraction of the near-duplicate learns that found (and strengthened) the attractor the
+    /// experience was drawn next to (cos ~0.999): the learning search's hit rate.
+    pub strengthen_found: f64,
+    /// Distances evaluated by learn()'s graph search (create and strengthen rows together).
+    pub learn_visits: Lat,
+    /// The same after the following maintain(1), which merges a missed duplicate into the
+    /// attractor its construction search finds.
+    pub strengthen_reconciled: f64,
     /// activate().
     pub activate: Lat,
+    /// maintain(1) after each timed learn() (links one new or moved attractor into the graph).
+    pub maintain: Lat,
     /// Bytes per attractor (whole substrate).
     pub bytes_per_attractor: f64,
     /// Seconds to grow to this size (cumulative).
@@ -146,6 +162,8 @@ pub struct IndexRow {
     pub ef: usize,
     /// recall@10 against exact.
     pub recall: f64,
+    /// Fraction of queries whose first result is the exact nearest.
+    pub recall1: f64,
     /// Query latency, µs.
     pub lat: Lat,
 }
@@ -250,6 +268,8 @@ pub fn bench_substrate(o: &BenchOptions) -> Result<BenchReport, BenchError> {
         index: IndexConfig {
             m: o.m as u64,
             ef_construction: o.ef_construction as u64,
+            ef_learn: o.ef_learn as u64,
+            learn_budget: o.learn_budget as u64,
             ..IndexConfig::default()
         },
         ..SubstrateConfig::default()
@@ -274,17 +294,27 @@ pub fn bench_substrate(o: &BenchOptions) -> Result<BenchReport, BenchError> {
         while s.len() < n {
             data.point(&mut x);
             s.learn(tick(), &x)?;
+            s.maintain(1);
         }
         build += t0.elapsed().as_secs_f64();
+        // The learning task's cycle: learn(), then one unit of deferred linking.
+        let mut maint = Vec::with_capacity(2 * o.ops);
         let mut create = Vec::with_capacity(o.ops);
+        let mut visits = Vec::with_capacity(2 * o.ops);
         for _ in 0..o.ops {
             data.point(&mut x);
             let t = tick();
             let t0 = Instant::now();
             s.learn(t, &x)?;
             create.push(us(t0));
+            visits.push(s.index().last_visits() as f64);
+            let t0 = Instant::now();
+            s.maintain(1);
+            maint.push(us(t0));
         }
         let mut strengthen = Vec::with_capacity(o.ops);
+        let mut found = 0usize;
+        let mut reconciled = 0usize;
         for _ in 0..o.ops {
             let slot = rng.gen_range(0..s.index().slots()) as u32;
             if !s.index().is_live(slot) {
@@ -297,8 +327,17 @@ pub fn bench_substrate(o: &BenchOptions) -> Result<BenchReport, BenchError> {
             }
             let t = tick();
             let t0 = Instant::now();
-            s.learn(t, &x)?;
+            let r = s.learn(t, &x)?;
             strengthen.push(us(t0));
+            visits.push(s.index().last_visits() as f64);
+            let hit = !r.created && (r.id.0 == slot || r.merged.is_some());
+            found += usize::from(hit);
+            let t0 = Instant::now();
+            s.maintain(1);
+            maint.push(us(t0));
+            // A missed near-duplicate was created; linking it merges it into `slot`.
+            let folded = r.created && s.attractor(r.id, t).is_none() && s.index().is_live(slot);
+            reconciled += usize::from(hit || folded);
         }
         let mut act = Vec::with_capacity(o.ops);
         for _ in 0..o.ops {
@@ -312,14 +351,19 @@ pub fn bench_substrate(o: &BenchOptions) -> Result<BenchReport, BenchError> {
         rep.sizes.push(SizeRow {
             attractors: s.len(),
             learn_create: lat(create),
+            strengthen_found: found as f64 / strengthen.len().max(1) as f64,
+            learn_visits: lat(visits),
+            strengthen_reconciled: reconciled as f64 / strengthen.len().max(1) as f64,
             learn_strengthen: lat(strengthen),
             activate: lat(act),
+            maintain: lat(maint),
             bytes_per_attractor: s.memory_bytes() as f64 / s.len() as f64,
             build_s: build,
         });
         tracing::info!(n = s.len(), build_s = build, "substrate size measured");
     }
     rep.ours_build_s = build;
+    s.maintain(usize::MAX); // compare graphs: every vector linked
     rep.compare_n = s.len();
 
     // Index against exact and FAISS.
@@ -338,17 +382,20 @@ pub fn bench_substrate(o: &BenchOptions) -> Result<BenchReport, BenchError> {
         s.index_mut().set_ef_search(ef);
         let mut l = Vec::with_capacity(o.queries);
         let mut found = 0usize;
+        let mut first = 0usize;
         for (qi, q) in queries.chunks(o.dim).enumerate() {
             let t0 = Instant::now();
             s.index_mut().search(q, 10, &mut hits);
             l.push(us(t0));
             let g = &gt[qi * 10..qi * 10 + 10];
             found += hits.iter().filter(|h| g.contains(&h.0)).count();
+            first += usize::from(hits.first().is_some_and(|h| h.0 == g[0]));
         }
         rep.index.push(IndexRow {
             who: "sattva".into(),
             ef,
             recall: found as f64 / (10 * o.queries) as f64,
+            recall1: first as f64 / o.queries as f64,
             lat: lat(l),
         });
     }
@@ -395,6 +442,7 @@ pub fn bench_substrate(o: &BenchOptions) -> Result<BenchReport, BenchError> {
         let t0 = Instant::now();
         s.learn(t, &x)?;
         during.push(us(t0));
+        s.maintain(1);
         done = writer.poll();
     }
     let write_s = tw.elapsed().as_secs_f64();
@@ -436,6 +484,7 @@ fn long_stream(o: &BenchOptions) -> Result<StreamRow, BenchError> {
     let mut data = Data::new(o.dim, 10 * o.stream_capacity.max(1), o.seed ^ 0x57);
     let mut x = vec![0f32; o.dim];
     let mut l = Vec::with_capacity(o.stream);
+    let mut lm = Vec::with_capacity(o.stream);
     let mut early = 0;
     let t0 = Instant::now();
     for i in 0..o.stream {
@@ -444,6 +493,9 @@ fn long_stream(o: &BenchOptions) -> Result<StreamRow, BenchError> {
         let t1 = Instant::now();
         s.learn(t, &x)?;
         l.push(us(t1));
+        let t1 = Instant::now();
+        s.maintain(1);
+        lm.push(us(t1));
         if i == o.stream / 10 {
             early = s.memory_bytes();
         }
@@ -457,6 +509,7 @@ fn long_stream(o: &BenchOptions) -> Result<StreamRow, BenchError> {
         bytes_end: s.memory_bytes(),
         counters: s.counters(),
         learn: lat(l),
+        maintain: lat(lm),
         wall_s: t0.elapsed().as_secs_f64(),
     })
 }
@@ -553,7 +606,7 @@ fn faiss(
     let text = String::from_utf8_lossy(&out.stdout);
     let mut build = 0.0;
     let mut rows = Vec::new();
-    // Lines: `build <s>` and `ef <ef> recall <r> p50 <us> p99 <us> max <us>`.
+    // Lines: `build <s>` and `ef <ef> recall <r> p50 <us> p99 <us> max <us> r1 <r>`.
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
         let num = |i: usize| {
@@ -567,6 +620,7 @@ fn faiss(
                 who: "faiss".into(),
                 ef: num(1) as usize,
                 recall: num(3),
+                recall1: num(11),
                 lat: Lat {
                     p50: num(5),
                     p99: num(7),
@@ -591,28 +645,37 @@ impl fmt::Display for BenchReport {
         )?;
         writeln!(
             f,
-            "{:>10} | {:>19} | {:>19} | {:>19} | {:>12} | {:>8}",
+            "{:>10} | {:>19} | {:>31} | {:>19} | {:>19} | {:>12} | {:>8}",
             "attractors",
             "learn(create) us",
-            "learn(strength.) us",
+            "learn(strength.) us, hit/after",
             "activate us",
+            "maintain(1) us",
             "bytes/attr",
             "build s"
         )?;
         writeln!(
             f,
-            "{:>10} | {:>19} | {:>19} | {:>19} | {:>12} | {:>8}",
-            "", "p50 / p99", "p50 / p99", "p50 / p99", "(raw)", ""
+            "{:>10} | {:>19} | {:>31} | {:>19} | {:>19} | {:>12} | {:>8}",
+            "", "p50 / p99", "p50 / p99", "p50 / p99", "p50 / p99", "(raw)", ""
         )?;
         for r in &self.sizes {
             let p = |l: &Lat| format!("{:.1} / {:.1}", l.p50, l.p99);
+            let ps = format!(
+                "{:.1} / {:.1} {:>4.1}/{:>5.1}%",
+                r.learn_strengthen.p50,
+                r.learn_strengthen.p99,
+                100.0 * r.strengthen_found,
+                100.0 * r.strengthen_reconciled
+            );
             writeln!(
                 f,
-                "{:>10} | {:>19} | {:>19} | {:>19} | {:>5.0} ({:.2}x) | {:>8.1}",
+                "{:>10} | {:>19} | {:>31} | {:>19} | {:>19} | {:>5.0} ({:.2}x) | {:>8.1}",
                 r.attractors,
                 p(&r.learn_create),
-                p(&r.learn_strengthen),
+                ps,
                 p(&r.activate),
+                p(&r.maintain),
                 r.bytes_per_attractor,
                 r.bytes_per_attractor / (self.dim * 4) as f64,
                 r.build_s
@@ -632,16 +695,16 @@ impl fmt::Display for BenchReport {
         )?;
         writeln!(
             f,
-            "{:>7} | {:>5} | {:>9} | {:>9} | {:>9} | {:>9}",
-            "index", "ef", "recall@10", "p50 us", "p99 us", "max us"
+            "{:>7} | {:>5} | {:>9} | {:>9} | {:>9} | {:>9} | {:>9}",
+            "index", "ef", "recall@10", "recall@1", "p50 us", "p99 us", "max us"
         )?;
         let mut rows = self.index.clone();
         rows.sort_by(|a, b| a.ef.cmp(&b.ef).then(b.who.cmp(&a.who)));
         for r in &rows {
             writeln!(
                 f,
-                "{:>7} | {:>5} | {:>9.4} | {:>9.1} | {:>9.1} | {:>9.1}",
-                r.who, r.ef, r.recall, r.lat.p50, r.lat.p99, r.lat.max
+                "{:>7} | {:>5} | {:>9.4} | {:>9.4} | {:>9.1} | {:>9.1} | {:>9.1}",
+                r.who, r.ef, r.recall, r.recall1, r.lat.p50, r.lat.p99, r.lat.max
             )?;
         }
         if let Some(sn) = &self.snap {
@@ -663,7 +726,8 @@ impl fmt::Display for BenchReport {
                 f,
                 "\nlong stream: {} experiences, capacity {}: {} live, {} slots, {:.1} MB after 10% -> \
                  {:.1} MB at the end; created {}, strengthened {}, merged {}, pruned {}, evicted {}; \
-                 learn p50 {:.1} us, p99 {:.1} us, max {:.0} us; {:.0} s",
+                 learn p50 {:.1} us, p99 {:.1} us, max {:.0} us; maintain(1) p50 {:.1} us, \
+                 p99 {:.1} us; {:.0} s",
                 st.experiences,
                 st.capacity,
                 st.live,
@@ -678,7 +742,26 @@ impl fmt::Display for BenchReport {
                 st.learn.p50,
                 st.learn.p99,
                 st.learn.max,
+                st.maintain.p50,
+                st.maintain.p99,
                 st.wall_s
+            )?;
+        }
+        if !self.sizes.is_empty() {
+            let v: Vec<String> = self
+                .sizes
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{}: {:.0} / {:.0} / {:.0}",
+                        r.attractors, r.learn_visits.p50, r.learn_visits.p99, r.learn_visits.max
+                    )
+                })
+                .collect();
+            writeln!(
+                f,
+                "\nlearn() graph distance evaluations p50 / p99 / max at {}",
+                v.join(", ")
             )?;
         }
         for n in &self.notes {

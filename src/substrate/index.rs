@@ -25,7 +25,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::cow::CowRows;
+use super::cow::{CowRows, HugeRows};
 use super::simd::dot;
 use crate::config::{Checker, Validate};
 
@@ -43,6 +43,18 @@ pub struct IndexConfig {
     pub exact_threshold: u64,
     /// Accumulated drift (sum of `1 - cos`) after which a moving node is relinked.
     pub relink_drift: f64,
+    /// Candidate list size of the learning step's nearest-attractor search (used when
+    /// `fresh_capacity > 0`; otherwise learning searches with `ef_construction`).
+    pub ef_learn: u64,
+    /// Distance evaluations after which the learning step's graph search stops (0: no
+    /// limit; used when `fresh_capacity > 0`). Bounds `learn`'s cost; what it misses is
+    /// reconciled when the new attractor is linked.
+    pub learn_budget: u64,
+    /// Deferred linking: new vectors (and nodes to relink) wait in a buffer of at most this
+    /// many, searched exactly beside the graph, until [`Index::link_pending`] (the substrate's
+    /// `maintain`) links them with a full construction search; a full buffer links its oldest
+    /// entry synchronously. 0: link at once, from the learning search's candidates.
+    pub fresh_capacity: u64,
 }
 
 impl Default for IndexConfig {
@@ -53,6 +65,9 @@ impl Default for IndexConfig {
             ef_search: 64,
             exact_threshold: 2048,
             relink_drift: 0.02,
+            ef_learn: 24,
+            learn_budget: 768,
+            fresh_capacity: 256,
         }
     }
 }
@@ -64,6 +79,9 @@ impl Validate for IndexConfig {
         c.range_u64("ef_search", self.ef_search, 1, 4096);
         c.range_u64("exact_threshold", self.exact_threshold, 0, 1 << 24);
         c.range_f64("relink_drift", self.relink_drift, 0.0, 2.0);
+        c.range_u64("ef_learn", self.ef_learn, 1, 4096);
+        c.range_u64("learn_budget", self.learn_budget, 0, 1 << 24);
+        c.range_u64("fresh_capacity", self.fresh_capacity, 0, 1 << 16);
     }
 }
 
@@ -95,6 +113,18 @@ impl Ord for Cand {
     }
 }
 
+/// What [`Index::link_next`] did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LinkedNode {
+    /// The node linked or relinked.
+    pub slot: u32,
+    /// True for a pending (new) node, false for a relink of a node that moved.
+    pub fresh: bool,
+    /// The most similar other node found by the construction search, with its similarity
+    /// (new nodes only).
+    pub nearest: Option<(u32, f32)>,
+}
+
 /// The index. Slots are chosen by the caller (the substrate's attractor slots).
 #[derive(Clone)]
 pub struct Index {
@@ -102,7 +132,7 @@ pub struct Index {
     pub(crate) m: usize,
     pub(crate) m0: usize,
     pub(crate) cfg: IndexConfig,
-    pub(crate) vectors: CowRows<f32>,
+    pub(crate) vectors: HugeRows,
     /// Level-0 links: `[len, id0, id1, ...]`, width `m0 + 1`.
     pub(crate) links0: CowRows<u32>,
     pub(crate) upper: CowRows<Upper>,
@@ -113,6 +143,19 @@ pub struct Index {
     pub(crate) rng: ChaCha8Rng,
     /// Dense copy of `nodes[i].live` (one bit per slot, stays in cache during search).
     live_bits: Vec<u64>,
+    /// Live nodes stored but not linked yet (ascending slots; searched exactly). Slot order,
+    /// not arrival order, so that the state rebuilt after loading a snapshot is the same.
+    pending: Vec<u32>,
+    /// Linked nodes that moved more than `relink_drift` and wait to be relinked (ascending).
+    stale: Vec<u32>,
+    /// Scratch: candidates from the graph and the pending buffer, merged.
+    merged: Vec<Cand>,
+    /// Best level-0 candidate of the last [`Index::link_node`].
+    linked_best: Option<(u32, f32)>,
+    /// Distance evaluations of the current/last search.
+    visits: usize,
+    /// Evaluations after which the current search stops (`usize::MAX`: no limit).
+    budget: usize,
     // scratch, not part of the state
     visited: Vec<u8>,
     epoch: u8,
@@ -135,7 +178,7 @@ impl Index {
             m,
             m0: 2 * m,
             cfg: cfg.clone(),
-            vectors: CowRows::new(dim),
+            vectors: HugeRows::new(dim),
             links0: CowRows::new(2 * m + 1),
             upper: CowRows::new(1),
             nodes: CowRows::new(1),
@@ -144,6 +187,12 @@ impl Index {
             live: 0,
             rng: ChaCha8Rng::seed_from_u64(seed),
             live_bits: Vec::new(),
+            pending: Vec::new(),
+            stale: Vec::new(),
+            merged: Vec::new(),
+            linked_best: None,
+            visits: 0,
+            budget: usize::MAX,
             visited: Vec::new(),
             epoch: 0,
             cands: BinaryHeap::new(),
@@ -220,6 +269,8 @@ impl Index {
             + upper
             + self.nodes.heap_bytes()
             + self.visited.capacity()
+            + (self.pending.capacity() + self.stale.capacity()) * 4
+            + self.merged.capacity() * 8
     }
 
     fn grow_to(&mut self, slot: usize) {
@@ -282,15 +333,34 @@ impl Index {
         self.epoch
     }
 
-    fn greedy(&self, q: &[f32], mut ep: u32, level: usize) -> u32 {
+    fn greedy(&mut self, q: &[f32], ep: u32, level: usize) -> u32 {
+        let (ep, n) = self.greedy_count(q, ep, level);
+        self.visits += n;
+        ep
+    }
+
+    /// Greedy descent on one layer; also returns the distance evaluations. Stops early when
+    /// the search budget is spent.
+    fn greedy_count(&self, q: &[f32], mut ep: u32, level: usize) -> (u32, usize) {
         let mut best = self.sim(q, ep);
+        let mut n_eval = 1;
         loop {
             let mut moved = false;
-            for &n in self.links(ep, level) {
+            if self.visits + n_eval >= self.budget {
+                return (ep, n_eval);
+            }
+            let list = self.links(ep, level);
+            for &n in list {
+                if (n as usize) < self.nodes.len() {
+                    prefetch(self.vectors.row_ptr(n as usize));
+                }
+            }
+            for &n in list {
                 if !self.is_live(n) {
                     continue;
                 }
                 let s = self.sim(q, n);
+                n_eval += 1;
                 if s > best {
                     best = s;
                     ep = n;
@@ -298,7 +368,7 @@ impl Index {
                 }
             }
             if !moved {
-                return ep;
+                return (ep, n_eval);
             }
         }
     }
@@ -313,9 +383,10 @@ impl Index {
         self.visited[ep as usize] = epoch;
         self.cands.push(Cand(s, ep));
         self.results.push(std::cmp::Reverse(Cand(s, ep)));
+        self.visits += 1;
         while let Some(Cand(s, c)) = self.cands.pop() {
             let worst = self.results.peek().map_or(f32::MIN, |r| r.0 .0);
-            if s < worst && self.results.len() >= ef {
+            if (s < worst && self.results.len() >= ef) || self.visits >= self.budget {
                 break;
             }
             // Copy the (unvisited, live) neighbour ids out once, prefetching their vectors.
@@ -341,6 +412,7 @@ impl Index {
                     }
                 }
             }
+            self.visits += nl;
             for &n in &nbuf[..nl] {
                 let nu = n as usize;
                 if self.visited[nu] == epoch {
@@ -348,12 +420,15 @@ impl Index {
                 }
                 self.visited[nu] = epoch;
                 let sn = self.sim(q, n);
-                let worst = self.results.peek().map_or(f32::MIN, |r| r.0 .0);
-                if self.results.len() < ef || sn > worst {
+                if self.results.len() < ef {
                     self.cands.push(Cand(sn, n));
                     self.results.push(std::cmp::Reverse(Cand(sn, n)));
-                    if self.results.len() > ef {
-                        self.results.pop();
+                } else if let Some(mut worst) = self.results.peek_mut() {
+                    if sn > worst.0 .0 {
+                        // Replace the worst in place: one sift-down instead of push + pop.
+                        *worst = std::cmp::Reverse(Cand(sn, n));
+                        drop(worst);
+                        self.cands.push(Cand(sn, n));
                     }
                 }
             }
@@ -429,6 +504,9 @@ impl Index {
     }
 
     fn insert_at_level(&mut self, slot: u32, v: &[f32], level: usize) {
+        if let Some(i) = self.pending.iter().position(|&p| p == slot) {
+            self.pending.remove(i);
+        }
         let s = slot as usize;
         self.grow_to(s);
         self.vectors.row_mut(s).copy_from_slice(&v[..self.dim]);
@@ -462,6 +540,9 @@ impl Index {
         for l in (0..=level.min(self.max_level)).rev() {
             self.search_layer(&q, ep, ef, l);
             self.sorted.retain(|c| c.1 != slot);
+            if l == 0 {
+                self.linked_best = self.sorted.first().map(|c| (c.1, c.0));
+            }
             if let Some(best) = self.sorted.first() {
                 ep = best.1;
             }
@@ -492,13 +573,127 @@ impl Index {
         let info = &mut self.nodes.row_mut(s)[0];
         info.drift += moved.max(0.0);
         if (info.drift as f64) > self.cfg.relink_drift {
-            let level = info.level as usize;
-            self.unlink(slot);
-            self.nodes.row_mut(s)[0].drift = 0.0;
-            self.links0.row_mut(s)[0] = 0;
-            self.upper.row_mut(s)[0] = (level > 0).then(|| Arc::new(vec![Vec::new(); level]));
-            self.link_node(slot, level);
+            if self.pending.contains(&slot) {
+                return; // linked at its latest position when its turn comes
+            }
+            let cap = self.cfg.fresh_capacity as usize;
+            if cap > 0 && (self.stale.len() < cap || self.stale.binary_search(&slot).is_ok()) {
+                insert_sorted(&mut self.stale, slot);
+                return;
+            }
+            self.relink(slot);
         }
+    }
+
+    /// Rebuilds the links of the linked node `slot` at its current position.
+    fn relink(&mut self, slot: u32) {
+        let s = slot as usize;
+        self.nodes.row_mut(s)[0].drift = 0.0;
+        if self.entry == Some(slot) {
+            // Relinking needs another entry point; the entry keeps its links (they were
+            // chosen for a nearby position) rather than being cut off from the graph.
+            return;
+        }
+        let level = self.nodes.row(s)[0].level as usize;
+        self.unlink(slot);
+        self.links0.row_mut(s)[0] = 0;
+        self.upper.row_mut(s)[0] = (level > 0).then(|| Arc::new(vec![Vec::new(); level]));
+        self.link_node(slot, level);
+    }
+
+    /// Stores `v` in the free or new `slot` and makes it searchable at once (exactly, from the
+    /// pending buffer); it is linked into the graph by [`Index::link_pending`]. With
+    /// `fresh_capacity = 0`, or when the graph is empty, this is [`Index::insert`]; when the
+    /// buffer is full its oldest entry is linked first. Cost without linking: one row write.
+    pub fn insert_deferred(&mut self, slot: u32, v: &[f32]) {
+        let cap = self.cfg.fresh_capacity as usize;
+        if cap == 0 || self.entry.is_none() {
+            self.insert(slot, v);
+            return;
+        }
+        if self.is_live(slot) {
+            self.remove(slot);
+        }
+        while self.pending.len() >= cap {
+            let p = self.pending.remove(0);
+            self.link_fresh(p);
+        }
+        let s = slot as usize;
+        self.grow_to(s);
+        self.vectors.row_mut(s).copy_from_slice(&v[..self.dim]);
+        self.nodes.row_mut(s)[0] = NodeInfo {
+            level: 0,
+            live: true,
+            drift: 0.0,
+        };
+        self.live += 1;
+        self.set_live(slot, true);
+        self.links0.row_mut(s)[0] = 0;
+        self.upper.row_mut(s)[0] = None;
+        insert_sorted(&mut self.pending, slot);
+        self.hint = false;
+    }
+
+    /// Links a stored, unlinked node (from the pending buffer) at a newly drawn level.
+    fn link_fresh(&mut self, slot: u32) {
+        if !self.is_live(slot) {
+            return;
+        }
+        let level = self.random_level();
+        let s = slot as usize;
+        let info = &mut self.nodes.row_mut(s)[0];
+        info.level = level as u8;
+        info.drift = 0.0;
+        self.links0.row_mut(s)[0] = 0;
+        self.upper.row_mut(s)[0] = (level > 0).then(|| Arc::new(vec![Vec::new(); level]));
+        self.link_node(slot, level);
+    }
+
+    /// Does up to `max` units of deferred graph work, lowest slot first: linking a pending
+    /// node, then relinking a node that moved. Each unit costs one construction search
+    /// (`ef_construction`) per layer plus reciprocal links. Returns the units done.
+    pub fn link_pending(&mut self, max: usize) -> usize {
+        let mut done = 0;
+        while done < max && self.link_next().is_some() {
+            done += 1;
+        }
+        done
+    }
+
+    /// One unit of deferred graph work (see [`Index::link_pending`]); `None` when there is
+    /// none. For a newly linked node, also reports the most similar node its construction
+    /// search found (`ef_construction` candidates over the graph).
+    pub fn link_next(&mut self) -> Option<LinkedNode> {
+        self.hint = false;
+        self.linked_best = None;
+        if !self.pending.is_empty() {
+            let p = self.pending.remove(0);
+            self.link_fresh(p);
+            self.hint = false;
+            return Some(LinkedNode {
+                slot: p,
+                fresh: true,
+                nearest: self.linked_best.take(),
+            });
+        }
+        if !self.stale.is_empty() {
+            let p = self.stale.remove(0);
+            if self.is_live(p) {
+                self.relink(p);
+            }
+            self.hint = false;
+            return Some(LinkedNode {
+                slot: p,
+                fresh: false,
+                nearest: None,
+            });
+        }
+        None
+    }
+
+    /// Deferred graph work waiting (pending inserts plus relinks).
+    pub fn pending_work(&self) -> usize {
+        self.pending.len() + self.stale.len()
     }
 
     /// Removes the vector in `slot` (no-op if it is not live).
@@ -506,7 +701,14 @@ impl Index {
         if !self.is_live(slot) {
             return;
         }
-        self.unlink(slot);
+        if let Some(i) = self.pending.iter().position(|&p| p == slot) {
+            self.pending.remove(i); // never linked: nothing to unlink
+        } else {
+            self.unlink(slot);
+        }
+        if let Some(i) = self.stale.iter().position(|&p| p == slot) {
+            self.stale.remove(i);
+        }
         let s = slot as usize;
         self.set_live(slot, false);
         self.links0.row_mut(s)[0] = 0;
@@ -519,13 +721,20 @@ impl Index {
             let mut best: Option<(usize, u32)> = None;
             for i in 0..self.nodes.len() {
                 let n = self.nodes.row(i)[0];
-                if n.live && best.is_none_or(|(l, _)| n.level as usize > l) {
+                if n.live
+                    && best.is_none_or(|(l, _)| n.level as usize > l)
+                    && !self.pending.contains(&(i as u32))
+                {
                     best = Some((n.level as usize, i as u32));
                 }
             }
             if let Some((l, i)) = best {
                 self.entry = Some(i);
                 self.max_level = l;
+            } else if !self.pending.is_empty() {
+                // Only unlinked nodes are left: the oldest becomes the graph's entry.
+                let p = self.pending.remove(0);
+                self.link_fresh(p);
             }
         }
     }
@@ -585,6 +794,33 @@ impl Index {
     /// [`Index::search`] with candidate list size `ef` (the learner searches with
     /// `ef_construction` so that a new node can be linked from the same search).
     pub fn search_ef(&mut self, q: &[f32], k: usize, ef: usize, out: &mut Vec<(u32, f32)>) {
+        self.search_budget(q, k, ef, usize::MAX, out);
+    }
+
+    /// [`Index::search_ef`] that stops the graph search once it has evaluated `budget`
+    /// distances (checked per expanded node, so it may overshoot by one adjacency list): a
+    /// hard bound on the cost, at some loss of recall. The pending buffer is always scanned.
+    pub fn search_budget(
+        &mut self,
+        q: &[f32],
+        k: usize,
+        ef: usize,
+        budget: usize,
+        out: &mut Vec<(u32, f32)>,
+    ) {
+        self.visits = 0;
+        self.budget = budget.max(1);
+        self.search_inner(q, k, ef, out);
+        self.budget = usize::MAX;
+    }
+
+    /// Distances evaluated in the graph by the last [`Index::search_budget`] /
+    /// [`Index::search_ef`] call (pending scan not included; linking work adds to it).
+    pub fn last_visits(&self) -> usize {
+        self.visits
+    }
+
+    fn search_inner(&mut self, q: &[f32], k: usize, ef: usize, out: &mut Vec<(u32, f32)>) {
         out.clear();
         if self.live == 0 || k == 0 {
             return;
@@ -599,6 +835,10 @@ impl Index {
         }
         let ef = ef.max(k);
         self.search_layer(q, ep, ef, 0);
+        if !self.pending.is_empty() {
+            self.merge_pending(q, k, out);
+            return;
+        }
         if self.sorted.len() < k.min(self.live) {
             // The reachable part of the graph is smaller than k (only after heavy removal):
             // answer exactly rather than short.
@@ -651,6 +891,33 @@ impl Index {
         self.picked = picked;
     }
 
+    /// Top `k` of the last level-0 search's candidates and the pending (unlinked) nodes, into
+    /// `out`. Leaves `self.sorted` (the graph candidates) untouched.
+    fn merge_pending(&mut self, q: &[f32], k: usize, out: &mut Vec<(u32, f32)>) {
+        let epoch = self.epoch;
+        let mut merged = std::mem::take(&mut self.merged);
+        merged.clear();
+        merged.extend(self.sorted.iter().take(k).copied());
+        for &p in &self.pending {
+            // A pending node reached through a stale in-link of its slot is already counted.
+            if self.visited[p as usize] != epoch {
+                merged.push(Cand(self.sim(q, p), p));
+            }
+        }
+        merged.sort_unstable_by(|a, b| b.cmp(a));
+        merged.truncate(k);
+        if merged.len() < k.min(self.live) {
+            self.merged = merged;
+            self.fallbacks += 1;
+            self.search_exact(q, k, out);
+            return;
+        }
+        out.extend(merged.iter().map(|c| (c.1, c.0)));
+        self.merged = merged;
+        // The graph candidates do not include the pending nodes: no linking from them.
+        self.hint = false;
+    }
+
     /// Exact top-`k` by brute force over all live vectors.
     pub fn search_exact(&mut self, q: &[f32], k: usize, out: &mut Vec<(u32, f32)>) {
         self.hint = false;
@@ -684,6 +951,29 @@ impl Index {
         }
         self.visited = vec![0; self.nodes.len()];
         self.epoch = 0;
+        // Live nodes without links (other than a lone entry) were stored but not yet linked;
+        // linked nodes that drifted too far were waiting to be relinked.
+        self.pending.clear();
+        self.stale.clear();
+        let defer = self.cfg.fresh_capacity > 0;
+        for i in 0..self.nodes.len() {
+            let n = self.nodes.row(i)[0];
+            if !n.live || self.entry == Some(i as u32) {
+                continue;
+            }
+            if self.links0.row(i)[0] == 0 && self.live > 1 {
+                self.pending.push(i as u32);
+            } else if defer && n.drift as f64 > self.cfg.relink_drift {
+                self.stale.push(i as u32);
+            }
+        }
+    }
+}
+
+/// Inserts `x` into the ascending `v` unless present.
+fn insert_sorted(v: &mut Vec<u32>, x: u32) {
+    if let Err(i) = v.binary_search(&x) {
+        v.insert(i, x);
     }
 }
 

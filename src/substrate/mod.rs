@@ -422,6 +422,51 @@ impl Substrate {
             .map_or(0.0, |e| e.weight)
     }
 
+    /// Does up to `max` units of deferred index work: linking an attractor created by `learn`
+    /// into the HNSW graph, or relinking one whose center moved (see
+    /// [`IndexConfig::fresh_capacity`]). Until linked, new attractors are found by an exact scan
+    /// of the small pending buffer. Call it from the learning task when it has time left after
+    /// `learn` (one unit costs about as much as an insertion with `ef_construction`; see the
+    /// README for measured figures). Returns the units done.
+    ///
+    /// Reconciliation: `learn` decides with a cheaper search (`ef_learn`) than the construction
+    /// search (`ef_construction`) that links a new attractor. If the construction search finds
+    /// an existing attractor at or above `vigilance` that `learn` missed, the new attractor was
+    /// a duplicate: it is merged into that one (same rule as [`SubstrateConfig::merge_similarity`]
+    /// merges, counted in `merged`), so the attractors end as if `learn` had searched with
+    /// `ef_construction`.
+    pub fn maintain(&mut self, max: usize) -> usize {
+        let mut done = 0;
+        while done < max {
+            let Some(l) = self.index.link_next() else {
+                break;
+            };
+            done += 1;
+            let Some((other, sim)) = l.nearest else {
+                continue;
+            };
+            if !l.fresh
+                || (sim as f64) < self.cfg.vigilance
+                || other == l.slot
+                || !self.is_live(l.slot)
+                || !self.is_live(other)
+            {
+                continue;
+            }
+            let prev_was_new = self.prev.is_some_and(|p| p.0 == l.slot);
+            let keep = self.merge(other, l.slot);
+            if prev_was_new {
+                self.prev = Some((keep, self.generation(keep)));
+            }
+        }
+        done
+    }
+
+    /// Deferred index work waiting for [`Substrate::maintain`].
+    pub fn pending_work(&self) -> usize {
+        self.index.pending_work()
+    }
+
     /// Forgets the activation context (the next `activate` starts fresh).
     pub fn reset_context(&mut self) {
         self.context.clear();
@@ -475,15 +520,25 @@ impl Substrate {
     }
 
     /// Learns one experience at time `t` (any nonzero finite vector of length D; it is
-    /// normalised). Cost: one index search (k = 2, `ef_construction` candidates, which also
-    /// serve to link a new attractor) plus either a center update (occasionally a
-    /// relink) or an insertion (plus one removal when at capacity), plus `sweep_per_learn` slot
-    /// checks (each may remove one attractor).
+    /// normalised). Cost: one index search (k = 2, `ef_learn` candidates, plus an exact scan
+    /// of at most `fresh_capacity` not yet linked attractors) plus either a center update or a
+    /// stored insertion (plus one removal when at capacity), plus `sweep_per_learn` slot
+    /// checks (each may remove one attractor). Graph linking is deferred to
+    /// [`Substrate::maintain`]; only when its buffer is full does `learn` link one attractor
+    /// itself. With `index.fresh_capacity = 0` the search uses `ef_construction` and a new
+    /// attractor is linked at once from its candidates.
     pub fn learn(&mut self, t: Time, experience: &[f32]) -> Result<Learned, SubstrateError> {
         self.take_input(experience)?;
         let x = std::mem::take(&mut self.x);
-        let ef = self.cfg.index.ef_construction as usize;
-        self.index.search_ef(&x, 2, ef, &mut self.hits);
+        let (ef, budget) = if self.cfg.index.fresh_capacity > 0 {
+            let b = self.cfg.index.learn_budget;
+            (self.cfg.index.ef_learn, if b == 0 { u64::MAX } else { b })
+        } else {
+            (self.cfg.index.ef_construction, u64::MAX)
+        };
+        let budget = usize::try_from(budget).unwrap_or(usize::MAX);
+        self.index
+            .search_budget(&x, 2, ef as usize, budget, &mut self.hits);
         let nearest = self.hits.first().copied();
         let second = self.hits.get(1).copied();
         let mut out = Learned {
@@ -571,7 +626,11 @@ impl Substrate {
             created: t,
         };
         self.edges.row_mut(s).fill(Edge::default());
-        self.index.insert_after_search(slot, x);
+        if self.cfg.index.fresh_capacity > 0 {
+            self.index.insert_deferred(slot, x);
+        } else {
+            self.index.insert_after_search(slot, x);
+        }
         self.counters.created += 1;
         slot
     }

@@ -28,7 +28,7 @@ use std::thread::JoinHandle;
 use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 
-use super::cow::CowRows;
+use super::cow::{CowRows, HugeRows};
 use super::index::{NodeInfo, Upper};
 use super::{Counters, Edge, Meta, Substrate, SubstrateConfig};
 use crate::types::Time;
@@ -115,7 +115,7 @@ pub struct SnapshotView {
     entry: Option<u32>,
     max_level: u32,
     rng: ChaCha8Rng,
-    vectors: CowRows<f32>,
+    vectors: HugeRows,
     links0: CowRows<u32>,
     upper: CowRows<Upper>,
     nodes: CowRows<NodeInfo>,
