@@ -942,6 +942,9 @@ impl Task for LearnTask {
                 tracing::warn!(error = %e, "learn");
             }
         }
+        // link (at most) one deferred attractor into the similarity graph per job: bounded
+        // work off the learn path (see `Substrate::maintain`)
+        self.learner.substrate.maintain(1);
         self.poll_writer();
         self.serve();
         let t = self.last_t.0;
