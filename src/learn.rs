@@ -378,7 +378,8 @@ pub struct LearnStats {
     pub snapshot_errors: u64,
 }
 
-fn label_of(s: &str) -> ArrayString<MAX_LABEL> {
+/// `s` cut to the capacity `N` at a char boundary (fixed-size strings cross the rings).
+fn truncated<const N: usize>(s: &str) -> ArrayString<N> {
     let mut out = ArrayString::new();
     for ch in s.chars() {
         if out.try_push(ch).is_err() {
@@ -389,13 +390,7 @@ fn label_of(s: &str) -> ArrayString<MAX_LABEL> {
 }
 
 fn message(s: &str) -> ArrayString<256> {
-    let mut out = ArrayString::<256>::new();
-    for ch in s.chars() {
-        if out.try_push(ch).is_err() {
-            break;
-        }
-    }
-    out
+    truncated(s)
 }
 
 /// Encoder + substrate: experiences in, attractors and events out.
@@ -618,7 +613,7 @@ impl Learner {
             label: a
                 .labels
                 .first()
-                .map_or_else(ArrayString::new, |l| label_of(l)),
+                .map_or_else(ArrayString::new, |l| truncated(l)),
             position,
         })
     }
@@ -1055,7 +1050,7 @@ mod tests {
 
     #[test]
     fn labels_are_cut_at_char_boundaries() {
-        let l = label_of(&"é".repeat(40));
+        let l = truncated::<MAX_LABEL>(&"é".repeat(40));
         assert!(l.len() <= MAX_LABEL && l.chars().all(|c| c == 'é'));
     }
 }

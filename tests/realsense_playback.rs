@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sattva::backend::realsense::software::{BagWriter, SynthStreams, SynthVideo};
+use sattva::backend::realsense::software::{merged_schedule, BagWriter, SynthStreams, SynthVideo};
 use sattva::backend::realsense::{LinkState, RealsenseBackend};
 use sattva::backend::{Backend, BackendError, Lifecycle};
 use sattva::config::{BackendKind, Config};
@@ -61,21 +61,8 @@ fn record(path: &Path) {
     .unwrap();
     // Merge all streams in timestamp order, as a device would deliver them.
     let end_ms = T0_MS + DEPTH_DT_MS * (DEPTH_FRAMES as f64 - 1.0);
-    let mut events: Vec<(f64, u8, usize)> = Vec::new();
-    for i in 0..DEPTH_FRAMES {
-        events.push((T0_MS + DEPTH_DT_MS * i as f64, 0, i));
-    }
-    let mut j = 0;
-    while T0_MS + GYRO_DT_MS * j as f64 <= end_ms {
-        events.push((T0_MS + GYRO_DT_MS * j as f64, 1, j));
-        j += 1;
-    }
-    let mut k = 0;
-    while T0_MS + ACCEL_DT_MS * k as f64 <= end_ms {
-        events.push((T0_MS + ACCEL_DT_MS * k as f64, 2, k));
-        k += 1;
-    }
-    events.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let events = merged_schedule(T0_MS, end_ms, &[DEPTH_DT_MS, GYRO_DT_MS, ACCEL_DT_MS]);
+    assert_eq!(events.iter().filter(|e| e.1 == 0).count(), DEPTH_FRAMES);
     for (t, kind, i) in events {
         match kind {
             0 => {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use futures::task::LocalSpawnExt;
 use futures::StreamExt;
-use sattva::backend::realsense::software::{BagWriter, SynthStreams, SynthVideo};
+use sattva::backend::realsense::software::{merged_schedule, BagWriter, SynthStreams, SynthVideo};
 use sattva::backend::realsense::RealsenseBackend;
 use sattva::backend::{Backend, BackendError};
 use sattva::config::Config;
@@ -158,21 +158,13 @@ fn record(path: &Path) -> (usize, usize) {
         },
     )
     .unwrap();
-    let mut events: Vec<(f64, u8)> = Vec::new();
-    let end = T0_MS + SPAN_MS;
-    let mut push = |dt: f64, kind: u8| {
-        let mut t = T0_MS;
-        while t <= end + 1e-9 {
-            events.push((t, kind));
-            t += dt;
-        }
-    };
-    push(VIDEO_DT_MS, 0);
-    push(GYRO_DT_MS, 1);
-    push(ACCEL_DT_MS, 2);
-    events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let events = merged_schedule(
+        T0_MS,
+        T0_MS + SPAN_MS,
+        &[VIDEO_DT_MS, GYRO_DT_MS, ACCEL_DT_MS],
+    );
     let (mut video, mut gyro) = (0, 0);
-    for (t, kind) in events {
+    for (t, kind, _) in events {
         match kind {
             0 => {
                 let z: Vec<u16> = (0..W * H).map(|i| 500 + i as u16).collect();

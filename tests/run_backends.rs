@@ -7,10 +7,10 @@
 
 mod common;
 
-use common::ros::{domain_id, python, ros_env, KillOnDrop};
+use common::ros::{domain_id, peer_and_agent, python, ros_env, KillOnDrop};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -50,45 +50,13 @@ fn observe_in(
     args: &[&str],
     domain: &str,
 ) -> (BTreeMap<String, (String, u64)>, String) {
-    let domain = domain.to_string();
-    let mut py = python();
-    py.arg(root().join("tests/ros/topics_check.py"))
-        .args(["30", "4"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    ros_env(&mut py, &domain);
-    let peer = py.spawn().expect("rclpy peer (did scripts/setup.sh run?)");
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_sattva"));
-    agent
-        .args(["run", "--duration", "12", "-c"])
-        .arg(cfg)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    ros_env(&mut agent, &domain);
-    let agent = KillOnDrop(agent.spawn().expect("sattva run"));
-    let out = peer.wait_with_output().unwrap();
-    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut agent_args: Vec<String> = ["run", "--duration", "12", "-c"].map(String::from).to_vec();
+    agent_args.push(cfg.display().to_string());
+    agent_args.extend(args.iter().map(|a| a.to_string()));
+    let peer_args = ["30", "4"].map(String::from).to_vec();
     // the run ends by itself (duration, or the end of a recording): its summary
-    let mut agent = agent;
-    let status = agent.0.wait().unwrap();
-    let mut summary = String::new();
-    let mut errors = String::new();
-    {
-        use std::io::Read;
-        if let Some(mut so) = agent.0.stdout.take() {
-            let _ = so.read_to_string(&mut summary);
-        }
-        if let Some(mut se) = agent.0.stderr.take() {
-            let _ = se.read_to_string(&mut errors);
-        }
-    }
-    assert!(status.success(), "sattva run failed: {summary}\n{errors}");
-    assert!(
-        report.contains("RESULT OK"),
-        "peer: {report}\n{}\nagent: {summary}\n{errors}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (report, summary) =
+        peer_and_agent("topics_check.py", &peer_args, &agent_args, domain, true);
     let topics = report
         .lines()
         .filter_map(|l| l.strip_prefix("TOPIC "))
@@ -183,7 +151,9 @@ fn assert_learned(name: &str, summary: &str) {
 /// rest (gravity on the optical y axis, a small gyro bias), tiny depth frames at 6 Hz.
 #[cfg(feature = "realsense")]
 fn record_camera_at_rest(dir: &Path, seconds: f64) -> (PathBuf, PathBuf) {
-    use sattva::backend::realsense::software::{BagWriter, SynthStreams, SynthVideo};
+    use sattva::backend::realsense::software::{
+        merged_schedule, BagWriter, SynthStreams, SynthVideo,
+    };
     let (w, h) = (16u32, 12u32);
     let v = SynthVideo {
         width: w,
@@ -201,16 +171,14 @@ fn record_camera_at_rest(dir: &Path, seconds: f64) -> (PathBuf, PathBuf) {
         },
     )
     .unwrap();
-    let t0 = 1000.0;
-    let mut events: Vec<(f64, u8)> = Vec::new();
-    let n = |hz: f64| (seconds * hz) as usize;
-    events.extend((0..n(6.0)).map(|i| (t0 + i as f64 * 1000.0 / 6.0, 0)));
-    events.extend((0..n(200.0)).map(|i| (t0 + i as f64 * 5.0, 1)));
-    events.extend((0..n(100.0)).map(|i| (t0 + i as f64 * 10.0, 2)));
-    events.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let z = vec![800u16; (w * h) as usize];
-    for (t, kind) in events {
-        match kind {
+    let schedule = merged_schedule(
+        1000.0,
+        1000.0 + seconds * 1000.0,
+        &[1000.0 / 6.0, 5.0, 10.0],
+    );
+    for (t, stream, _) in schedule {
+        match stream {
             0 => bw.push_depth(t, &z, w).unwrap(),
             1 => bw.push_gyro(t, [0.002, -0.001, 0.003]).unwrap(),
             _ => bw.push_accel(t, [0.05, -9.78, 0.1]).unwrap(),

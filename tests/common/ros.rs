@@ -70,15 +70,27 @@ pub fn peer_checks_agent(
     agent_args: &[String],
     salt: u32,
 ) -> String {
+    peer_and_agent(script, peer_args, agent_args, &domain_id(salt), false).0
+}
+
+/// The rclpy peer `tests/ros/<script>` (started first: rclpy takes a second or two) and `sattva`
+/// on `domain`. Asserts the peer printed `RESULT OK`; with `wait_agent` the agent must then end
+/// by itself, successfully, and its stdout is returned too (else it is killed).
+pub fn peer_and_agent(
+    script: &str,
+    peer_args: &[String],
+    agent_args: &[String],
+    domain: &str,
+    wait_agent: bool,
+) -> (String, String) {
+    use std::io::Read;
     use std::process::Stdio;
-    let domain = domain_id(salt);
-    // the peer first: rclpy takes a second or two to start
     let mut py = python();
     py.arg(root().join("tests/ros").join(script))
         .args(peer_args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    ros_env(&mut py, &domain);
+    ros_env(&mut py, domain);
     let peer = py
         .spawn()
         .expect("start the rclpy peer (did scripts/setup.sh run?)");
@@ -87,18 +99,29 @@ pub fn peer_checks_agent(
         .args(agent_args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    ros_env(&mut agent, &domain);
-    let agent = KillOnDrop(agent.spawn().expect("start sattva"));
+    ros_env(&mut agent, domain);
+    let mut agent = KillOnDrop(agent.spawn().expect("start sattva"));
     let started = std::time::Instant::now();
     let out = peer.wait_with_output().expect("peer output");
-    drop(agent);
     let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (mut summary, mut errors) = (String::new(), String::new());
+    if wait_agent {
+        let status = agent.0.wait().expect("sattva exit");
+        if let Some(mut so) = agent.0.stdout.take() {
+            let _ = so.read_to_string(&mut summary);
+        }
+        if let Some(mut se) = agent.0.stderr.take() {
+            let _ = se.read_to_string(&mut errors);
+        }
+        assert!(status.success(), "sattva failed: {summary}\n{errors}");
+    }
+    drop(agent);
     println!("{report}");
     assert!(
         out.status.success() && report.contains("RESULT OK"),
-        "rclpy peer {script} failed after {:?}:\n{report}\n{}",
+        "rclpy peer {script} failed after {:?}:\n{report}\n{}\nagent: {summary}\n{errors}",
         started.elapsed(),
         String::from_utf8_lossy(&out.stderr)
     );
-    report
+    (report, summary)
 }

@@ -125,21 +125,15 @@ fn record(path: &Path, seconds: f64, width: u32, height: u32) -> Result<(), Benc
     let z: Vec<u16> = (0..n).map(|i| (500 + i % 3000) as u16).collect();
     let rgb: Vec<u8> = (0..3 * n).map(|i| (i % 251) as u8).collect();
     let end = 1000.0 + seconds * 1000.0;
-    let (mut tv, mut tg, mut ta) = (1000.0f64, 1000.0f64, 1000.0f64);
-    // merge the three clocks in time order
-    while tv <= end || tg <= end || ta <= end {
-        if ta <= tg && ta <= tv && ta <= end {
-            w.push_accel(ta, [0.0, -9.81, 0.0])?;
-            ta += 5.0;
-        } else if tg <= tv && tg <= end {
-            w.push_gyro(tg, [0.01, 0.0, -0.01])?;
-            tg += 2.5;
-        } else if tv <= end {
-            w.push_depth(tv, &z, width)?;
-            w.push_color(tv, &rgb, width)?;
-            tv += 1000.0 / 30.0;
-        } else {
-            break;
+    for (t, stream, _) in super::software::merged_schedule(1000.0, end, &[5.0, 2.5, 1000.0 / 30.0])
+    {
+        match stream {
+            0 => w.push_accel(t, [0.0, -9.81, 0.0])?,
+            1 => w.push_gyro(t, [0.01, 0.0, -0.01])?,
+            _ => {
+                w.push_depth(t, &z, width)?;
+                w.push_color(t, &rgb, width)?;
+            }
         }
     }
     w.finish()?;

@@ -107,6 +107,25 @@ fn zero_motion_intrinsics() -> sys::rs2_motion_device_intrinsic {
     }
 }
 
+/// Timestamps of periodic streams merged in the order a device delivers them: `(t_ms, stream,
+/// n)` for stream `s` at `t0_ms + n * periods_ms[s]`, up to `end_ms` inclusive; equal stamps go
+/// lower stream index first. For recording synthetic bags (tests, benches).
+pub fn merged_schedule(t0_ms: f64, end_ms: f64, periods_ms: &[f64]) -> Vec<(f64, usize, usize)> {
+    let mut events = Vec::new();
+    for (s, &dt) in periods_ms.iter().enumerate() {
+        if dt <= 0.0 || !dt.is_finite() {
+            continue;
+        }
+        let mut n = 0;
+        while t0_ms + dt * n as f64 <= end_ms {
+            events.push((t0_ms + dt * n as f64, s, n));
+            n += 1;
+        }
+    }
+    events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    events
+}
+
 impl BagWriter {
     /// Creates the software device with `streams`, wraps it in a recorder writing `path`, and
     /// starts streaming. Frames given to the `push_*` methods are recorded as they are.
