@@ -23,6 +23,7 @@ pub mod fusion;
 pub mod learn;
 pub mod pipeline;
 pub mod record;
+pub mod repeat;
 pub mod replay;
 pub mod ros;
 pub mod run;
