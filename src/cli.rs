@@ -76,6 +76,10 @@ enum Cmd {
         /// Do not start the ROS 2 node.
         #[arg(long)]
         no_ros: bool,
+        /// Perform the curriculum of motor primitives (`eval.calibration_episodes`, then this
+        /// many training episodes) as the command source: what `sattva sim --episodes N` runs.
+        #[arg(long, value_name = "EPISODES")]
+        curriculum: Option<u32>,
         /// Fault injection for tests: `AFTER,FOR` seconds (wall time): block the ROS node thread.
         #[arg(long, hide = true, value_delimiter = ',', num_args = 2)]
         stall_ros: Option<Vec<f64>>,
@@ -457,14 +461,24 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
             fast,
             duration,
             no_ros,
+            curriculum,
             stall_ros,
-        } => run_agent(
-            &load(&cfg)?,
-            fast,
-            duration,
-            !no_ros,
-            stall_ros.map(|v| (v[0], v[1])),
-        ),
+        } => {
+            let opts = crate::run::RunOptions {
+                fast,
+                duration_s: duration,
+                ros: !no_ros,
+                curriculum,
+                stall_ros: stall_ros.map(|v| {
+                    (
+                        std::time::Duration::from_secs_f64(v[0]),
+                        std::time::Duration::from_secs_f64(v[1]),
+                    )
+                }),
+            };
+            println!("{}", crate::run::run(&load(&cfg)?, &opts)?);
+            Ok(())
+        }
         Cmd::Bench {
             what: BenchCmd::Sim { cfg, steps, reps },
         } => bench_sim(&load(&cfg)?, steps, reps),
@@ -640,29 +654,6 @@ fn bench_sim(c: &Config, steps: u64, reps: u32) -> Result<()> {
 #[cfg(not(feature = "mujoco"))]
 fn bench_sim(_c: &Config, _steps: u64, _reps: u32) -> Result<()> {
     anyhow::bail!("this build has no MuJoCo: rebuild with `--features mujoco` (the default)")
-}
-
-fn run_agent(
-    c: &Config,
-    fast: bool,
-    duration: Option<f64>,
-    ros: bool,
-    stall_ros: Option<(f64, f64)>,
-) -> Result<()> {
-    let opts = crate::run::RunOptions {
-        fast,
-        duration_s: duration,
-        ros,
-        stall_ros: stall_ros.map(|(a, d)| {
-            (
-                std::time::Duration::from_secs_f64(a),
-                std::time::Duration::from_secs_f64(d),
-            )
-        }),
-    };
-    let s = crate::run::run(c, &opts)?;
-    println!("{s}");
-    Ok(())
 }
 
 #[cfg(feature = "mujoco")]

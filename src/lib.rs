@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod action;
+pub mod agent;
 pub mod alloc_count;
 pub mod backend;
 pub mod cli;
@@ -32,4 +33,5 @@ pub mod sched;
 pub mod sim;
 pub mod substrate;
 pub mod types;
+pub mod validate;
 pub mod vision;

@@ -95,7 +95,7 @@ fn bad_eval_config_is_rejected_with_the_key() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for (o, key) in [
         ("eval.speed.novel=[0.0]", "eval.speed.novel"),
-        ("eval.profile_bins=0", "eval.profile_bins"),
+        ("encode.profile.bins=0", "encode.profile.bins"),
         ("eval.nonsense=1", "nonsense"),
         ("action.clamp.max_velocity=-1", "action.clamp.max_velocity"),
     ] {

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Checker, Validate};
+use crate::validate::{Checker, Validate};
 use crate::types::{Command, CommandMode, JointVec};
 
 /// Velocity and effort limits of the clamp (`action.clamp`); 0 = unlimited.
@@ -149,6 +149,12 @@ impl SafetyClamp {
             }
             CommandMode::Hold => {}
         }
+    }
+
+    /// Forgets the previous target (the world was reset: rate limits restart from the measured
+    /// position).
+    pub fn reset(&mut self) {
+        self.prev.clear();
     }
 
     /// Values clamped into position, velocity or effort limits so far.

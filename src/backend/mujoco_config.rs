@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Checker, Validate};
+use crate::validate::{Checker, Validate};
 use crate::types::{MAX_CONTACTS, MAX_JOINTS};
 
 /// What an actuator's `ctrl` value means in the model.

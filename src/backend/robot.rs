@@ -117,9 +117,6 @@ impl RobotJointsBackend {
         &self.stats
     }
 
-    fn check_state(&self, op: &'static str, want: Lifecycle) -> Result<(), BackendError> {
-        self.state.expect(NAME, op, want)
-    }
 
     fn limit(v: &Option<Vec<f64>>, i: usize, default: f64) -> f64 {
         v.as_ref()
@@ -224,7 +221,6 @@ impl Backend for RobotJointsBackend {
     }
 
     fn configure(&mut self) -> Result<(), BackendError> {
-        self.check_state("configure", Lifecycle::Unconfigured)?;
         let n = self.cfg.joint_names.len();
         let mut init = Stamped::default();
         init.joints.position.extend(std::iter::repeat_n(0.0, n));
@@ -275,6 +271,7 @@ impl Backend for RobotJointsBackend {
             has_magnetometer: false,
             imu_noise_std: None,
             period_ns: self.period_ns,
+            substeps: 0,
         };
         self.state = Lifecycle::Inactive;
         tracing::info!(joints = n, topic = %self.cfg.joint_states_topic, command = %self.cfg.command_topic, "robot joints backend configured");
@@ -282,7 +279,6 @@ impl Backend for RobotJointsBackend {
     }
 
     fn activate(&mut self) -> Result<(), BackendError> {
-        self.check_state("activate", Lifecycle::Inactive)?;
         // activation is not RT: wait (bounded) for the robot's first joint state, so the loop
         // starts from the measured position (discovery takes a moment on a fresh graph)
         let timeout = std::time::Duration::from_millis(self.cfg.start_timeout_ms as u64);
@@ -310,16 +306,12 @@ impl Backend for RobotJointsBackend {
     }
 
     fn deactivate(&mut self) -> Result<(), BackendError> {
-        self.check_state("deactivate", Lifecycle::Active)?;
         self.enter_hold();
         let _ = self.write(Time(monotonic_ns()), &Command::hold(Time::ZERO));
         self.state = Lifecycle::Inactive;
         Ok(())
     }
 
-    fn state(&self) -> Lifecycle {
-        self.state
-    }
 
     fn info(&self) -> &BackendInfo {
         &self.info
@@ -334,7 +326,6 @@ impl Backend for RobotJointsBackend {
     }
 
     fn read(&mut self, _t: Time, frame: &mut SensorFrame) -> Result<(), BackendError> {
-        self.check_state("read", Lifecycle::Active)?;
         let Some(rx) = self.states.as_mut() else {
             return Err(BackendError::Disconnected {
                 backend: NAME,
@@ -371,9 +362,6 @@ impl Backend for RobotJointsBackend {
     }
 
     fn write(&mut self, _t: Time, cmd: &Command) -> Result<(), BackendError> {
-        if self.state != Lifecycle::Active && cmd.mode != CommandMode::Hold {
-            return self.check_state("write", Lifecycle::Active);
-        }
         let n = self.cfg.joint_names.len();
         let mut result = Ok(());
         match cmd.mode {

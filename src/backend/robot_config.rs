@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Checker, Validate};
+use crate::validate::{Checker, Validate};
 use crate::types::MAX_JOINTS;
 
 /// Which ros2_control command interface the robot exposes.

@@ -16,58 +16,18 @@
 //! Every error names the file, the key path (`sattva.ros__parameters.mujoco.model`) and what was
 //! expected. Unknown keys are errors (a typo must not silently fall back to a default).
 
-mod validate;
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_norway::Value;
 
-pub use validate::{Checker, Validate};
+pub use crate::validate::{Checker, ConfigError, Validate};
 
 use crate::backend::mujoco_config::MujocoConfig;
 
 /// The node name under which parameters live in the file.
 pub const NODE_NAME: &str = "sattva";
-
-/// Errors while loading or validating a configuration file.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("{file}: cannot read config file")]
-    Io {
-        /// The file.
-        file: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not valid YAML.
-    #[error("{file}:{line}:{column}: invalid YAML: {message}")]
-    Syntax {
-        /// The file.
-        file: PathBuf,
-        /// 1-based line of the error (0 when unknown).
-        line: usize,
-        /// 1-based column of the error (0 when unknown).
-        column: usize,
-        /// The parser's message.
-        message: String,
-    },
-    /// A key is unknown, has the wrong type, or its value is out of range.
-    #[error("{file}: key `{key}`: {message}")]
-    Invalid {
-        /// The file.
-        file: PathBuf,
-        /// Full dotted key path, starting at the node name.
-        key: String,
-        /// What is wrong and what was expected.
-        message: String,
-    },
-    /// Several validation errors at once (all are reported, not just the first).
-    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
-    Many(Vec<ConfigError>),
-}
 
 /// Which world runs behind the loop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

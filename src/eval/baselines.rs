@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::episode::EvalError;
+use super::EvalError;
 use super::literacy::export_path;
 
 /// The Python interpreter: `$SATTVA_PYTHON`, else `third_party/venv/bin/python` under the

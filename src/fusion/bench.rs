@@ -528,9 +528,12 @@ pub fn mujoco_trial(
     amplitude: f64,
 ) -> Result<ImuTrial, BenchError> {
     use crate::pipeline::ControlLoop;
-    let b = crate::sim::open_backend(config).map_err(|e| BenchError::Sim(e.to_string()))?;
-    let mut lp =
-        ControlLoop::new(b, config.seed, amplitude).map_err(|e| BenchError::Sim(e.to_string()))?;
+    let b = crate::backend::mujoco::MujocoBackend::open(config)
+        .map_err(|e| BenchError::Sim(e.to_string()))?;
+    let mut c = config.clone();
+    c.action.source = crate::action::SourceKind::Explore;
+    c.action.explore.amplitude = amplitude;
+    let mut lp = ControlLoop::new(&c, b, None).map_err(|e| BenchError::Sim(e.to_string()))?;
     let period = config.control.period_ns as f64 * 1e-9;
     let n = (seconds / period).ceil() as usize;
     let mut tr = ImuTrial {

@@ -34,7 +34,7 @@ pub mod vqf;
 use arrayvec::ArrayVec;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Checker, Validate};
+use crate::validate::{Checker, Validate};
 use crate::types::{ContactVec, JointVec, SensorFrame, Time, MAX_CONTACTS};
 
 pub use contacts::{ContactEstimate, ContactFilter};
@@ -443,6 +443,19 @@ impl Fusion {
             contacts: ContactFilter::new(&cfg.contacts),
             state,
         }
+    }
+
+    /// Restarts every filter: the world was reset under them (a teleport is not motion, and
+    /// the orientation must converge again). Keeps the depth buffer.
+    pub fn reset(&mut self) {
+        self.imu = ImuFilter::new(&self.cfg.imu);
+        self.joints = JointFilter::new(&self.cfg.joints);
+        self.contacts = ContactFilter::new(&self.cfg.contacts);
+        let depth = std::mem::replace(&mut self.state.depth, DepthGrid::new(0, 0, 0.0));
+        self.state = FusedState {
+            depth,
+            ..FusedState::default()
+        };
     }
 
     /// The last fused state.

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Checker, Validate};
+use crate::validate::{Checker, Validate};
 
 pub use reader::{Bag, BagMessage, Storage, TopicInfo};
 
@@ -111,11 +111,15 @@ pub struct ReplayConfig {
     pub points_topic: String,
     /// Ground-truth pose topic (motion capture), if the bag has one.
     pub ground_truth_topic: String,
+    /// Commands of the recorded agent (`std_msgs/msg/Float64MultiArray`, the mode in
+    /// `layout.dim[0].label`: what `record.command_topic` writes); with `action.source: auto`
+    /// the replayed agent performs them.
+    pub command_topic: String,
+    /// Contact/touch channels (`std_msgs/msg/Float64MultiArray`, one `layout.dim` per channel
+    /// labelled with its name: what `record.contacts_topic` writes).
+    pub contacts_topic: String,
     /// Replay speed: 0 = as fast as possible, k > 0 = k x real time.
     pub rate: f64,
-    /// Length of one experience when the replay learns (`--report`): the state at the start and
-    /// at the end of each window is encoded and learned, ms.
-    pub experience_window_ms: u32,
 }
 
 impl Default for ReplayConfig {
@@ -130,8 +134,9 @@ impl Default for ReplayConfig {
             camera_info_topic: "/camera/color/camera_info".into(),
             points_topic: String::new(),
             ground_truth_topic: String::new(),
+            command_topic: "/sattva/command".into(),
+            contacts_topic: "/sattva/contacts".into(),
             rate: 0.0,
-            experience_window_ms: 200,
         }
     }
 }
@@ -157,7 +162,7 @@ impl ReplayConfig {
         .map(|(_, i)| i)
     }
 
-    fn topics(&self) -> [(&'static str, &String); 8] {
+    fn topics(&self) -> [(&'static str, &String); 10] {
         [
             ("imu_topic", &self.imu_topic),
             ("joint_states_topic", &self.joint_states_topic),
@@ -167,6 +172,8 @@ impl ReplayConfig {
             ("camera_info_topic", &self.camera_info_topic),
             ("points_topic", &self.points_topic),
             ("ground_truth_topic", &self.ground_truth_topic),
+            ("command_topic", &self.command_topic),
+            ("contacts_topic", &self.contacts_topic),
         ]
     }
 }
@@ -174,12 +181,6 @@ impl ReplayConfig {
 impl Validate for ReplayConfig {
     fn validate(&self, c: &mut Checker) {
         c.range_f64("rate", self.rate, 0.0, 1.0e6);
-        c.range_u64(
-            "experience_window_ms",
-            self.experience_window_ms as u64,
-            1,
-            600_000,
-        );
         let topics = self.topics();
         for (i, (key, t)) in topics.iter().enumerate() {
             if t.is_empty() {

@@ -15,7 +15,7 @@ pub mod node;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Checker, Validate};
+use crate::validate::{Checker, Validate};
 
 /// Topic names (absolute, or relative to the node namespace).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

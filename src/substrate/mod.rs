@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Checker, Validate};
+use crate::validate::{Checker, Validate};
 use crate::types::Time;
 use cow::CowRows;
 pub use index::{Index, IndexConfig};

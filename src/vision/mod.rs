@@ -30,7 +30,7 @@ pub mod task;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Checker, Validate};
+use crate::validate::{Checker, Validate};
 use crate::fusion::DepthPixels;
 use crate::types::{CameraIntrinsics, RgbdFrame, Time};
 

@@ -247,9 +247,6 @@ impl RealsenseBackend {
         }
     }
 
-    fn check_state(&self, op: &'static str, want: Lifecycle) -> Result<(), BackendError> {
-        self.state.expect(NAME, op, want)
-    }
 
     fn rs_err(&self, e: RsError) -> BackendError {
         BackendError::Model {
@@ -293,7 +290,6 @@ impl Backend for RealsenseBackend {
     }
 
     fn configure(&mut self) -> Result<(), BackendError> {
-        self.check_state("configure", Lifecycle::Unconfigured)?;
         super::sys::load().map_err(|e| BackendError::Library {
             backend: NAME,
             message: e.to_string(),
@@ -370,7 +366,6 @@ impl Backend for RealsenseBackend {
     }
 
     fn activate(&mut self) -> Result<(), BackendError> {
-        self.check_state("activate", Lifecycle::Inactive)?;
         let ends = self.ends.take().ok_or(BackendError::Lifecycle {
             backend: NAME,
             op: "activate",
@@ -451,16 +446,12 @@ impl Backend for RealsenseBackend {
     }
 
     fn deactivate(&mut self) -> Result<(), BackendError> {
-        self.check_state("deactivate", Lifecycle::Active)?;
         self.stop_worker();
         self.shared.set_state(LinkState::Stopped);
         self.state = Lifecycle::Inactive;
         Ok(())
     }
 
-    fn state(&self) -> Lifecycle {
-        self.state
-    }
 
     fn info(&self) -> &BackendInfo {
         &self.info
@@ -487,7 +478,6 @@ impl Backend for RealsenseBackend {
     }
 
     fn read(&mut self, t: Time, frame: &mut SensorFrame) -> Result<(), BackendError> {
-        self.check_state("read", Lifecycle::Active)?;
         frame.clear();
         frame.t = t;
         let backlog = self.cfg.imu_max_backlog as usize;
@@ -533,7 +523,6 @@ impl Backend for RealsenseBackend {
     }
 
     fn write(&mut self, _t: Time, cmd: &Command) -> Result<(), BackendError> {
-        self.check_state("write", Lifecycle::Active)?;
         match cmd.mode {
             CommandMode::Hold => Ok(()),
             _ => Err(BackendError::InvalidCommand {

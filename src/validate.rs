@@ -1,8 +1,49 @@
-//! Range and consistency checks with full key paths in every message.
+//! Range and consistency checks with full key paths in every message: the [`Validate`] trait
+//! every config section implements, the [`Checker`] it reports to, and [`ConfigError`]. A leaf
+//! module: stages validate their own sections without depending on the config loader.
 
 use std::path::{Path, PathBuf};
 
-use super::ConfigError;
+/// Errors while loading or validating a configuration file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: cannot read config file")]
+    Io {
+        /// The file.
+        file: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML.
+    #[error("{file}:{line}:{column}: invalid YAML: {message}")]
+    Syntax {
+        /// The file.
+        file: PathBuf,
+        /// 1-based line of the error (0 when unknown).
+        line: usize,
+        /// 1-based column of the error (0 when unknown).
+        column: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// A key is unknown, has the wrong type, or its value is out of range.
+    #[error("{file}: key `{key}`: {message}")]
+    Invalid {
+        /// The file.
+        file: PathBuf,
+        /// Full dotted key path, starting at the node name.
+        key: String,
+        /// What is wrong and what was expected.
+        message: String,
+    },
+    /// Several validation errors at once (all are reported, not just the first).
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Many(Vec<ConfigError>),
+}
+
+
 
 /// Implemented by every config section: report each problem to the [`Checker`].
 pub trait Validate {
