@@ -379,6 +379,21 @@ impl<B: Backend> Backend for Managed<B> {
     }
 }
 
+/// The backend's own methods (a simulation's model and data, a camera): the lifecycle
+/// operations and `read`/`write` stay those of the wrapper, which method resolution prefers.
+impl<B: Backend> std::ops::Deref for Managed<B> {
+    type Target = B;
+    fn deref(&self) -> &B {
+        &self.hw
+    }
+}
+
+impl<B: Backend> std::ops::DerefMut for Managed<B> {
+    fn deref_mut(&mut self) -> &mut B {
+        &mut self.hw
+    }
+}
+
 /// Errors of [`open`].
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
