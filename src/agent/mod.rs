@@ -222,9 +222,9 @@ impl Fingerprint {
 
 impl std::fmt::Display for Fingerprint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "sha256:{} (outputs {}", self.combined(), &self.outputs[..16])?;
+        write!(f, "sha256:{} (outputs sha256:{}", self.combined(), self.outputs)?;
         if let Some(l) = &self.learned {
-            write!(f, ", learned state {}", &l[..16])?;
+            write!(f, ", learned state sha256:{l}")?;
         }
         write!(f, ")")
     }
