@@ -503,7 +503,7 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
         } => {
             println!(
                 "{}",
-                crate::vision::bench::bench_vision(width, height, frames)?
+                crate::bench::vision::bench_vision(width, height, frames)?
             );
             Ok(())
         }
@@ -562,7 +562,7 @@ fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
         Cmd::Bench {
             what: BenchCmd::Replay { bag, seconds, reps },
         } => {
-            let r = crate::replay::bench::bench_replay(bag.as_deref(), seconds, reps)?;
+            let r = crate::bench::replay::bench_replay(bag.as_deref(), seconds, reps)?;
             println!("{r}");
             Ok(())
         }
@@ -659,7 +659,7 @@ fn bench_sim(_c: &Config, _steps: u64, _reps: u32) -> Result<()> {
 #[cfg(feature = "mujoco")]
 fn bench_fusion(c: &Config, data: &std::path::Path, sim_seconds: f64) -> Result<()> {
     let r = anyhow::Context::context(
-        crate::fusion::bench::bench_fusion(c, data, sim_seconds),
+        crate::bench::fusion::bench_fusion(c, data, sim_seconds),
         "bench fusion",
     )?;
     println!("{r}");
@@ -673,7 +673,7 @@ fn bench_fusion(_c: &Config, _data: &std::path::Path, _sim_seconds: f64) -> Resu
 
 #[cfg(feature = "realsense")]
 fn bench_realsense(seconds: f64, width: u32, height: u32, reps: u32) -> Result<()> {
-    let r = crate::backend::realsense::bench::bench_playback(seconds, width, height, reps)?;
+    let r = crate::bench::realsense::bench_playback(seconds, width, height, reps)?;
     println!("{r}");
     Ok(())
 }
@@ -691,7 +691,7 @@ fn bench_ros(seconds: f64, rate: f64) -> Result<()> {
     let script = format!("{root}/scripts/bench/ros_latency.py");
     println!(
         "{}",
-        crate::ros::bench::bench_ros(seconds, rate, &python, &script)?
+        crate::bench::ros::bench_ros(seconds, rate, &python, &script)?
     );
     Ok(())
 }
@@ -718,7 +718,7 @@ fn publish_bag(_bag: &std::path::Path, _rate: f64, _delay: f64) -> Result<()> {
 }
 
 fn bench_substrate(a: SubstrateBenchArgs) -> Result<()> {
-    use crate::substrate::bench::{bench_substrate, BenchOptions};
+    use crate::bench::substrate::{bench_substrate, BenchOptions};
     // Relative to the current directory, else to the source tree this binary was built from.
     let local = |p: &str| {
         let p = PathBuf::from(p);

@@ -16,6 +16,7 @@ pub mod action;
 pub mod agent;
 pub mod alloc_count;
 pub mod backend;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod encode;

@@ -10,13 +10,13 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::action::ActionConfig;
 use crate::action::{
-    ControlMode, CurriculumSource, OperatorInput, Prepare, SafetyClamp, SineExplorer, SourceKind,
+    ControlMode, CurriculumSource, Mark, OperatorInput, Prepare, SafetyClamp, SineExplorer,
+    SourceKind,
 };
 use crate::backend::{Backend, BackendError};
-use crate::config::{BackendKind, Config};
-use crate::fusion::{FusedState, Fusion};
-use crate::learn::Mark;
+use crate::fusion::{FusedState, Fusion, FusionConfig};
 use crate::repeat::Repeated;
 use crate::types::{Command, CommandMode, SensorFrame, Time};
 
@@ -82,7 +82,29 @@ pub struct FusedImu {
 /// Touch force above which a contact counts, N.
 pub const TOUCH_THRESHOLD: f64 = 0.05;
 
-/// The agent's own command source (mode `explore`).
+/// What the control loop is built from (the `action:` and `fusion:` sections and the loop's
+/// timing).
+#[derive(Clone, Debug)]
+pub struct LoopSpec<'a> {
+    /// Source, exploration and clamp limits.
+    pub action: &'a ActionConfig,
+    /// Fusion stage.
+    pub fusion: &'a FusionConfig,
+    /// Control period, ns.
+    pub period_ns: i64,
+    /// An operator command older than this makes the loop hold, ns.
+    pub command_timeout_ns: i64,
+    /// Master seed (exploration, resets).
+    pub seed: u64,
+    /// The world is a replayed log (`action.source: auto` performs its commands).
+    pub replaying: bool,
+    /// The config file (for messages).
+    pub config_file: String,
+}
+
+/// The agent's own command source (mode `explore`). The explorer is kept inline (the one
+/// source of long runs, read every cycle); the curriculum is boxed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Source {
     /// Seeded smooth exploration around the start pose.
@@ -121,29 +143,29 @@ pub struct ControlLoop<B: Backend> {
 }
 
 impl<B: Backend> ControlLoop<B> {
-    /// The control loop of `c` around an active backend: fusion (`fusion:`), the safety clamp
-    /// (joint limits from the backend, velocity and effort limits from `action.clamp`), the
-    /// operator command timeout (`ros.command_timeout_ms`) and the command source: `curriculum`
-    /// when given (the driver's plan), else the one `action.source` names (exploration around
-    /// the pose read now, with `action.explore.amplitude`).
-    pub fn new(
-        c: &Config,
+    /// The control loop around an active backend: fusion, the safety clamp (joint limits
+    /// from the backend, velocity and effort limits from `action.clamp`), the operator command
+    /// timeout and the command source: `curriculum` when given (the driver's plan), else the one
+    /// `action.source` names (exploration around the pose read now, with
+    /// `action.explore.amplitude`). `Config` builds it with `ControlLoop::new`.
+    pub fn with_spec(
+        c: &LoopSpec<'_>,
         mut backend: B,
         curriculum: Option<CurriculumSource>,
     ) -> Result<ControlLoop<B>, BackendError> {
         let mut frame = SensorFrame::default();
         let t = backend.now();
         backend.read(t, &mut frame)?;
-        let kind = match (c.action.source, c.backend) {
-            (SourceKind::Auto, BackendKind::Replay) => SourceKind::Recorded,
-            (SourceKind::Auto, _) => SourceKind::Explore,
+        let kind = match (c.action.source, c.replaying) {
+            (SourceKind::Auto, true) => SourceKind::Recorded,
+            (SourceKind::Auto, false) => SourceKind::Explore,
             (k, _) => k,
         };
         let source = match (curriculum, kind) {
             (Some(cur), _) => Source::Curriculum(Box::new(cur)),
             (None, SourceKind::Curriculum) => {
                 return Err(BackendError::Mapping {
-                    file: c.source.display().to_string(),
+                    file: c.config_file.clone(),
                     key: "sattva.ros__parameters.action.source".into(),
                     message: "`curriculum` needs a driver that plans episodes (`sattva sim`, `sattva eval`, `sattva run --curriculum`)".into(),
                 })
@@ -158,19 +180,19 @@ impl<B: Backend> ControlLoop<B> {
             )),
         };
         let clamp = SafetyClamp::new(&backend.info().joint_limits)
-            .with_limits(&c.action.clamp, c.control.period_ns);
+            .with_limits(&c.action.clamp, c.period_ns);
         Ok(ControlLoop {
             backend,
             source,
             clamp,
             frame,
-            fusion: Fusion::new(&c.fusion),
+            fusion: Fusion::new(c.fusion),
             cmd: Command::default(),
             mark: Mark::Free,
             mode: ControlMode::Explore,
             external: Command::default(),
             external_at: None,
-            command_timeout_ns: c.ros.command_timeout_ms as i64 * 1_000_000,
+            command_timeout_ns: c.command_timeout_ns,
             seed: c.seed,
             finished: false,
             fingerprint: Sha256::new(),

@@ -190,12 +190,15 @@ fn curriculum_fits(c: &Config) -> Result<Result<(), String>, BackendError> {
         )));
     }
     let path = model_path(c)?;
-    let model = MjModel::from_xml(&path).map_err(|e| BackendError::Model {
-        file: path.clone(),
-        message: e.to_string(),
-    })?;
+    let Ok(model) = MjModel::from_xml(&path) else {
+        // the backend reports the load error with the config key when the agent opens it
+        return Ok(Err(format!("the model {path} does not load")));
+    };
     let body = model.name_to_id(MjtObjBase::mjOBJ_BODY, crate::backend::mujoco::OBJECT_BODY);
-    let joint = model.name_to_id(MjtObjBase::mjOBJ_JOINT, crate::backend::mujoco::OBJECT_JOINT);
+    let joint = model.name_to_id(
+        MjtObjBase::mjOBJ_JOINT,
+        crate::backend::mujoco::OBJECT_JOINT,
+    );
     Ok(match (body, joint) {
         (Some(_), Some(_)) => Ok(()),
         _ => Err(format!(
@@ -257,12 +260,26 @@ pub fn run_sim(c: &Config, opts: &SimOptions) -> Result<SimSummary, SimError> {
     let (duration_s, plan, total) = match (curriculum, opts.episodes) {
         (true, Some(n)) => (
             None,
-            Some(CurriculumSource::plan(&c.eval, c.seed, resumed_step, n_cal, n as usize, 0)),
+            Some(CurriculumSource::plan(
+                &c.eval,
+                c.seed,
+                resumed_step,
+                n_cal,
+                n as usize,
+                0,
+            )),
             (n as u64 + n_cal as u64, "episodes"),
         ),
         (true, None) => (
             Some(c.sim.duration_s),
-            Some(CurriculumSource::plan(&c.eval, c.seed, resumed_step, n_cal, 100_000, 0)),
+            Some(CurriculumSource::plan(
+                &c.eval,
+                c.seed,
+                resumed_step,
+                n_cal,
+                100_000,
+                0,
+            )),
             (
                 (c.sim.duration_s * 1e9 / c.control.period_ns as f64) as u64,
                 "cycles",

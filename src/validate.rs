@@ -43,8 +43,6 @@ pub enum ConfigError {
     Many(Vec<ConfigError>),
 }
 
-
-
 /// Implemented by every config section: report each problem to the [`Checker`].
 pub trait Validate {
     /// Checks this section; keys passed to the checker are relative to the section.

@@ -165,9 +165,16 @@ fn curriculum_source_allocates_only_when_it_sets_an_episode_up() {
             allocating_cycles += 1;
         }
     }
-    assert_eq!(setup_cycles, PRIMITIVES.len() as u64, "one setup per episode");
+    assert_eq!(
+        setup_cycles,
+        PRIMITIVES.len() as u64,
+        "one setup per episode"
+    );
     assert!(cycles > 200 * PRIMITIVES.len() as u64, "{cycles} cycles");
     // the primitive, clamp, fusion and source cycles allocate nothing
-    assert_eq!(allocating_cycles, 0, "cycles outside episode setup allocated");
+    assert_eq!(
+        allocating_cycles, 0,
+        "cycles outside episode setup allocated"
+    );
     assert_eq!(lp.stats.write_errors + lp.stats.read_errors, 0);
 }

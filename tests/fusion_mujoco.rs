@@ -19,8 +19,8 @@
 use std::path::Path;
 
 use sattva::backend::Backend;
+use sattva::bench::fusion::ImuTrial;
 use sattva::config::Config;
-use sattva::fusion::bench::ImuTrial;
 use sattva::fusion::{ImuFilter, ImuFilterConfig};
 use sattva::types::{Command, CommandMode, Imu, SensorFrame, Time};
 

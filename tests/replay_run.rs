@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
+use sattva::bench::replay::write_synthetic_bag;
 use sattva::config::Config;
-use sattva::replay::bench::write_synthetic_bag;
 use sattva::replay::run::run_replay;
 
 fn cfg() -> Config {

@@ -57,7 +57,7 @@ struct Run {
 fn run(c: &Config, seconds: i64) -> Run {
     let period = c.control.period_ns;
     let b = sattva::backend::mujoco::MujocoBackend::open(c).expect("backend");
-    let mut lp = ControlLoop::new(&c, b, None).expect("loop");
+    let mut lp = ControlLoop::new(c, b, None).expect("loop");
     let t0 = lp.backend.now();
     let mut lockstep_errors = 0u64;
     let mut order = Vec::with_capacity(4 * 1024 * seconds as usize);

@@ -12,9 +12,9 @@ use std::path::Path;
 
 use sattva::action::Primitive;
 use sattva::action::PrimitiveParams;
+use sattva::agent::AgentOptions;
 use sattva::config::Config;
 use sattva::encode::cosine;
-use sattva::agent::AgentOptions;
 use sattva::eval::{curriculum, Scenario, Split};
 
 fn config(vision: bool) -> Config {

@@ -9,8 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::validate::{Checker, Validate};
 use crate::types::{Command, CommandMode, JointVec};
+use crate::validate::{Checker, Validate};
 
 /// Velocity and effort limits of the clamp (`action.clamp`); 0 = unlimited.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -228,8 +228,8 @@ mod tests {
     }
 }
 
+use super::{Mark, Role, Tag};
 use crate::backend::EpisodeSetup;
-use crate::learn::{Mark, Role, Tag};
 use crate::types::{Command, Time};
 
 use super::PrimitiveRun;

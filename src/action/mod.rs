@@ -5,6 +5,7 @@ pub mod clamp;
 pub mod curriculum;
 pub mod explore;
 pub mod ik;
+mod plan;
 pub mod primitive;
 
 use serde::{Deserialize, Serialize};
@@ -12,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::validate::{Checker, Validate};
 
 pub use clamp::{ClampConfig, SafetyClamp};
-pub use explore::SineExplorer;
 pub use curriculum::{CurriculumSource, Prepare};
+pub use explore::SineExplorer;
+pub use plan::{Mark, Role, Tag};
 pub use primitive::{Primitive, PrimitiveParams, PrimitiveRun, PRIMITIVES};
 
 use crate::types::Command;
@@ -94,7 +96,9 @@ impl ControlMode {
     }
 }
 
-/// Operator input to the control loop (from the ROS node, through a lock-free ring).
+/// Operator input to the control loop (from the ROS node, through a lock-free ring). Unboxed:
+/// boxing the command would allocate on the RT path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum OperatorInput {
     /// Switch the control mode.

@@ -1,7 +1,7 @@
 //! The agent, assembled in one place from the config; the modes are drivers over it.
 //!
 //! ```text
-//!   Config ──> backend::open (lifecycle wrapper) ──> ControlLoop::new (fusion, clamp, source)
+//!   Config ──> Config::open_backend (lifecycle wrapper) ──> ControlLoop::new (fusion, clamp, source)
 //!          ──> tasks from sched.tasks: control (read -> fuse -> act -> clamp -> write, record,
 //!              bridge, segmenter) ──ring──> learn (encode -> recognise -> learn; snapshots,
 //!              queries) ; vision (frames -> cleanup/descriptor/heading) ──ring──> control
@@ -109,6 +109,13 @@ pub enum Clocking {
     },
 }
 
+/// The virtual-time driver's progress callback.
+pub type OnTick = Box<dyn FnMut(&Progress)>;
+
+/// One orientation sample of a [`Tap`]: time, fused orientation if valid, ground truth if the
+/// frame had one (`[w, x, y, z]`).
+pub type OrientationSample = (Time, Option<[f64; 4]>, Option<[f64; 4]>);
+
 /// What the driver asks of a run.
 #[derive(Default)]
 pub struct AgentOptions {
@@ -133,7 +140,7 @@ pub struct AgentOptions {
     /// Progress counters for the driver's display.
     pub progress: Option<Arc<Progress>>,
     /// Called by the virtual-time driver about every 100 ms of wall time (progress display).
-    pub on_tick: Option<Box<dyn FnMut(&Progress)>>,
+    pub on_tick: Option<OnTick>,
     /// Fault injection for tests: block the ROS node thread for `(after, for)` wall time.
     pub stall_ros: Option<(Duration, Duration)>,
 }
@@ -184,7 +191,7 @@ pub struct AgentReport {
 pub struct Tap {
     /// `(time, fused orientation if valid, ground-truth orientation if the frame had one)`,
     /// every n-th cycle.
-    pub orientation: Vec<(Time, Option<[f64; 4]>, Option<[f64; 4]>)>,
+    pub orientation: Vec<OrientationSample>,
     /// Wall-clock execution time of every cycle, us.
     pub cycle_us: Vec<f64>,
 }
@@ -222,7 +229,12 @@ impl Fingerprint {
 
 impl std::fmt::Display for Fingerprint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "sha256:{} (outputs sha256:{}", self.combined(), self.outputs)?;
+        write!(
+            f,
+            "sha256:{} (outputs sha256:{}",
+            self.combined(),
+            self.outputs
+        )?;
         if let Some(l) = &self.learned {
             write!(f, ", learned state sha256:{l}")?;
         }
@@ -308,7 +320,7 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
     let wall0 = Instant::now();
     let clocking = opts.clocking();
     // 1. the world
-    let mut backend = crate::backend::open(c, opts.bag.as_deref())?;
+    let mut backend = c.open_backend(opts.bag.as_deref())?;
     if matches!(clocking, Clocking::Virtual { .. })
         && !matches!(backend.clock(), ClockKind::Simulated | ClockKind::Replay)
     {
@@ -410,8 +422,7 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
     }
     let _ = clock;
     // 7. the recorder (non-RT writer thread)
-    let recorder =
-        crate::record::start_for_run(c, info.joint_names.clone(), info.contact_names.clone())?;
+    let recorder = start_recorder(c, info.joint_names.clone(), info.contact_names.clone())?;
     let (recorder, record_sink) = match recorder {
         Some((r, s)) => (Some(r), Some(s)),
         None => (None, None),
@@ -466,7 +477,9 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
         vision: vision_sink,
         record: record_sink.clone(),
         tap: tap_tx,
-        end_ns: opts.duration_s.map(|d| t_start.0 + (d * 1e9).round() as i64),
+        end_ns: opts
+            .duration_s
+            .map(|d| t_start.0 + (d * 1e9).round() as i64),
         health_every: (100_000_000 / c.control.period_ns).max(1) as u64, // 10 Hz
         jobs: 0,
         done: done.clone(),
@@ -647,6 +660,32 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
         recorded,
         tap,
     })
+}
+
+/// Starts recording a run if `record.enabled`: a new bag directory `sattva_<unix seconds>` under
+/// `record.dir` (relative to the config file). Returns the recorder (non-RT writer thread) and the
+/// sink the control task pushes into.
+fn start_recorder(
+    cfg: &Config,
+    joint_names: Vec<String>,
+    contact_names: Vec<String>,
+) -> Result<Option<(crate::record::Recorder, crate::record::RecordSink)>, crate::record::RecordError>
+{
+    if !cfg.record.enabled {
+        return Ok(None);
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let dir = cfg
+        .resolve_path(&cfg.record.dir)
+        .join(format!("sattva_{stamp}"));
+    tracing::info!(bag = %dir.display(), "recording");
+    let (sink, source) = crate::record::record_queue(cfg.record.queue_capacity.max(1) as usize);
+    let rec = crate::record::Recorder::start_with(source, &dir, &cfg.record, joint_names)?
+        .with_contact_names(contact_names);
+    Ok(Some((rec, sink)))
 }
 
 fn write_trace_row(w: &mut impl std::io::Write, f: &SensorFrame) -> std::io::Result<()> {

@@ -4,7 +4,7 @@
 //! names resolved), *activated* (ready to read and write), and *deactivated* (safe state). The
 //! framework owns the lifecycle: [`Managed`] holds the state machine and calls a backend's hooks
 //! (`configure`, `activate`, `deactivate`) once per transition, in order; backends implement
-//! only the hooks and never check states themselves. [`open`] is the one factory: it builds the
+//! only the hooks and never check states themselves. `Config::open_backend` is the one factory: it builds the
 //! backend `backend:` names, wrapped and configured. In the active state the RT control task
 //! calls, once per cycle:
 //!
@@ -21,6 +21,7 @@ pub mod composite;
 pub mod mujoco_config;
 pub mod realsense;
 pub mod replay;
+pub mod replay_config;
 #[cfg(feature = "ros2")]
 pub mod robot;
 pub mod robot_config;
@@ -30,8 +31,33 @@ pub mod camera;
 #[cfg(feature = "mujoco")]
 pub mod mujoco;
 
-use crate::config::{BackendKind, Config};
 use crate::types::{ClockKind, Command, SensorFrame, Time};
+
+/// What every backend needs beside its own config section: where the config came from
+/// (errors name it; relative paths resolve against its directory) and the loop it serves.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Context {
+    /// The config file (for messages).
+    pub file: String,
+    /// Its directory.
+    pub base_dir: std::path::PathBuf,
+    /// Control period, ns.
+    pub period_ns: i64,
+    /// Master seed.
+    pub seed: u64,
+}
+
+impl Context {
+    /// `p` resolved against the config file's directory (absolute paths unchanged).
+    pub fn resolve(&self, p: &str) -> std::path::PathBuf {
+        let p = std::path::Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+}
 
 /// What a curriculum episode asks of the world before it starts (see
 /// [`Backend::setup_episode`]).
@@ -349,17 +375,21 @@ impl<B: Backend> Backend for Managed<B> {
     }
     #[inline]
     fn read(&mut self, t: Time, frame: &mut SensorFrame) -> Result<(), BackendError> {
-        self.state.expect(self.hw.name(), "read", Lifecycle::Active)?;
+        self.state
+            .expect(self.hw.name(), "read", Lifecycle::Active)?;
         self.hw.read(t, frame)
     }
     #[inline]
     fn write(&mut self, t: Time, cmd: &Command) -> Result<(), BackendError> {
-        self.state.expect(self.hw.name(), "write", Lifecycle::Active)?;
+        self.state
+            .expect(self.hw.name(), "write", Lifecycle::Active)?;
         self.hw.write(t, cmd)
     }
     fn reset(&mut self, seed: u64) -> Result<(), BackendError> {
         if self.state == Lifecycle::Unconfigured {
-            return self.state.expect(self.hw.name(), "reset", Lifecycle::Inactive);
+            return self
+                .state
+                .expect(self.hw.name(), "reset", Lifecycle::Inactive);
         }
         self.hw.reset(seed)
     }
@@ -394,7 +424,7 @@ impl<B: Backend> std::ops::DerefMut for Managed<B> {
     }
 }
 
-/// Errors of [`open`].
+/// Errors of opening the configured backend (`Config::open_backend`).
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     /// The backend failed to build or configure.
@@ -408,70 +438,4 @@ pub enum OpenError {
         /// The features it needs.
         features: &'static str,
     },
-}
-
-/// The one backend factory: builds the backend `c.backend` names (`robot` = the robot's joints
-/// composed with its RealSense camera when `robot.camera`), wrapped in its lifecycle and
-/// configured. `bag` overrides `replay.bag`.
-pub fn open(c: &Config, bag: Option<&std::path::Path>) -> Result<Managed, OpenError> {
-    let hw: Box<dyn Backend> = match c.backend {
-        BackendKind::Mujoco => {
-            #[cfg(feature = "mujoco")]
-            {
-                Box::new(mujoco::MujocoBackend::new(c)?)
-            }
-            #[cfg(not(feature = "mujoco"))]
-            return Err(OpenError::Unsupported {
-                backend: "mujoco",
-                features: "mujoco",
-            });
-        }
-        BackendKind::Replay => Box::new(replay::ReplayBackend::new(c, bag)?),
-        BackendKind::Realsense => {
-            #[cfg(feature = "realsense")]
-            {
-                Box::new(realsense::RealsenseBackend::new(c)?)
-            }
-            #[cfg(not(feature = "realsense"))]
-            return Err(OpenError::Unsupported {
-                backend: "realsense",
-                features: "realsense",
-            });
-        }
-        BackendKind::Robot => open_robot(c)?,
-    };
-    let mut b = Managed::new(hw);
-    b.configure()?;
-    Ok(b)
-}
-
-/// `backend: robot`: the robot's joints (ros2_control over ROS 2), with the RealSense camera
-/// (IMU, depth) composed in when `robot.camera`.
-fn open_robot(c: &Config) -> Result<Box<dyn Backend>, OpenError> {
-    #[cfg(feature = "ros2")]
-    {
-        let joints = robot::RobotJointsBackend::new(c)?;
-        let camera = c.robot.as_ref().is_some_and(|r| r.camera);
-        if !camera {
-            return Ok(Box::new(joints));
-        }
-        #[cfg(feature = "realsense")]
-        {
-            let cam = realsense::RealsenseBackend::new(c)?;
-            Ok(Box::new(composite::Composite::new(joints, cam)?))
-        }
-        #[cfg(not(feature = "realsense"))]
-        Err(OpenError::Unsupported {
-            backend: "robot with robot.camera: true",
-            features: "ros2,realsense",
-        })
-    }
-    #[cfg(not(feature = "ros2"))]
-    {
-        let _ = c;
-        Err(OpenError::Unsupported {
-            backend: "robot",
-            features: "ros2",
-        })
-    }
 }

@@ -17,7 +17,6 @@ use rand_distr::{Distribution, StandardNormal};
 
 use super::mujoco_config::{ActuatorMode, MujocoConfig};
 use super::{Backend, BackendError, BackendInfo, Lifecycle};
-use crate::config::Config;
 use crate::types::{
     ClockKind, Command, CommandMode, GroundTruth, Imu, JointVec, SensorFrame, Time, MAX_CONTACTS,
     MAX_JOINTS,
@@ -58,7 +57,7 @@ pub struct MujocoBackend {
     rng: ChaCha8Rng,
     /// Publishes the state for the vision task's renderer once a frame source was taken.
     #[cfg(feature = "render")]
-    state_pub: Option<crate::vision::task::mujoco_source::StatePublisher>,
+    state_pub: Option<super::camera::StatePublisher>,
     accel_bias: [f64; 3],
     gyro_bias: [f64; 3],
     /// Active command (mode + targets), re-applied by the PD law at every physics substep.
@@ -79,19 +78,14 @@ pub const OBJECT_BODY: &str = "object";
 pub const OBJECT_JOINT: &str = "object_free";
 
 impl MujocoBackend {
-    /// A backend for `config`'s `mujoco:` section. Nothing is loaded until `configure`.
-    pub fn new(config: &Config) -> Result<MujocoBackend, BackendError> {
-        let cfg = config.mujoco().map_err(|e| BackendError::Mapping {
-            file: config.source.display().to_string(),
-            key: "mujoco".into(),
-            message: e.to_string(),
-        })?;
-        Ok(MujocoBackend {
-            model_path: config.resolve_path(&cfg.model),
+    /// A backend for a `mujoco:` section. Nothing is loaded until `configure`.
+    pub fn with_section(cfg: &MujocoConfig, ctx: &super::Context) -> MujocoBackend {
+        MujocoBackend {
+            model_path: ctx.resolve(&cfg.model),
             cfg: cfg.clone(),
-            config_file: config.source.display().to_string(),
-            period_ns: config.control.period_ns,
-            seed: config.seed,
+            config_file: ctx.file.clone(),
+            period_ns: ctx.period_ns,
+            seed: ctx.seed,
             data: None,
             map: Map::default(),
             info: BackendInfo::default(),
@@ -99,7 +93,7 @@ impl MujocoBackend {
             substeps: 1,
             timestep_ns: 0,
             t_ns: 0,
-            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            rng: ChaCha8Rng::seed_from_u64(ctx.seed),
             #[cfg(feature = "render")]
             state_pub: None,
             accel_bias: [0.0; 3],
@@ -109,16 +103,7 @@ impl MujocoBackend {
             hold: JointVec::new(),
             object: None,
             base_model: None,
-        })
-    }
-
-    /// The backend of `config`, configured and activated under the lifecycle wrapper, with
-    /// its concrete type kept (tests and benchmarks that look into the simulation).
-    pub fn open(config: &Config) -> Result<super::Managed<MujocoBackend>, BackendError> {
-        let mut b = super::Managed::new(MujocoBackend::new(config)?);
-        b.configure()?;
-        b.activate()?;
-        Ok(b)
+        }
     }
 
     /// The loaded model (after `configure`).
@@ -181,7 +166,6 @@ impl MujocoBackend {
             message,
         }
     }
-
 
     /// Resolves a sensor name to its address in `sensordata`, checking its dimension.
     fn sensor_adr(
@@ -503,7 +487,6 @@ impl Backend for MujocoBackend {
         Ok(())
     }
 
-
     fn info(&self) -> &BackendInfo {
         &self.info
     }
@@ -645,8 +628,7 @@ impl Backend for MujocoBackend {
         }
         let cam = self.cfg.camera.clone()?;
         let model = Arc::new(self.model()?.clone());
-        let (publisher, source) =
-            crate::vision::task::mujoco_source::mujoco_source(model, &cam, &self.config_file);
+        let (publisher, source) = super::camera::mujoco_source(model, &cam, &self.config_file);
         self.state_pub = Some(publisher);
         Some(Box::new(source))
     }

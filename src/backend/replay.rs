@@ -13,10 +13,10 @@
 
 use std::path::{Path, PathBuf};
 
+use super::replay_config::ReplayConfig;
 use super::{Backend, BackendError, BackendInfo, Lifecycle};
-use crate::config::Config;
 use crate::record::msgs::{self, RosMessage};
-use crate::replay::{Bag, ReplayConfig};
+use crate::record::reader::Bag;
 use crate::types::{
     ClockKind, Command, CommandMode, ContactVec, GroundTruth, Imu, JointSample, SensorFrame, Time,
     MAX_JOINTS,
@@ -63,15 +63,19 @@ pub struct ReplayBackend {
 }
 
 impl ReplayBackend {
-    /// A backend for `bag` (overrides `replay.bag` of the config when given).
-    pub fn new(config: &Config, bag: Option<&Path>) -> Result<ReplayBackend, BackendError> {
-        let file = config.source.display().to_string();
+    /// A backend for a `replay:` section over `bag` (else `replay.bag`, resolved against the
+    /// config file's directory). Nothing is read until `configure`.
+    pub fn with_section(
+        cfg: &ReplayConfig,
+        ctx: &super::Context,
+        bag: Option<&Path>,
+    ) -> Result<ReplayBackend, BackendError> {
         let bag_path = match bag {
             Some(b) => b.to_path_buf(),
-            None if !config.replay.bag.is_empty() => config.resolve_path(&config.replay.bag),
+            None if !cfg.bag.is_empty() => ctx.resolve(&cfg.bag),
             None => {
                 return Err(BackendError::Mapping {
-                    file,
+                    file: ctx.file.clone(),
                     key: "replay.bag".into(),
                     message: "no bag: set `replay.bag` or pass one on the command line".into(),
                 })
@@ -79,9 +83,9 @@ impl ReplayBackend {
         };
         Ok(Self::with_mapping(
             &bag_path,
-            config.replay.clone(),
-            config.control.period_ns,
-            file,
+            cfg.clone(),
+            ctx.period_ns,
+            ctx.file.clone(),
         ))
     }
 
@@ -133,7 +137,6 @@ impl ReplayBackend {
         }
     }
 
-
     /// Checks that `key`'s topic, when present in the bag, has type `M`.
     fn topic_type_ok<M: RosMessage>(
         &self,
@@ -171,14 +174,18 @@ impl ReplayBackend {
         );
         let bag = Bag::open_topics(
             &self.bag_path,
-            &[&imu_topic, &js_topic, &gt_topic, &cmd_topic, &contacts_topic],
+            &[
+                &imu_topic,
+                &js_topic,
+                &gt_topic,
+                &cmd_topic,
+                &contacts_topic,
+            ],
         )
-        .map_err(|e| {
-                BackendError::Model {
-                    file: self.bag_path.display().to_string(),
-                    message: e.to_string(),
-                }
-            })?;
+        .map_err(|e| BackendError::Model {
+            file: self.bag_path.display().to_string(),
+            message: e.to_string(),
+        })?;
         self.topic_type_ok::<msgs::Imu>(&bag, "imu_topic", &imu_topic)?;
         self.topic_type_ok::<msgs::JointState>(&bag, "joint_states_topic", &js_topic)?;
         self.topic_type_ok::<msgs::PoseStamped>(&bag, "ground_truth_topic", &gt_topic)?;
@@ -407,7 +414,6 @@ impl Backend for ReplayBackend {
         Ok(())
     }
 
-
     fn info(&self) -> &BackendInfo {
         &self.info
     }
@@ -445,7 +451,9 @@ impl Backend for ReplayBackend {
             self.contact_i += 1;
         }
         if self.contact_i > 0 {
-            frame.contacts.clone_from(&self.contacts[self.contact_i - 1].1);
+            frame
+                .contacts
+                .clone_from(&self.contacts[self.contact_i - 1].1);
         }
         while self.command_i < self.commands.len() && self.commands[self.command_i].0 <= t.0 {
             self.command_i += 1;

@@ -22,7 +22,6 @@ use futures::StreamExt;
 
 use super::robot_config::{CommandInterface, RobotJointsConfig};
 use super::{Backend, BackendError, BackendInfo, Lifecycle};
-use crate::config::Config;
 use crate::sched::channel::{latest, ring, LatestRx, LatestTx, RingRx, RingTx};
 use crate::sched::monotonic_ns;
 use crate::types::{ClockKind, Command, CommandMode, JointSample, JointVec, SensorFrame, Time};
@@ -84,17 +83,12 @@ pub struct RobotJointsBackend {
 }
 
 impl RobotJointsBackend {
-    /// A backend for the config's `robot:` section.
-    pub fn new(config: &Config) -> Result<RobotJointsBackend, BackendError> {
-        let cfg = config.robot.clone().ok_or_else(|| BackendError::Mapping {
-            file: config.source.display().to_string(),
-            key: "sattva.ros__parameters.robot".into(),
-            message: "missing: the robot-joints backend needs a `robot:` section (joint_names, topics, limits)".into(),
-        })?;
-        Ok(RobotJointsBackend {
-            cfg,
+    /// A backend for a `robot:` section.
+    pub fn with_section(cfg: &RobotJointsConfig, ctx: &super::Context) -> RobotJointsBackend {
+        RobotJointsBackend {
+            cfg: cfg.clone(),
 
-            period_ns: config.control.period_ns,
+            period_ns: ctx.period_ns,
             state: Lifecycle::Unconfigured,
             info: BackendInfo::default(),
             states: None,
@@ -109,14 +103,13 @@ impl RobotJointsBackend {
             stop: Arc::new(AtomicBool::new(false)),
             thread: None,
             out: OutCommand::default(),
-        })
+        }
     }
 
     /// The backend's counters.
     pub fn stats(&self) -> &Arc<RobotStats> {
         &self.stats
     }
-
 
     fn limit(v: &Option<Vec<f64>>, i: usize, default: f64) -> f64 {
         v.as_ref()
@@ -311,7 +304,6 @@ impl Backend for RobotJointsBackend {
         self.state = Lifecycle::Inactive;
         Ok(())
     }
-
 
     fn info(&self) -> &BackendInfo {
         &self.info

@@ -16,11 +16,12 @@
 //! Every error names the file, the key path (`sattva.ros__parameters.mujoco.model`) and what was
 //! expected. Unknown keys are errors (a typo must not silently fall back to a default).
 
-
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_norway::Value;
+
+mod assemble;
 
 pub use crate::validate::{Checker, ConfigError, Validate};
 
@@ -109,7 +110,7 @@ pub struct Config {
     pub action: crate::action::ActionConfig,
     /// Curriculum and literacy evaluation (`sattva eval literacy`, `sattva sim`).
     #[serde(default)]
-    pub eval: crate::eval::EvalConfig,
+    pub eval: crate::action::curriculum::EvalConfig,
     /// The learning substrate.
     #[serde(default)]
     pub substrate: crate::substrate::SubstrateConfig,
@@ -127,7 +128,7 @@ pub struct Config {
     pub record: crate::record::RecordConfig,
     /// Replay of rosbag2 bags (`replay:` section).
     #[serde(default)]
-    pub replay: crate::replay::ReplayConfig,
+    pub replay: crate::backend::replay_config::ReplayConfig,
     /// Sensor fusion stage.
     #[serde(default)]
     pub fusion: crate::fusion::FusionConfig,

@@ -18,9 +18,9 @@
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::validate::{Checker, Validate};
 use crate::fusion::FusedState;
 use crate::types::{Command, CommandMode, Time};
+use crate::validate::{Checker, Validate};
 
 /// Largest supported output dimension.
 pub const MAX_DIM: usize = 1024;
@@ -83,6 +83,9 @@ pub struct EncodeConfig {
     pub profile: ProfileConfig,
 }
 
+/// Most phase bins of an experience's trajectory and touch profiles.
+pub const MAX_PROFILE_BINS: usize = 16;
+
 /// `encode.profile`: how an experience's course is encoded beside its two ends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -127,9 +130,14 @@ impl Validate for EncodeConfig {
         c.range_f64("norm_window", self.norm_window, 1.0, 1e9);
         c.range_f64("context_weight", self.context_weight, 0.0, 1000.0);
         c.section("profile", |c| {
-            let max_bins = crate::learn::MAX_BINS as u64;
+            let max_bins = MAX_PROFILE_BINS as u64;
             c.range_u64("bins", self.profile.bins as u64, 1, max_bins);
-            c.range_f64("trajectory_weight", self.profile.trajectory_weight, 0.0, 1000.0);
+            c.range_f64(
+                "trajectory_weight",
+                self.profile.trajectory_weight,
+                0.0,
+                1000.0,
+            );
             c.range_f64("touch_weight", self.profile.touch_weight, 0.0, 1000.0);
         });
         let w = &self.weights;

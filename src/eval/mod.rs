@@ -47,4 +47,6 @@ pub enum EvalError {
     Baselines(String),
 }
 
-pub use crate::action::curriculum::{curriculum, EvalConfig, Scenario, Split, Variation, OBJECT_HOME};
+pub use crate::action::curriculum::{
+    curriculum, EvalConfig, Scenario, Split, Variation, OBJECT_HOME,
+};

@@ -6,8 +6,8 @@
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use super::EvalError;
 use super::literacy::{export_path, LiteracyReport, Row};
+use super::EvalError;
 
 impl fmt::Display for LiteracyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -24,7 +24,6 @@
 //! assert!(s.validity.orientation && (s.orientation[0] - 1.0).abs() < 1e-6);
 //! ```
 
-pub mod bench;
 pub mod contacts;
 pub mod depth;
 pub mod imu;
@@ -34,8 +33,8 @@ pub mod vqf;
 use arrayvec::ArrayVec;
 use serde::{Deserialize, Serialize};
 
-use crate::validate::{Checker, Validate};
 use crate::types::{ContactVec, JointVec, SensorFrame, Time, MAX_CONTACTS};
+use crate::validate::{Checker, Validate};
 
 pub use contacts::{ContactEstimate, ContactFilter};
 pub use depth::{reduce_depth, DepthError, DepthGrid, DepthImage, DepthPixels, MAX_DEPTH_CELLS};

@@ -171,7 +171,6 @@ pub(crate) fn message(s: &str) -> ArrayString<256> {
     truncated(s)
 }
 
-
 /// The learn task's end of the learn <-> ROS channels.
 pub struct LearnPorts {
     pub(super) events: RingTx<AttractorEvent>,
@@ -213,4 +212,3 @@ pub fn learn_bridge(capacity: usize) -> (LearnPorts, LearnRosSide) {
         },
     )
 }
-

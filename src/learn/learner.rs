@@ -11,7 +11,6 @@ use super::bridge::{
 };
 use super::segment::{Role, Segment};
 use super::LearnError;
-use crate::config::Config;
 use crate::encode::{Encoder, Experience, Layout};
 use crate::substrate::{AttractorId, Substrate};
 use crate::types::Time;
@@ -61,12 +60,21 @@ pub struct Learner {
 }
 
 impl Learner {
-    /// A learner for a robot with `layout`, configured by `c.encode`, `c.substrate` and
-    /// `c.learn` (resuming from `learn.resume` when set).
-    pub fn new(c: &Config, layout: Layout) -> Result<Learner, LearnError> {
-        let mut encoder = Encoder::new(&c.encode, layout, c.seed);
+    /// A learner for a robot with `layout`: the encoder of `encode` (plus the course profiles
+    /// and, when `visual_weight > 0`, the vision task's descriptor), the substrate of
+    /// `substrate` or the snapshot `resume`, `calibration` experiences calibrating first.
+    pub fn with_sections(
+        encode: &crate::encode::EncodeConfig,
+        substrate: &crate::substrate::SubstrateConfig,
+        calibration: u64,
+        visual_weight: f64,
+        resume: Option<&std::path::Path>,
+        seed: u64,
+        layout: Layout,
+    ) -> Result<Learner, LearnError> {
+        let mut encoder = Encoder::new(encode, layout, seed);
         // the experience's course: joint trajectory and touch profiles over phase bins
-        let p = &c.encode.profile;
+        let p = &encode.profile;
         let bins = (p.bins as usize).clamp(1, super::MAX_BINS);
         let traj = p.trajectory_weight > 0.0 && layout.joints > 0;
         let touch = p.touch_weight > 0.0 && layout.contacts > 0;
@@ -81,32 +89,34 @@ impl Learner {
             encoder = encoder.with_extra_modality("touch_profile", bins, p.touch_weight as f32);
         }
         // the vision task's descriptor as a modality (segments without one encode zeros)
-        let visual = c.vision.enabled && c.vision.encoder_weight > 0.0;
+        let visual = visual_weight > 0.0;
         if visual {
-            let w = c.vision.encoder_weight as f32;
+            let w = visual_weight as f32;
             encoder = encoder
                 .with_extra_modality("visual", DESCRIPTOR_LEN, w)
                 .with_extra_modality("visual_change", DESCRIPTOR_LEN, w);
         }
         let dim = encoder.dim();
-        let substrate = if c.learn.resume.is_empty() {
-            let mut sc = c.substrate.clone();
-            sc.dim = dim as u64;
-            Substrate::new(sc)?
-        } else {
-            let p = c.resolve_path(&c.learn.resume);
-            let (s, info) = Substrate::load(&p)?;
-            if s.config().dim as usize != dim {
-                return Err(LearnError::Dimension {
-                    file: p.display().to_string(),
-                    snapshot: s.config().dim,
-                    encoder: dim,
-                });
+        let substrate = match resume {
+            None => {
+                let mut sc = substrate.clone();
+                sc.dim = dim as u64;
+                Substrate::new(sc)?
             }
-            tracing::info!(file = %p.display(), attractors = s.len(), step = info.step, "substrate resumed");
-            s
+            Some(p) => {
+                let (s, info) = Substrate::load(p)?;
+                if s.config().dim as usize != dim {
+                    return Err(LearnError::Dimension {
+                        file: p.display().to_string(),
+                        snapshot: s.config().dim,
+                        encoder: dim,
+                    });
+                }
+                tracing::info!(file = %p.display(), attractors = s.len(), step = info.step, "substrate resumed");
+                s
+            }
         };
-        let mut l = Self::with_parts(encoder, substrate, c.learn.calibration_windows as u64);
+        let mut l = Self::with_parts(encoder, substrate, calibration);
         l.visual = visual;
         l.profile = (traj, touch);
         // the labels a resumed substrate carries count as taught
@@ -241,8 +251,13 @@ impl Learner {
         let dim = self.encoder.dim();
         self.exp.dim = dim;
         self.exp.t = seg.after.t;
-        self.encoder
-            .encode_with(&seg.before, &seg.cmd, &seg.after, &extra, &mut self.exp.v[..dim])
+        self.encoder.encode_with(
+            &seg.before,
+            &seg.cmd,
+            &seg.after,
+            &extra,
+            &mut self.exp.v[..dim],
+        )
     }
 
     /// Encodes and learns one segment; events go to `emit` (recognised, then created or
@@ -513,12 +528,20 @@ impl Learner {
     }
 }
 
-
-/// Labels are `'static` (the curriculum's primitive names); labels loaded from a snapshot are
-/// matched to those, and unknown ones leaked once (a snapshot holds few distinct labels).
+/// Labels are `&'static str` (they cross the control -> learn ring inside fixed-size tags);
+/// a label loaded from a snapshot is stored once per distinct text for the process's life (a
+/// substrate holds few distinct labels).
 fn intern(name: &str) -> &'static str {
-    if let Some(p) = crate::action::Primitive::from_name(name) {
-        return p.name();
+    use std::collections::BTreeSet;
+    use std::sync::{Mutex, OnceLock};
+    static LABELS: OnceLock<Mutex<BTreeSet<&'static str>>> = OnceLock::new();
+    let Ok(mut set) = LABELS.get_or_init(Default::default).lock() else {
+        return "";
+    };
+    if let Some(l) = set.get(name) {
+        return l;
     }
-    Box::leak(name.to_string().into_boxed_str())
+    let l: &'static str = Box::leak(name.to_string().into_boxed_str());
+    set.insert(l);
+    l
 }

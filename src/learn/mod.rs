@@ -115,4 +115,3 @@ pub enum LearnError {
         source: std::io::Error,
     },
 }
-

@@ -11,53 +11,13 @@
 //! the start) and the touch profile (largest contact force per bin), and the newest visual
 //! descriptors at its ends.
 
+pub use crate::action::{Mark, Role, Tag};
 use crate::fusion::FusedState;
 use crate::types::{Command, CommandMode, JointVec, MAX_JOINTS};
 use crate::vision::Descriptor;
 
 /// Most phase bins of a trajectory profile.
-pub const MAX_BINS: usize = 16;
-
-/// What an experience is for.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Role {
-    /// The learner decides: the first `learn.calibration_windows` calibrate, then learn.
-    #[default]
-    Auto,
-    /// Calibrate the encoder's feature statistics only.
-    Calibrate,
-    /// Recognise, then learn.
-    Learn,
-    /// Recognise only (evaluation of novel scenarios).
-    Recognise,
-}
-
-/// The teacher's word on an episode (fixed size: crosses the ring by value).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Tag {
-    /// Label (e.g. the primitive's name); empty = none.
-    pub label: &'static str,
-    /// What the experience is for.
-    pub role: Role,
-    /// Index of the episode in its source (to find the scenario again).
-    pub episode: u32,
-}
-
-/// Where a cycle stands in the command source's plan.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub enum Mark {
-    /// No plan: fixed windows.
-    #[default]
-    Free,
-    /// Not part of any experience (a world reset, settling): the current one is dropped.
-    Pause,
-    /// First cycle of an episode.
-    Begin(Tag),
-    /// Inside the episode at this phase in `[0, 1]`.
-    Within(f64),
-    /// Last cycle of the episode at this phase.
-    End(f64),
-}
+pub const MAX_BINS: usize = crate::encode::MAX_PROFILE_BINS;
 
 /// One experience as cut from the control stream.
 #[derive(Clone, Debug, PartialEq)]
@@ -316,7 +276,9 @@ mod tests {
     #[test]
     fn windows_with_mean_command_and_profile() {
         let mut s = Segmenter::new(4, 4, true);
-        assert!(s.push(&state(0, 0.0), &pos(1.0), None, Mark::Free).is_none()); // start
+        assert!(s
+            .push(&state(0, 0.0), &pos(1.0), None, Mark::Free)
+            .is_none()); // start
         for i in 1..4 {
             assert!(s
                 .push(&state(i, i as f64), &pos(i as f64), None, Mark::Free)
@@ -330,7 +292,7 @@ mod tests {
         assert_eq!(seg.after.t, Time(4));
         assert_eq!(seg.cmd.mode, CommandMode::Position);
         assert!((seg.cmd.values[0] - 2.5).abs() < 1e-12); // mean of 1..=4
-        // displacement from the start per phase bin: 1/4 -> bin 1 ... 4/4 -> bin 3 (clamped)
+                                                          // displacement from the start per phase bin: 1/4 -> bin 1 ... 4/4 -> bin 3 (clamped)
         assert_eq!(seg.trajectory(), &[0.0, 1.0, 2.0, 4.0]);
         // the next window starts at the previous end
         for i in 5..8 {
@@ -355,8 +317,12 @@ mod tests {
         let mut bad = state(2, 0.0);
         bad.validity.orientation = false;
         assert!(s.push(&bad, &pos(0.0), None, Mark::Free).is_none());
-        assert!(s.push(&state(3, 0.0), &pos(0.0), None, Mark::Free).is_none()); // new start
-        assert!(s.push(&state(4, 0.0), &pos(0.0), None, Mark::Free).is_none());
+        assert!(s
+            .push(&state(3, 0.0), &pos(0.0), None, Mark::Free)
+            .is_none()); // new start
+        assert!(s
+            .push(&state(4, 0.0), &pos(0.0), None, Mark::Free)
+            .is_none());
         assert_eq!(
             s.push(&state(5, 0.0), &pos(0.0), None, Mark::Free)
                 .map(|g| g.before.t),
@@ -381,7 +347,9 @@ mod tests {
             role: Role::Learn,
             episode: 3,
         };
-        assert!(s.push(&state(0, 9.0), &pos(9.0), None, Mark::Pause).is_none());
+        assert!(s
+            .push(&state(0, 9.0), &pos(9.0), None, Mark::Pause)
+            .is_none());
         assert!(s
             .push(&state(1, 1.0), &pos(1.0), None, Mark::Begin(tag))
             .is_none());
@@ -397,6 +365,8 @@ mod tests {
         assert!((seg.cmd.values[0] - 3.0).abs() < 1e-12);
         assert_eq!(seg.trajectory(), &[0.0, 3.0]);
         // an end without its beginning is not an experience
-        assert!(s.push(&state(4, 0.0), &pos(0.0), None, Mark::End(1.0)).is_none());
+        assert!(s
+            .push(&state(4, 0.0), &pos(0.0), None, Mark::End(1.0))
+            .is_none());
     }
 }

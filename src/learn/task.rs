@@ -5,9 +5,10 @@ use std::path::PathBuf;
 
 use arrayvec::ArrayVec;
 
-use super::bridge::{message, AttractorInfo, LearnPorts, LearnReply, LearnRequest, MAX_PATTERN, MAX_QUERY_K};
-use super::{LearnError, Learner, LearnStats, Segment};
-use crate::config::Config;
+use super::bridge::{
+    message, AttractorInfo, LearnPorts, LearnReply, LearnRequest, MAX_PATTERN, MAX_QUERY_K,
+};
+use super::{LearnError, LearnStats, Learner, Segment};
 use crate::sched::channel::RingRx;
 use crate::sched::{Job, Task};
 use crate::substrate::snapshot::SnapshotWriter;
@@ -56,16 +57,16 @@ pub struct LearnOutcome {
 }
 
 impl LearnTask {
-    /// A learn task over `learner`, fed by `segments`, talking to ROS through `ports`.
-    pub fn new(
-        c: &Config,
+    /// A learn task over `learner` as `learn` configures it (snapshots to `snapshot_path`),
+    /// fed by `segments`, talking to ROS through `ports`; its outcome goes to `done`.
+    pub fn with_section(
+        learn: &super::LearnConfig,
+        snapshot_path: Option<PathBuf>,
         learner: Learner,
         segments: RingRx<Segment>,
         ports: Option<LearnPorts>,
         done: std::sync::mpsc::Sender<LearnOutcome>,
     ) -> Result<LearnTask, LearnError> {
-        let snapshot_path =
-            (!c.learn.snapshot.is_empty()).then(|| c.resolve_path(&c.learn.snapshot));
         let writer = match &snapshot_path {
             Some(p) => {
                 if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -83,8 +84,8 @@ impl LearnTask {
             }
             None => None,
         };
-        let set_period_ns = c.learn.set_period_ms as i64 * 1_000_000;
-        let snapshot_period_ns = (c.learn.snapshot_period_s * 1e9) as i64;
+        let set_period_ns = learn.set_period_ms as i64 * 1_000_000;
+        let snapshot_period_ns = (learn.snapshot_period_s * 1e9) as i64;
         Ok(LearnTask {
             learner: Some(learner),
             segments,
@@ -283,7 +284,9 @@ impl LearnTask {
         if t >= self.next_set {
             self.next_set = t + self.set_period_ns;
             if let Some(p) = &mut self.ports {
-                let Some(l) = self.learner.as_ref() else { return };
+                let Some(l) = self.learner.as_ref() else {
+                    return;
+                };
                 let tt = self.last_t;
                 p.set.write_with(|s| l.fill_set(tt, s));
             }
@@ -326,4 +329,3 @@ impl LearnTask {
         }
     }
 }
-

@@ -18,6 +18,7 @@
 pub mod cdr;
 pub mod metadata;
 pub mod msgs;
+pub mod reader;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -28,8 +29,8 @@ use std::thread::JoinHandle;
 use crossbeam_queue::ArrayQueue;
 use serde::{Deserialize, Serialize};
 
-use crate::validate::{Checker, Validate};
 use crate::types::{Command, CommandMode, Imu, JointSample, Time};
+use crate::validate::{Checker, Validate};
 
 pub use writer::{BagSummary, BagWriter, TopicId, WriterOptions};
 
@@ -181,31 +182,6 @@ pub struct RecordStats {
     pub written: u64,
 }
 
-/// Starts recording a run if `record.enabled`: a new bag directory `sattva_<unix seconds>` under
-/// `record.dir` (relative to the config file). Returns the recorder (non-RT writer thread) and the
-/// sink the control task pushes into.
-pub fn start_for_run(
-    cfg: &crate::config::Config,
-    joint_names: Vec<String>,
-    contact_names: Vec<String>,
-) -> Result<Option<(Recorder, RecordSink)>, RecordError> {
-    if !cfg.record.enabled {
-        return Ok(None);
-    }
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let dir = cfg
-        .resolve_path(&cfg.record.dir)
-        .join(format!("sattva_{stamp}"));
-    tracing::info!(bag = %dir.display(), "recording");
-    let (sink, source) = record_queue(cfg.record.queue_capacity.max(1) as usize);
-    let rec = Recorder::start_with(source, &dir, &cfg.record, joint_names)?
-        .with_contact_names(contact_names);
-    Ok(Some((rec, sink)))
-}
-
 /// Pushes what one control cycle consumed and produced (no allocation, never blocks).
 pub fn push_cycle(sink: &RecordSink, frame: &crate::types::SensorFrame, cmd: &Command) {
     if let Some(imu) = frame.imu {
@@ -340,7 +316,11 @@ impl Recorder {
                 "sensor_msgs/msg/JointState",
             )?,
             command: add(&mut w, &cfg.command_topic, "std_msgs/msg/Float64MultiArray")?,
-            contacts: add(&mut w, &cfg.contacts_topic, "std_msgs/msg/Float64MultiArray")?,
+            contacts: add(
+                &mut w,
+                &cfg.contacts_topic,
+                "std_msgs/msg/Float64MultiArray",
+            )?,
         };
         let contact_names: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
         let SampleSource { queue, counters } = source;

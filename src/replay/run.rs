@@ -61,7 +61,7 @@ pub fn run_replay(
     bag: Option<&Path>,
     progress: bool,
 ) -> Result<ReplaySummary, AgentError> {
-    replay(cfg, bag, progress, None).map(|(s, _)| s)
+    replay(cfg, bag, progress, None)
 }
 
 /// Like [`run_replay`], also collecting the time series of the evaluation report.
@@ -85,8 +85,7 @@ pub fn run_replay_with_report(
                 .collect();
         }
     }
-    let (s, r) = replay(cfg, bag, progress, Some(&mut data))?;
-    let _ = r;
+    let s = replay(cfg, bag, progress, Some(&mut data))?;
     Ok((s, data))
 }
 
@@ -95,7 +94,7 @@ fn replay(
     bag: Option<&Path>,
     progress: bool,
     report: Option<&mut ReportData>,
-) -> Result<(ReplaySummary, ()), AgentError> {
+) -> Result<ReplaySummary, AgentError> {
     let mut c = cfg.clone();
     c.backend = BackendKind::Replay;
     let bar = if progress {
@@ -104,13 +103,17 @@ fn replay(
         indicatif::ProgressBar::hidden()
     };
     let tick = bar.clone();
+    let (stats, end) = probe(&c, bag)?;
+    // report series: about 5000 orientation samples whatever the bag's length
+    let cycles = (end.0 / c.control.period_ns.max(1)).max(1) as u64;
+    let tap_every = (cycles / 5000).max(1);
     let r: AgentReport = crate::agent::run(
         &c,
         AgentOptions {
             virtual_rate: Some(c.replay.rate),
             bag: bag.map(Into::into),
             journal: report.is_some(),
-            tap_every: report.is_some().then_some(50),
+            tap_every: report.is_some().then_some(tap_every),
             on_tick: Some(Box::new(move |p: &Progress| {
                 tick.set_message(format!(
                     "{} cycles",
@@ -140,27 +143,24 @@ fn replay(
                 .collect();
         }
     }
-    let stats = replay_stats(&c, bag)?;
-    Ok((
-        ReplaySummary {
-            stats,
-            cycles: r.stats.cycles,
-            imu_frames: r.stats.imu_frames,
-            seconds: r.seconds(),
-            learned: r
-                .learn
-                .as_ref()
-                .map(|l| (l.stats.learned, l.stats.attractors)),
-            fingerprint: r.fingerprint,
-        },
-        (),
-    ))
+    Ok(ReplaySummary {
+        stats,
+        cycles: r.stats.cycles,
+        imu_frames: r.stats.imu_frames,
+        seconds: r.seconds(),
+        learned: r
+            .learn
+            .as_ref()
+            .map(|l| (l.stats.learned, l.stats.attractors)),
+        fingerprint: r.fingerprint,
+    })
 }
 
-/// What the replay backend decodes from the bag (counts and warnings, for the summary).
-fn replay_stats(c: &Config, bag: Option<&Path>) -> Result<ReplayStats, AgentError> {
+/// What the replay backend decodes from the bag (counts and warnings, for the summary) and
+/// where the bag ends.
+fn probe(c: &Config, bag: Option<&Path>) -> Result<(ReplayStats, crate::types::Time), AgentError> {
     use crate::backend::Backend;
     let mut b = crate::backend::replay::ReplayBackend::new(c, bag)?;
     b.configure()?;
-    Ok(b.stats().clone())
+    Ok((b.stats().clone(), b.end()))
 }

@@ -7,8 +7,6 @@
 //! `rosgraph_msgs/Clock` in simulation; `sattva_msgs` for attractors.
 
 pub mod args;
-#[cfg(feature = "ros2")]
-pub mod bench;
 pub mod bridge;
 #[cfg(feature = "ros2")]
 pub mod node;

@@ -15,7 +15,6 @@ use super::config::{HardwareProfile, PixelFormat, RealsenseConfig};
 use super::ffi::{Context, Device, Frame, RsError, Sensor};
 use super::imu_sync::ImuCombiner;
 use crate::backend::{Backend, BackendError, BackendInfo, Lifecycle};
-use crate::config::Config as SattvaConfig;
 use crate::types::{
     CameraIntrinsics, ClockKind, Command, CommandMode, Imu, RgbdFrame, SensorFrame, Time,
 };
@@ -171,22 +170,25 @@ pub struct RealsenseBackend {
 }
 
 impl RealsenseBackend {
-    /// A backend for `config`'s `realsense:` section; loads the hardware profile it names.
-    pub fn new(config: &SattvaConfig) -> Result<RealsenseBackend, BackendError> {
-        let cfg = config.realsense.clone();
-        let profile_file = config.resolve_path(&cfg.profile);
+    /// A backend for a `realsense:` section; loads the hardware profile it names.
+    pub fn with_section(
+        cfg: &super::config::RealsenseConfig,
+        ctx: &crate::backend::Context,
+    ) -> Result<RealsenseBackend, BackendError> {
+        let cfg = cfg.clone();
+        let profile_file = ctx.resolve(&cfg.profile);
         let profile = HardwareProfile::load(&profile_file).map_err(|e| BackendError::Model {
             file: profile_file.display().to_string(),
             message: e.to_string(),
         })?;
         Ok(RealsenseBackend {
-            playback: cfg.playback.as_deref().map(|p| config.resolve_path(p)),
+            playback: cfg.playback.as_deref().map(|p| ctx.resolve(p)),
             cfg,
             profile,
-            config_file: config.source.display().to_string(),
+            config_file: ctx.file.clone(),
             profile_file,
             info: BackendInfo {
-                period_ns: config.control.period_ns,
+                period_ns: ctx.period_ns,
                 ..Default::default()
             },
             state: Lifecycle::Unconfigured,
@@ -246,7 +248,6 @@ impl RealsenseBackend {
             reconnects: s.reconnects.load(Ordering::Relaxed),
         }
     }
-
 
     fn rs_err(&self, e: RsError) -> BackendError {
         BackendError::Model {
@@ -451,7 +452,6 @@ impl Backend for RealsenseBackend {
         self.state = Lifecycle::Inactive;
         Ok(())
     }
-
 
     fn info(&self) -> &BackendInfo {
         &self.info

@@ -11,7 +11,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::{ImuFilter, ImuFilterConfig};
+use crate::fusion::{ImuFilter, ImuFilterConfig};
 use crate::types::{Imu, Time};
 
 /// Errors of the benchmark.
@@ -496,7 +496,7 @@ pub fn time_fusion_update(tr: &ImuTrial) -> f64 {
     use crate::types::SensorFrame;
     let mut best = f64::INFINITY;
     for _ in 0..3 {
-        let mut fu = super::Fusion::new(&super::FusionConfig::default());
+        let mut fu = crate::fusion::Fusion::new(&crate::fusion::FusionConfig::default());
         let mut fr = SensorFrame::default();
         let start = Instant::now();
         for i in 0..tr.len() {
