@@ -13,11 +13,37 @@
 //! assert_eq!(rejected.count(), 2500);
 //! ```
 
+/// `tracing::warn!` for a condition that can repeat: logged at the 1st, 10th, 100th ...
+/// occurrence counted by the [`Repeated`] given first (with `times = n`), counted otherwise.
+///
+/// ```
+/// let mut r = sattva::repeat::Repeated::default();
+/// for _ in 0..3 {
+///     sattva::warn_repeated!(r, reason = "example", "something happened");
+/// }
+/// assert_eq!(r.count(), 3);
+/// ```
+#[macro_export]
+macro_rules! warn_repeated {
+    ($rep:expr, $($arg:tt)+) => {
+        if let Some(n) = $rep.note() {
+            tracing::warn!(times = n, $($arg)+);
+        }
+    };
+}
+
 /// Counter of one repeated condition.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Repeated {
     count: u64,
     next_log: u64,
+}
+
+/// True for the occurrences of a repeated condition that are logged: the 1st, 10th, 100th ...
+/// (for counters kept elsewhere, e.g. atomics shared with a driver callback).
+#[inline]
+pub fn logged(n: u64) -> bool {
+    n == 1 || (n >= 10 && 10u64.pow(n.ilog10()) == n)
 }
 
 impl Repeated {
@@ -50,6 +76,15 @@ mod tests {
         let logged: Vec<u64> = (0..100_000).filter_map(|_| r.note()).collect();
         assert_eq!(logged, vec![1, 10, 100, 1000, 10_000, 100_000]);
         assert_eq!(r.count(), 100_000);
+    }
+
+    #[test]
+    fn logged_matches_note() {
+        let mut r = Repeated::default();
+        for n in 1..=20_000u64 {
+            assert_eq!(r.note().is_some(), logged(n), "{n}");
+        }
+        assert!(!logged(0));
     }
 
     #[test]

@@ -52,7 +52,7 @@ fn missing_or_wrong_library_is_a_clear_error() {
     )
     .unwrap();
     let c = Config::load(&cfg, &[]).unwrap();
-    let mut b = RealsenseBackend::new(&c).unwrap();
+    let mut b = sattva::backend::Managed::new(RealsenseBackend::new(&c).unwrap());
     match b.configure() {
         Err(BackendError::Library { backend, message }) => {
             assert_eq!(backend, "realsense");

@@ -117,10 +117,10 @@ struct Run {
     end: BackendError,
 }
 
-fn play(cfg: &Path) -> (RealsenseBackend, Run) {
+fn play(cfg: &Path) -> (sattva::backend::Managed<RealsenseBackend>, Run) {
     let c = Config::load(cfg, &[]).unwrap();
     assert_eq!(c.backend, BackendKind::Realsense);
-    let mut b = RealsenseBackend::new(&c).unwrap();
+    let mut b = sattva::backend::Managed::new(RealsenseBackend::new(&c).unwrap());
     b.configure().unwrap();
     let mut cam = b.take_camera().unwrap();
     b.activate().unwrap();
@@ -268,7 +268,7 @@ fn missing_recording_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), Some("nope.bag"));
     let c = Config::load(&cfg, &[]).unwrap();
-    let mut b = RealsenseBackend::new(&c).unwrap();
+    let mut b = sattva::backend::Managed::new(RealsenseBackend::new(&c).unwrap());
     let e = b.configure().unwrap_err().to_string();
     assert!(e.contains("nope.bag"), "{e}");
     assert!(e.contains("not found"), "{e}");
@@ -281,7 +281,7 @@ fn garbage_recording_is_a_clear_error() {
     std::fs::write(dir.path().join("junk.bag"), b"not a rosbag at all").unwrap();
     let cfg = write_config(dir.path(), Some("junk.bag"));
     let c = Config::load(&cfg, &[]).unwrap();
-    let mut b = RealsenseBackend::new(&c).unwrap();
+    let mut b = sattva::backend::Managed::new(RealsenseBackend::new(&c).unwrap());
     b.configure().unwrap();
     let e = b.activate().unwrap_err().to_string();
     assert!(e.contains("junk.bag"), "{e}");
@@ -294,7 +294,7 @@ fn no_device_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), None);
     let c = Config::load(&cfg, &[]).unwrap();
-    let mut b = RealsenseBackend::new(&c).unwrap();
+    let mut b = sattva::backend::Managed::new(RealsenseBackend::new(&c).unwrap());
     assert_eq!(b.clock(), ClockKind::Monotonic);
     match b.configure() {
         Err(BackendError::Disconnected { message, .. }) => {
@@ -325,7 +325,7 @@ fn reset_restarts_the_recording() {
     record(&dir.path().join("synth.bag"));
     let cfg = write_config(dir.path(), Some("synth.bag"));
     let c = Config::load(&cfg, &[]).unwrap();
-    let mut b = RealsenseBackend::new(&c).unwrap();
+    let mut b = sattva::backend::Managed::new(RealsenseBackend::new(&c).unwrap());
     b.configure().unwrap();
     b.activate().unwrap();
     let mut frame = SensorFrame::default();
@@ -366,7 +366,7 @@ fn profile_the_recording_lacks_is_a_clear_error() {
     )
     .unwrap();
     let c = Config::load(&cfg, &[]).unwrap();
-    let mut b = RealsenseBackend::new(&c).unwrap();
+    let mut b = sattva::backend::Managed::new(RealsenseBackend::new(&c).unwrap());
     b.configure().unwrap();
     let e = b.activate().unwrap_err().to_string();
     assert!(e.contains("synth.bag"), "{e}");
@@ -413,7 +413,7 @@ fn non_finite_motion_samples_are_skipped_not_fatal() {
     )
     .unwrap();
     let c = Config::load(&cfg, &[]).unwrap();
-    let mut b = RealsenseBackend::new(&c).unwrap();
+    let mut b = sattva::backend::Managed::new(RealsenseBackend::new(&c).unwrap());
     b.configure().unwrap();
     b.activate().unwrap();
     let mut frame = SensorFrame::default();

@@ -174,7 +174,7 @@ mod frames {
     use arrayvec::ArrayVec;
     use mujoco_rs::prelude::*;
 
-    use super::mujoco_config::CameraConfig;
+    use crate::backend::mujoco_config::CameraConfig;
     use super::{MujocoCamera, ThreadBound};
     use crate::sched::channel::{latest, LatestRx, LatestTx};
     use crate::types::{RgbdFrame, Time};

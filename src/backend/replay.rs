@@ -24,6 +24,17 @@ use crate::types::{
 
 const NAME: &str = "replay";
 
+/// A message that does not decode: counted, logged at the 1st, 10th, 100th ... (a damaged bag
+/// can hold thousands).
+macro_rules! decode_warn {
+    ($stats:expr, $($arg:tt)+) => {{
+        $stats.decode_errors += 1;
+        if crate::repeat::logged($stats.decode_errors as u64) {
+            tracing::warn!($($arg)+);
+        }
+    }};
+}
+
 /// What `configure` found in the bag.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReplayStats {
@@ -210,8 +221,7 @@ impl ReplayBackend {
                         None => stats.decode_errors += 1,
                     },
                     Err(e) => {
-                        stats.decode_errors += 1;
-                        tracing::warn!("{}: {topic}: {e}; skipped", self.bag_path.display());
+                        decode_warn!(stats, "{}: {topic}: {e}; skipped", self.bag_path.display());
                     }
                 }
             } else if !contacts_topic.is_empty() && *topic == contacts_topic {
@@ -228,8 +238,7 @@ impl ReplayBackend {
                     }
                     Ok(_) => stats.decode_errors += 1,
                     Err(e) => {
-                        stats.decode_errors += 1;
-                        tracing::warn!("{}: {topic}: {e}; skipped", self.bag_path.display());
+                        decode_warn!(stats, "{}: {topic}: {e}; skipped", self.bag_path.display());
                     }
                 }
             } else if !gt_topic.is_empty() && *topic == gt_topic {
@@ -245,16 +254,14 @@ impl ReplayBackend {
                         ));
                     }
                     Err(e) => {
-                        stats.decode_errors += 1;
-                        tracing::warn!("{}: {topic}: {e}; skipped", self.bag_path.display());
+                        decode_warn!(stats, "{}: {topic}: {e}; skipped", self.bag_path.display());
                     }
                 }
             } else if !imu_topic.is_empty() && *topic == imu_topic {
                 match msgs::decode::<msgs::Imu>(&m.data) {
                     Ok(x) => imu.push((t, to_imu(&x))),
                     Err(e) => {
-                        stats.decode_errors += 1;
-                        tracing::warn!(
+                        decode_warn!(stats, 
                             "{}: {topic} at {} ns: {e}; skipped",
                             self.bag_path.display(),
                             m.log_time
@@ -265,8 +272,7 @@ impl ReplayBackend {
                 let x = match msgs::decode::<msgs::JointState>(&m.data) {
                     Ok(x) => x,
                     Err(e) => {
-                        stats.decode_errors += 1;
-                        tracing::warn!(
+                        decode_warn!(stats, 
                             "{}: {topic} at {} ns: {e}; skipped",
                             self.bag_path.display(),
                             m.log_time
@@ -287,8 +293,7 @@ impl ReplayBackend {
                 match to_joints(order, &x) {
                     Some(s) => joints.push((t, s)),
                     None => {
-                        stats.decode_errors += 1;
-                        tracing::warn!(
+                        decode_warn!(stats, 
                             "{}: {topic} at {} ns: joint names/lengths differ from the first message; skipped",
                             self.bag_path.display(),
                             m.log_time

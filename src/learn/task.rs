@@ -32,6 +32,7 @@ pub struct LearnTask {
     last_t: Time,
     query_out: ArrayVec<(AttractorInfo, f32), MAX_QUERY_K>,
     done: Option<std::sync::mpsc::Sender<LearnOutcome>>,
+    learn_failed: crate::repeat::Repeated,
 }
 
 /// What the learn task did (sent when it stops).
@@ -101,6 +102,7 @@ impl LearnTask {
             last_t: Time::ZERO,
             query_out: ArrayVec::new(),
             done: Some(done),
+            learn_failed: Default::default(),
         })
     }
 
@@ -268,7 +270,7 @@ impl LearnTask {
             });
             self.l().stats.events_dropped += dropped;
             if let Err(e) = r {
-                tracing::warn!(error = %e, "learn");
+                crate::warn_repeated!(self.learn_failed, error = %e, "learn");
             }
         }
     }

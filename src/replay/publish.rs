@@ -91,7 +91,9 @@ pub fn publish_bag(bag: &Path, rate: f64, delay: Duration) -> Result<PublishSumm
                 Ok(()) => summary.published += 1,
                 Err(e) => {
                     summary.errors += 1;
-                    tracing::warn!(error = %e, "publish");
+                    if crate::repeat::logged(summary.errors as u64) {
+                        tracing::warn!(error = %e, times = summary.errors, "publish");
+                    }
                 }
             }
         }

@@ -25,7 +25,9 @@ use crate::learn::{
     AttractorEvent, AttractorInfo, AttractorSet, LearnReply, LearnRequest, LearnRosSide,
     MAX_PATTERN,
 };
+use crate::repeat::Repeated;
 use crate::sched::{DiagLevel, DiagStatus};
+use crate::warn_repeated;
 use crate::types::{ClockKind, Command, CommandMode, JointVec, SensorFrame, Time, MAX_JOINTS};
 
 /// Errors of the ROS node.
@@ -550,6 +552,7 @@ struct LearnEnd {
     queries: PendingQuery,
     /// Learning counters of the newest attractor set.
     stats: crate::learn::LearnStats,
+    publish_failed: Repeated,
 }
 
 fn learn_end(
@@ -655,6 +658,7 @@ fn learn_end(
         snapshots,
         queries,
         stats: Default::default(),
+        publish_failed: Repeated::default(),
     })
 }
 
@@ -666,17 +670,17 @@ impl LearnEnd {
         let mut side = self.side.borrow_mut();
         while let Some(e) = side.events.pop() {
             if let Err(err) = self.pub_events.publish(&event_msg(&e)) {
-                tracing::warn!(error = %err, "publish attractor event");
+                warn_repeated!(self.publish_failed, error = %err, "publish attractor event");
             }
         }
         if side.set.updated() {
             let s = side.set.read();
             self.stats = s.stats;
             if let Err(err) = self.pub_set.publish(&set_msg(s, frame_id)) {
-                tracing::warn!(error = %err, "publish attractor set");
+                warn_repeated!(self.publish_failed, error = %err, "publish attractor set");
             }
             if let Err(err) = self.pub_markers.publish(&markers_msg(s, frame_id)) {
-                tracing::warn!(error = %err, "publish attractor markers");
+                warn_repeated!(self.publish_failed, error = %err, "publish attractor markers");
             }
         }
         while let Some(r) = side.replies.pop() {
@@ -784,12 +788,13 @@ fn run_node(
             .map_err(r2r_err(format!("subscription {}", t.command)))?;
         let side = side.clone();
         spawn(Box::pin(async move {
+            let mut rejected = Repeated::default();
             while let Some(msg) = sub.next().await {
                 match array_command(&msg, n_joints) {
                     Ok(c) => {
                         side.borrow_mut().send(FromRos::Command(c));
                     }
-                    Err(e) => tracing::warn!(error = %e, "operator command rejected"),
+                    Err(e) => warn_repeated!(rejected, error = %e, "operator command rejected"),
                 }
             }
         }))?;
@@ -804,12 +809,13 @@ fn run_node(
         let side = side.clone();
         let names = names.clone();
         spawn(Box::pin(async move {
+            let mut rejected = Repeated::default();
             while let Some(msg) = sub.next().await {
                 match trajectory_command(&msg, &names) {
                     Ok(c) => {
                         side.borrow_mut().send(FromRos::Command(c));
                     }
-                    Err(e) => tracing::warn!(error = %e, "joint trajectory rejected"),
+                    Err(e) => warn_repeated!(rejected, error = %e, "joint trajectory rejected"),
                 }
             }
         }))?;
@@ -820,6 +826,7 @@ fn run_node(
             .map_err(r2r_err(format!("subscription {}", t.mode)))?;
         let side = side.clone();
         spawn(Box::pin(async move {
+            let mut unknown = Repeated::default();
             while let Some(msg) = sub.next().await {
                 match ControlMode::parse(&msg.data) {
                     Some(m) => {
@@ -827,7 +834,7 @@ fn run_node(
                         side.borrow_mut().send(FromRos::Mode(m));
                     }
                     None => {
-                        tracing::warn!(mode = %msg.data, "unknown mode (explore|hold|external)")
+                        warn_repeated!(unknown, mode = %msg.data, "unknown mode (explore|hold|external)")
                     }
                 }
             }
@@ -868,6 +875,7 @@ fn run_node(
     tracing::info!(namespace = %cfg.namespace, "ROS 2 node `sattva` up");
 
     let mut last_health = HealthSample::default();
+    let mut publish_failed = Repeated::default();
     let mut last_t = Time::ZERO;
     let mut next_diag = Instant::now();
     let diag_period = Duration::from_millis(cfg.diagnostics_period_ms as u64);
@@ -906,7 +914,7 @@ fn run_node(
                     }
                     let js = joint_state_msg(&f, &names, &cfg.base_frame_id);
                     if let Err(e) = pub_js.publish(&js) {
-                        tracing::warn!(error = %e, "publish joint_states");
+                        warn_repeated!(publish_failed, error = %e, "publish joint_states");
                     }
                     if let Some(imu) = imu_msg(
                         &f,
@@ -915,7 +923,7 @@ fn run_node(
                         info.backend.imu_noise_std,
                     ) {
                         if let Err(e) = pub_imu.publish(&imu) {
-                            tracing::warn!(error = %e, "publish imu");
+                            warn_repeated!(publish_failed, error = %e, "publish imu");
                         }
                     }
                 }
@@ -944,7 +952,7 @@ fn run_node(
             let learn_stats = learn.as_ref().map(|l| l.stats);
             let msg = diagnostics_msg(&h, stats, &sched_status, learn_stats.as_ref(), info.clock);
             if let Err(e) = pub_diag.publish(&msg) {
-                tracing::warn!(error = %e, "publish diagnostics");
+                warn_repeated!(publish_failed, error = %e, "publish diagnostics");
             }
         }
     }

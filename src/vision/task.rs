@@ -120,7 +120,9 @@ impl<S: FrameSource> Task for VisionTask<S> {
             Ok(false) => return,
             Err(e) => {
                 self.source_errors += 1;
-                tracing::warn!(error = %e, "vision: no frame");
+                if crate::repeat::logged(self.source_errors) {
+                    tracing::warn!(error = %e, times = self.source_errors, "vision: no frame");
+                }
                 return;
             }
         }

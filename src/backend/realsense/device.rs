@@ -636,6 +636,8 @@ struct Sink {
     rgbd: Mutex<RgbdPath>,
     /// Callbacks currently running (the end of a recording waits for 0).
     busy: AtomicU64,
+    /// Frames the handler refused (logged at the 1st, 10th, 100th ...).
+    bad_frames: AtomicU64,
     /// Set before the sensors are stopped: callbacks waiting for ring space give up.
     halt: AtomicBool,
     /// Frames received per stream: depth, color, gyro, accel (playback end detection).
@@ -655,7 +657,12 @@ unsafe extern "C" fn on_frame(f: *mut sys::rs2_frame, user: *mut std::ffi::c_voi
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.handle(&frame)));
     match r {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::warn!("realsense: bad frame skipped: {e}"),
+        Ok(Err(e)) => {
+            let n = sink.bad_frames.fetch_add(1, Ordering::Relaxed) + 1;
+            if crate::repeat::logged(n) {
+                tracing::warn!(times = n, "realsense: bad frame skipped: {e}");
+            }
+        }
         Err(_) => tracing::error!("realsense: frame handler panicked; frame skipped"),
     }
     sink.busy.fetch_sub(1, Ordering::AcqRel);
@@ -951,6 +958,7 @@ impl Job {
                 color: None,
             }),
             busy: AtomicU64::new(0),
+            bad_frames: AtomicU64::new(0),
             halt: AtomicBool::new(false),
             received: Default::default(),
         });

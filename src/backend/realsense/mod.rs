@@ -45,11 +45,11 @@ pub mod imu_sync;
 #[cfg(feature = "realsense")]
 mod device;
 #[cfg(feature = "realsense")]
-mod ffi;
+pub(crate) mod ffi;
 #[cfg(feature = "realsense")]
 pub mod software;
 #[cfg(feature = "realsense")]
-mod sys;
+pub(crate) mod sys;
 
 #[cfg(feature = "realsense")]
 pub use device::{LinkState, RealsenseBackend, RealsenseCamera, StreamStats};
