@@ -390,16 +390,9 @@ impl fmt::Display for SimBench {
 /// physics: the bare loop replays the exact `ctrl`/`qfrc_applied` sequence the backend produced
 /// (recorded in an untimed pass; the backend is deterministic), so the ratio is our overhead.
 pub fn bench_sim(c: &Config, steps: u64, reps: u32) -> Result<SimBench, BackendError> {
-    let model_path = c.resolve_path(
-        &c.mujoco()
-            .map_err(|e| BackendError::Model {
-                file: c.source.display().to_string(),
-                message: e.to_string(),
-            })?
-            .model,
-    );
+    let model_path = model_path(c)?;
     let mut out = SimBench {
-        model: model_path.display().to_string(),
+        model: model_path.clone(),
         steps,
         backend_steps_per_s: Vec::new(),
         bare_steps_per_s: Vec::new(),

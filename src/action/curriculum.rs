@@ -7,7 +7,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{Primitive, PrimitiveParams, PRIMITIVES};
+use super::{Mark, Primitive, PrimitiveParams, PrimitiveRun, Role, Tag, PRIMITIVES};
+use crate::backend::EpisodeSetup;
+use crate::types::{Command, Time};
 use crate::validate::{Checker, Validate};
 
 /// Values one variation takes in training and, disjoint, in the novel scenarios.
@@ -205,34 +207,6 @@ pub fn curriculum(cfg: &EvalConfig, split: Split, n: usize, seed: u64) -> Vec<Sc
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn curriculum_is_deterministic_balanced_and_holds_out_novel_values() {
-        let cfg = EvalConfig::default();
-        let a = curriculum(&cfg, Split::Train, 200, 7);
-        assert_eq!(a, curriculum(&cfg, Split::Train, 200, 7));
-        assert_ne!(a, curriculum(&cfg, Split::Train, 200, 8));
-        let mut per = vec![0; PRIMITIVES.len()];
-        a.iter().for_each(|s| per[s.primitive.index()] += 1);
-        let (lo, hi) = (per.iter().min().unwrap(), per.iter().max().unwrap());
-        assert!(hi - lo <= 1, "{per:?}");
-        let novel = curriculum(&cfg, Split::Novel, 96, 7);
-        for s in &novel {
-            assert!(!cfg.speed.train.contains(&s.params.speed));
-            assert!(!cfg.mass.train.contains(&s.params.mass));
-            assert!(a.iter().all(|t| t.params.seed != s.params.seed));
-        }
-    }
-}
-
-use super::{Mark, Role, Tag};
-use crate::backend::EpisodeSetup;
-use crate::types::{Command, Time};
-
-use super::PrimitiveRun;
 
 /// Where the curriculum source is in its current episode.
 #[derive(Clone, Debug)]
@@ -389,3 +363,27 @@ impl CurriculumSource {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curriculum_is_deterministic_balanced_and_holds_out_novel_values() {
+        let cfg = EvalConfig::default();
+        let a = curriculum(&cfg, Split::Train, 200, 7);
+        assert_eq!(a, curriculum(&cfg, Split::Train, 200, 7));
+        assert_ne!(a, curriculum(&cfg, Split::Train, 200, 8));
+        let mut per = vec![0; PRIMITIVES.len()];
+        a.iter().for_each(|s| per[s.primitive.index()] += 1);
+        let (lo, hi) = (per.iter().min().unwrap(), per.iter().max().unwrap());
+        assert!(hi - lo <= 1, "{per:?}");
+        let novel = curriculum(&cfg, Split::Novel, 96, 7);
+        for s in &novel {
+            assert!(!cfg.speed.train.contains(&s.params.speed));
+            assert!(!cfg.mass.train.contains(&s.params.mass));
+            assert!(a.iter().all(|t| t.params.seed != s.params.seed));
+        }
+    }
+}
+

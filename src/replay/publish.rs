@@ -91,7 +91,7 @@ pub fn publish_bag(bag: &Path, rate: f64, delay: Duration) -> Result<PublishSumm
                 Ok(()) => summary.published += 1,
                 Err(e) => {
                     summary.errors += 1;
-                    if crate::repeat::logged(summary.errors as u64) {
+                    if crate::repeat::logged(summary.errors) {
                         tracing::warn!(error = %e, times = summary.errors, "publish");
                     }
                 }
