@@ -138,7 +138,7 @@ impl RobotJointsBackend {
     /// A backend for the config's `robot:` section.
     pub fn new(config: &Config) -> Result<RobotJointsBackend, BackendError> {
         let cfg = config.robot.clone().ok_or_else(|| BackendError::Mapping {
-            file: config.source.display().to_string(),
+            file: config.source_of("robot").display().to_string(),
             key: "sattva.ros__parameters.robot".into(),
             message: "missing: the robot-joints backend needs a `robot:` section (joint_names, topics, limits)".into(),
         })?;

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::ConfigError;
+use super::{ConfigError, Origins};
 
 /// Implemented by every config section: report each problem to the [`Checker`].
 pub trait Validate {
@@ -15,6 +15,8 @@ pub struct Checker {
     file: PathBuf,
     path: Vec<String>,
     errors: Vec<ConfigError>,
+    /// Of a merged config: errors name the source that set the key.
+    origins: Option<Origins>,
 }
 
 impl Checker {
@@ -24,7 +26,17 @@ impl Checker {
             file: file.to_path_buf(),
             path: vec![prefix.to_string()],
             errors: Vec::new(),
+            origins: None,
         }
+    }
+
+    /// A checker for a config merged from several sources: an error names the file (or `-p`
+    /// override) that set the key, with that file's key prefix; `file` and `prefix` are used
+    /// when `origins` is empty.
+    pub fn with_origins(file: &Path, prefix: &str, origins: Origins) -> Checker {
+        let mut c = Checker::new(file, prefix);
+        c.origins = (!origins.is_empty()).then_some(origins);
+        c
     }
 
     /// Runs `f` with `name` appended to the key path.
@@ -46,9 +58,26 @@ impl Checker {
 
     /// Records an error for `key`.
     pub fn fail(&mut self, key: &str, message: impl Into<String>) {
-        let key = self.key(key);
+        let (file, key) = match &self.origins {
+            Some(o) => {
+                let rel = self.path[1..]
+                    .iter()
+                    .map(String::as_str)
+                    .chain((!key.is_empty()).then_some(key))
+                    .collect::<Vec<_>>()
+                    .join(".");
+                let (file, prefix) = o.describe(&rel);
+                let full = if rel.is_empty() {
+                    prefix
+                } else {
+                    format!("{prefix}.{rel}")
+                };
+                (file, full)
+            }
+            None => (self.file.clone(), self.key(key)),
+        };
         self.errors.push(ConfigError::Invalid {
-            file: self.file.clone(),
+            file,
             key,
             message: message.into(),
         });
