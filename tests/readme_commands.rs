@@ -48,9 +48,12 @@ const PLACEHOLDERS: [(&str, &str, &str); 6] = [
     ("--ros-args", "...", "-p seed:=3"),
 ];
 
-/// Per subcommand: flags that make it short (`None`: a flag without value). Replaced where the
-/// command has the flag, else added after the subcommand.
-const SHORT: [(&str, &[(&str, Option<&str>)]); 14] = [
+/// A flag and its value (`None`: a flag without value).
+type Flag = (&'static str, Option<&'static str>);
+
+/// Per subcommand: flags that make it short. Replaced where the command has the flag, else added
+/// after the subcommand.
+const SHORT: [(&str, &[Flag]); 14] = [
     ("sim", &[("--episodes", Some("2"))]),
     (
         "eval literacy",

@@ -778,7 +778,7 @@ mod tests {
         assert!(e.starts_with(&format!("{}: ", b.display())), "{e}");
         assert!(e.contains("unknown field `period_nss`"), "{e}");
         // a wrong type from an override names the override
-        let e = Config::load_layers(&[a.clone()], &["control.period_ns:=abc".into()])
+        let e = Config::load_layers(std::slice::from_ref(&a), &["control.period_ns:=abc".into()])
             .unwrap_err()
             .to_string();
         assert!(
