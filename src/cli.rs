@@ -94,6 +94,10 @@ enum Cmd {
         /// Do not start the ROS 2 node.
         #[arg(long)]
         no_ros: bool,
+        /// Perform the curriculum of motor primitives (`eval.calibration_episodes`, then this
+        /// many training episodes) as the command source: what `sattva sim --episodes N` runs.
+        #[arg(long, value_name = "EPISODES")]
+        curriculum: Option<u32>,
         /// Fault injection for tests: `AFTER,FOR` seconds (wall time): block the ROS node thread.
         #[arg(long, hide = true, value_delimiter = ',', num_args = 2)]
         stall_ros: Option<Vec<f64>>,
@@ -480,14 +484,24 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
             fast,
             duration,
             no_ros,
+            curriculum,
             stall_ros,
-        } => run_agent(
-            &load(&cfg)?,
-            fast,
-            duration,
-            !no_ros,
-            stall_ros.map(|v| (v[0], v[1])),
-        ),
+        } => {
+            let opts = crate::run::RunOptions {
+                fast,
+                duration_s: duration,
+                ros: !no_ros,
+                curriculum,
+                stall_ros: stall_ros.map(|v| {
+                    (
+                        std::time::Duration::from_secs_f64(v[0]),
+                        std::time::Duration::from_secs_f64(v[1]),
+                    )
+                }),
+            };
+            println!("{}", crate::run::run(&load(&cfg)?, &opts)?);
+            Ok(())
+        }
         Cmd::Bench {
             what: BenchCmd::Sim { cfg, steps, reps },
         } => bench_sim(&load(&cfg)?, steps, reps),
@@ -512,7 +526,7 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
         } => {
             println!(
                 "{}",
-                crate::vision::bench::bench_vision(width, height, frames)?
+                crate::bench::vision::bench_vision(width, height, frames)?
             );
             Ok(())
         }
@@ -571,7 +585,7 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
         Cmd::Bench {
             what: BenchCmd::Replay { bag, seconds, reps },
         } => {
-            let r = crate::replay::bench::bench_replay(bag.as_deref(), seconds, reps)?;
+            let r = crate::bench::replay::bench_replay(bag.as_deref(), seconds, reps)?;
             println!("{r}");
             Ok(())
         }
@@ -665,33 +679,10 @@ fn bench_sim(_c: &Config, _steps: u64, _reps: u32) -> Result<()> {
     anyhow::bail!("this build has no MuJoCo: rebuild with `--features mujoco` (the default)")
 }
 
-fn run_agent(
-    c: &Config,
-    fast: bool,
-    duration: Option<f64>,
-    ros: bool,
-    stall_ros: Option<(f64, f64)>,
-) -> Result<()> {
-    let opts = crate::run::RunOptions {
-        fast,
-        duration_s: duration,
-        ros,
-        stall_ros: stall_ros.map(|(a, d)| {
-            (
-                std::time::Duration::from_secs_f64(a),
-                std::time::Duration::from_secs_f64(d),
-            )
-        }),
-    };
-    let s = crate::run::run(c, &opts)?;
-    println!("{s}");
-    Ok(())
-}
-
 #[cfg(feature = "mujoco")]
 fn bench_fusion(c: &Config, data: &std::path::Path, sim_seconds: f64) -> Result<()> {
     let r = anyhow::Context::context(
-        crate::fusion::bench::bench_fusion(c, data, sim_seconds),
+        crate::bench::fusion::bench_fusion(c, data, sim_seconds),
         "bench fusion",
     )?;
     println!("{r}");
@@ -705,7 +696,7 @@ fn bench_fusion(_c: &Config, _data: &std::path::Path, _sim_seconds: f64) -> Resu
 
 #[cfg(feature = "realsense")]
 fn bench_realsense(seconds: f64, width: u32, height: u32, reps: u32) -> Result<()> {
-    let r = crate::backend::realsense::bench::bench_playback(seconds, width, height, reps)?;
+    let r = crate::bench::realsense::bench_playback(seconds, width, height, reps)?;
     println!("{r}");
     Ok(())
 }
@@ -723,7 +714,7 @@ fn bench_ros(seconds: f64, rate: f64) -> Result<()> {
     let script = format!("{root}/scripts/bench/ros_latency.py");
     println!(
         "{}",
-        crate::ros::bench::bench_ros(seconds, rate, &python, &script)?
+        crate::bench::ros::bench_ros(seconds, rate, &python, &script)?
     );
     Ok(())
 }
@@ -750,7 +741,7 @@ fn publish_bag(_bag: &std::path::Path, _rate: f64, _delay: f64) -> Result<()> {
 }
 
 fn bench_substrate(a: SubstrateBenchArgs) -> Result<()> {
-    use crate::substrate::bench::{bench_substrate, BenchOptions};
+    use crate::bench::substrate::{bench_substrate, BenchOptions};
     // Relative to the current directory, else to the source tree this binary was built from.
     let local = |p: &str| {
         let p = PathBuf::from(p);

@@ -13,8 +13,10 @@
 #![warn(missing_docs)]
 
 pub mod action;
+pub mod agent;
 pub mod alloc_count;
 pub mod backend;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod encode;
@@ -32,4 +34,5 @@ pub mod sched;
 pub mod sim;
 pub mod substrate;
 pub mod types;
+pub mod validate;
 pub mod vision;

@@ -1,123 +1,24 @@
-//! The control loop, top-down: read -> fuse -> act -> clamp -> write, on whichever backend is configured.
+//! The control loop, top-down: read -> fuse -> act -> clamp -> write, on whichever backend is
+//! configured, in every mode.
 //!
 //! [`ControlLoop::cycle`] is the body of the RT control task: it allocates nothing and only calls
-//! the backend and the stages. [`SensorTrace`] fingerprints every frame (SHA-256 over the raw
-//! little-endian values) so runs can be compared bit for bit.
-
-use std::io::Write;
+//! the backend and the stages. It is built in exactly one way, [`ControlLoop::new`], from the
+//! config: fusion, the safety clamp with the configured limits (always on), the command source
+//! (`action.source`) and the operator's command timeout. Every cycle also feeds the run's output
+//! fingerprint: a SHA-256 over what the agent produced (the command as it went to the backend
+//! and the fused state), so runs can be compared bit for bit.
 
 use sha2::{Digest, Sha256};
 
-use crate::action::{SafetyClamp, SineExplorer};
+use crate::action::ActionConfig;
+use crate::action::{
+    ControlMode, CurriculumSource, Mark, OperatorInput, Prepare, SafetyClamp, SineExplorer,
+    SourceKind,
+};
 use crate::backend::{Backend, BackendError};
 use crate::fusion::{FusedState, Fusion, FusionConfig};
-use crate::ros::bridge::{ControlMode, FromRos, FusedImu, HealthSample, ToRos};
-use crate::types::{Command, SensorFrame, Time};
-
-/// Errors of a pipeline run.
-#[derive(Debug, thiserror::Error)]
-pub enum PipelineError {
-    /// The backend failed.
-    #[error(transparent)]
-    Backend(#[from] BackendError),
-    /// Writing the trace file failed.
-    #[error("trace file {file}")]
-    Trace {
-        /// The file.
-        file: String,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-/// SHA-256 fingerprint (and optional CSV copy) of a sequence of sensor frames.
-pub struct SensorTrace {
-    hash: Sha256,
-    csv: Option<(String, std::io::BufWriter<std::fs::File>)>,
-    frames: u64,
-}
-
-impl SensorTrace {
-    /// A trace that only hashes.
-    pub fn new() -> SensorTrace {
-        SensorTrace {
-            hash: Sha256::new(),
-            csv: None,
-            frames: 0,
-        }
-    }
-
-    /// A trace that also writes every frame as a CSV row to `path`.
-    pub fn with_csv(path: &str) -> Result<SensorTrace, PipelineError> {
-        let f = std::fs::File::create(path).map_err(|source| PipelineError::Trace {
-            file: path.to_string(),
-            source,
-        })?;
-        let mut t = SensorTrace::new();
-        t.csv = Some((path.to_string(), std::io::BufWriter::new(f)));
-        Ok(t)
-    }
-
-    /// Adds a frame.
-    pub fn push(&mut self, f: &SensorFrame) -> Result<(), PipelineError> {
-        self.frames += 1;
-        let h = &mut self.hash;
-        h.update(f.t.0.to_le_bytes());
-        let mut put = |x: f64| h.update(x.to_le_bytes());
-        f.joints.position.iter().for_each(|&x| put(x));
-        f.joints.velocity.iter().for_each(|&x| put(x));
-        f.joints.effort.iter().for_each(|&x| put(x));
-        if let Some(imu) = &f.imu {
-            imu.accel.iter().chain(&imu.gyro).for_each(|&x| put(x));
-            imu.mag.iter().flatten().for_each(|&x| put(x));
-        }
-        f.contacts.iter().for_each(|&x| put(x));
-        if let Some((file, w)) = &mut self.csv {
-            let mut row = format!("{}", f.t.0);
-            let vals = f
-                .joints
-                .position
-                .iter()
-                .chain(&f.joints.velocity)
-                .chain(f.imu.iter().flat_map(|i| i.accel.iter().chain(&i.gyro)))
-                .chain(&f.contacts);
-            for v in vals {
-                row.push_str(&format!(",{v:.9e}"));
-            }
-            writeln!(w, "{row}").map_err(|source| PipelineError::Trace {
-                file: file.clone(),
-                source,
-            })?;
-        }
-        Ok(())
-    }
-
-    /// Frames seen.
-    pub fn frames(&self) -> u64 {
-        self.frames
-    }
-
-    /// Finishes: flushes the CSV and returns the hex SHA-256.
-    pub fn finish(self) -> Result<String, PipelineError> {
-        if let Some((file, mut w)) = self.csv {
-            w.flush()
-                .map_err(|source| PipelineError::Trace { file, source })?;
-        }
-        Ok(self
-            .hash
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect())
-    }
-}
-
-impl Default for SensorTrace {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+use crate::repeat::Repeated;
+use crate::types::{Command, CommandMode, SensorFrame, Time};
 
 /// Per-run counters of the control loop.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -136,63 +37,170 @@ pub struct LoopStats {
     pub read_errors: u64,
     /// Commands the backend rejected.
     pub write_errors: u64,
+    /// Cycles the loop held because an operator command went stale.
+    pub stale_holds: u64,
+    /// World resets for curriculum episodes.
+    pub episodes: u64,
+    /// Episode setups the backend refused.
+    pub setup_errors: u64,
 }
 
-/// The control path: one backend, the explorer, the safety clamp. The RT task calls `cycle`.
-pub struct ControlLoop<B: Backend> {
-    /// The world.
-    pub backend: B,
-    explorer: SineExplorer,
-    clamp: SafetyClamp,
-    frame: SensorFrame,
-    fusion: Fusion,
-    cmd: Command,
-    mode: ControlMode,
-    external: Command,
-    external_at: Option<Time>,
-    command_timeout_ns: i64,
-    seed: u64,
-    /// Counters.
-    pub stats: LoopStats,
+/// Loop health for diagnostics (fixed size: crosses the ROS bridge).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct HealthSample {
+    /// Backend time of the sample.
+    pub t: Time,
+    /// Control cycles so far.
+    pub cycles: u64,
+    /// Sensor read errors so far.
+    pub read_errors: u64,
+    /// Rejected commands so far.
+    pub write_errors: u64,
+    /// Values clamped by the safety clamp so far.
+    pub clamped: u64,
+    /// Position targets the clamp rate-limited so far.
+    pub rate_limited: u64,
+    /// Cycles held because the operator's command went stale.
+    pub stale_holds: u64,
+    /// Current control mode.
+    pub mode: ControlMode,
+}
+
+/// The fused IMU state of a cycle (what `sensor_msgs/Imu` carries).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct FusedImu {
+    /// Orientation of the IMU in the world, `[w, x, y, z]`.
+    pub orientation: [f64; 4],
+    /// Bias-corrected angular velocity, rad/s.
+    pub angular_velocity: [f64; 3],
+    /// Whether the orientation is initialised.
+    pub orientation_valid: bool,
+    /// Whether heading is referenced (magnetometer) rather than relative and drifting.
+    pub heading_valid: bool,
 }
 
 /// Touch force above which a contact counts, N.
 pub const TOUCH_THRESHOLD: f64 = 0.05;
 
+/// What the control loop is built from (the `action:` and `fusion:` sections and the loop's
+/// timing).
+#[derive(Clone, Debug)]
+pub struct LoopSpec<'a> {
+    /// Source, exploration and clamp limits.
+    pub action: &'a ActionConfig,
+    /// Fusion stage.
+    pub fusion: &'a FusionConfig,
+    /// Control period, ns.
+    pub period_ns: i64,
+    /// An operator command older than this makes the loop hold, ns.
+    pub command_timeout_ns: i64,
+    /// Master seed (exploration, resets).
+    pub seed: u64,
+    /// The world is a replayed log (`action.source: auto` performs its commands).
+    pub replaying: bool,
+    /// The config file (for messages).
+    pub config_file: String,
+}
+
+/// The agent's own command source (mode `explore`). The explorer is kept inline (the one
+/// source of long runs, read every cycle); the curriculum is boxed.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// Seeded smooth exploration around the start pose.
+    Explore(SineExplorer),
+    /// The curriculum of motor primitives.
+    Curriculum(Box<CurriculumSource>),
+    /// The commands of a replayed log.
+    Recorded,
+    /// Hold position.
+    Hold,
+}
+
+/// The control path: one backend, fusion, the command source, the safety clamp. The RT task
+/// calls [`ControlLoop::cycle`].
+pub struct ControlLoop<B: Backend> {
+    /// The world.
+    pub backend: B,
+    source: Source,
+    clamp: SafetyClamp,
+    frame: SensorFrame,
+    fusion: Fusion,
+    cmd: Command,
+    mark: Mark,
+    mode: ControlMode,
+    external: Command,
+    external_at: Option<Time>,
+    command_timeout_ns: i64,
+    seed: u64,
+    finished: bool,
+    fingerprint: Sha256,
+    read_failed: Repeated,
+    write_failed: Repeated,
+    stale: Repeated,
+    /// Counters.
+    pub stats: LoopStats,
+}
+
 impl<B: Backend> ControlLoop<B> {
-    /// Wraps a configured, active backend; explores around its current joint positions.
-    pub fn new(mut backend: B, seed: u64, max_amp: f64) -> Result<ControlLoop<B>, BackendError> {
+    /// The control loop around an active backend: fusion, the safety clamp (joint limits
+    /// from the backend, velocity and effort limits from `action.clamp`), the operator command
+    /// timeout and the command source: `curriculum` when given (the driver's plan), else the one
+    /// `action.source` names (exploration around the pose read now, with
+    /// `action.explore.amplitude`). `Config` builds it with `ControlLoop::new`.
+    pub fn with_spec(
+        c: &LoopSpec<'_>,
+        mut backend: B,
+        curriculum: Option<CurriculumSource>,
+    ) -> Result<ControlLoop<B>, BackendError> {
         let mut frame = SensorFrame::default();
         let t = backend.now();
         backend.read(t, &mut frame)?;
-        let explorer = SineExplorer::new(&frame.joints.position, max_amp, seed);
-        let clamp = SafetyClamp::new(&backend.info().joint_limits);
+        let kind = match (c.action.source, c.replaying) {
+            (SourceKind::Auto, true) => SourceKind::Recorded,
+            (SourceKind::Auto, false) => SourceKind::Explore,
+            (k, _) => k,
+        };
+        let source = match (curriculum, kind) {
+            (Some(cur), _) => Source::Curriculum(Box::new(cur)),
+            (None, SourceKind::Curriculum) => {
+                return Err(BackendError::Mapping {
+                    file: c.config_file.clone(),
+                    key: "sattva.ros__parameters.action.source".into(),
+                    message: "`curriculum` needs a driver that plans episodes (`sattva sim`, `sattva eval`, `sattva run --curriculum`)".into(),
+                })
+            }
+            (None, SourceKind::Recorded) => Source::Recorded,
+            (None, SourceKind::Hold) => Source::Hold,
+            (None, _) => Source::Explore(SineExplorer::new(
+                &frame.joints.position,
+                c.action.explore.amplitude,
+                c.seed,
+                t,
+            )),
+        };
+        let clamp = SafetyClamp::new(&backend.info().joint_limits)
+            .with_limits(&c.action.clamp, c.period_ns);
         Ok(ControlLoop {
             backend,
-            explorer,
+            source,
             clamp,
             frame,
-            fusion: Fusion::new(&FusionConfig::default()),
+            fusion: Fusion::new(c.fusion),
             cmd: Command::default(),
+            mark: Mark::Free,
             mode: ControlMode::Explore,
             external: Command::default(),
             external_at: None,
-            command_timeout_ns: 500_000_000,
-            seed,
+            command_timeout_ns: c.command_timeout_ns,
+            seed: c.seed,
+            finished: false,
+            fingerprint: Sha256::new(),
+            read_failed: Repeated::default(),
+            write_failed: Repeated::default(),
+            stale: Repeated::default(),
             stats: LoopStats::default(),
         })
-    }
-
-    /// Replaces the safety clamp (e.g. one with velocity and effort limits from the config).
-    pub fn with_clamp(mut self, clamp: SafetyClamp) -> Self {
-        self.clamp = clamp;
-        self
-    }
-
-    /// Replaces the fusion stage with one configured by `cfg` (the default config otherwise).
-    pub fn with_fusion(mut self, cfg: &FusionConfig) -> Self {
-        self.fusion = Fusion::new(cfg);
-        self
     }
 
     /// The sensor frame of the last cycle.
@@ -203,6 +211,11 @@ impl<B: Backend> ControlLoop<B> {
     /// The command of the last cycle, as it went to the backend (after the clamp).
     pub fn command(&self) -> &Command {
         &self.cmd
+    }
+
+    /// Where the last cycle stood in the command source's plan (for the segmenter).
+    pub fn mark(&self) -> Mark {
+        self.mark
     }
 
     /// The fusion stage (e.g. for the vision task's yaw aid, applied between cycles).
@@ -228,33 +241,40 @@ impl<B: Backend> ControlLoop<B> {
         })
     }
 
-    /// How long an operator command stays valid in [`ControlMode::External`], ns.
-    pub fn set_command_timeout_ns(&mut self, ns: i64) {
-        self.command_timeout_ns = ns;
-    }
-
     /// The current control mode.
     pub fn mode(&self) -> ControlMode {
         self.mode
     }
 
-    /// Applies operator input from the ROS bridge. Returns a reply for the ROS side, if any.
+    /// The command source.
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
+    /// True once the command source has nothing more to do (a curriculum's last episode).
+    pub fn source_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Applies operator input. Returns the reset's outcome `(request_id, ok)` for a reset.
     /// Allocation-free (commands are fixed-capacity).
-    pub fn handle(&mut self, msg: FromRos) -> Option<ToRos> {
+    pub fn handle(&mut self, msg: OperatorInput) -> Option<(u64, bool)> {
         match msg {
-            FromRos::Mode(m) => {
+            OperatorInput::Mode(m) => {
                 self.mode = m;
                 None
             }
-            FromRos::Command(c) => {
+            OperatorInput::Command(c) => {
                 self.external = c;
                 self.external_at = Some(self.backend.now());
                 None
             }
-            FromRos::Reset { request_id } => {
+            OperatorInput::Reset { request_id } => {
                 let ok = self.backend.reset(self.seed).is_ok();
+                self.fusion.reset();
+                self.clamp.reset();
                 self.external_at = None;
-                Some(ToRos::ResetDone { request_id, ok })
+                Some((request_id, ok))
             }
         }
     }
@@ -267,22 +287,76 @@ impl<B: Backend> ControlLoop<B> {
             read_errors: self.stats.read_errors,
             write_errors: self.stats.write_errors,
             clamped: self.clamp.clamped(),
+            rate_limited: self.clamp.rate_limited(),
+            stale_holds: self.stats.stale_holds,
             mode: self.mode,
         }
     }
 
-    /// Chooses this cycle's command according to the mode.
+    /// The source's preparation of the world before this cycle's read (curriculum episodes).
+    fn prepare(&mut self, t: Time) {
+        let Source::Curriculum(cur) = &mut self.source else {
+            return;
+        };
+        if self.mode != ControlMode::Explore {
+            return;
+        }
+        match cur.prepare(t) {
+            Prepare::Nothing => {}
+            Prepare::Finished => self.finished = true,
+            Prepare::Setup(e) => {
+                self.stats.episodes += 1;
+                if let Err(err) = self.backend.setup_episode(&e) {
+                    self.stats.setup_errors += 1;
+                    tracing::warn!(error = %err, episode = self.stats.episodes, "episode setup failed; the episode starts from where the robot is");
+                }
+                // the world jumped: the filters and the clamp's rate limit start again
+                self.fusion.reset();
+                self.clamp.reset();
+            }
+        }
+    }
+
+    /// Chooses this cycle's command according to the mode and the source.
     fn act(&mut self, t: Time) {
+        self.mark = Mark::Free;
         match self.mode {
-            ControlMode::Explore => self.explorer.command(t, &mut self.cmd),
-            ControlMode::Hold => self.cmd = Command::hold(t),
+            ControlMode::Explore => match &mut self.source {
+                Source::Explore(e) => e.command(t, &mut self.cmd),
+                Source::Curriculum(c) => {
+                    self.mark = c.command(t, &self.fusion.state().joint_position, &mut self.cmd);
+                }
+                Source::Recorded => match self.backend.recorded_command() {
+                    Some(c) => {
+                        self.cmd.clone_from(c);
+                        self.cmd.t = t;
+                    }
+                    None => self.cmd = Command::hold(t),
+                },
+                Source::Hold => self.cmd = Command::hold(t),
+            },
+            ControlMode::Hold => {
+                self.cmd = Command::hold(t);
+                self.mark = Mark::Pause;
+            }
             ControlMode::External => match self.external_at {
                 // a stale operator command must not keep driving the robot: hold instead
                 Some(at) if t.0 - at.0 <= self.command_timeout_ns => {
                     self.cmd.clone_from(&self.external);
                     self.cmd.t = t;
                 }
-                _ => self.cmd = Command::hold(t),
+                Some(_) => {
+                    self.stats.stale_holds += 1;
+                    if let Some(n) = self.stale.note() {
+                        tracing::warn!(
+                            times = n,
+                            timeout_ms = self.command_timeout_ns / 1_000_000,
+                            "operator command stale; holding (logged at the 1st, 10th, 100th ... time)"
+                        );
+                    }
+                    self.cmd = Command::hold(t);
+                }
+                None => self.cmd = Command::hold(t),
             },
         }
     }
@@ -290,19 +364,24 @@ impl<B: Backend> ControlLoop<B> {
     /// One control cycle. Allocation-free. Returns the frame it read.
     pub fn cycle(&mut self) -> &SensorFrame {
         let t = self.backend.now();
+        // 0. the source may set the world up (curriculum episodes)
+        self.prepare(t);
         // 1. sense
         match self.backend.read(t, &mut self.frame) {
             Ok(()) => {
                 // 2. fuse
                 self.fusion.update(&self.frame);
-                // 3. act: exploration, operator command or hold (later: recall-driven actions)
+                // 3. act: the agent's source, an operator command, or hold
                 self.act(t);
             }
             Err(e) => {
                 // degrade safely: hold, and keep the loop (and the clock) running
                 self.stats.read_errors += 1;
-                tracing::warn!(error = %e, "sensor read failed; holding");
+                if let Some(n) = self.read_failed.note() {
+                    tracing::warn!(error = %e, times = n, "sensor read failed; holding (logged at the 1st, 10th, 100th ... time)");
+                }
                 self.cmd = Command::hold(t);
+                self.mark = Mark::Pause;
             }
         }
         // 4. clamp: always, between action and backend
@@ -311,13 +390,15 @@ impl<B: Backend> ControlLoop<B> {
         // 5. actuate
         if let Err(e) = self.backend.write(t, &self.cmd) {
             self.stats.write_errors += 1;
-            tracing::warn!(error = %e, "command rejected");
+            if let Some(n) = self.write_failed.note() {
+                tracing::warn!(error = %e, times = n, "command rejected (logged at the 1st, 10th, 100th ... time)");
+            }
         }
-        self.account();
+        self.account(t);
         &self.frame
     }
 
-    fn account(&mut self) {
+    fn account(&mut self, t: Time) {
         let s = &mut self.stats;
         s.cycles += 1;
         let touch = self.frame.contacts.iter().copied().fold(0.0, f64::max);
@@ -329,10 +410,41 @@ impl<B: Backend> ControlLoop<B> {
             s.imu_frames += 1;
             s.accel_norm_sum += imu.accel.iter().map(|a| a * a).sum::<f64>().sqrt();
         }
+        // the output fingerprint: what the agent commanded and what it believed, this cycle
+        let h = &mut self.fingerprint;
+        h.update(t.0.to_le_bytes());
+        h.update([match self.cmd.mode {
+            CommandMode::Hold => 0u8,
+            CommandMode::Position => 1,
+            CommandMode::Velocity => 2,
+            CommandMode::Effort => 3,
+        }]);
+        let f = self.fusion.state();
+        let mut put = |x: f64| h.update(x.to_le_bytes());
+        self.cmd.values.iter().for_each(|&x| put(x));
+        f.orientation.iter().for_each(|&x| put(x));
+        f.joint_position.iter().for_each(|&x| put(x));
+        f.joint_velocity.iter().for_each(|&x| put(x));
+        f.contact_force.iter().for_each(|&x| put(x));
+    }
+
+    /// SHA-256 over every cycle's outputs so far (the command after the clamp, the fused
+    /// orientation, joint positions and velocities, contact forces), hex.
+    pub fn output_hash(&self) -> String {
+        hex(&self.fingerprint.clone().finalize())
     }
 
     /// The safety clamp (for its counters).
     pub fn clamp(&self) -> &SafetyClamp {
         &self.clamp
     }
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }

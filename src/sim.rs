@@ -1,4 +1,6 @@
-//! The `sattva sim` job and the `sattva bench sim` benchmark (feature `mujoco`).
+//! `sattva sim` (a driver over [`crate::agent`]: the agent in MuJoCo under the virtual-time
+//! executor, the curriculum as its command source) and the `sattva bench sim` benchmark
+//! (feature `mujoco`).
 
 use std::fmt;
 use std::sync::Arc;
@@ -7,12 +9,12 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use mujoco_rs::prelude::*;
 
+use crate::action::CurriculumSource;
+use crate::agent::{AgentError, AgentOptions, Fingerprint, Progress};
 use crate::backend::mujoco::MujocoBackend;
-use crate::backend::{Backend, BackendError};
+use crate::backend::BackendError;
 use crate::config::Config;
-use crate::eval::episode::{EpisodeRunner, EvalError};
-use crate::pipeline::{ControlLoop, LoopStats, PipelineError, SensorTrace};
-use crate::types::Time;
+use crate::pipeline::{ControlLoop, LoopStats};
 
 /// Options of one `sattva sim` run.
 #[derive(Clone, Debug, Default)]
@@ -37,18 +39,24 @@ pub struct SimOptions {
 /// Errors of `sattva sim`.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
-    /// The control loop or the backend failed.
+    /// The agent failed.
     #[error(transparent)]
-    Pipeline(#[from] PipelineError),
-    /// The curriculum (episodes, encoder, substrate, snapshot) failed.
+    Agent(#[from] AgentError),
+    /// The backend failed.
     #[error(transparent)]
-    Eval(#[from] EvalError),
-}
-
-impl From<BackendError> for SimError {
-    fn from(e: BackendError) -> Self {
-        SimError::Pipeline(e.into())
-    }
+    Backend(#[from] BackendError),
+    /// The snapshot to resume from failed to load.
+    #[error(transparent)]
+    Learn(#[from] crate::learn::LearnError),
+    /// The camera image could not be written.
+    #[error("{file}: {source}")]
+    Io {
+        /// The file.
+        file: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// What the curriculum part of a `sattva sim` run did.
@@ -90,8 +98,8 @@ pub struct SimSummary {
     pub sim_time_s: f64,
     /// Physics steps taken.
     pub physics_steps: u64,
-    /// SHA-256 of the sensor trace.
-    pub trace_sha256: String,
+    /// The run's fingerprint (outputs per cycle and the learned state).
+    pub fingerprint: Fingerprint,
     /// Joints driven.
     pub joints: usize,
     /// Commands clamped by the safety clamp.
@@ -110,7 +118,7 @@ impl SimSummary {
             "no IMU".into()
         };
         let mut out = format!(
-            "sattva sim summary\n  model            {}\n  seed             {}\n  joints           {}\n  control cycles   {}\n  physics steps    {}\n  sim time         {:.3} s\n  wall time        {:.3} s ({:.1}x real time, {:.0} physics steps/s)\n  mean |accel|     {}\n  touch cycles     {} (max force {:.2} N)\n  clamped values   {}\n  read/write errors {}/{}\n  sensor trace     sha256:{}",
+            "sattva sim summary\n  model            {}\n  seed             {}\n  joints           {}\n  control cycles   {}\n  physics steps    {}\n  sim time         {:.3} s\n  wall time        {:.3} s ({:.1}x real time, {:.0} physics steps/s)\n  mean |accel|     {}\n  touch cycles     {} (max force {:.2} N)\n  clamped values   {}\n  read/write errors {}/{}\n  fingerprint      {}",
             self.model,
             self.seed,
             self.joints,
@@ -126,7 +134,7 @@ impl SimSummary {
             self.clamped,
             s.read_errors,
             s.write_errors,
-            self.trace_sha256
+            self.fingerprint
         );
         if let Some(k) = &self.curriculum {
             out.push_str(&format!(
@@ -158,14 +166,6 @@ impl SimSummary {
     }
 }
 
-/// Configures and activates the MuJoCo backend of `c`.
-pub fn open_backend(c: &Config) -> Result<MujocoBackend, BackendError> {
-    let mut b = MujocoBackend::new(c)?;
-    b.configure()?;
-    b.activate()?;
-    Ok(b)
-}
-
 fn model_path(c: &Config) -> Result<String, BackendError> {
     Ok(c.resolve_path(
         &c.mujoco()
@@ -179,7 +179,40 @@ fn model_path(c: &Config) -> Result<String, BackendError> {
     .to_string())
 }
 
-fn progress(n: u64, on: bool, what: &str) -> ProgressBar {
+/// True when the scene of `c` can host the curriculum: a 4-joint arm (the primitives' IK) and
+/// the free object [`crate::backend::mujoco::OBJECT_BODY`] to place and weigh.
+fn curriculum_fits(c: &Config) -> Result<Result<(), String>, BackendError> {
+    let joints = c.mujoco().map(|m| m.joints.names.len()).unwrap_or(0);
+    if joints != ARM_JOINTS {
+        return Ok(Err(format!(
+            "the curriculum drives a {ARM_JOINTS}-joint arm; {} maps {joints} joints (key `mujoco.joints.names`)",
+            c.source.display()
+        )));
+    }
+    let path = model_path(c)?;
+    let Ok(model) = MjModel::from_xml(&path) else {
+        // the backend reports the load error with the config key when the agent opens it
+        return Ok(Err(format!("the model {path} does not load")));
+    };
+    let body = model.name_to_id(MjtObjBase::mjOBJ_BODY, crate::backend::mujoco::OBJECT_BODY);
+    let joint = model.name_to_id(
+        MjtObjBase::mjOBJ_JOINT,
+        crate::backend::mujoco::OBJECT_JOINT,
+    );
+    Ok(match (body, joint) {
+        (Some(_), Some(_)) => Ok(()),
+        _ => Err(format!(
+            "the scene has no free body `{}` with joint `{}` (the curriculum places and weighs it)",
+            crate::backend::mujoco::OBJECT_BODY,
+            crate::backend::mujoco::OBJECT_JOINT
+        )),
+    })
+}
+
+/// Joints the curriculum's primitives drive.
+pub const ARM_JOINTS: usize = 4;
+
+fn progress_bar(n: u64, on: bool, what: &str) -> ProgressBar {
     if !on {
         return ProgressBar::hidden();
     }
@@ -193,321 +226,124 @@ fn progress(n: u64, on: bool, what: &str) -> ProgressBar {
     b
 }
 
-/// Runs `sattva sim`: on a scene with the curriculum's object (the reference arm), curriculum
-/// episodes through the full pipeline, learning as it goes; on other scenes, exploration. Either
-/// way for `c.sim.duration_s` simulated seconds, or `opts.episodes` training episodes.
+/// Runs `sattva sim`: the agent in MuJoCo under the virtual-time executor (paced at real time
+/// with `realtime`). On a scene that hosts the curriculum, the curriculum is the command source
+/// (calibration episodes, then `opts.episodes` training episodes, or as many as fit in
+/// `sim.duration_s`); elsewhere the agent explores for `sim.duration_s`.
 pub fn run_sim(c: &Config, opts: &SimOptions) -> Result<SimSummary, SimError> {
-    match EpisodeRunner::new(c) {
-        Ok(runner) => run_curriculum(c, opts, runner),
-        Err(EvalError::Scene(why)) => {
-            tracing::info!(%why, "no curriculum for this scene: exploring");
-            run_explore(c, opts)
-        }
-        Err(e) => Err(e.into()),
+    let mut c = c.clone();
+    let fits = curriculum_fits(&c)?;
+    if let Err(why) = &fits {
+        tracing::info!(%why, "no curriculum for this scene: exploring");
     }
-}
-
-/// Paces a loop at real time: sleeps until `start + sim elapsed`.
-struct Pacer {
-    on: bool,
-    wall0: Instant,
-    sim0: f64,
-}
-
-impl Pacer {
-    fn wait(&self, sim_s: f64) {
-        if self.on {
-            let due = std::time::Duration::from_secs_f64((sim_s - self.sim0).max(0.0));
-            if let Some(d) = due.checked_sub(self.wall0.elapsed()) {
-                std::thread::sleep(d);
-            }
-        }
+    let curriculum = fits.is_ok();
+    if let Some(p) = &opts.resume {
+        c.learn.resume = std::path::absolute(p)
+            .unwrap_or_else(|_| p.into())
+            .display()
+            .to_string();
     }
-}
-
-fn run_curriculum(
-    c: &Config,
-    opts: &SimOptions,
-    mut runner: EpisodeRunner,
-) -> Result<SimSummary, SimError> {
-    use crate::eval::literacy::{recall, substrate_config};
-    use crate::eval::{curriculum, Split};
-    use crate::substrate::Substrate;
-    use std::collections::BTreeMap;
-
-    let period = c.control.period_ns;
-    // budget: simulated time, unless a number of episodes is asked for
-    let mut budget_ns: Option<i64> = match opts.episodes {
-        Some(_) => None,
-        None => Some((c.sim.duration_s * 1e9).round() as i64 / period * period),
+    if let Some(p) = &opts.snapshot {
+        c.learn.snapshot = std::path::absolute(p)
+            .unwrap_or_else(|_| p.into())
+            .display()
+            .to_string();
+    }
+    // a resumed run continues with new training scenarios (same calibration)
+    let resumed_step = match &opts.resume {
+        Some(p) => crate::substrate::Substrate::load(std::path::Path::new(p))
+            .map(|(s, _)| s.step())
+            .map_err(|e| SimError::Learn(e.into()))?,
+        None => 0,
     };
     let n_cal = c.eval.calibration_episodes as usize;
-    let n_train = opts.episodes.map_or(1_000_000, |n| n as usize);
-    let mut trace = match &opts.trace_csv {
-        Some(p) => SensorTrace::with_csv(p)?,
-        None => SensorTrace::new(),
-    };
-    let mut trace_err: Option<PipelineError> = None;
-    let (mut sub, resumed_from) = match &opts.resume {
-        Some(p) => {
-            let (s, info) = Substrate::load(std::path::Path::new(p)).map_err(EvalError::from)?;
-            tracing::info!(file = %p, attractors = s.len(), step = info.step, "substrate resumed");
-            (s, Some(p.clone()))
-        }
-        None => (
-            Substrate::new(substrate_config(c, runner.dim())).map_err(EvalError::from)?,
+    let (duration_s, plan, total) = match (curriculum, opts.episodes) {
+        (true, Some(n)) => (
             None,
+            Some(CurriculumSource::plan(
+                &c.eval,
+                c.seed,
+                resumed_step,
+                n_cal,
+                n as usize,
+                0,
+            )),
+            (n as u64 + n_cal as u64, "episodes"),
+        ),
+        (true, None) => (
+            Some(c.sim.duration_s),
+            Some(CurriculumSource::plan(
+                &c.eval,
+                c.seed,
+                resumed_step,
+                n_cal,
+                100_000,
+                0,
+            )),
+            (
+                (c.sim.duration_s * 1e9 / c.control.period_ns as f64) as u64,
+                "cycles",
+            ),
+        ),
+        (false, _) => (
+            Some(c.sim.duration_s),
+            None,
+            (
+                (c.sim.duration_s * 1e9 / c.control.period_ns as f64) as u64,
+                "cycles",
+            ),
         ),
     };
-    if sub.config().dim as usize != runner.dim() {
-        return Err(EvalError::Scene(format!(
-            "snapshot dimension {} != encoder dimension {} (encode.dim)",
-            sub.config().dim,
-            runner.dim()
-        ))
-        .into());
-    }
-    // label counts per attractor: from the snapshot's labels, then from learning
-    let mut counts: BTreeMap<u32, BTreeMap<&'static str, u64>> = BTreeMap::new();
-    let ids: Vec<_> = sub.ids().collect();
-    for id in ids {
-        if let Some(a) = sub.attractor(id, Time::ZERO) {
-            for l in a.labels {
-                if let Some(p) = crate::action::Primitive::from_name(l) {
-                    *counts.entry(id.0).or_default().entry(p.name()).or_default() += 1;
+    let bar = progress_bar(total.0, opts.progress, total.1);
+    let by_episodes = total.1 == "episodes";
+    let tick_bar = bar.clone();
+    let report = crate::agent::run(
+        &c,
+        AgentOptions {
+            virtual_rate: Some(if opts.realtime { 1.0 } else { 0.0 }),
+            duration_s,
+            curriculum: plan,
+            trace_csv: opts.trace_csv.as_ref().map(Into::into),
+            on_tick: Some(Box::new(move |p: &Progress| {
+                use std::sync::atomic::Ordering::Relaxed;
+                if by_episodes {
+                    tick_bar.set_position(p.episodes.load(Relaxed));
+                } else {
+                    tick_bar.set_position(p.cycles.load(Relaxed));
                 }
-            }
-        }
-    }
-    let mut seen: std::collections::BTreeSet<&'static str> =
-        counts.values().flat_map(|m| m.keys().copied()).collect();
-    let mut stats = LoopStats::default();
-    let mut k = CurriculumSummary {
-        resumed_from,
-        ..Default::default()
-    };
-    let total = opts.episodes.map(|n| n as u64 + n_cal as u64);
-    let bar = match total {
-        Some(n) => progress(n, opts.progress, "episodes"),
-        None => progress(
-            budget_ns.unwrap_or(0) as u64 / period as u64,
-            opts.progress,
-            "cycles",
-        ),
-    };
-    let pacer = Pacer {
-        on: opts.realtime,
-        wall0: Instant::now(),
-        sim0: 0.0,
-    };
-    let mut sim_ns: i64 = 0;
-    let mut t_learn = Time(sub.step() as i64); // monotonic learning clock, continued on resume
-    let mut learn_us = Vec::new();
-    let scenarios = curriculum(&c.eval, Split::Calibration, n_cal, c.seed)
-        .into_iter()
-        // a resumed run continues with new scenarios (same calibration: same encoder statistics)
-        .chain(curriculum(
-            &c.eval,
-            Split::Train,
-            n_train.min(100_000),
-            c.seed.wrapping_add(sub.step()),
-        ));
-    for (i, sc) in scenarios.enumerate() {
-        if budget_ns.is_some_and(|b| b <= 0) {
-            break;
-        }
-        let sim_before = sim_ns;
-        let out = runner.run_with(sc_ref(&sc), budget_ns, &mut |f| {
-            if let Err(e) = trace.push(f) {
-                trace_err.get_or_insert(e);
-            }
-            pacer.wait((sim_before + f.t.0) as f64 * 1e-9);
-        })?;
-        if let Some(e) = trace_err.take() {
-            return Err(e.into());
-        }
-        let ep_ns = (out.sim_s * 1e9).round() as i64;
-        sim_ns += ep_ns;
-        if let Some(b) = budget_ns.as_mut() {
-            *b -= ep_ns;
-        }
-        add_stats(&mut stats, &out.stats);
-        if total.is_none() {
-            bar.set_position(stats.cycles);
-        } else {
-            bar.inc(1);
-        }
-        if i + 1 == n_cal {
-            runner.encoder_mut().set_learn_stats(false);
-        }
-        if sc.split == Split::Calibration {
-            k.calibration_episodes += 1;
-            continue;
-        }
-        if out.truncated {
-            break; // an incomplete experience is not learned
-        }
-        k.episodes += 1;
-        t_learn = t_learn.add_nanos(ep_ns);
-        // recognise before learning
-        let name = sc.primitive.name();
-        let best_match = recall(&mut sub, t_learn, &out.experience)?;
-        if best_match >= 0 && seen.contains(name) {
-            if let Some(best) = counts.get(&(best_match as u32)).and_then(|m| {
-                m.iter()
-                    .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
-                    .map(|(l, _)| *l)
-            }) {
-                k.judged += 1;
-                if best == name {
-                    k.recognised += 1;
-                }
-                tracing::debug!(
-                    episode = k.episodes,
-                    primitive = name,
-                    recognised_as = best,
-                    "recall"
-                );
-            }
-        }
-        let t0 = Instant::now();
-        let l = sub
-            .learn(t_learn, &out.experience)
-            .map_err(EvalError::from)?;
-        learn_us.push(t0.elapsed().as_secs_f64() * 1e6);
-        if l.created {
-            k.formed += 1;
-            counts.remove(&l.id.0);
-            bar.suspend(|| {
-                tracing::info!(
-                    episode = k.episodes,
-                    attractor = l.id.0,
-                    primitive = name,
-                    attractors = sub.len(),
-                    "attractor formed"
-                )
-            });
-        }
-        if let Some(m) = l.merged {
-            if let Some(old) = counts.remove(&m.0) {
-                let e = counts.entry(l.id.0).or_default();
-                for (n, c) in old {
-                    *e.entry(n).or_default() += c;
-                }
-            }
-        }
-        if let Some(ev) = l.evicted {
-            counts.remove(&ev.0);
-        }
-        seen.insert(name);
-        let e = counts.entry(l.id.0).or_default();
-        if !e.contains_key(name) {
-            sub.add_label(l.id, name);
-        }
-        *e.entry(name).or_default() += 1;
-        bar.set_message(format!(
-            "{} attractors, recognised {}/{}",
-            sub.len(),
-            k.recognised,
-            k.judged
-        ));
-        if opts.episodes.is_some_and(|n| k.episodes >= n as u64) {
-            break;
-        }
-    }
-    bar.finish_and_clear();
-    k.attractors = sub.len();
-    k.vision_frames = runner.vision_frames;
-    k.learn_us = [
-        crate::eval::metrics::quantile(&learn_us, 0.5),
-        crate::eval::metrics::quantile(&learn_us, 0.99),
-    ];
-    // snapshot when something was learned (a short run that only calibrated has nothing to keep)
-    if let Some(p) = opts.snapshot.as_ref().filter(|_| k.episodes > 0) {
-        if let Some(dir) = std::path::Path::new(p).parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|source| EvalError::Io {
-                    file: dir.display().to_string(),
-                    source,
-                })?;
-            }
-        }
-        sub.save(std::path::Path::new(p)).map_err(EvalError::from)?;
-        k.snapshot = Some(p.clone());
-    }
-    if let (Some(path), Some(b)) = (&opts.camera_png, runner.backend_mut()) {
-        save_camera_png(b, path)?;
-    }
-    let substeps = runner.backend_mut().map_or(1, |b| b.substeps() as u64);
-    Ok(SimSummary {
-        model: model_path(c)?,
-        seed: c.seed,
-        physics_steps: stats.cycles * substeps,
-        stats,
-        sim_time_s: sim_ns as f64 * 1e-9,
-        trace_sha256: trace.finish()?,
-        joints: crate::eval::episode::ARM_JOINTS,
-        clamped: runner.clamp_events,
-        curriculum: Some(k),
-    })
-}
-
-fn sc_ref(s: &crate::eval::Scenario) -> &crate::eval::Scenario {
-    s
-}
-
-fn add_stats(a: &mut LoopStats, b: &LoopStats) {
-    a.cycles += b.cycles;
-    a.touch_cycles += b.touch_cycles;
-    a.max_touch = a.max_touch.max(b.max_touch);
-    a.accel_norm_sum += b.accel_norm_sum;
-    a.imu_frames += b.imu_frames;
-    a.read_errors += b.read_errors;
-    a.write_errors += b.write_errors;
-}
-
-/// Exploration in lockstep for `c.sim.duration_s` simulated seconds (scenes without curriculum).
-fn run_explore(c: &Config, opts: &SimOptions) -> Result<SimSummary, SimError> {
-    let backend = open_backend(c)?;
-    let substeps = backend.substeps() as u64;
-    let joints = backend.info().joint_names.len();
-    let clamp = crate::action::SafetyClamp::new(&backend.info().joint_limits)
-        .with_limits(&c.action.clamp, c.control.period_ns);
-    let mut lp = ControlLoop::new(backend, c.seed, 0.3)?.with_clamp(clamp);
-    let cycles = (c.sim.duration_s * 1e9 / c.control.period_ns as f64).round() as u64;
-    let mut trace = match &opts.trace_csv {
-        Some(p) => SensorTrace::with_csv(p)?,
-        None => SensorTrace::new(),
-    };
-    let bar = progress(cycles, opts.progress, "cycles");
-    let pacer = Pacer {
-        on: opts.realtime,
-        wall0: Instant::now(),
-        sim0: lp.backend.now().as_secs_f64(),
-    };
-    for i in 0..cycles {
-        let frame = lp.cycle();
-        trace.push(frame)?;
-        pacer.wait(frame.t.as_secs_f64());
-        if i % 1000 == 0 {
-            bar.set_position(i);
-        }
-    }
+            })),
+            ..Default::default()
+        },
+    )?;
     bar.finish_and_clear();
     if let Some(path) = &opts.camera_png {
-        save_camera_png(&mut lp.backend, path)?;
+        save_camera_png(&c, path)?;
     }
-    let sim_time_s = lp.backend.now().as_secs_f64();
+    let k = report.learn.as_ref().filter(|_| curriculum).map(|l| {
+        let s = &l.stats;
+        CurriculumSummary {
+            calibration_episodes: s.calibrated,
+            episodes: s.learned,
+            attractors: s.attractors as usize,
+            formed: s.created,
+            judged: s.judged,
+            recognised: s.judged_right,
+            learn_us: [l.learn_us[0], l.learn_us[1]],
+            resumed_from: opts.resume.clone(),
+            snapshot: l.snapshot.as_ref().map(|p| p.display().to_string()),
+            vision_frames: report.vision.map_or(0, |v| v.results),
+        }
+    });
     Ok(SimSummary {
-        model: model_path(c)?,
+        model: model_path(&c)?,
         seed: c.seed,
-        stats: lp.stats.clone(),
-        sim_time_s,
-        physics_steps: cycles * substeps,
-        trace_sha256: trace.finish()?,
-        joints,
-        clamped: lp.clamp().clamped() + lp.clamp().rate_limited(),
-        curriculum: None,
+        physics_steps: report.stats.cycles * report.info.substeps.max(1) as u64,
+        sim_time_s: report.seconds(),
+        fingerprint: report.fingerprint.clone(),
+        joints: report.info.joint_names.len(),
+        clamped: report.clamp.0 + report.clamp.1,
+        stats: report.stats,
+        curriculum: k,
     })
 }
 
@@ -553,7 +389,7 @@ impl fmt::Display for SimBench {
 /// Measures the backend loop against a bare stepping loop of the same model doing identical
 /// physics: the bare loop replays the exact `ctrl`/`qfrc_applied` sequence the backend produced
 /// (recorded in an untimed pass; the backend is deterministic), so the ratio is our overhead.
-pub fn bench_sim(c: &Config, steps: u64, reps: u32) -> Result<SimBench, PipelineError> {
+pub fn bench_sim(c: &Config, steps: u64, reps: u32) -> Result<SimBench, BackendError> {
     let model_path = c.resolve_path(
         &c.mujoco()
             .map_err(|e| BackendError::Model {
@@ -569,25 +405,27 @@ pub fn bench_sim(c: &Config, steps: u64, reps: u32) -> Result<SimBench, Pipeline
         bare_steps_per_s: Vec::new(),
     };
     // untimed recording pass
-    let backend = open_backend(c)?;
-    let substeps = backend.substeps() as u64;
+    // the agent's own control loop (fusion, source, clamp) on the concrete backend
+    let backend = MujocoBackend::open(c)?;
+    let substeps = backend.inner().substeps() as u64;
     let cycles = (steps / substeps).max(1);
-    let (init_qpos, init_qvel, init_ctrl) = match backend.data() {
+    let (init_qpos, init_qvel, init_ctrl) = match backend.inner().data() {
         Some(d) => (d.qpos().to_vec(), d.qvel().to_vec(), d.ctrl().to_vec()),
         None => (Vec::new(), Vec::new(), Vec::new()),
     };
-    let mut lp = ControlLoop::new(backend, c.seed, 0.3)?;
+    let mut lp = ControlLoop::new(c, backend, None)?;
     let mut ctrl_seq = Vec::new();
     let mut qfrc_seq = Vec::new();
     for _ in 0..cycles {
         lp.cycle();
-        if let Some(d) = lp.backend.data() {
+        if let Some(d) = lp.backend.inner().data() {
             ctrl_seq.extend_from_slice(d.ctrl());
             qfrc_seq.extend_from_slice(d.qfrc_applied());
         }
     }
     let final_qpos: Vec<f64> = lp
         .backend
+        .inner()
         .data()
         .map(|d| d.qpos().to_vec())
         .unwrap_or_default();
@@ -622,7 +460,7 @@ pub fn bench_sim(c: &Config, steps: u64, reps: u32) -> Result<SimBench, Pipeline
             );
         }
 
-        let mut lp = ControlLoop::new(open_backend(c)?, c.seed, 0.3)?;
+        let mut lp = ControlLoop::new(c, MujocoBackend::open(c)?, None)?;
         let t0 = Instant::now();
         for _ in 0..cycles {
             std::hint::black_box(lp.cycle());
@@ -633,13 +471,16 @@ pub fn bench_sim(c: &Config, steps: u64, reps: u32) -> Result<SimBench, Pipeline
     Ok(out)
 }
 
+/// Renders the scene camera (`mujoco.camera`) at the scene's initial state into a PNG.
 #[cfg(feature = "render")]
-fn save_camera_png(b: &mut MujocoBackend, path: &str) -> Result<(), PipelineError> {
+fn save_camera_png(c: &Config, path: &str) -> Result<(), SimError> {
     use mujoco_rs::renderer::png;
+    let mut b = MujocoBackend::open(c)?;
+    let b = b.inner_mut();
     let mut cam = b.open_camera()?;
     let mut f = crate::types::RgbdFrame::default();
     b.render(&mut cam, &mut f)?;
-    let io = |e: std::io::Error| PipelineError::Trace {
+    let io = |e: std::io::Error| SimError::Io {
         file: path.to_string(),
         source: e,
     };
@@ -657,8 +498,8 @@ fn save_camera_png(b: &mut MujocoBackend, path: &str) -> Result<(), PipelineErro
 }
 
 #[cfg(not(feature = "render"))]
-fn save_camera_png(_b: &mut MujocoBackend, path: &str) -> Result<(), PipelineError> {
-    Err(PipelineError::Trace {
+fn save_camera_png(_c: &Config, path: &str) -> Result<(), SimError> {
+    Err(SimError::Io {
         file: path.to_string(),
         source: std::io::Error::other(
             "this build has no renderer: rebuild with `--features render`",

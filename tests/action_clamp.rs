@@ -31,15 +31,17 @@ fn injected_out_of_range_commands_never_reach_the_actuators() {
         c.action.clamp.max_velocity > 0.0,
         "config/sim.yaml sets a velocity limit"
     );
-    let b = sattva::sim::open_backend(&c).unwrap();
+    let b = sattva::backend::mujoco::MujocoBackend::open(&c).unwrap();
     let limits = b.info().joint_limits.clone();
-    let clamp = SafetyClamp::new(&limits).with_limits(&c.action.clamp, c.control.period_ns);
-    let max_step = clamp.max_step();
-    let mut lp = ControlLoop::new(b, c.seed, 0.3).unwrap().with_clamp(clamp);
+    // the loop's clamp comes from the config: nothing to add, nothing to forget
+    let mut lp = ControlLoop::new(&c, b, None).unwrap();
+    let max_step = lp.clamp().max_step();
+    let expected = SafetyClamp::new(&limits).with_limits(&c.action.clamp, c.control.period_ns);
+    assert_eq!(max_step, expected.max_step());
+    assert!(max_step.is_finite() && max_step > 0.0);
     lp.handle(FromRos::Mode(ControlMode::External));
-    let ctrl = |lp: &ControlLoop<sattva::backend::mujoco::MujocoBackend>| -> Vec<f64> {
-        lp.backend.data().unwrap().ctrl().to_vec()
-    };
+    type Lp = ControlLoop<sattva::backend::Managed<sattva::backend::mujoco::MujocoBackend>>;
+    let ctrl = |lp: &Lp| -> Vec<f64> { lp.backend.inner().data().unwrap().ctrl().to_vec() };
     let mut prev = ctrl(&lp);
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let n = limits.len();
@@ -112,10 +114,8 @@ fn injected_out_of_range_commands_never_reach_the_actuators() {
 #[test]
 fn primitives_through_the_clamped_loop_allocate_nothing_per_cycle() {
     let c = config();
-    let b = sattva::sim::open_backend(&c).unwrap();
-    let clamp =
-        SafetyClamp::new(&b.info().joint_limits).with_limits(&c.action.clamp, c.control.period_ns);
-    let mut lp = ControlLoop::new(b, c.seed, 0.3).unwrap().with_clamp(clamp);
+    let b = sattva::backend::mujoco::MujocoBackend::open(&c).unwrap();
+    let mut lp = ControlLoop::new(&c, b, None).unwrap();
     lp.handle(FromRos::Mode(ControlMode::External));
     let q0: JointVec = lp.fused().joint_position.clone();
     let runs: Vec<PrimitiveRun> = PRIMITIVES
@@ -145,32 +145,36 @@ fn primitives_through_the_clamped_loop_allocate_nothing_per_cycle() {
 }
 
 #[test]
-fn curriculum_episodes_allocate_nothing_per_control_cycle() {
-    use sattva::eval::episode::EpisodeRunner;
-    use sattva::eval::{curriculum, Split};
+fn curriculum_source_allocates_only_when_it_sets_an_episode_up() {
+    use sattva::action::CurriculumSource;
     let c = config();
-    let mut runner = EpisodeRunner::new(&c).unwrap();
-    let mut tested = 0;
-    for sc in curriculum(&c.eval, Split::Train, PRIMITIVES.len(), 1) {
-        // allocation count at every frame of the episode (preallocated, so recording is free)
-        let mut at = Vec::with_capacity(4096);
-        runner
-            .run_with(&sc, None, &mut |_| {
-                if at.len() < at.capacity() {
-                    at.push(allocations_on_this_thread());
-                }
-            })
-            .unwrap();
-        assert!(at.len() > 200, "{} frames", at.len());
-        // after the executor's first dispatches, the cycles (primitive, clamp, fusion, profile
-        // recording, trace hook) allocate nothing
-        assert_eq!(
-            at[at.len() - 1] - at[5],
-            0,
-            "{} allocated during its cycles",
-            sc.primitive.name()
-        );
-        tested += 1;
+    let b = sattva::backend::mujoco::MujocoBackend::open(&c).unwrap();
+    let plan = CurriculumSource::plan(&c.eval, 1, 0, 0, PRIMITIVES.len(), 0);
+    let cur = CurriculumSource::new(&c.eval, plan, c.control.period_ns);
+    let mut lp = ControlLoop::new(&c, b, Some(cur)).unwrap();
+    let (mut allocating_cycles, mut setup_cycles, mut cycles) = (0u64, 0u64, 0u64);
+    while !lp.source_finished() {
+        let episodes = lp.stats.episodes;
+        let before = allocations_on_this_thread();
+        lp.cycle();
+        let allocated = allocations_on_this_thread() - before;
+        cycles += 1;
+        if lp.stats.episodes != episodes {
+            setup_cycles += 1; // the world is set up: a new object mass swaps the model
+        } else if allocated > 0 {
+            allocating_cycles += 1;
+        }
     }
-    assert_eq!(tested, PRIMITIVES.len());
+    assert_eq!(
+        setup_cycles,
+        PRIMITIVES.len() as u64,
+        "one setup per episode"
+    );
+    assert!(cycles > 200 * PRIMITIVES.len() as u64, "{cycles} cycles");
+    // the primitive, clamp, fusion and source cycles allocate nothing
+    assert_eq!(
+        allocating_cycles, 0,
+        "cycles outside episode setup allocated"
+    );
+    assert_eq!(lp.stats.write_errors + lp.stats.read_errors, 0);
 }

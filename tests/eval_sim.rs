@@ -53,7 +53,7 @@ fn sim_learns_snapshots_and_resumes() {
         },
     )
     .unwrap();
-    assert_eq!(a.trace_sha256, b.trace_sha256);
+    assert_eq!(a.fingerprint, b.fingerprint);
     assert_eq!(a.stats, b.stats);
     let kb = b.curriculum.unwrap();
     assert_eq!(
@@ -80,7 +80,7 @@ fn sim_learns_snapshots_and_resumes() {
     );
     assert!(kr.recognised >= 8, "{kr:?}");
     assert_ne!(
-        r.trace_sha256, a.trace_sha256,
+        r.fingerprint, a.fingerprint,
         "a resumed run continues with new scenarios"
     );
 }

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use sattva::fusion::bench::{load_broad_csv, orientation_rmse, run_ours};
+use sattva::bench::fusion::{load_broad_csv, orientation_rmse, run_ours};
 use sattva::fusion::ImuFilterConfig;
 
 mod common;

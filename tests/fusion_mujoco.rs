@@ -19,15 +19,15 @@
 use std::path::Path;
 
 use sattva::backend::Backend;
+use sattva::bench::fusion::ImuTrial;
 use sattva::config::Config;
-use sattva::fusion::bench::ImuTrial;
 use sattva::fusion::{ImuFilter, ImuFilterConfig};
 use sattva::types::{Command, CommandMode, Imu, SensorFrame, Time};
 
 /// Rest for `rest_s` (hold), then sines on every joint (amplitude `amp` rad, 0.2-0.5 Hz) for the
 /// rest of `seconds`: how a robot starts.
 fn record(c: &Config, seconds: f64, rest_s: f64, amp: f64) -> ImuTrial {
-    let mut b = sattva::sim::open_backend(c).expect("backend");
+    let mut b = sattva::backend::mujoco::MujocoBackend::open(c).expect("backend");
     let mut frame = SensorFrame::default();
     let t0 = b.now();
     b.read(t0, &mut frame).expect("read");

@@ -15,8 +15,8 @@ static ALLOC: CountingAlloc = CountingAlloc;
 fn control_cycle_does_not_allocate() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let c = Config::load(&root.join("config/sim.yaml"), &[]).expect("config");
-    let b = sattva::sim::open_backend(&c).expect("backend");
-    let mut lp = ControlLoop::new(b, 1, 0.3).expect("loop");
+    let b = sattva::backend::mujoco::MujocoBackend::open(&c).expect("backend");
+    let mut lp = ControlLoop::new(&c, b, None).expect("loop");
     for _ in 0..100 {
         lp.cycle(); // warm-up
     }
@@ -35,9 +35,9 @@ fn learning_handoff_in_the_control_task_does_not_allocate() {
     // to the learn task through the SPSC ring (fixed-size values), dropping when it is full
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let c = Config::load(&root.join("config/sim.yaml"), &[]).expect("config");
-    let b = sattva::sim::open_backend(&c).expect("backend");
-    let mut lp = ControlLoop::new(b, 1, 0.3).expect("loop");
-    let mut seg = sattva::learn::Segmenter::new(10);
+    let b = sattva::backend::mujoco::MujocoBackend::open(&c).expect("backend");
+    let mut lp = ControlLoop::new(&c, b, None).expect("loop");
+    let mut seg = sattva::learn::Segmenter::new(10, 8, true);
     let (mut tx, mut rx) = sattva::sched::channel::ring::<sattva::learn::Segment>(4);
     for _ in 0..100 {
         lp.cycle();
@@ -46,7 +46,7 @@ fn learning_handoff_in_the_control_task_does_not_allocate() {
     let mut cut = 0;
     for _ in 0..2000 {
         lp.cycle();
-        if let Some(s) = seg.push(lp.fused(), lp.command()) {
+        if let Some(s) = seg.push(lp.fused(), lp.command(), None, lp.mark()) {
             tx.push(s.clone());
             cut += 1;
         }

@@ -6,14 +6,13 @@ use std::path::PathBuf;
 
 use mujoco_rs::prelude::*;
 use sattva::config::Config;
-use sattva::sim::open_backend;
 use sattva::types::RgbdFrame;
 
 #[test]
 fn scene_camera_renders_the_object_where_the_pinhole_model_puts_it() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let c = Config::load(&root.join("config/sim.yaml"), &[]).unwrap();
-    let mut b = open_backend(&c).unwrap();
+    let mut b = sattva::backend::mujoco::MujocoBackend::open(&c).unwrap();
     let mut cam = b.open_camera().expect("EGL offscreen renderer");
     let mut f = RgbdFrame::default();
     b.render(&mut cam, &mut f).unwrap();

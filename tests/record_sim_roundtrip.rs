@@ -16,9 +16,9 @@ use sattva::types::SensorFrame;
 fn recorded_sim_replays_bit_identically() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let c = Config::load(&root.join("config/sim.yaml"), &[]).expect("config");
-    let b = sattva::sim::open_backend(&c).expect("backend");
+    let b = sattva::backend::mujoco::MujocoBackend::open(&c).expect("backend");
     let names = b.info().joint_names.clone();
-    let mut lp = ControlLoop::new(b, 1, 0.3).expect("loop");
+    let mut lp = ControlLoop::new(&c, b, None).expect("loop");
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("sim_run");
     let rc = RecordConfig::default();

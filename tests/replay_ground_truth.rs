@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use sattva::bench::fusion::load_broad_csv;
 use sattva::config::Config;
-use sattva::fusion::bench::load_broad_csv;
 use sattva::record::msgs;
 use sattva::record::writer::{BagWriter, WriterOptions};
 use sattva::replay::run::run_replay_with_report;

@@ -2,14 +2,14 @@
 
 use std::path::Path;
 
+use sattva::bench::replay::write_synthetic_bag;
 use sattva::config::Config;
-use sattva::replay::bench::write_synthetic_bag;
 use sattva::replay::report::write_report;
 use sattva::replay::run::{run_replay, run_replay_with_report};
 
 fn cfg() -> Config {
     Config::from_yaml_str(
-        "sattva:\n  ros__parameters:\n    backend: replay\n    seed: 3\n    control:\n      period_ns: 2000000\n    learn:\n      calibration_windows: 3\n",
+        "sattva:\n  ros__parameters:\n    backend: replay\n    seed: 3\n    control:\n      period_ns: 2000000\n    learn:\n      window_ms: 200\n      calibration_windows: 3\n",
         Path::new("replay.yaml"),
         &[],
     )
@@ -24,7 +24,10 @@ fn report_has_plots_of_the_replayed_data_and_the_same_hash() {
     let c = cfg();
     let (s, data) = run_replay_with_report(&c, Some(&bag), false).unwrap();
     // collecting the report changes nothing the pipeline computes
-    assert_eq!(s.hash, run_replay(&c, Some(&bag), false).unwrap().hash);
+    assert_eq!(
+        s.fingerprint,
+        run_replay(&c, Some(&bag), false).unwrap().fingerprint
+    );
     assert_eq!(data.cycle_us.len() as u64, s.cycles);
     assert!(data.t.len() > 100, "orientation samples: {}", data.t.len());
     assert!(data.rpy.iter().all(|r| r.iter().all(|v| v.is_finite())));
@@ -51,7 +54,10 @@ fn report_has_plots_of_the_replayed_data_and_the_same_hash() {
     let dir = tmp.path().join("report");
     let html = write_report(&dir, &bag, &s, &data).unwrap();
     let page = std::fs::read_to_string(&html).unwrap();
-    assert!(page.contains(&s.hash), "hash in the summary table");
+    assert!(
+        page.contains(&s.fingerprint.combined()),
+        "hash in the summary table"
+    );
     assert!(page.contains("orientation.svg") && page.contains("cycle_time.svg"));
     assert!(page.contains("learning.svg") && page.contains("experiences learned"));
     for svg in ["orientation.svg", "cycle_time.svg", "learning.svg"] {

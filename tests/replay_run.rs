@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
+use sattva::bench::replay::write_synthetic_bag;
 use sattva::config::Config;
-use sattva::replay::bench::write_synthetic_bag;
 use sattva::replay::run::run_replay;
 
 fn cfg() -> Config {
@@ -24,8 +24,8 @@ fn replaying_twice_gives_the_same_hash() {
     let r1 = run_replay(&c, Some(&bag), false).unwrap();
     let r2 = run_replay(&c, Some(&bag), false).unwrap();
     println!("{r1}");
-    assert_eq!(r1.hash, r2.hash);
-    assert_eq!(r1.hash.len(), 64);
+    assert_eq!(r1.fingerprint, r2.fingerprint);
+    assert_eq!(r1.fingerprint.combined().len(), 64);
     assert_eq!(r1.cycles, 1501); // 3 s at 500 Hz, both ends
     assert_eq!(r1.imu_frames, 1501);
     assert_eq!(r1.stats.imu_samples, 1201);
@@ -33,14 +33,14 @@ fn replaying_twice_gives_the_same_hash() {
     let bag2 = tmp.path().join("b");
     write_synthetic_bag(&bag2, 2.0).unwrap();
     let r3 = run_replay(&c, Some(&bag2), false).unwrap();
-    assert_ne!(r3.hash, r1.hash);
+    assert_ne!(r3.fingerprint, r1.fingerprint);
     // Paced at 20x real time: same hash, and it takes at least 3 s / 20.
     let mut paced = c.clone();
     paced.replay.rate = 20.0;
     let t = std::time::Instant::now();
     let r4 = run_replay(&paced, Some(&bag), false).unwrap();
     assert!(t.elapsed().as_secs_f64() >= 0.14, "{:?}", t.elapsed());
-    assert_eq!(r4.hash, r1.hash);
+    assert_eq!(r4.fingerprint, r1.fingerprint);
     // No bag anywhere: a clear error naming the key.
     let e = run_replay(&c, None, false).unwrap_err().to_string();
     assert!(e.contains("replay.bag"), "{e}");

@@ -9,7 +9,7 @@ use std::path::Path;
 use sattva::alloc_count::{allocations_on_this_thread, CountingAlloc};
 use sattva::backend::Backend;
 use sattva::config::Config;
-use sattva::pipeline::{ControlLoop, SensorTrace};
+use sattva::pipeline::ControlLoop;
 use sattva::sched::channel::{latest, ring, RingRx};
 use sattva::sched::{task_fn, Job, Task, TaskConfig, TaskKind, TaskSet, VirtualExecutor};
 use sattva::types::Time;
@@ -56,10 +56,9 @@ struct Run {
 
 fn run(c: &Config, seconds: i64) -> Run {
     let period = c.control.period_ns;
-    let b = sattva::sim::open_backend(c).expect("backend");
-    let mut lp = ControlLoop::new(b, c.seed, 0.3).expect("loop");
+    let b = sattva::backend::mujoco::MujocoBackend::open(c).expect("backend");
+    let mut lp = ControlLoop::new(c, b, None).expect("loop");
     let t0 = lp.backend.now();
-    let mut trace = SensorTrace::new();
     let mut lockstep_errors = 0u64;
     let mut order = Vec::with_capacity(4 * 1024 * seconds as usize);
     let mut learn_log = Vec::with_capacity(4 * 1024 * seconds as usize);
@@ -106,7 +105,6 @@ fn run(c: &Config, seconds: i64) -> Run {
             // lockstep: the release is exactly the simulated time of the frame the cycle reads
             lockstep_errors += (lp.backend.now() != j.release) as u64;
             let f = lp.cycle();
-            let _ = trace.push(f);
             tx.push(f.t.0);
             state_tx.write(f.joints.position.first().copied().unwrap_or(0.0));
             order.push((0, j.release.0));
@@ -129,7 +127,7 @@ fn run(c: &Config, seconds: i64) -> Run {
     assert_eq!(learn.out_of_order, 0);
     order.extend(learn_log.iter().copied());
     Run {
-        trace: trace.finish().unwrap(),
+        trace: lp.output_hash(),
         cycles: lp.stats.cycles,
         lockstep_errors,
         order,
@@ -168,11 +166,10 @@ fn control_loop_runs_in_virtual_time_on_mujoco() {
     assert_eq!(a.order, b.order);
 
     // the executor adds nothing: the same loop driven by hand gives the same frames
-    let bk = sattva::sim::open_backend(&c).unwrap();
-    let mut lp = ControlLoop::new(bk, c.seed, 0.3).unwrap();
-    let mut trace = SensorTrace::new();
+    let bk = sattva::backend::mujoco::MujocoBackend::open(&c).unwrap();
+    let mut lp = ControlLoop::new(&c, bk, None).unwrap();
     for _ in 0..n {
-        trace.push(lp.cycle()).unwrap();
+        lp.cycle();
     }
-    assert_eq!(trace.finish().unwrap(), a.trace);
+    assert_eq!(lp.output_hash(), a.trace);
 }

@@ -4,10 +4,10 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use sattva::alloc_count::{allocations_on_this_thread, CountingAlloc};
+use sattva::bench::vision::{synth_frame, SynthFrame};
 use sattva::fusion::{Fusion, FusionConfig};
 use sattva::sched::{Job, Task};
 use sattva::types::{CameraIntrinsics, Imu, RgbdFrame, SensorFrame, Time};
-use sattva::vision::bench::{synth_frame, SynthFrame};
 use sattva::vision::task::{vision_task, FrameSource};
 use sattva::vision::VisionConfig;
 

@@ -12,9 +12,9 @@ use std::path::Path;
 
 use sattva::action::Primitive;
 use sattva::action::PrimitiveParams;
+use sattva::agent::AgentOptions;
 use sattva::config::Config;
 use sattva::encode::cosine;
-use sattva::eval::episode::EpisodeRunner;
 use sattva::eval::{curriculum, Scenario, Split};
 
 fn config(vision: bool) -> Config {
@@ -33,14 +33,10 @@ fn config(vision: bool) -> Config {
 
 fn pair(vision: bool) -> (f32, u64) {
     let c = config(vision);
-    let mut runner = EpisodeRunner::new(&c).expect("runner");
-    // encoder statistics from a short calibration, then frozen
-    for sc in curriculum(&c.eval, Split::Calibration, 8, c.seed) {
-        runner.run(&sc).expect("calibration episode");
-    }
-    runner.encoder_mut().set_learn_stats(false);
+    // encoder statistics from a short calibration (then frozen), then the two episodes,
+    // recognised only (novel): the agent's journal keeps their experiences
     let sc = |y: f64| Scenario {
-        split: Split::Train,
+        split: Split::Novel,
         primitive: Primitive::ReachBack,
         params: PrimitiveParams {
             object: [0.42, y],
@@ -48,16 +44,27 @@ fn pair(vision: bool) -> (f32, u64) {
             ..PrimitiveParams::default()
         },
     };
-    let left = runner.run(&sc(0.25)).expect("left");
-    let right = runner.run(&sc(-0.25)).expect("right");
-    assert!(
-        left.max_touch < 0.05 && right.max_touch < 0.05,
-        "the arm must not touch the object"
-    );
-    (
-        cosine(&left.experience, &right.experience),
-        runner.vision_frames,
+    let mut plan = curriculum(&c.eval, Split::Calibration, 8, c.seed);
+    plan.push(sc(0.25));
+    plan.push(sc(-0.25));
+    let r = sattva::agent::run(
+        &c,
+        AgentOptions {
+            virtual_rate: Some(0.0),
+            curriculum: Some(plan),
+            journal: true,
+            ..Default::default()
+        },
     )
+    .expect("agent");
+    let j = r.learner.as_ref().expect("learner").journal();
+    let v: Vec<&Vec<f32>> = j
+        .iter()
+        .filter(|e| e.tag.is_some_and(|t| t.episode >= 8))
+        .map(|e| &e.vector)
+        .collect();
+    assert_eq!(v.len(), 2, "both episodes became experiences");
+    (cosine(v[0], v[1]), r.vision.map_or(0, |v| v.results))
 }
 
 #[test]

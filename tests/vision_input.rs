@@ -1,9 +1,9 @@
 //! Bad input to the vision stage: clear errors or flagged results, never a panic; dropped and
 //! late frames; the Rust and OpenCV paths agree; the yaw aid refuses what it cannot use.
 
+use sattva::bench::vision::synth_frame;
 use sattva::fusion::{DepthPixels, Fusion, FusionConfig, YawAidError};
 use sattva::types::{CameraIntrinsics, Imu, SensorFrame, Time};
-use sattva::vision::bench::synth_frame;
 use sattva::vision::{Frame, RotationReject, VisionConfig, VisionError, VisionStage};
 
 const K: CameraIntrinsics = CameraIntrinsics {

@@ -9,8 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Checker, Validate};
 use crate::types::{Command, CommandMode, JointVec};
+use crate::validate::{Checker, Validate};
 
 /// Velocity and effort limits of the clamp (`action.clamp`); 0 = unlimited.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -149,6 +149,12 @@ impl SafetyClamp {
             }
             CommandMode::Hold => {}
         }
+    }
+
+    /// Forgets the previous target (the world was reset: rate limits restart from the measured
+    /// position).
+    pub fn reset(&mut self) {
+        self.prev.clear();
     }
 
     /// Values clamped into position, velocity or effort limits so far.

@@ -13,17 +13,20 @@ pub struct SineExplorer {
     amp: [[f64; 2]; MAX_JOINTS],
     freq: [[f64; 2]; MAX_JOINTS],
     phase: [[f64; 2]; MAX_JOINTS],
+    t0: Time,
 }
 
 impl SineExplorer {
-    /// An explorer around `home` (one value per joint) with amplitudes up to `max_amp` rad.
-    pub fn new(home: &[f64], max_amp: f64, seed: u64) -> SineExplorer {
+    /// An explorer around `home` (one value per joint) with amplitudes up to `max_amp` rad,
+    /// starting (at `home`, ramping in over one second) at `t0`.
+    pub fn new(home: &[f64], max_amp: f64, seed: u64, t0: Time) -> SineExplorer {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_e4e1);
         let mut s = SineExplorer {
             home: home.iter().copied().take(MAX_JOINTS).collect(),
             amp: [[0.0; 2]; MAX_JOINTS],
             freq: [[0.0; 2]; MAX_JOINTS],
             phase: [[0.0; 2]; MAX_JOINTS],
+            t0,
         };
         for j in 0..s.home.len() {
             for k in 0..2 {
@@ -37,7 +40,7 @@ impl SineExplorer {
 
     /// Writes the position command for time `t` into `cmd`.
     pub fn command(&self, t: Time, cmd: &mut Command) {
-        let ts = t.as_secs_f64();
+        let ts = (t.0 - self.t0.0).max(0) as f64 * 1e-9;
         cmd.t = t;
         cmd.mode = CommandMode::Position;
         cmd.values.clear();
@@ -62,9 +65,9 @@ mod tests {
 
     #[test]
     fn deterministic_and_seed_dependent() {
-        let a = SineExplorer::new(&[0.0, 1.0], 0.5, 1);
-        let b = SineExplorer::new(&[0.0, 1.0], 0.5, 1);
-        let c = SineExplorer::new(&[0.0, 1.0], 0.5, 2);
+        let a = SineExplorer::new(&[0.0, 1.0], 0.5, 1, Time::ZERO);
+        let b = SineExplorer::new(&[0.0, 1.0], 0.5, 1, Time::ZERO);
+        let c = SineExplorer::new(&[0.0, 1.0], 0.5, 2, Time::ZERO);
         let (mut ca, mut cb, mut cc) = (Command::default(), Command::default(), Command::default());
         let t = Time::from_secs_f64(3.3);
         a.command(t, &mut ca);

@@ -125,3 +125,166 @@ impl MujocoCamera {
         Ok(())
     }
 }
+
+/// A value usable only on the thread that created it, movable between threads (OpenGL/EGL
+/// renderers are bound to their thread). Access from another thread returns `None`; dropping it
+/// on another thread leaks it instead of touching it there.
+pub struct ThreadBound<T> {
+    inner: std::mem::ManuallyDrop<T>,
+    owner: std::thread::ThreadId,
+}
+
+// SAFETY: the inner value is only ever accessed (and dropped) on the thread that created it;
+// on any other thread `get_mut` returns `None` and `drop` leaks it.
+unsafe impl<T> Send for ThreadBound<T> {}
+
+impl<T> ThreadBound<T> {
+    /// Binds `v` to the current thread.
+    pub fn new(v: T) -> ThreadBound<T> {
+        ThreadBound {
+            inner: std::mem::ManuallyDrop::new(v),
+            owner: std::thread::current().id(),
+        }
+    }
+
+    /// The value, on its owner thread only.
+    pub fn get_mut(&mut self) -> Option<&mut T> {
+        (std::thread::current().id() == self.owner).then_some(&mut *self.inner)
+    }
+}
+
+impl<T> Drop for ThreadBound<T> {
+    fn drop(&mut self) {
+        if std::thread::current().id() == self.owner {
+            // SAFETY: dropped once, on its owner thread
+            unsafe { std::mem::ManuallyDrop::drop(&mut self.inner) }
+        }
+    }
+}
+
+// Frames rendered from MuJoCo (feature `render`): the control task publishes the simulation
+// state (`qpos`) through a latest-value slot; this source copies it into its own `MjData`,
+// runs the kinematics and renders the camera. Rendering never touches the control task's data.
+pub use frames::*;
+
+mod frames {
+
+    use std::sync::Arc;
+
+    use arrayvec::ArrayVec;
+    use mujoco_rs::prelude::*;
+
+    use super::mujoco_config::CameraConfig;
+    use super::{MujocoCamera, ThreadBound};
+    use crate::sched::channel::{latest, LatestRx, LatestTx};
+    use crate::types::{RgbdFrame, Time};
+    use crate::vision::task::FrameSource;
+
+    /// Largest `nq` the state slot carries.
+    pub const MAX_QPOS: usize = 64;
+
+    /// One published simulation state.
+    #[derive(Clone, Debug, Default)]
+    pub struct SimState {
+        /// Simulation time.
+        pub t: Time,
+        /// `qpos`.
+        pub qpos: ArrayVec<f64, MAX_QPOS>,
+    }
+
+    /// The control task's end: publishes the state each cycle (allocation-free).
+    pub struct StatePublisher(LatestTx<SimState>);
+
+    impl StatePublisher {
+        /// Publishes `qpos` at `t` (truncated to [`MAX_QPOS`]).
+        pub fn publish(&mut self, t: Time, qpos: &[f64]) {
+            self.0.write_with(|s| {
+                s.t = t;
+                s.qpos.clear();
+                let n = qpos.len().min(MAX_QPOS);
+                // capacity checked above: cannot fail
+                let _ = s.qpos.try_extend_from_slice(&qpos[..n]);
+            });
+        }
+    }
+
+    /// The renderer side.
+    pub struct MujocoSource {
+        rx: LatestRx<SimState>,
+        model: Arc<MjModel>,
+        cfg: CameraConfig,
+        file: String,
+        data: Option<MjData<Arc<MjModel>>>,
+        camera: Option<ThreadBound<MujocoCamera>>,
+        last: Option<Time>,
+    }
+
+    /// A publisher/source pair for `model`'s camera `cfg`.
+    pub fn mujoco_source(
+        model: Arc<MjModel>,
+        cfg: &CameraConfig,
+        file: &str,
+    ) -> (StatePublisher, MujocoSource) {
+        let (tx, rx) = latest(SimState::default());
+        (
+            StatePublisher(tx),
+            MujocoSource {
+                rx,
+                model,
+                cfg: cfg.clone(),
+                file: file.to_string(),
+                data: None,
+                camera: None,
+                last: None,
+            },
+        )
+    }
+
+    impl MujocoSource {
+        fn open(&mut self) -> Result<(), String> {
+            if self.camera.is_none() {
+                let cam = MujocoCamera::new(&self.model, &self.cfg, &self.file)
+                    .map_err(|e| e.to_string())?;
+                self.camera = Some(ThreadBound::new(cam));
+                self.data = Some(MjData::new(self.model.clone()));
+            }
+            Ok(())
+        }
+
+        /// Forgets the last rendered time (a new episode restarts the simulation clock).
+        pub fn restart(&mut self) {
+            self.last = None;
+        }
+    }
+
+    impl FrameSource for MujocoSource {
+        fn start(&mut self) -> Result<(), String> {
+            self.open()
+        }
+
+        fn grab(&mut self, _t: Time, out: &mut RgbdFrame) -> Result<bool, String> {
+            self.open()?;
+            let s = self.rx.read();
+            // an equal time is the frame already rendered; an earlier one means the world was reset
+            if s.qpos.is_empty() || self.last == Some(s.t) {
+                return Ok(false);
+            }
+            let (t, n) = (s.t, s.qpos.len());
+            let (Some(data), Some(cam)) = (self.data.as_mut(), self.camera.as_mut()) else {
+                return Err("camera not open".into());
+            };
+            let cam = cam
+                .get_mut()
+                .ok_or("the renderer belongs to another thread")?;
+            let q = data.qpos_mut();
+            if q.len() != n {
+                return Err(format!("state has {n} qpos, the model {}", q.len()));
+            }
+            q.copy_from_slice(&s.qpos);
+            data.forward();
+            cam.render(data, t, out).map_err(|e| e.to_string())?;
+            self.last = Some(t);
+            Ok(true)
+        }
+    }
+}

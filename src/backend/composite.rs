@@ -5,7 +5,7 @@
 //! backend contributes the inertial sample. A failing read on either side is returned as the
 //! cycle's error, so the loop holds (safe state) while a device is lost.
 
-use super::{Backend, BackendError, BackendInfo, Lifecycle};
+use super::{Backend, BackendError, BackendInfo};
 use crate::types::{ClockKind, Command, SensorFrame, Time};
 
 /// A robot's joints (`J`) composed with an IMU source (`S`).
@@ -17,24 +17,34 @@ pub struct Composite<J: Backend, S: Backend> {
 }
 
 impl<J: Backend, S: Backend> Composite<J, S> {
-    /// Composes two configured backends (the joints one must have joints, the sensor one an IMU).
+    /// Composes two unconfigured backends; `configure` configures both and checks that the
+    /// first has joints and the second an IMU.
     pub fn new(joints: J, sensors: S) -> Result<Self, BackendError> {
-        let (ji, si) = (joints.info(), sensors.info());
+        Ok(Composite {
+            joints,
+            sensors,
+            info: BackendInfo::default(),
+            scratch: SensorFrame::default(),
+        })
+    }
+
+    fn compose_info(&mut self) -> Result<(), BackendError> {
+        let (ji, si) = (self.joints.info(), self.sensors.info());
         if ji.joint_names.is_empty() {
             return Err(BackendError::Mapping {
                 file: String::new(),
                 key: "robot.joint_names".into(),
-                message: format!("backend `{}` has no joints to compose", joints.name()),
+                message: format!("backend `{}` has no joints to compose", self.joints.name()),
             });
         }
         if !si.has_imu {
             return Err(BackendError::Mapping {
                 file: String::new(),
                 key: "realsense".into(),
-                message: format!("backend `{}` has no IMU to compose", sensors.name()),
+                message: format!("backend `{}` has no IMU to compose", self.sensors.name()),
             });
         }
-        let info = BackendInfo {
+        self.info = BackendInfo {
             joint_names: ji.joint_names.clone(),
             joint_limits: ji.joint_limits.clone(),
             contact_names: ji.contact_names.clone(),
@@ -42,13 +52,9 @@ impl<J: Backend, S: Backend> Composite<J, S> {
             has_magnetometer: si.has_magnetometer,
             imu_noise_std: si.imu_noise_std,
             period_ns: ji.period_ns,
+            substeps: 0,
         };
-        Ok(Composite {
-            joints,
-            sensors,
-            info,
-            scratch: SensorFrame::default(),
-        })
+        Ok(())
     }
 
     /// The joints backend.
@@ -75,28 +81,19 @@ impl<J: Backend, S: Backend> Backend for Composite<J, S> {
     }
 
     fn configure(&mut self) -> Result<(), BackendError> {
-        // each part configures itself once; already configured parts are left alone
-        let a = match self.joints.state() {
-            Lifecycle::Unconfigured => self.joints.configure(),
-            _ => Ok(()),
-        };
-        let b = match self.sensors.state() {
-            Lifecycle::Unconfigured => self.sensors.configure(),
-            _ => Ok(()),
-        };
-        both(a, b)
+        self.joints.configure()?;
+        self.sensors.configure()?;
+        self.compose_info()
     }
 
     fn activate(&mut self) -> Result<(), BackendError> {
-        let a = match self.joints.state() {
-            Lifecycle::Active => Ok(()),
-            _ => self.joints.activate(),
-        };
-        let b = match self.sensors.state() {
-            Lifecycle::Active => Ok(()),
-            _ => self.sensors.activate(),
-        };
-        both(a, b)
+        self.joints.activate()?;
+        if let Err(e) = self.sensors.activate() {
+            // back to the safe state on the robot before reporting the camera's failure
+            let _ = self.joints.deactivate();
+            return Err(e);
+        }
+        Ok(())
     }
 
     fn deactivate(&mut self) -> Result<(), BackendError> {
@@ -104,14 +101,6 @@ impl<J: Backend, S: Backend> Backend for Composite<J, S> {
         let a = self.joints.deactivate();
         let b = self.sensors.deactivate();
         both(a, b)
-    }
-
-    fn state(&self) -> Lifecycle {
-        match (self.joints.state(), self.sensors.state()) {
-            (Lifecycle::Active, Lifecycle::Active) => Lifecycle::Active,
-            (Lifecycle::Unconfigured, _) | (_, Lifecycle::Unconfigured) => Lifecycle::Unconfigured,
-            (a, _) => a,
-        }
     }
 
     fn info(&self) -> &BackendInfo {

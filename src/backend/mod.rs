@@ -1,8 +1,12 @@
 //! The world behind the loop: simulation, real hardware or a recording, behind one trait.
 //!
 //! Modelled on ros2_control's hardware interface: a backend is *configured* (resources opened,
-//! names resolved), *activated* (ready to read and write), and *deactivated* (safe state). In the
-//! active state the RT control task calls, once per cycle:
+//! names resolved), *activated* (ready to read and write), and *deactivated* (safe state). The
+//! framework owns the lifecycle: [`Managed`] holds the state machine and calls a backend's hooks
+//! (`configure`, `activate`, `deactivate`) once per transition, in order; backends implement
+//! only the hooks and never check states themselves. `Config::open_backend` is the one factory: it builds the
+//! backend `backend:` names, wrapped and configured. In the active state the RT control task
+//! calls, once per cycle:
 //!
 //! ```text
 //! let t = backend.now();
@@ -17,6 +21,7 @@ pub mod composite;
 pub mod mujoco_config;
 pub mod realsense;
 pub mod replay;
+pub mod replay_config;
 #[cfg(feature = "ros2")]
 pub mod robot;
 pub mod robot_config;
@@ -27,6 +32,44 @@ pub mod camera;
 pub mod mujoco;
 
 use crate::types::{ClockKind, Command, SensorFrame, Time};
+
+/// What every backend needs beside its own config section: where the config came from
+/// (errors name it; relative paths resolve against its directory) and the loop it serves.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Context {
+    /// The config file (for messages).
+    pub file: String,
+    /// Its directory.
+    pub base_dir: std::path::PathBuf,
+    /// Control period, ns.
+    pub period_ns: i64,
+    /// Master seed.
+    pub seed: u64,
+}
+
+impl Context {
+    /// `p` resolved against the config file's directory (absolute paths unchanged).
+    pub fn resolve(&self, p: &str) -> std::path::PathBuf {
+        let p = std::path::Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+}
+
+/// What a curriculum episode asks of the world before it starts (see
+/// [`Backend::setup_episode`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EpisodeSetup {
+    /// Noise seed of the episode.
+    pub seed: u64,
+    /// Object position in the table plane relative to its model position, m.
+    pub object_offset: [f64; 2],
+    /// Object mass, kg (non-positive or non-finite: the model's).
+    pub object_mass: f64,
+}
 
 /// Where a backend is in its lifecycle (the ros2_control states, minus finalized).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,20 +186,22 @@ pub struct BackendInfo {
     pub imu_noise_std: Option<(f64, f64)>,
     /// The control period the backend steps with, ns.
     pub period_ns: i64,
+    /// Physics steps per control period (simulation; 0 elsewhere).
+    pub substeps: u32,
 }
 
-/// A world behind the control loop.
+/// A world behind the control loop. The lifecycle hooks are called by [`Managed`] (once per
+/// transition, in order: configure, activate, deactivate [, activate ...]); `read`/`write` only
+/// in the active state.
 pub trait Backend: Send {
     /// Short name for logs and errors (`mujoco`, `realsense`, ...).
     fn name(&self) -> &'static str;
-    /// Opens resources and resolves names. Unconfigured -> Inactive.
+    /// Hook: opens resources and resolves names (Unconfigured -> Inactive).
     fn configure(&mut self) -> Result<(), BackendError>;
-    /// Starts exchanging data. Inactive -> Active.
+    /// Hook: starts exchanging data (Inactive -> Active).
     fn activate(&mut self) -> Result<(), BackendError>;
-    /// Puts the robot in its safe state and stops exchanging data. Active -> Inactive.
+    /// Hook: puts the robot in its safe state and stops exchanging data (Active -> Inactive).
     fn deactivate(&mut self) -> Result<(), BackendError>;
-    /// Current lifecycle state.
-    fn state(&self) -> Lifecycle;
     /// Facts about joints, sensors and timing (valid once configured).
     fn info(&self) -> &BackendInfo;
     /// Which clock stamps the frames.
@@ -169,7 +214,16 @@ pub trait Backend: Send {
     /// hold position and return [`BackendError::InvalidCommand`].
     fn write(&mut self, t: Time, cmd: &Command) -> Result<(), BackendError>;
     /// Returns the world to its initial state with a new noise seed (simulation and replay).
+    /// The clock keeps running forward (a reset never moves time backwards).
     fn reset(&mut self, seed: u64) -> Result<(), BackendError>;
+    /// Sets the world up for a curriculum episode: [`Backend::reset`] with the episode's noise
+    /// seed, then the scene's object placed and weighed where the backend can do that. The
+    /// default (a real robot: the world cannot be reset) does nothing; the episode then starts
+    /// from wherever the robot is.
+    fn setup_episode(&mut self, episode: &EpisodeSetup) -> Result<(), BackendError> {
+        let _ = episode;
+        Ok(())
+    }
     /// The backend's camera as a frame source for the vision task (taken once; `None` when the
     /// backend has no camera, this build cannot use it, or it was taken already). A backend
     /// that hands one out keeps feeding it (MuJoCo publishes its state each cycle for the
@@ -177,9 +231,211 @@ pub trait Backend: Send {
     fn take_frame_source(&mut self) -> Option<Box<dyn crate::vision::task::FrameSource>> {
         None
     }
+    /// The command the recorded agent gave at the current time (replay of a log that has
+    /// one); `None` for live and simulated worlds.
+    fn recorded_command(&self) -> Option<&Command> {
+        None
+    }
     /// True when a recorded source has been played to its end (replay, camera playback):
     /// a run stops there. Live sources and simulation never finish.
     fn finished(&self) -> bool {
         false
     }
+}
+
+impl<B: Backend + ?Sized> Backend for Box<B> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn configure(&mut self) -> Result<(), BackendError> {
+        (**self).configure()
+    }
+    fn activate(&mut self) -> Result<(), BackendError> {
+        (**self).activate()
+    }
+    fn deactivate(&mut self) -> Result<(), BackendError> {
+        (**self).deactivate()
+    }
+    fn info(&self) -> &BackendInfo {
+        (**self).info()
+    }
+    fn clock(&self) -> ClockKind {
+        (**self).clock()
+    }
+    fn now(&self) -> Time {
+        (**self).now()
+    }
+    #[inline]
+    fn read(&mut self, t: Time, frame: &mut SensorFrame) -> Result<(), BackendError> {
+        (**self).read(t, frame)
+    }
+    #[inline]
+    fn write(&mut self, t: Time, cmd: &Command) -> Result<(), BackendError> {
+        (**self).write(t, cmd)
+    }
+    fn reset(&mut self, seed: u64) -> Result<(), BackendError> {
+        (**self).reset(seed)
+    }
+    fn setup_episode(&mut self, episode: &EpisodeSetup) -> Result<(), BackendError> {
+        (**self).setup_episode(episode)
+    }
+    fn take_frame_source(&mut self) -> Option<Box<dyn crate::vision::task::FrameSource>> {
+        (**self).take_frame_source()
+    }
+    fn finished(&self) -> bool {
+        (**self).finished()
+    }
+    fn recorded_command(&self) -> Option<&Command> {
+        (**self).recorded_command()
+    }
+}
+
+/// The lifecycle state machine around a backend (ros2_control's hardware component manager):
+/// the only place that knows the states. Calls the hooks once per transition and refuses
+/// operations in the wrong state with an error naming the backend, the operation and the state.
+pub struct Managed<B: Backend = Box<dyn Backend>> {
+    hw: B,
+    state: Lifecycle,
+}
+
+impl<B: Backend> Managed<B> {
+    /// Wraps an unconfigured backend.
+    pub fn new(hw: B) -> Managed<B> {
+        Managed {
+            hw,
+            state: Lifecycle::Unconfigured,
+        }
+    }
+
+    /// Current lifecycle state.
+    pub fn state(&self) -> Lifecycle {
+        self.state
+    }
+
+    /// The backend itself (e.g. a simulation's model for a benchmark).
+    pub fn inner(&self) -> &B {
+        &self.hw
+    }
+
+    /// The backend itself, mutably.
+    pub fn inner_mut(&mut self) -> &mut B {
+        &mut self.hw
+    }
+
+    fn transition(
+        &mut self,
+        op: &'static str,
+        want: Lifecycle,
+        to: Lifecycle,
+        hook: impl FnOnce(&mut B) -> Result<(), BackendError>,
+    ) -> Result<(), BackendError> {
+        self.state.expect(self.hw.name(), op, want)?;
+        hook(&mut self.hw)?;
+        self.state = to;
+        Ok(())
+    }
+}
+
+impl<B: Backend> Backend for Managed<B> {
+    fn name(&self) -> &'static str {
+        self.hw.name()
+    }
+    fn configure(&mut self) -> Result<(), BackendError> {
+        self.transition(
+            "configure",
+            Lifecycle::Unconfigured,
+            Lifecycle::Inactive,
+            B::configure,
+        )
+    }
+    fn activate(&mut self) -> Result<(), BackendError> {
+        self.transition(
+            "activate",
+            Lifecycle::Inactive,
+            Lifecycle::Active,
+            B::activate,
+        )
+    }
+    fn deactivate(&mut self) -> Result<(), BackendError> {
+        self.transition(
+            "deactivate",
+            Lifecycle::Active,
+            Lifecycle::Inactive,
+            B::deactivate,
+        )
+    }
+    fn info(&self) -> &BackendInfo {
+        self.hw.info()
+    }
+    fn clock(&self) -> ClockKind {
+        self.hw.clock()
+    }
+    fn now(&self) -> Time {
+        self.hw.now()
+    }
+    #[inline]
+    fn read(&mut self, t: Time, frame: &mut SensorFrame) -> Result<(), BackendError> {
+        self.state
+            .expect(self.hw.name(), "read", Lifecycle::Active)?;
+        self.hw.read(t, frame)
+    }
+    #[inline]
+    fn write(&mut self, t: Time, cmd: &Command) -> Result<(), BackendError> {
+        self.state
+            .expect(self.hw.name(), "write", Lifecycle::Active)?;
+        self.hw.write(t, cmd)
+    }
+    fn reset(&mut self, seed: u64) -> Result<(), BackendError> {
+        if self.state == Lifecycle::Unconfigured {
+            return self
+                .state
+                .expect(self.hw.name(), "reset", Lifecycle::Inactive);
+        }
+        self.hw.reset(seed)
+    }
+    fn setup_episode(&mut self, episode: &EpisodeSetup) -> Result<(), BackendError> {
+        self.state
+            .expect(self.hw.name(), "setup_episode", Lifecycle::Active)?;
+        self.hw.setup_episode(episode)
+    }
+    fn take_frame_source(&mut self) -> Option<Box<dyn crate::vision::task::FrameSource>> {
+        self.hw.take_frame_source()
+    }
+    fn finished(&self) -> bool {
+        self.hw.finished()
+    }
+    fn recorded_command(&self) -> Option<&Command> {
+        self.hw.recorded_command()
+    }
+}
+
+/// The backend's own methods (a simulation's model and data, a camera): the lifecycle
+/// operations and `read`/`write` stay those of the wrapper, which method resolution prefers.
+impl<B: Backend> std::ops::Deref for Managed<B> {
+    type Target = B;
+    fn deref(&self) -> &B {
+        &self.hw
+    }
+}
+
+impl<B: Backend> std::ops::DerefMut for Managed<B> {
+    fn deref_mut(&mut self) -> &mut B {
+        &mut self.hw
+    }
+}
+
+/// Errors of opening the configured backend (`Config::open_backend`).
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The backend failed to build or configure.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// The configured backend is not in this build.
+    #[error("backend `{backend}` needs a build with feature(s) `{features}` (cargo build --features {features})")]
+    Unsupported {
+        /// The backend.
+        backend: &'static str,
+        /// The features it needs.
+        features: &'static str,
+    },
 }

@@ -17,7 +17,6 @@ use rand_distr::{Distribution, StandardNormal};
 
 use super::mujoco_config::{ActuatorMode, MujocoConfig};
 use super::{Backend, BackendError, BackendInfo, Lifecycle};
-use crate::config::Config;
 use crate::types::{
     ClockKind, Command, CommandMode, GroundTruth, Imu, JointVec, SensorFrame, Time, MAX_CONTACTS,
     MAX_JOINTS,
@@ -58,7 +57,7 @@ pub struct MujocoBackend {
     rng: ChaCha8Rng,
     /// Publishes the state for the vision task's renderer once a frame source was taken.
     #[cfg(feature = "render")]
-    state_pub: Option<crate::vision::task::mujoco_source::StatePublisher>,
+    state_pub: Option<super::camera::StatePublisher>,
     accel_bias: [f64; 3],
     gyro_bias: [f64; 3],
     /// Active command (mode + targets), re-applied by the PD law at every physics substep.
@@ -66,22 +65,27 @@ pub struct MujocoBackend {
     target: JointVec,
     /// Position captured when entering hold.
     hold: JointVec,
+    /// The curriculum's object (free body [`OBJECT_BODY`] with joint [`OBJECT_JOINT`]), if the
+    /// scene has one: `(body, qpos address, dof address, model mass)`.
+    object: Option<(usize, usize, usize, f64)>,
+    /// The model as loaded (episodes that change the object's mass derive from it).
+    base_model: Option<Arc<MjModel>>,
 }
 
+/// Name of the free body a curriculum episode places and weighs ([`Backend::setup_episode`]).
+pub const OBJECT_BODY: &str = "object";
+/// Its free joint.
+pub const OBJECT_JOINT: &str = "object_free";
+
 impl MujocoBackend {
-    /// A backend for `config`'s `mujoco:` section. Nothing is loaded until `configure`.
-    pub fn new(config: &Config) -> Result<MujocoBackend, BackendError> {
-        let cfg = config.mujoco().map_err(|e| BackendError::Mapping {
-            file: config.source.display().to_string(),
-            key: "mujoco".into(),
-            message: e.to_string(),
-        })?;
-        Ok(MujocoBackend {
-            model_path: config.resolve_path(&cfg.model),
+    /// A backend for a `mujoco:` section. Nothing is loaded until `configure`.
+    pub fn with_section(cfg: &MujocoConfig, ctx: &super::Context) -> MujocoBackend {
+        MujocoBackend {
+            model_path: ctx.resolve(&cfg.model),
             cfg: cfg.clone(),
-            config_file: config.source.display().to_string(),
-            period_ns: config.control.period_ns,
-            seed: config.seed,
+            config_file: ctx.file.clone(),
+            period_ns: ctx.period_ns,
+            seed: ctx.seed,
             data: None,
             map: Map::default(),
             info: BackendInfo::default(),
@@ -89,7 +93,7 @@ impl MujocoBackend {
             substeps: 1,
             timestep_ns: 0,
             t_ns: 0,
-            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            rng: ChaCha8Rng::seed_from_u64(ctx.seed),
             #[cfg(feature = "render")]
             state_pub: None,
             accel_bias: [0.0; 3],
@@ -97,7 +101,9 @@ impl MujocoBackend {
             mode: CommandMode::Hold,
             target: JointVec::new(),
             hold: JointVec::new(),
-        })
+            object: None,
+            base_model: None,
+        }
     }
 
     /// The loaded model (after `configure`).
@@ -159,10 +165,6 @@ impl MujocoBackend {
             key: format!("sattva.ros__parameters.mujoco.{key}"),
             message,
         }
-    }
-
-    fn check_state(&self, op: &'static str, want: Lifecycle) -> Result<(), BackendError> {
-        self.state.expect(NAME, op, want)
     }
 
     /// Resolves a sensor name to its address in `sensordata`, checking its dimension.
@@ -297,6 +299,7 @@ impl MujocoBackend {
                 .accel_adr
                 .map(|_| (self.cfg.noise.accel_std, self.cfg.noise.gyro_std)),
             period_ns: self.period_ns,
+            substeps: self.substeps,
         };
         self.map = map;
         Ok(())
@@ -394,7 +397,6 @@ impl Backend for MujocoBackend {
     }
 
     fn configure(&mut self) -> Result<(), BackendError> {
-        self.check_state("configure", Lifecycle::Unconfigured)?;
         let file = self.model_path.display().to_string();
         if !self.model_path.is_file() {
             return Err(BackendError::Model {
@@ -440,7 +442,20 @@ impl Backend for MujocoBackend {
             self.cfg.substeps
         };
         self.resolve(&model)?;
-        let data = MjData::try_new(Arc::new(model)).map_err(|e| BackendError::Model {
+        let body = model.name_to_id(MjtObjBase::mjOBJ_BODY, OBJECT_BODY);
+        let joint = model.name_to_id(MjtObjBase::mjOBJ_JOINT, OBJECT_JOINT);
+        self.object = match (body, joint) {
+            (Some(b), Some(j)) => Some((
+                b,
+                model.jnt_qposadr()[j] as usize,
+                model.jnt_dofadr()[j] as usize,
+                model.body_mass()[b],
+            )),
+            _ => None,
+        };
+        let model = Arc::new(model);
+        self.base_model = Some(model.clone());
+        let data = MjData::try_new(model).map_err(|e| BackendError::Model {
             file,
             message: e.to_string(),
         })?;
@@ -459,7 +474,6 @@ impl Backend for MujocoBackend {
     }
 
     fn activate(&mut self) -> Result<(), BackendError> {
-        self.check_state("activate", Lifecycle::Inactive)?;
         self.capture_hold();
         self.mode = CommandMode::Hold;
         self.state = Lifecycle::Active;
@@ -467,15 +481,10 @@ impl Backend for MujocoBackend {
     }
 
     fn deactivate(&mut self) -> Result<(), BackendError> {
-        self.check_state("deactivate", Lifecycle::Active)?;
         self.capture_hold();
         self.mode = CommandMode::Hold;
         self.state = Lifecycle::Inactive;
         Ok(())
-    }
-
-    fn state(&self) -> Lifecycle {
-        self.state
     }
 
     fn info(&self) -> &BackendInfo {
@@ -491,7 +500,6 @@ impl Backend for MujocoBackend {
     }
 
     fn read(&mut self, _t: Time, frame: &mut SensorFrame) -> Result<(), BackendError> {
-        self.check_state("read", Lifecycle::Active)?;
         let Some(d) = self.data.take() else {
             return Err(BackendError::Lifecycle {
                 backend: NAME,
@@ -583,7 +591,6 @@ impl Backend for MujocoBackend {
     }
 
     fn write(&mut self, _t: Time, cmd: &Command) -> Result<(), BackendError> {
-        self.check_state("write", Lifecycle::Active)?;
         let n = self.map.qpos_adr.len();
         let mut result = Ok(());
         match cmd.mode {
@@ -621,10 +628,58 @@ impl Backend for MujocoBackend {
         }
         let cam = self.cfg.camera.clone()?;
         let model = Arc::new(self.model()?.clone());
-        let (publisher, source) =
-            crate::vision::task::mujoco_source::mujoco_source(model, &cam, &self.config_file);
+        let (publisher, source) = super::camera::mujoco_source(model, &cam, &self.config_file);
         self.state_pub = Some(publisher);
         Some(Box::new(source))
+    }
+
+    /// Resets with the episode's seed, then weighs and places the scene's object (a scene
+    /// without one: the reset only). Changing the mass swaps in a copy of the model (allocates:
+    /// simulation only, once per episode).
+    fn setup_episode(&mut self, e: &super::EpisodeSetup) -> Result<(), BackendError> {
+        self.reset(e.seed)?;
+        let (Some((body, qadr, dadr, base_mass)), Some(base)) = (self.object, &self.base_model)
+        else {
+            return Ok(());
+        };
+        let [dx, dy] = e.object_offset;
+        if !(dx.is_finite() && dy.is_finite()) {
+            return Err(self.mapping_err(
+                "object",
+                format!("episode object offset {:?} is not finite", e.object_offset),
+            ));
+        }
+        let mass = if e.object_mass.is_finite() && e.object_mass > 0.0 {
+            e.object_mass
+        } else {
+            base_mass
+        };
+        let file = self.model_path.display().to_string();
+        let Some(d) = self.data.as_mut() else {
+            return Ok(());
+        };
+        if d.model().body_mass()[body] != mass {
+            let mut m = (**base).clone();
+            let k = mass / base_mass;
+            m.body_mass_mut()[body] = mass;
+            for v in m.body_inertia_mut()[body].iter_mut() {
+                *v *= k;
+            }
+            if d.try_swap_model(Arc::new(m)).is_err() {
+                return Err(BackendError::Model {
+                    file,
+                    message: "cannot swap in the model with the episode's object mass".into(),
+                });
+            }
+        }
+        // offsets from where the reset (keyframe) put the object
+        let q = d.qpos_mut();
+        q[qadr] += dx;
+        q[qadr + 1] += dy;
+        q[qadr + 3..qadr + 7].copy_from_slice(&[1.0, 0.0, 0.0, 0.0]);
+        d.qvel_mut()[dadr..dadr + 6].fill(0.0);
+        d.forward();
+        Ok(())
     }
 
     fn reset(&mut self, seed: u64) -> Result<(), BackendError> {
@@ -652,7 +707,7 @@ impl Backend for MujocoBackend {
             }
             d.forward();
         }
-        self.t_ns = 0;
+        // the clock keeps running: a reset teleports the world, time never goes backwards
         self.capture_hold();
         self.mode = CommandMode::Hold;
         Ok(())

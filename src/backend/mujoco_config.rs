@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Checker, Validate};
 use crate::types::{MAX_CONTACTS, MAX_JOINTS};
+use crate::validate::{Checker, Validate};
 
 /// What an actuator's `ctrl` value means in the model.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,12 +13,13 @@
 
 use std::path::{Path, PathBuf};
 
+use super::replay_config::ReplayConfig;
 use super::{Backend, BackendError, BackendInfo, Lifecycle};
-use crate::config::Config;
 use crate::record::msgs::{self, RosMessage};
-use crate::replay::{Bag, ReplayConfig};
+use crate::record::reader::Bag;
 use crate::types::{
-    ClockKind, Command, GroundTruth, Imu, JointSample, SensorFrame, Time, MAX_JOINTS,
+    ClockKind, Command, CommandMode, ContactVec, GroundTruth, Imu, JointSample, SensorFrame, Time,
+    MAX_JOINTS,
 };
 
 const NAME: &str = "replay";
@@ -30,6 +31,8 @@ pub struct ReplayStats {
     pub imu_samples: usize,
     /// Joint state samples decoded.
     pub joint_samples: usize,
+    /// Recorded commands decoded.
+    pub command_samples: usize,
     /// Messages on mapped topics that failed to decode (skipped, logged).
     pub decode_errors: usize,
     /// Warnings of the bag reader (damaged or missing parts).
@@ -48,6 +51,10 @@ pub struct ReplayBackend {
     joints: Vec<(i64, JointSample)>,
     truth: Vec<(i64, GroundTruth)>,
     truth_i: usize,
+    commands: Vec<(i64, Command)>,
+    command_i: usize,
+    contacts: Vec<(i64, ContactVec)>,
+    contact_i: usize,
     imu_i: usize,
     joint_i: usize,
     t_ns: i64,
@@ -56,15 +63,19 @@ pub struct ReplayBackend {
 }
 
 impl ReplayBackend {
-    /// A backend for `bag` (overrides `replay.bag` of the config when given).
-    pub fn new(config: &Config, bag: Option<&Path>) -> Result<ReplayBackend, BackendError> {
-        let file = config.source.display().to_string();
+    /// A backend for a `replay:` section over `bag` (else `replay.bag`, resolved against the
+    /// config file's directory). Nothing is read until `configure`.
+    pub fn with_section(
+        cfg: &ReplayConfig,
+        ctx: &super::Context,
+        bag: Option<&Path>,
+    ) -> Result<ReplayBackend, BackendError> {
         let bag_path = match bag {
             Some(b) => b.to_path_buf(),
-            None if !config.replay.bag.is_empty() => config.resolve_path(&config.replay.bag),
+            None if !cfg.bag.is_empty() => ctx.resolve(&cfg.bag),
             None => {
                 return Err(BackendError::Mapping {
-                    file,
+                    file: ctx.file.clone(),
                     key: "replay.bag".into(),
                     message: "no bag: set `replay.bag` or pass one on the command line".into(),
                 })
@@ -72,9 +83,9 @@ impl ReplayBackend {
         };
         Ok(Self::with_mapping(
             &bag_path,
-            config.replay.clone(),
-            config.control.period_ns,
-            file,
+            cfg.clone(),
+            ctx.period_ns,
+            ctx.file.clone(),
         ))
     }
 
@@ -97,6 +108,10 @@ impl ReplayBackend {
             imu_i: 0,
             truth: Vec::new(),
             truth_i: 0,
+            commands: Vec::new(),
+            command_i: 0,
+            contacts: Vec::new(),
+            contact_i: 0,
             joint_i: 0,
             t_ns: 0,
             end_ns: 0,
@@ -120,10 +135,6 @@ impl ReplayBackend {
             key: format!("replay.{key}"),
             message,
         }
-    }
-
-    fn check_state(&self, op: &'static str, want: Lifecycle) -> Result<(), BackendError> {
-        self.state.expect(NAME, op, want)
     }
 
     /// Checks that `key`'s topic, when present in the bag, has type `M`.
@@ -157,16 +168,31 @@ impl ReplayBackend {
             self.cfg.joint_states_topic.clone(),
         );
         let gt_topic = self.cfg.ground_truth_topic.clone();
-        let bag =
-            Bag::open_topics(&self.bag_path, &[&imu_topic, &js_topic, &gt_topic]).map_err(|e| {
-                BackendError::Model {
-                    file: self.bag_path.display().to_string(),
-                    message: e.to_string(),
-                }
-            })?;
+        let (cmd_topic, contacts_topic) = (
+            self.cfg.command_topic.clone(),
+            self.cfg.contacts_topic.clone(),
+        );
+        let bag = Bag::open_topics(
+            &self.bag_path,
+            &[
+                &imu_topic,
+                &js_topic,
+                &gt_topic,
+                &cmd_topic,
+                &contacts_topic,
+            ],
+        )
+        .map_err(|e| BackendError::Model {
+            file: self.bag_path.display().to_string(),
+            message: e.to_string(),
+        })?;
         self.topic_type_ok::<msgs::Imu>(&bag, "imu_topic", &imu_topic)?;
         self.topic_type_ok::<msgs::JointState>(&bag, "joint_states_topic", &js_topic)?;
         self.topic_type_ok::<msgs::PoseStamped>(&bag, "ground_truth_topic", &gt_topic)?;
+        self.topic_type_ok::<msgs::Float64MultiArray>(&bag, "command_topic", &cmd_topic)?;
+        self.topic_type_ok::<msgs::Float64MultiArray>(&bag, "contacts_topic", &contacts_topic)?;
+        let mut contact_names: Option<Vec<String>> = None;
+        let (mut commands, mut contacts) = (Vec::new(), Vec::new());
         let t0 = bag.messages.first().map(|m| m.log_time).unwrap_or(0);
         let mut stats = ReplayStats {
             bag_warnings: bag.warnings.clone(),
@@ -177,7 +203,36 @@ impl ReplayBackend {
         for m in &bag.messages {
             let topic = &bag.topics[m.topic].name;
             let t = m.log_time - t0;
-            if !gt_topic.is_empty() && *topic == gt_topic {
+            if !cmd_topic.is_empty() && *topic == cmd_topic {
+                match msgs::decode::<msgs::Float64MultiArray>(&m.data) {
+                    Ok(x) => match to_command(t, &x) {
+                        Some(c) => commands.push((t, c)),
+                        None => stats.decode_errors += 1,
+                    },
+                    Err(e) => {
+                        stats.decode_errors += 1;
+                        tracing::warn!("{}: {topic}: {e}; skipped", self.bag_path.display());
+                    }
+                }
+            } else if !contacts_topic.is_empty() && *topic == contacts_topic {
+                match msgs::decode::<msgs::Float64MultiArray>(&m.data) {
+                    Ok(x) if x.data.len() <= crate::types::MAX_CONTACTS => {
+                        let names = contact_names.get_or_insert_with(|| {
+                            x.layout.dim.iter().map(|d| d.label.clone()).collect()
+                        });
+                        if names.len() == x.data.len() {
+                            contacts.push((t, x.data.iter().copied().collect()));
+                        } else {
+                            stats.decode_errors += 1;
+                        }
+                    }
+                    Ok(_) => stats.decode_errors += 1,
+                    Err(e) => {
+                        stats.decode_errors += 1;
+                        tracing::warn!("{}: {topic}: {e}; skipped", self.bag_path.display());
+                    }
+                }
+            } else if !gt_topic.is_empty() && *topic == gt_topic {
                 match msgs::decode::<msgs::PoseStamped>(&m.data) {
                     Ok(x) => {
                         let (p, q) = (x.pose.position, x.pose.orientation);
@@ -254,6 +309,7 @@ impl ReplayBackend {
         }
         stats.imu_samples = imu.len();
         stats.joint_samples = joints.len();
+        stats.command_samples = commands.len();
         self.end_ns = imu
             .last()
             .map(|x| x.0)
@@ -262,17 +318,20 @@ impl ReplayBackend {
         self.info = BackendInfo {
             joint_names: names.unwrap_or_default(),
             joint_limits: Vec::new(),
-            contact_names: Vec::new(),
+            contact_names: contact_names.unwrap_or_default(),
             has_imu: !imu.is_empty(),
             has_magnetometer: false,
             imu_noise_std: None,
             period_ns: self.period_ns,
+            substeps: 0,
         };
         self.info.joint_limits =
             vec![(f64::NEG_INFINITY, f64::INFINITY); self.info.joint_names.len()];
         self.imu = imu;
         self.joints = joints;
         self.truth = truth;
+        self.commands = commands;
+        self.contacts = contacts;
         self.stats = stats;
         Ok(())
     }
@@ -288,6 +347,26 @@ fn to_imu(m: &msgs::Imu) -> Imu {
 }
 
 /// Reorders a JointState into `order` (by name; positionally when the message has no names).
+/// A recorded command: the mode in `layout.dim[0].label` (`hold`, `position`, `velocity`,
+/// `effort`; position when unlabelled), one value per joint.
+fn to_command(t: i64, m: &msgs::Float64MultiArray) -> Option<Command> {
+    let mode = match m.layout.dim.first().map(|d| d.label.as_str()) {
+        Some("hold") => CommandMode::Hold,
+        Some("velocity") => CommandMode::Velocity,
+        Some("effort") => CommandMode::Effort,
+        Some("position") | Some("") | None => CommandMode::Position,
+        Some(_) => return None,
+    };
+    if m.data.len() > MAX_JOINTS || m.data.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    Some(Command {
+        t: Time(t),
+        mode,
+        values: m.data.iter().copied().collect(),
+    })
+}
+
 fn to_joints(order: &[String], m: &msgs::JointState) -> Option<JointSample> {
     let n = order.len();
     let mut s = JointSample::default();
@@ -320,26 +399,19 @@ impl Backend for ReplayBackend {
     }
 
     fn configure(&mut self) -> Result<(), BackendError> {
-        self.check_state("configure", Lifecycle::Unconfigured)?;
         self.load()?;
         self.state = Lifecycle::Inactive;
         Ok(())
     }
 
     fn activate(&mut self) -> Result<(), BackendError> {
-        self.check_state("activate", Lifecycle::Inactive)?;
         self.state = Lifecycle::Active;
         Ok(())
     }
 
     fn deactivate(&mut self) -> Result<(), BackendError> {
-        self.check_state("deactivate", Lifecycle::Active)?;
         self.state = Lifecycle::Inactive;
         Ok(())
-    }
-
-    fn state(&self) -> Lifecycle {
-        self.state
     }
 
     fn info(&self) -> &BackendInfo {
@@ -355,7 +427,6 @@ impl Backend for ReplayBackend {
     }
 
     fn read(&mut self, t: Time, frame: &mut SensorFrame) -> Result<(), BackendError> {
-        self.check_state("read", Lifecycle::Active)?;
         frame.clear();
         frame.t = t;
         while self.imu_i < self.imu.len() && self.imu[self.imu_i].0 <= t.0 {
@@ -376,11 +447,21 @@ impl Backend for ReplayBackend {
         if self.truth_i > 0 {
             frame.truth = Some(self.truth[self.truth_i - 1].1);
         }
+        while self.contact_i < self.contacts.len() && self.contacts[self.contact_i].0 <= t.0 {
+            self.contact_i += 1;
+        }
+        if self.contact_i > 0 {
+            frame
+                .contacts
+                .clone_from(&self.contacts[self.contact_i - 1].1);
+        }
+        while self.command_i < self.commands.len() && self.commands[self.command_i].0 <= t.0 {
+            self.command_i += 1;
+        }
         Ok(())
     }
 
     fn write(&mut self, _t: Time, cmd: &Command) -> Result<(), BackendError> {
-        self.check_state("write", Lifecycle::Active)?;
         self.t_ns = self.t_ns.saturating_add(self.period_ns);
         if cmd.values.iter().any(|v| !v.is_finite()) {
             return Err(BackendError::InvalidCommand {
@@ -392,11 +473,21 @@ impl Backend for ReplayBackend {
     }
 
     fn reset(&mut self, _seed: u64) -> Result<(), BackendError> {
+        // a replay restarts from the bag's start (its time is the bag's time)
         self.t_ns = 0;
         self.imu_i = 0;
         self.truth_i = 0;
         self.joint_i = 0;
+        self.command_i = 0;
+        self.contact_i = 0;
         Ok(())
+    }
+
+    fn recorded_command(&self) -> Option<&Command> {
+        self.command_i
+            .checked_sub(1)
+            .and_then(|i| self.commands.get(i))
+            .map(|(_, c)| c)
     }
 
     /// True once the clock is past the last sample of the bag.

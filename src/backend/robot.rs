@@ -29,7 +29,6 @@ use futures::StreamExt;
 
 use super::robot_config::{CommandInterface, RobotJointsConfig};
 use super::{Backend, BackendError, BackendInfo, Lifecycle};
-use crate::config::Config;
 use crate::repeat::Repeated;
 use crate::sched::channel::{latest, ring, LatestRx, LatestTx, RingRx, RingTx};
 use crate::sched::monotonic_ns;
@@ -135,17 +134,12 @@ pub struct RobotJointsBackend {
 }
 
 impl RobotJointsBackend {
-    /// A backend for the config's `robot:` section.
-    pub fn new(config: &Config) -> Result<RobotJointsBackend, BackendError> {
-        let cfg = config.robot.clone().ok_or_else(|| BackendError::Mapping {
-            file: config.source_of("robot").display().to_string(),
-            key: "sattva.ros__parameters.robot".into(),
-            message: "missing: the robot-joints backend needs a `robot:` section (joint_names, topics, limits)".into(),
-        })?;
-        Ok(RobotJointsBackend {
-            cfg,
+    /// A backend for a `robot:` section.
+    pub fn with_section(cfg: &RobotJointsConfig, ctx: &super::Context) -> RobotJointsBackend {
+        RobotJointsBackend {
+            cfg: cfg.clone(),
 
-            period_ns: config.control.period_ns,
+            period_ns: ctx.period_ns,
             state: Lifecycle::Unconfigured,
             info: BackendInfo::default(),
             states: None,
@@ -161,16 +155,12 @@ impl RobotJointsBackend {
             stop: Arc::new(AtomicBool::new(false)),
             thread: None,
             out: OutCommand::default(),
-        })
+        }
     }
 
     /// The backend's counters.
     pub fn stats(&self) -> &Arc<RobotStats> {
         &self.stats
-    }
-
-    fn check_state(&self, op: &'static str, want: Lifecycle) -> Result<(), BackendError> {
-        self.state.expect(NAME, op, want)
     }
 
     fn limit(v: &Option<Vec<f64>>, i: usize, default: f64) -> f64 {
@@ -302,7 +292,6 @@ impl Backend for RobotJointsBackend {
     }
 
     fn configure(&mut self) -> Result<(), BackendError> {
-        self.check_state("configure", Lifecycle::Unconfigured)?;
         let n = self.cfg.joint_names.len();
         let mut init = Stamped::default();
         init.joints.position.extend(std::iter::repeat_n(0.0, n));
@@ -353,6 +342,7 @@ impl Backend for RobotJointsBackend {
             has_magnetometer: false,
             imu_noise_std: None,
             period_ns: self.period_ns,
+            substeps: 0,
         };
         self.state = Lifecycle::Inactive;
         tracing::info!(joints = n, topic = %self.cfg.joint_states_topic, command = %self.cfg.command_topic, "robot joints backend configured");
@@ -360,7 +350,6 @@ impl Backend for RobotJointsBackend {
     }
 
     fn activate(&mut self) -> Result<(), BackendError> {
-        self.check_state("activate", Lifecycle::Inactive)?;
         // activation is not RT: wait (bounded) for the robot's first joint state, so the loop
         // starts from the measured position (discovery takes a moment on a fresh graph)
         let timeout = std::time::Duration::from_millis(self.cfg.start_timeout_ms as u64);
@@ -393,15 +382,10 @@ impl Backend for RobotJointsBackend {
     }
 
     fn deactivate(&mut self) -> Result<(), BackendError> {
-        self.check_state("deactivate", Lifecycle::Active)?;
         self.enter_hold(HoldCause::Lifecycle);
         let _ = self.write(Time(monotonic_ns()), &Command::hold(Time::ZERO));
         self.state = Lifecycle::Inactive;
         Ok(())
-    }
-
-    fn state(&self) -> Lifecycle {
-        self.state
     }
 
     fn info(&self) -> &BackendInfo {
@@ -417,7 +401,6 @@ impl Backend for RobotJointsBackend {
     }
 
     fn read(&mut self, _t: Time, frame: &mut SensorFrame) -> Result<(), BackendError> {
-        self.check_state("read", Lifecycle::Active)?;
         let Some(rx) = self.states.as_mut() else {
             return Err(BackendError::Disconnected {
                 backend: NAME,
@@ -454,9 +437,6 @@ impl Backend for RobotJointsBackend {
     }
 
     fn write(&mut self, _t: Time, cmd: &Command) -> Result<(), BackendError> {
-        if self.state != Lifecycle::Active && cmd.mode != CommandMode::Hold {
-            return self.check_state("write", Lifecycle::Active);
-        }
         let n = self.cfg.joint_names.len();
         let mut result = Ok(());
         match cmd.mode {

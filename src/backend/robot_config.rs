@@ -7,8 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Checker, Validate};
 use crate::types::MAX_JOINTS;
+use crate::validate::{Checker, Validate};
 
 /// Which ros2_control command interface the robot exposes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -20,60 +20,21 @@
 //! (`sattva.ros__parameters.mujoco.model`) and what was expected. Unknown keys are errors (a typo
 //! must not silently fall back to a default).
 
-mod origin;
-mod validate;
-
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_norway::Value;
 
-pub use origin::{Origins, Source, PATH_KEYS};
-pub use validate::{Checker, Validate};
+mod assemble;
+mod origin;
+
+pub use crate::validate::{Checker, ConfigError, Origins, Source, Validate};
+pub use origin::PATH_KEYS;
 
 use crate::backend::mujoco_config::MujocoConfig;
 
 /// The node name under which parameters live in the file.
 pub const NODE_NAME: &str = "sattva";
-
-/// Errors while loading or validating a configuration file.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("{file}: cannot read config file")]
-    Io {
-        /// The file.
-        file: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not valid YAML.
-    #[error("{file}:{line}:{column}: invalid YAML: {message}")]
-    Syntax {
-        /// The file.
-        file: PathBuf,
-        /// 1-based line of the error (0 when unknown).
-        line: usize,
-        /// 1-based column of the error (0 when unknown).
-        column: usize,
-        /// The parser's message.
-        message: String,
-    },
-    /// A key is unknown, has the wrong type, or its value is out of range.
-    #[error("{file}: key `{key}`: {message}")]
-    Invalid {
-        /// The file.
-        file: PathBuf,
-        /// Full dotted key path, starting at the node name.
-        key: String,
-        /// What is wrong and what was expected.
-        message: String,
-    },
-    /// Several validation errors at once (all are reported, not just the first).
-    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
-    Many(Vec<ConfigError>),
-}
 
 /// Which world runs behind the loop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,7 +116,7 @@ pub struct Config {
     pub action: crate::action::ActionConfig,
     /// Curriculum and literacy evaluation (`sattva eval literacy`, `sattva sim`).
     #[serde(default)]
-    pub eval: crate::eval::EvalConfig,
+    pub eval: crate::action::curriculum::EvalConfig,
     /// The learning substrate.
     #[serde(default)]
     pub substrate: crate::substrate::SubstrateConfig,
@@ -173,7 +134,7 @@ pub struct Config {
     pub record: crate::record::RecordConfig,
     /// Replay of rosbag2 bags (`replay:` section).
     #[serde(default)]
-    pub replay: crate::replay::ReplayConfig,
+    pub replay: crate::backend::replay_config::ReplayConfig,
     /// Sensor fusion stage.
     #[serde(default)]
     pub fusion: crate::fusion::FusionConfig,
@@ -346,7 +307,7 @@ impl Config {
             let blamed = message
                 .strip_prefix("unknown field `")
                 .and_then(|m| m.split('`').next())
-                .map(|f| origin::join(&rel, f))
+                .map(|f| crate::validate::join(&rel, f))
                 .unwrap_or_else(|| rel.clone());
             let (file, prefix) = origins.describe(&blamed);
             ConfigError::Invalid {

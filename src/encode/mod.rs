@@ -18,9 +18,9 @@
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Checker, Validate};
 use crate::fusion::FusedState;
 use crate::types::{Command, CommandMode, Time};
+use crate::validate::{Checker, Validate};
 
 /// Largest supported output dimension.
 pub const MAX_DIM: usize = 1024;
@@ -79,6 +79,34 @@ pub struct EncodeConfig {
     /// Factor on a modality's weight for its value before the command (the context): low
     /// values make experiences of one primitive similar across starting states.
     pub context_weight: f64,
+    /// The experience's course: sensed joint trajectory and touch profiles over phase bins.
+    pub profile: ProfileConfig,
+}
+
+/// Most phase bins of an experience's trajectory and touch profiles.
+pub const MAX_PROFILE_BINS: usize = 16;
+
+/// `encode.profile`: how an experience's course is encoded beside its two ends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProfileConfig {
+    /// Phase bins (1..=16).
+    pub bins: u32,
+    /// Weight of the sensed joint trajectory profile (displacement from the start per bin);
+    /// 0 = off.
+    pub trajectory_weight: f64,
+    /// Weight of the touch profile (largest contact force per bin); 0 = off.
+    pub touch_weight: f64,
+}
+
+impl Default for ProfileConfig {
+    fn default() -> Self {
+        ProfileConfig {
+            bins: 8,
+            trajectory_weight: 2.0,
+            touch_weight: 0.7,
+        }
+    }
 }
 
 impl Default for EncodeConfig {
@@ -90,6 +118,7 @@ impl Default for EncodeConfig {
             norm_window: 2000.0,
             weights: ModalityWeights::default(),
             context_weight: 0.3,
+            profile: ProfileConfig::default(),
         }
     }
 }
@@ -100,6 +129,17 @@ impl Validate for EncodeConfig {
         c.range_u64("nnz", self.nnz as u64, 1, self.dim.max(1) as u64);
         c.range_f64("norm_window", self.norm_window, 1.0, 1e9);
         c.range_f64("context_weight", self.context_weight, 0.0, 1000.0);
+        c.section("profile", |c| {
+            let max_bins = MAX_PROFILE_BINS as u64;
+            c.range_u64("bins", self.profile.bins as u64, 1, max_bins);
+            c.range_f64(
+                "trajectory_weight",
+                self.profile.trajectory_weight,
+                0.0,
+                1000.0,
+            );
+            c.range_f64("touch_weight", self.profile.touch_weight, 0.0, 1000.0);
+        });
         let w = &self.weights;
         c.section("weights", |c| {
             for (k, v) in [

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::episode::EvalError;
 use super::literacy::export_path;
+use super::EvalError;
 
 /// The Python interpreter: `$SATTVA_PYTHON`, else `third_party/venv/bin/python` under the
 /// current directory, else under the source tree.

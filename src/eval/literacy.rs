@@ -6,13 +6,13 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::episode::{EpisodeRunner, EvalError};
-use super::metrics::{confusion, majority_map, nmi, purity, quantile, recognise};
-use super::{curriculum, Scenario, Split};
-use crate::action::PRIMITIVES;
+use super::metrics::{confusion, majority_map, nmi, purity, recognise};
+use super::{EvalError, Scenario};
+use crate::action::{CurriculumSource, PRIMITIVES};
+use crate::agent::{AgentOptions, Progress};
 use crate::config::Config;
-use crate::substrate::{Substrate, SubstrateConfig};
-use crate::types::Time;
+use crate::learn::Role;
+use crate::substrate::SubstrateConfig;
 
 /// Options of one literacy run (defaults: the config's `eval:` section).
 #[derive(Clone, Debug, Default)]
@@ -27,8 +27,6 @@ pub struct LiteracyOptions {
     pub out_dir: Option<PathBuf>,
     /// Show a progress bar.
     pub progress: bool,
-    /// Skip `substrate.learn` (an ablation: recognition must then fail).
-    pub no_learning: bool,
 }
 
 /// One encoded episode with its truth and assignment.
@@ -40,10 +38,6 @@ pub struct Row {
     pub vector: Vec<f32>,
     /// Attractor the final substrate assigns (recall), -1 when none.
     pub cluster: i64,
-    /// Largest touch force in the episode, N.
-    pub max_touch: f64,
-    /// Object displacement, m (ground truth, diagnostics).
-    pub object_moved: f64,
 }
 
 /// Figures of a literacy run.
@@ -78,8 +72,8 @@ pub struct LiteracyReport {
     pub attractors_over_time: Vec<usize>,
     /// Learning time per experience (substrate.learn), us: p50, p99, max.
     pub learn_us: [f64; 3],
-    /// Wall time per episode (simulation, fusion, encoding), ms: p50, p99.
-    pub episode_ms: [f64; 2],
+    /// Wall time per episode (simulation, fusion, encoding, learning), ms: mean.
+    pub episode_ms: f64,
     /// Control cycles run.
     pub cycles: u64,
     /// Simulated seconds.
@@ -114,98 +108,84 @@ pub fn substrate_config(c: &Config, dim: usize) -> SubstrateConfig {
     s
 }
 
-/// Recall: among the attractors `activate` returns for `v` (context reset first, so episodes
-/// are judged independently), the best-matching one (highest similarity; the resonance winner
-/// can be a successor of it through the succession edges, which a label must not follow);
-/// -1 when the substrate is empty.
-pub fn recall(sub: &mut Substrate, t: Time, v: &[f32]) -> Result<i64, EvalError> {
-    sub.reset_context();
-    let m = sub.activate(t, v)?;
-    Ok(m.iter()
-        .max_by(|a, b| a.similarity.total_cmp(&b.similarity))
-        .map_or(-1, |m| m.id.0 as i64))
-}
-
-/// Runs the literacy evaluation on the MuJoCo scene of `c`.
+/// Runs the literacy evaluation on the MuJoCo scene of `c`: the agent (virtual time) performs
+/// the curriculum (calibration, training, then novel scenarios recognised only), keeping a
+/// journal of its experiences; the final substrate assigns the training experiences.
 pub fn run_literacy(c: &Config, opts: &LiteracyOptions) -> Result<LiteracyReport, EvalError> {
     let started = Instant::now();
     let e = &c.eval;
     let n_train = opts.train.unwrap_or(e.train_episodes) as usize;
     let n_novel = opts.novel.unwrap_or(e.novel_episodes) as usize;
     let n_cal = opts.calibration.unwrap_or(e.calibration_episodes) as usize;
-    let mut runner = EpisodeRunner::new(c)?;
-    let mut sub = Substrate::new(substrate_config(c, runner.dim()))?;
-    let total = (n_train + n_novel + n_cal) as u64;
+    let mut c = c.clone();
+    c.learn.snapshot.clear();
+    c.learn.resume.clear();
+    c.learn.enabled = true;
+    let plan = CurriculumSource::plan(e, c.seed, 0, n_cal, n_train, n_novel);
+    let total = plan.len() as u64;
     let pb = bar(total, opts.progress);
-
-    // 1. calibrate the encoder's feature statistics, then freeze them
-    pb.set_message("calibration");
-    for sc in curriculum(e, Split::Calibration, n_cal, c.seed) {
-        runner.run(&sc)?;
-        pb.inc(1);
-    }
-    if n_cal > 0 {
-        runner.encoder_mut().set_learn_stats(false);
-    }
-
-    // 2. train: one experience per episode, learned online
-    pb.set_message("training");
+    let tick = pb.clone();
+    let mut report = crate::agent::run(
+        &c,
+        AgentOptions {
+            virtual_rate: Some(0.0),
+            curriculum: Some(plan.clone()),
+            journal: true,
+            on_tick: Some(Box::new(move |p: &Progress| {
+                tick.set_position(p.episodes.load(std::sync::atomic::Ordering::Relaxed))
+            })),
+            ..Default::default()
+        },
+    )?;
+    pb.finish_and_clear();
+    let mut learner = report
+        .learner
+        .take()
+        .ok_or_else(|| EvalError::Scene("the agent ran without learning".into()))?;
+    let summary = report.learn.clone().unwrap_or_default();
+    let journal = learner.journal().to_vec();
+    let row = |j: &crate::learn::JournalEntry| -> Option<Row> {
+        let tag = j.tag?;
+        let scenario = *plan.get(tag.episode as usize)?;
+        Some(Row {
+            scenario,
+            vector: j.vector.clone(),
+            cluster: j.recalled,
+        })
+    };
+    let t_end = report.span.1;
     let mut train = Vec::with_capacity(n_train);
+    let mut novel = Vec::with_capacity(n_novel);
     let mut over_time = Vec::with_capacity(n_train);
-    let (mut learn_us, mut episode_ms) = (Vec::new(), Vec::new());
-    let mut t = Time::ZERO;
-    for sc in curriculum(e, Split::Train, n_train, c.seed) {
-        let t_ep = Instant::now();
-        let out = runner.run(&sc)?;
-        episode_ms.push(t_ep.elapsed().as_secs_f64() * 1e3);
-        t = t.add_nanos((out.sim_s * 1e9) as i64);
-        if !opts.no_learning {
-            let t_learn = Instant::now();
-            let l = sub.learn(t, &out.experience)?;
-            learn_us.push(t_learn.elapsed().as_secs_f64() * 1e6);
-            if l.created {
-                tracing::debug!(
-                    attractor = l.id.0,
-                    primitive = sc.primitive.name(),
-                    "attractor formed"
-                );
+    let mut live = std::collections::BTreeSet::new();
+    for j in &journal {
+        let Some(r) = row(j) else { continue };
+        match j.tag.map(|t| t.role) {
+            Some(Role::Learn) => {
+                if j.learned >= 0 {
+                    live.insert(j.learned);
+                }
+                over_time.push(live.len());
+                train.push(r);
             }
+            Some(Role::Recognise) => novel.push(r),
+            _ => {}
         }
-        over_time.push(sub.len());
-        train.push(Row {
-            scenario: sc,
-            vector: out.experience,
-            cluster: -1,
-            max_touch: out.max_touch,
-            object_moved: out.object_moved,
-        });
-        pb.inc(1);
     }
     // assignments of the training experiences by the final substrate
     for r in &mut train {
-        r.cluster = recall(&mut sub, t, &r.vector)?;
+        r.cluster = learner.recall(t_end, &r.vector)?.0;
+    }
+    if !train.is_empty() && train.len() != n_train {
+        tracing::warn!(
+            learned = train.len(),
+            planned = n_train,
+            "not every training episode became an experience"
+        );
     }
     let clusters: Vec<i64> = train.iter().map(|r| r.cluster).collect();
     let labels: Vec<usize> = train.iter().map(|r| r.scenario.primitive.index()).collect();
     let map = majority_map(&clusters, &labels);
-
-    // 3. novel scenarios: recognise only
-    pb.set_message("novel");
-    let mut novel = Vec::with_capacity(n_novel);
-    for sc in curriculum(e, Split::Novel, n_novel, c.seed) {
-        let out = runner.run(&sc)?;
-        t = t.add_nanos((out.sim_s * 1e9) as i64);
-        let cluster = recall(&mut sub, t, &out.experience)?;
-        novel.push(Row {
-            scenario: sc,
-            vector: out.experience,
-            cluster,
-            max_touch: out.max_touch,
-            object_moved: out.object_moved,
-        });
-        pb.inc(1);
-    }
-    pb.finish_and_clear();
     let truth: Vec<usize> = novel.iter().map(|r| r.scenario.primitive.index()).collect();
     let predicted: Vec<i64> = novel.iter().map(|r| r.cluster).collect();
     let (accuracy, pred) = recognise(&map, &predicted, &truth);
@@ -218,10 +198,11 @@ pub fn run_literacy(c: &Config, opts: &LiteracyOptions) -> Result<LiteracyReport
             owns && n > 0 && conf[p][p] * 2 >= n
         })
         .count();
-    let mut report = LiteracyReport {
+    let episodes = (n_cal + n_train + n_novel).max(1) as f64;
+    let mut out = LiteracyReport {
         seed: c.seed,
         labels: PRIMITIVES.iter().map(|p| p.name()).collect(),
-        attractors: sub.len(),
+        attractors: learner.substrate().len(),
         labelled_attractors: map.keys().filter(|&&k| k >= 0).count(),
         distinguished,
         purity: purity(&clusters, &labels),
@@ -230,28 +211,24 @@ pub fn run_literacy(c: &Config, opts: &LiteracyOptions) -> Result<LiteracyReport
         chance: 1.0 / nl as f64,
         confusion: conf,
         attractors_over_time: over_time,
-        learn_us: [
-            quantile(&learn_us, 0.5),
-            quantile(&learn_us, 0.99),
-            quantile(&learn_us, 1.0),
-        ],
-        episode_ms: [quantile(&episode_ms, 0.5), quantile(&episode_ms, 0.99)],
-        cycles: runner.cycles,
-        sim_s: runner.sim_s,
+        learn_us: summary.learn_us,
+        episode_ms: report.wall_s * 1e3 / episodes,
+        cycles: report.stats.cycles,
+        sim_s: report.seconds(),
         wall_s: 0.0,
-        clamp_events: runner.clamp_events,
+        clamp_events: report.clamp.0 + report.clamp.1,
         files: Vec::new(),
         train,
         novel,
     };
     if let Some(dir) = &opts.out_dir {
-        report.files = super::report::write_all(&report, dir)?;
+        out.files = super::report::write_all(&out, dir)?;
         let snap = dir.join("substrate.snap");
-        sub.save(&snap)?;
-        report.files.push(snap);
+        learner.substrate_mut().save(&snap)?;
+        out.files.push(snap);
     }
-    report.wall_s = started.elapsed().as_secs_f64();
-    Ok(report)
+    out.wall_s = started.elapsed().as_secs_f64();
+    Ok(out)
 }
 
 /// Path of the exported experiences inside `dir`.

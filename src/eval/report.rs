@@ -6,8 +6,8 @@
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use super::episode::EvalError;
 use super::literacy::{export_path, LiteracyReport, Row};
+use super::EvalError;
 
 impl fmt::Display for LiteracyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -46,8 +46,8 @@ impl fmt::Display for LiteracyReport {
         )?;
         writeln!(
             f,
-            "  episode wall time            p50 {:.1} ms, p99 {:.1} ms",
-            self.episode_ms[0], self.episode_ms[1]
+            "  episode wall time            {:.1} ms (mean)",
+            self.episode_ms
         )?;
         write!(
             f,
@@ -77,7 +77,7 @@ fn csv_rows(out: &mut String, split: &str, rows: &[Row]) {
         let p = &r.scenario.params;
         let _ = write!(
             out,
-            "{split},{},{},{},{},{},{},{},{},{},{:.4},{:.4}",
+            "{split},{},{},{},{},{},{},{},{},{}",
             r.scenario.primitive.index(),
             r.scenario.primitive.name(),
             p.amplitude,
@@ -87,8 +87,6 @@ fn csv_rows(out: &mut String, split: &str, rows: &[Row]) {
             p.mass,
             p.seed,
             r.cluster,
-            r.max_touch,
-            r.object_moved
         );
         for v in &r.vector {
             let _ = write!(out, ",{v:e}");
@@ -101,7 +99,7 @@ fn csv_rows(out: &mut String, split: &str, rows: &[Row]) {
 pub fn export_csv(r: &LiteracyReport) -> String {
     let dim = r.train.first().map_or(0, |x| x.vector.len());
     let mut s = String::from(
-        "split,label,primitive,amplitude,speed,object_x,object_y,mass,seed,sattva_attractor,max_touch,object_moved",
+        "split,label,primitive,amplitude,speed,object_x,object_y,mass,seed,sattva_attractor",
     );
     for i in 0..dim {
         let _ = write!(s, ",v{i}");

@@ -24,7 +24,6 @@
 //! assert!(s.validity.orientation && (s.orientation[0] - 1.0).abs() < 1e-6);
 //! ```
 
-pub mod bench;
 pub mod contacts;
 pub mod depth;
 pub mod imu;
@@ -34,8 +33,8 @@ pub mod vqf;
 use arrayvec::ArrayVec;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Checker, Validate};
 use crate::types::{ContactVec, JointVec, SensorFrame, Time, MAX_CONTACTS};
+use crate::validate::{Checker, Validate};
 
 pub use contacts::{ContactEstimate, ContactFilter};
 pub use depth::{reduce_depth, DepthError, DepthGrid, DepthImage, DepthPixels, MAX_DEPTH_CELLS};
@@ -443,6 +442,19 @@ impl Fusion {
             contacts: ContactFilter::new(&cfg.contacts),
             state,
         }
+    }
+
+    /// Restarts every filter: the world was reset under them (a teleport is not motion, and
+    /// the orientation must converge again). Keeps the depth buffer.
+    pub fn reset(&mut self) {
+        self.imu = ImuFilter::new(&self.cfg.imu);
+        self.joints = JointFilter::new(&self.cfg.joints);
+        self.contacts = ContactFilter::new(&self.cfg.contacts);
+        let depth = std::mem::replace(&mut self.state.depth, DepthGrid::new(0, 0, 0.0));
+        self.state = FusedState {
+            depth,
+            ..FusedState::default()
+        };
     }
 
     /// The last fused state.

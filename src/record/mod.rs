@@ -18,6 +18,7 @@
 pub mod cdr;
 pub mod metadata;
 pub mod msgs;
+pub mod reader;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -28,8 +29,8 @@ use std::thread::JoinHandle;
 use crossbeam_queue::ArrayQueue;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Checker, Validate};
 use crate::types::{Command, CommandMode, Imu, JointSample, Time};
+use crate::validate::{Checker, Validate};
 
 pub use writer::{BagSummary, BagWriter, TopicId, WriterOptions};
 
@@ -84,6 +85,9 @@ pub struct RecordConfig {
     /// Topic for the commands the agent produces (`std_msgs/msg/Float64MultiArray`, the
     /// command mode in `layout.dim[0].label`); empty = off.
     pub command_topic: String,
+    /// Topic for the contact/touch channels (`std_msgs/msg/Float64MultiArray`, one
+    /// `layout.dim` per channel labelled with its name); empty = off.
+    pub contacts_topic: String,
     /// `frame_id` written in IMU headers.
     pub imu_frame_id: String,
     /// Capacity of the RT -> recorder queue, samples.
@@ -102,6 +106,7 @@ impl Default for RecordConfig {
             imu_topic: "/sattva/imu".into(),
             joint_states_topic: "/sattva/joint_states".into(),
             command_topic: "/sattva/command".into(),
+            contacts_topic: "/sattva/contacts".into(),
             imu_frame_id: "imu_link".into(),
             queue_capacity: 4096,
             zstd: true,
@@ -119,6 +124,7 @@ impl Validate for RecordConfig {
             ("imu_topic", &self.imu_topic),
             ("joint_states_topic", &self.joint_states_topic),
             ("command_topic", &self.command_topic),
+            ("contacts_topic", &self.contacts_topic),
         ];
         for (i, (k, t)) in topics.iter().enumerate() {
             if topics[..i].iter().any(|(_, o)| !t.is_empty() && o == t) {
@@ -149,6 +155,13 @@ pub enum Sample {
     },
     /// A command the agent produced.
     Command(Command),
+    /// Contact/touch forces at time `t`, N.
+    Contacts {
+        /// Measurement time.
+        t: Time,
+        /// One force per channel.
+        values: crate::types::ContactVec,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -169,27 +182,6 @@ pub struct RecordStats {
     pub written: u64,
 }
 
-/// Starts recording a run if `record.enabled`: a new bag directory `sattva_<unix seconds>` under
-/// `record.dir` (relative to the config file). Returns the recorder (non-RT writer thread) and the
-/// sink the control task pushes into.
-pub fn start_for_run(
-    cfg: &crate::config::Config,
-    joint_names: Vec<String>,
-) -> Result<Option<(Recorder, RecordSink)>, RecordError> {
-    if !cfg.record.enabled {
-        return Ok(None);
-    }
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let dir = cfg
-        .resolve_path(&cfg.record.dir)
-        .join(format!("sattva_{stamp}"));
-    tracing::info!(bag = %dir.display(), "recording");
-    Recorder::start(&dir, &cfg.record, joint_names).map(Some)
-}
-
 /// Pushes what one control cycle consumed and produced (no allocation, never blocks).
 pub fn push_cycle(sink: &RecordSink, frame: &crate::types::SensorFrame, cmd: &Command) {
     if let Some(imu) = frame.imu {
@@ -199,6 +191,12 @@ pub fn push_cycle(sink: &RecordSink, frame: &crate::types::SensorFrame, cmd: &Co
         sink.push(Sample::Joints {
             t: frame.t,
             joints: frame.joints.clone(),
+        });
+    }
+    if !frame.contacts.is_empty() {
+        sink.push(Sample::Contacts {
+            t: frame.t,
+            values: frame.contacts.clone(),
         });
     }
     sink.push(Sample::Command(cmd.clone()));
@@ -212,6 +210,12 @@ pub struct RecordSink {
 }
 
 impl RecordSink {
+    /// Samples waiting for the writer thread, and the queue's capacity (a virtual-time driver
+    /// waits for the writer instead of dropping: recordings of simulated runs are complete).
+    pub fn backlog(&self) -> (usize, usize) {
+        (self.queue.len(), self.queue.capacity())
+    }
+
     /// Counters so far (pushed, dropped, written).
     pub fn stats(&self) -> RecordStats {
         RecordStats {
@@ -262,12 +266,14 @@ pub struct Recorder {
     counters: Arc<Counters>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<Result<BagSummary, RecordError>>>,
+    contact_names: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 struct Topics {
     imu: Option<TopicId>,
     joints: Option<TopicId>,
     command: Option<TopicId>,
+    contacts: Option<TopicId>,
 }
 
 impl Recorder {
@@ -310,21 +316,36 @@ impl Recorder {
                 "sensor_msgs/msg/JointState",
             )?,
             command: add(&mut w, &cfg.command_topic, "std_msgs/msg/Float64MultiArray")?,
+            contacts: add(
+                &mut w,
+                &cfg.contacts_topic,
+                "std_msgs/msg/Float64MultiArray",
+            )?,
         };
+        let contact_names: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
         let SampleSource { queue, counters } = source;
         let stop = Arc::new(AtomicBool::new(false));
         let frame_id = cfg.imu_frame_id.clone();
         let thread = {
             let (counters, stop) = (counters.clone(), stop.clone());
+            let contact_names = contact_names.clone();
             std::thread::Builder::new()
                 .name("sattva-recorder".into())
                 .spawn(move || {
                     let mut conv = Converter::new(frame_id, joint_names);
+                    let mut named = false;
                     loop {
                         let stopping = stop.load(Ordering::Acquire);
                         let mut any = false;
                         while let Some(s) = queue.pop() {
                             any = true;
+                            if !named {
+                                // the names are set right after start, before any sample
+                                if let Ok(n) = contact_names.lock() {
+                                    conv.contact_names.clone_from(&n);
+                                }
+                                named = true;
+                            }
                             if conv.write(&mut w, &topics, &s)? {
                                 counters.written.fetch_add(1, Ordering::Relaxed);
                             }
@@ -344,7 +365,16 @@ impl Recorder {
             counters,
             stop,
             thread: Some(thread),
+            contact_names,
         })
+    }
+
+    /// Names the contact channels (one `layout.dim` label each in the contacts topic).
+    pub fn with_contact_names(self, names: Vec<String>) -> Recorder {
+        if let Ok(mut n) = self.contact_names.lock() {
+            *n = names;
+        }
+        self
     }
 
     /// Current counters.
@@ -386,6 +416,8 @@ struct Converter {
     imu: msgs::Imu,
     joints: msgs::JointState,
     cmd: msgs::Float64MultiArray,
+    contacts: msgs::Float64MultiArray,
+    contact_names: Vec<String>,
 }
 
 impl Converter {
@@ -412,6 +444,8 @@ impl Converter {
                 },
                 data: Vec::new(),
             },
+            contacts: msgs::Float64MultiArray::default(),
+            contact_names: Vec::new(),
         }
     }
 
@@ -456,6 +490,28 @@ impl Converter {
                 m.data.clear();
                 m.data.extend_from_slice(&c.values);
                 w.write(id, c.t.0, m)?;
+            }
+            Sample::Contacts { t: time, values } => {
+                let Some(id) = t.contacts else {
+                    return Ok(false);
+                };
+                let m = &mut self.contacts;
+                if m.layout.dim.len() != values.len() {
+                    m.layout.dim = (0..values.len())
+                        .map(|i| msgs::MultiArrayDimension {
+                            label: self
+                                .contact_names
+                                .get(i)
+                                .cloned()
+                                .unwrap_or_else(|| format!("contact{i}")),
+                            size: 1,
+                            stride: 1,
+                        })
+                        .collect();
+                }
+                m.data.clear();
+                m.data.extend_from_slice(values);
+                w.write(id, time.0, m)?;
             }
         }
         Ok(true)

@@ -304,7 +304,7 @@ pub fn write_report(
         ),
         (
             "output hash (determinism)",
-            format!("<code>{}</code>", s.hash),
+            format!("<code>{}</code>", s.fingerprint),
         ),
     ];
     for (k, v) in rows {

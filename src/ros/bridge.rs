@@ -8,61 +8,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::types::{Command, SensorFrame, Time};
+use crate::types::SensorFrame;
 
-/// What the agent is driven by.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ControlMode {
-    /// The exploration / action stage chooses commands (default).
-    #[default]
-    Explore,
-    /// Hold position (safe state).
-    Hold,
-    /// Operator commands from ROS drive the robot; stale commands fall back to hold.
-    External,
-}
-
-impl ControlMode {
-    /// Parses the mode topic's text (`explore`, `hold`, `external`), case-insensitive.
-    pub fn parse(s: &str) -> Option<ControlMode> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "explore" => Some(ControlMode::Explore),
-            "hold" | "stop" => Some(ControlMode::Hold),
-            "external" | "command" => Some(ControlMode::External),
-            _ => None,
-        }
-    }
-}
-
-/// Counters of the control loop, sent to ROS for diagnostics.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct HealthSample {
-    /// Backend time of the sample.
-    pub t: Time,
-    /// Control cycles so far.
-    pub cycles: u64,
-    /// Sensor read errors so far.
-    pub read_errors: u64,
-    /// Rejected commands so far.
-    pub write_errors: u64,
-    /// Values clamped by the safety clamp so far.
-    pub clamped: u64,
-    /// Current control mode.
-    pub mode: ControlMode,
-}
-
-/// The fused IMU state sent with each frame (what `sensor_msgs/Imu` carries).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct FusedImu {
-    /// Orientation of the IMU in the world, `[w, x, y, z]`.
-    pub orientation: [f64; 4],
-    /// Bias-corrected angular velocity, rad/s.
-    pub angular_velocity: [f64; 3],
-    /// Whether the orientation is initialised.
-    pub orientation_valid: bool,
-    /// Whether heading is referenced (magnetometer) rather than relative and drifting.
-    pub heading_valid: bool,
-}
+pub use crate::action::{ControlMode, OperatorInput as FromRos};
+pub use crate::pipeline::{FusedImu, HealthSample};
 
 /// RT -> ROS messages. Plain values: pushing one never allocates. (Variants differ in size on
 /// purpose: boxing the frame would put an allocation on the RT path.)
@@ -79,21 +28,6 @@ pub enum ToRos {
         request_id: u64,
         /// Whether the backend reset succeeded.
         ok: bool,
-    },
-}
-
-/// ROS -> RT messages (unboxed for the same reason as [`ToRos`]).
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug, PartialEq)]
-pub enum FromRos {
-    /// An operator command (used in [`ControlMode::External`]).
-    Command(Command),
-    /// Switch control mode.
-    Mode(ControlMode),
-    /// Reset the world (simulation/replay) with the configured seed.
-    Reset {
-        /// Echoed back in [`ToRos::ResetDone`].
-        request_id: u64,
     },
 }
 

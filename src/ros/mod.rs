@@ -7,15 +7,13 @@
 //! `rosgraph_msgs/Clock` in simulation; `sattva_msgs` for attractors.
 
 pub mod args;
-#[cfg(feature = "ros2")]
-pub mod bench;
 pub mod bridge;
 #[cfg(feature = "ros2")]
 pub mod node;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Checker, Validate};
+use crate::validate::{Checker, Validate};
 
 /// Topic names (absolute, or relative to the node namespace).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -378,13 +378,26 @@ fn trajectory_command(
     })
 }
 
+/// An operator's `Float64MultiArray`: one value per joint; the interface in
+/// `layout.dim[0].label` (`position` when absent, or `velocity`, `effort`: the convention
+/// `record.command_topic` writes, so recorded commands play back as they were given).
 fn array_command(msg: &r2r::std_msgs::msg::Float64MultiArray, n: usize) -> Result<Command, String> {
     if msg.data.len() != n || n > MAX_JOINTS {
         return Err(format!("{} values for {n} joints", msg.data.len()));
     }
+    let mode = match msg.layout.dim.first().map(|d| d.label.as_str()) {
+        None | Some("") | Some("position") => CommandMode::Position,
+        Some("velocity") => CommandMode::Velocity,
+        Some("effort") => CommandMode::Effort,
+        Some(other) => {
+            return Err(format!(
+                "layout.dim[0].label `{other}`: expected position, velocity or effort"
+            ))
+        }
+    };
     Ok(Command {
         t: Time::ZERO,
-        mode: CommandMode::Position,
+        mode,
         values: msg.data.iter().copied().collect(),
     })
 }

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Checker, Validate};
+use crate::validate::{Checker, Validate};
 
 /// How hard the executor tries to get real-time guarantees from the OS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

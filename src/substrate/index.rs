@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cow::{CowRows, HugeRows};
 use super::simd::dot;
-use crate::config::{Checker, Validate};
+use crate::validate::{Checker, Validate};
 
 /// Settings of the similarity index (`substrate.index`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

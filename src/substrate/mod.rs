@@ -23,14 +23,12 @@ pub mod index;
 pub mod simd;
 pub mod snapshot;
 
-pub mod bench;
-
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Checker, Validate};
 use crate::types::Time;
+use crate::validate::{Checker, Validate};
 use cow::CowRows;
 pub use index::{Index, IndexConfig};
 

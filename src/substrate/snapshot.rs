@@ -225,6 +225,22 @@ impl SnapshotView {
         })
     }
 
+    /// SHA-256 of the learned state alone: the snapshot's content with the lineage (parent
+    /// hash) left out, so two runs that learned the same thing hash the same whatever
+    /// snapshots they wrote on the way.
+    pub fn content_hash(&self) -> [u8; 32] {
+        let mut v = self.clone();
+        v.parent = [0; 32];
+        let mut w = HashWriter {
+            inner: std::io::sink(),
+            hash: Sha256::new(),
+            bytes: 0,
+        };
+        // writing to a sink cannot fail
+        let _ = v.encode(&mut w);
+        w.hash.finalize().into()
+    }
+
     fn encode(&self, w: &mut impl Write) -> std::io::Result<()> {
         w.write_all(MAGIC)?;
         put_u32(w, VERSION)?;

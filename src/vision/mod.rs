@@ -20,7 +20,6 @@
 //! * Buffers are sized on the first frame (and on a size change); after that a frame allocates
 //!   nothing on the Rust path (OpenCV allocates internally).
 
-pub mod bench;
 pub mod cleanup;
 #[cfg(feature = "opencv")]
 pub mod cv;
@@ -30,9 +29,9 @@ pub mod task;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Checker, Validate};
 use crate::fusion::DepthPixels;
 use crate::types::{CameraIntrinsics, RgbdFrame, Time};
+use crate::validate::{Checker, Validate};
 
 pub use descriptor::{Descriptor, DESCRIPTOR_LEN, GRID_COLS, GRID_ROWS};
 pub use heading::{RotationEstimate, RotationReject};

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Checker, Validate};
+use crate::validate::{Checker, Validate};
 
 /// The `realsense:` section of the config (ROS 2 parameters; absent keys take the defaults).
 ///

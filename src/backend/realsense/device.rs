@@ -15,7 +15,6 @@ use super::config::{HardwareProfile, PixelFormat, RealsenseConfig};
 use super::ffi::{Context, Device, Frame, RsError, Sensor};
 use super::imu_sync::ImuCombiner;
 use crate::backend::{Backend, BackendError, BackendInfo, Lifecycle};
-use crate::config::Config as SattvaConfig;
 use crate::types::{
     CameraIntrinsics, ClockKind, Command, CommandMode, Imu, RgbdFrame, SensorFrame, Time,
 };
@@ -171,22 +170,25 @@ pub struct RealsenseBackend {
 }
 
 impl RealsenseBackend {
-    /// A backend for `config`'s `realsense:` section; loads the hardware profile it names.
-    pub fn new(config: &SattvaConfig) -> Result<RealsenseBackend, BackendError> {
-        let cfg = config.realsense.clone();
-        let profile_file = config.resolve_path(&cfg.profile);
+    /// A backend for a `realsense:` section; loads the hardware profile it names.
+    pub fn with_section(
+        cfg: &super::config::RealsenseConfig,
+        ctx: &crate::backend::Context,
+    ) -> Result<RealsenseBackend, BackendError> {
+        let cfg = cfg.clone();
+        let profile_file = ctx.resolve(&cfg.profile);
         let profile = HardwareProfile::load(&profile_file).map_err(|e| BackendError::Model {
             file: profile_file.display().to_string(),
             message: e.to_string(),
         })?;
         Ok(RealsenseBackend {
-            playback: cfg.playback.as_deref().map(|p| config.resolve_path(p)),
+            playback: cfg.playback.as_deref().map(|p| ctx.resolve(p)),
             cfg,
             profile,
-            config_file: config.source.display().to_string(),
+            config_file: ctx.file.clone(),
             profile_file,
             info: BackendInfo {
-                period_ns: config.control.period_ns,
+                period_ns: ctx.period_ns,
                 ..Default::default()
             },
             state: Lifecycle::Unconfigured,
@@ -247,10 +249,6 @@ impl RealsenseBackend {
         }
     }
 
-    fn check_state(&self, op: &'static str, want: Lifecycle) -> Result<(), BackendError> {
-        self.state.expect(NAME, op, want)
-    }
-
     fn rs_err(&self, e: RsError) -> BackendError {
         BackendError::Model {
             file: self
@@ -293,7 +291,6 @@ impl Backend for RealsenseBackend {
     }
 
     fn configure(&mut self) -> Result<(), BackendError> {
-        self.check_state("configure", Lifecycle::Unconfigured)?;
         super::sys::load().map_err(|e| BackendError::Library {
             backend: NAME,
             message: e.to_string(),
@@ -370,7 +367,6 @@ impl Backend for RealsenseBackend {
     }
 
     fn activate(&mut self) -> Result<(), BackendError> {
-        self.check_state("activate", Lifecycle::Inactive)?;
         let ends = self.ends.take().ok_or(BackendError::Lifecycle {
             backend: NAME,
             op: "activate",
@@ -451,15 +447,10 @@ impl Backend for RealsenseBackend {
     }
 
     fn deactivate(&mut self) -> Result<(), BackendError> {
-        self.check_state("deactivate", Lifecycle::Active)?;
         self.stop_worker();
         self.shared.set_state(LinkState::Stopped);
         self.state = Lifecycle::Inactive;
         Ok(())
-    }
-
-    fn state(&self) -> Lifecycle {
-        self.state
     }
 
     fn info(&self) -> &BackendInfo {
@@ -487,7 +478,6 @@ impl Backend for RealsenseBackend {
     }
 
     fn read(&mut self, t: Time, frame: &mut SensorFrame) -> Result<(), BackendError> {
-        self.check_state("read", Lifecycle::Active)?;
         frame.clear();
         frame.t = t;
         let backlog = self.cfg.imu_max_backlog as usize;
@@ -533,7 +523,6 @@ impl Backend for RealsenseBackend {
     }
 
     fn write(&mut self, _t: Time, cmd: &Command) -> Result<(), BackendError> {
-        self.check_state("write", Lifecycle::Active)?;
         match cmd.mode {
             CommandMode::Hold => Ok(()),
             _ => Err(BackendError::InvalidCommand {

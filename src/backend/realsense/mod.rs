@@ -43,8 +43,6 @@ pub mod config;
 pub mod imu_sync;
 
 #[cfg(feature = "realsense")]
-pub mod bench;
-#[cfg(feature = "realsense")]
 mod device;
 #[cfg(feature = "realsense")]
 mod ffi;
@@ -57,3 +55,20 @@ mod sys;
 pub use device::{LinkState, RealsenseBackend, RealsenseCamera, StreamStats};
 #[cfg(feature = "realsense")]
 pub use ffi::RsError;
+
+/// RealSense frames (feature `realsense`): the backend's camera end, newest frame first (older
+/// ready frames are skipped: the vision task works at its own rate and never queues up).
+#[cfg(feature = "realsense")]
+impl crate::vision::task::FrameSource for RealsenseCamera {
+    fn grab(
+        &mut self,
+        _t: crate::types::Time,
+        out: &mut crate::types::RgbdFrame,
+    ) -> Result<bool, String> {
+        let mut got = false;
+        while self.try_recv(out) {
+            got = true;
+        }
+        Ok(got)
+    }
+}

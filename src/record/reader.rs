@@ -19,7 +19,46 @@ use std::path::{Path, PathBuf};
 use crate::record::metadata::{BagMetadata, MetadataFile};
 use crate::record::msgs::AnyMessage;
 
-use super::ReplayError;
+/// Errors while opening or reading a bag. Each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The path does not exist.
+    #[error("{}: no such bag directory or file", .0.display())]
+    NotFound(PathBuf),
+    /// The path is not a bag.
+    #[error("{}: not a rosbag2 bag: {message}", path.display())]
+    NotABag {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The bag uses something this reader does not support.
+    #[error("{}: unsupported: {message}", path.display())]
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+        /// What.
+        message: String,
+    },
+    /// Nothing at all could be read.
+    #[error("{}: unreadable: {message}", path.display())]
+    Unreadable {
+        /// The path.
+        path: PathBuf,
+        /// Every problem met.
+        message: String,
+    },
+    /// An OS error.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 /// A topic in a bag.
 #[derive(Clone, Debug, Default, PartialEq)]

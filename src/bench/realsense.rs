@@ -1,7 +1,7 @@
 //! `sattva bench realsense`: non-real-time playback throughput of the backend against bare
 //! librealsense playing the same recording in the same run.
 //!
-//! The recording is synthetic (software device, see [`super::software`]): depth + color at a
+//! The recording is synthetic (software device, see [`crate::backend::realsense::software`]): depth + color at a
 //! D435i mode and the IMU at 400/200 Hz. The bare side opens the same `.bag` as a playback device
 //! and only counts frames in its callbacks; the backend side converts depth to metres, pairs
 //! color, combines the IMU, and a consumer drains both rings through `read` / `try_recv`, as the
@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::bag;
-use super::ffi::{Context, RsError};
-use super::software::{BagWriter, SynthStreams, SynthVideo};
-use super::RealsenseBackend;
+use crate::backend::realsense::bag;
+use crate::backend::realsense::ffi::{Context, RsError};
+use crate::backend::realsense::software::{BagWriter, SynthStreams, SynthVideo};
+use crate::backend::realsense::RealsenseBackend;
 use crate::backend::{Backend, BackendError};
 use crate::config::Config;
 use crate::types::{RgbdFrame, SensorFrame};
@@ -125,8 +125,11 @@ fn record(path: &Path, seconds: f64, width: u32, height: u32) -> Result<(), Benc
     let z: Vec<u16> = (0..n).map(|i| (500 + i % 3000) as u16).collect();
     let rgb: Vec<u8> = (0..3 * n).map(|i| (i % 251) as u8).collect();
     let end = 1000.0 + seconds * 1000.0;
-    for (t, stream, _) in super::software::merged_schedule(1000.0, end, &[5.0, 2.5, 1000.0 / 30.0])
-    {
+    for (t, stream, _) in crate::backend::realsense::software::merged_schedule(
+        1000.0,
+        end,
+        &[5.0, 2.5, 1000.0 / 30.0],
+    ) {
         match stream {
             0 => w.push_accel(t, [0.0, -9.81, 0.0])?,
             1 => w.push_gyro(t, [0.01, 0.0, -0.01])?,
@@ -140,10 +143,13 @@ fn record(path: &Path, seconds: f64, width: u32, height: u32) -> Result<(), Benc
     Ok(())
 }
 
-unsafe extern "C" fn count_frame(f: *mut super::sys::rs2_frame, user: *mut std::ffi::c_void) {
+unsafe extern "C" fn count_frame(
+    f: *mut crate::backend::realsense::sys::rs2_frame,
+    user: *mut std::ffi::c_void,
+) {
     // SAFETY: the callback owns the frame; `user` is the counter, alive until the sensors stop.
     unsafe {
-        super::sys::rs2_release_frame(f);
+        crate::backend::realsense::sys::rs2_release_frame(f);
         (*(user as *const AtomicU64)).fetch_add(1, Ordering::AcqRel);
     }
 }

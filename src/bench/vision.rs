@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
 
-use super::{cleanup, descriptor, DepthCleanupConfig, Descriptor};
 use crate::fusion::DepthPixels;
+use crate::vision::{cleanup, descriptor, DepthCleanupConfig, Descriptor};
 
 /// One frame of the benchmark.
 pub struct SynthFrame {
@@ -98,7 +98,11 @@ fn time_each(n: usize, mut f: impl FnMut(usize)) -> (f64, f64) {
 }
 
 /// Runs the benchmark on `frames` synthetic `w x h` frames.
-pub fn bench_vision(w: usize, h: usize, frames: usize) -> Result<VisionBench, super::VisionError> {
+pub fn bench_vision(
+    w: usize,
+    h: usize,
+    frames: usize,
+) -> Result<VisionBench, crate::vision::VisionError> {
     let frames = frames.max(2);
     let set: Vec<SynthFrame> = (0..frames)
         .map(|i| synth_frame(w, h, 3 * i as i64, 11))
@@ -130,7 +134,7 @@ pub fn bench_vision(w: usize, h: usize, frames: usize) -> Result<VisionBench, su
     out.rows.push(("descriptor", "rust", m, p));
     #[cfg(feature = "opencv")]
     {
-        use super::cv;
+        use crate::vision::cv;
         let mut clean_cv = vec![0.0f32; n];
         let mut err = None;
         let (m, p) = time_each(frames, |i| {
@@ -185,12 +189,12 @@ pub fn bench_vision(w: usize, h: usize, frames: usize) -> Result<VisionBench, su
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0, f32::max),
         );
-        let hcfg = super::HeadingConfig {
+        let hcfg = crate::vision::HeadingConfig {
             enabled: true,
-            ..super::HeadingConfig::default()
+            ..crate::vision::HeadingConfig::default()
         };
         let mut st = cv::CvState::new(&hcfg)?;
-        let aid = super::heading::HeadingAid::new(&hcfg);
+        let aid = crate::vision::heading::HeadingAid::new(&hcfg);
         let k = crate::types::CameraIntrinsics {
             fx: 600.0,
             fy: 600.0,

@@ -11,7 +11,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::{ImuFilter, ImuFilterConfig};
+use crate::fusion::{ImuFilter, ImuFilterConfig};
 use crate::types::{Imu, Time};
 
 /// Errors of the benchmark.
@@ -496,7 +496,7 @@ pub fn time_fusion_update(tr: &ImuTrial) -> f64 {
     use crate::types::SensorFrame;
     let mut best = f64::INFINITY;
     for _ in 0..3 {
-        let mut fu = super::Fusion::new(&super::FusionConfig::default());
+        let mut fu = crate::fusion::Fusion::new(&crate::fusion::FusionConfig::default());
         let mut fr = SensorFrame::default();
         let start = Instant::now();
         for i in 0..tr.len() {
@@ -528,9 +528,12 @@ pub fn mujoco_trial(
     amplitude: f64,
 ) -> Result<ImuTrial, BenchError> {
     use crate::pipeline::ControlLoop;
-    let b = crate::sim::open_backend(config).map_err(|e| BenchError::Sim(e.to_string()))?;
-    let mut lp =
-        ControlLoop::new(b, config.seed, amplitude).map_err(|e| BenchError::Sim(e.to_string()))?;
+    let b = crate::backend::mujoco::MujocoBackend::open(config)
+        .map_err(|e| BenchError::Sim(e.to_string()))?;
+    let mut c = config.clone();
+    c.action.source = crate::action::SourceKind::Explore;
+    c.action.explore.amplitude = amplitude;
+    let mut lp = ControlLoop::new(&c, b, None).map_err(|e| BenchError::Sim(e.to_string()))?;
     let period = config.control.period_ns as f64 * 1e-9;
     let n = (seconds / period).ceil() as usize;
     let mut tr = ImuTrial {

@@ -12,10 +12,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::bridge::{bridge, ToRos};
-use super::node::{spawn, NodeInfo};
-use super::RosConfig;
 use crate::backend::BackendInfo;
+use crate::ros::bridge::{bridge, ToRos};
+use crate::ros::node::{spawn, NodeInfo};
+use crate::ros::RosConfig;
 use crate::sched::{monotonic_ns, task_fn, Executor, SchedConfig, TaskConfig, TaskSet};
 use crate::types::{ClockKind, SensorFrame, Time};
 
@@ -84,7 +84,7 @@ pub enum RosBenchError {
     },
     /// The node failed.
     #[error(transparent)]
-    Node(#[from] super::node::RosError),
+    Node(#[from] crate::ros::node::RosError),
     /// The scheduler failed.
     #[error(transparent)]
     Sched(#[from] crate::sched::SchedError),

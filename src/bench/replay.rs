@@ -12,7 +12,7 @@ use std::time::Instant;
 use crate::record::msgs::{self, AnyMessage};
 use crate::record::{BagWriter, RecordError, WriterOptions};
 
-use super::{Bag, ReplayError};
+use crate::replay::{Bag, ReplayError};
 
 /// Errors of the benchmark.
 #[derive(Debug, thiserror::Error)]

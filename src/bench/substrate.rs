@@ -10,9 +10,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::simd::{self, dot};
-use super::snapshot::SnapshotWriter;
-use super::{IndexConfig, Substrate, SubstrateConfig};
+use crate::substrate::simd::{self, dot};
+use crate::substrate::snapshot::SnapshotWriter;
+use crate::substrate::{IndexConfig, Substrate, SubstrateConfig};
 use crate::types::Time;
 
 /// Errors of the benchmark.
@@ -23,7 +23,7 @@ pub enum BenchError {
     Options(String),
     /// Substrate error.
     #[error("bench substrate: {0}")]
-    Substrate(#[from] super::SubstrateError),
+    Substrate(#[from] crate::substrate::SubstrateError),
     /// File error.
     #[error("bench substrate: {path}: {source}")]
     Io {
@@ -93,7 +93,7 @@ pub struct StreamRow {
     /// Bytes at the end.
     pub bytes_end: usize,
     /// Regulation counters.
-    pub counters: super::Counters,
+    pub counters: crate::substrate::Counters,
     /// learn() over the whole stream.
     pub learn: Lat,
     /// maintain(1) after each learn() (deferred graph linking).

@@ -1,0 +1,11 @@
+//! Benchmarks (`sattva bench ...`): each prints its figures beside a reference measured in the
+//! same run. They sit above the stages they measure; no stage depends on them.
+
+pub mod fusion;
+#[cfg(feature = "realsense")]
+pub mod realsense;
+pub mod replay;
+#[cfg(feature = "ros2")]
+pub mod ros;
+pub mod substrate;
+pub mod vision;

@@ -1,0 +1,331 @@
+//! The learn task: the scheduler task around a [`Learner`], fed by the control task's
+//! segments, serving the ROS node's requests, writing snapshots in the background.
+
+use std::path::PathBuf;
+
+use arrayvec::ArrayVec;
+
+use super::bridge::{
+    message, AttractorInfo, LearnPorts, LearnReply, LearnRequest, MAX_PATTERN, MAX_QUERY_K,
+};
+use super::{LearnError, LearnStats, Learner, Segment};
+use crate::sched::channel::RingRx;
+use crate::sched::{Job, Task};
+use crate::substrate::snapshot::SnapshotWriter;
+use crate::types::Time;
+
+/// The scheduler task that learns from the control task's segments.
+pub struct LearnTask {
+    learner: Option<Learner>,
+    segments: RingRx<Segment>,
+    ports: Option<LearnPorts>,
+    set_period_ns: i64,
+    next_set: i64,
+    snapshot_period_ns: i64,
+    next_snapshot: i64,
+    snapshot_path: Option<PathBuf>,
+    writer: Option<SnapshotWriter>,
+    /// Snapshot requests waiting for the writer's result.
+    pending_snapshots: ArrayVec<u64, 8>,
+    /// Requests whose view the busy writer refused: resubmitted next job.
+    deferred: ArrayVec<u64, 8>,
+    last_t: Time,
+    query_out: ArrayVec<(AttractorInfo, f32), MAX_QUERY_K>,
+    done: Option<std::sync::mpsc::Sender<LearnOutcome>>,
+}
+
+/// What the learn task did (sent when it stops).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LearnSummary {
+    /// Counters.
+    pub stats: LearnStats,
+    /// Segments the control task could not hand over (ring full).
+    pub segments_dropped: u64,
+    /// The last snapshot written (at the end of the run when `learn.snapshot` is set).
+    pub snapshot: Option<PathBuf>,
+    /// Learning time per learned experience, us: p50, p99, max.
+    pub learn_us: [f64; 3],
+}
+
+/// What the learn task hands back when it stops: its summary and the learner itself (the
+/// final substrate, the journal).
+pub struct LearnOutcome {
+    /// The summary.
+    pub summary: LearnSummary,
+    /// The learner.
+    pub learner: Learner,
+}
+
+impl LearnTask {
+    /// A learn task over `learner` as `learn` configures it (snapshots to `snapshot_path`),
+    /// fed by `segments`, talking to ROS through `ports`; its outcome goes to `done`.
+    pub fn with_section(
+        learn: &super::LearnConfig,
+        snapshot_path: Option<PathBuf>,
+        learner: Learner,
+        segments: RingRx<Segment>,
+        ports: Option<LearnPorts>,
+        done: std::sync::mpsc::Sender<LearnOutcome>,
+    ) -> Result<LearnTask, LearnError> {
+        let writer = match &snapshot_path {
+            Some(p) => {
+                if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|source| LearnError::Writer {
+                        file: p.display().to_string(),
+                        source,
+                    })?;
+                }
+                Some(SnapshotWriter::spawn(p.clone(), [0; 32]).map_err(|source| {
+                    LearnError::Writer {
+                        file: p.display().to_string(),
+                        source,
+                    }
+                })?)
+            }
+            None => None,
+        };
+        let set_period_ns = learn.set_period_ms as i64 * 1_000_000;
+        let snapshot_period_ns = (learn.snapshot_period_s * 1e9) as i64;
+        Ok(LearnTask {
+            learner: Some(learner),
+            segments,
+            ports,
+            set_period_ns,
+            next_set: 0,
+            snapshot_period_ns,
+            next_snapshot: snapshot_period_ns,
+            snapshot_path,
+            writer,
+            pending_snapshots: ArrayVec::new(),
+            deferred: ArrayVec::new(),
+            last_t: Time::ZERO,
+            query_out: ArrayVec::new(),
+            done: Some(done),
+        })
+    }
+
+    fn reply(&mut self, r: LearnReply) {
+        if let Some(p) = &mut self.ports {
+            p.replies.push(r);
+        }
+    }
+
+    fn poll_writer(&mut self) {
+        let Some(w) = &self.writer else { return };
+        for r in w.poll() {
+            let (ok, msg) = match &r {
+                Ok(info) => {
+                    self.l().substrate_mut().set_parent_hash(info.hash);
+                    self.l().stats.snapshots += 1;
+                    let hex: String = info.hash[..8].iter().map(|b| format!("{b:02x}")).collect();
+                    (
+                        true,
+                        format!(
+                            "{} ({} bytes, step {}, sha256 {hex}...)",
+                            self.snapshot_path
+                                .as_ref()
+                                .map_or(String::new(), |p| p.display().to_string()),
+                            info.bytes,
+                            info.step
+                        ),
+                    )
+                }
+                Err(e) => {
+                    self.l().stats.snapshot_errors += 1;
+                    (false, e.to_string())
+                }
+            };
+            if !self.pending_snapshots.is_empty() {
+                let id = self.pending_snapshots.remove(0);
+                if id != 0 {
+                    self.reply(LearnReply::Snapshot {
+                        request_id: id,
+                        ok,
+                        message: message(&msg),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Starts a background snapshot; `request_id` 0 = periodic (no reply).
+    fn snapshot(&mut self, request_id: u64) {
+        let Some(w) = &self.writer else {
+            self.reply(LearnReply::Snapshot {
+                request_id,
+                ok: false,
+                message: message("snapshots are off: set learn.snapshot to a file"),
+            });
+            return;
+        };
+        if self.pending_snapshots.is_full() {
+            self.reply(LearnReply::Snapshot {
+                request_id,
+                ok: false,
+                message: message("too many snapshots pending; try again"),
+            });
+            return;
+        }
+        let Some(l) = self.learner.as_ref() else {
+            return;
+        };
+        if w.submit(l.substrate().snapshot_view()) {
+            self.pending_snapshots.push(request_id);
+        } else if request_id != 0 && self.deferred.try_push(request_id).is_err() {
+            self.reply(LearnReply::Snapshot {
+                request_id,
+                ok: false,
+                message: message("snapshot writer busy; try again"),
+            });
+        }
+    }
+
+    fn serve(&mut self) {
+        let mut deferred = std::mem::take(&mut self.deferred);
+        for id in deferred.drain(..) {
+            self.snapshot(id);
+        }
+        loop {
+            let Some(req) = self.ports.as_mut().and_then(|p| p.requests.pop()) else {
+                break;
+            };
+            match req {
+                LearnRequest::Snapshot { request_id } => self.snapshot(request_id),
+                LearnRequest::Query {
+                    request_id,
+                    k,
+                    pattern,
+                    too_long,
+                } => {
+                    let mut out = std::mem::take(&mut self.query_out);
+                    let r = if too_long {
+                        Err(format!(
+                            "pattern longer than {MAX_PATTERN} values; the encoder's dimension is {}",
+                            self.l().dim()
+                        ))
+                    } else {
+                        let t = self.last_t;
+                        self.l().query(t, &pattern, k as usize, &mut out)
+                    };
+                    let reply = LearnReply::Query {
+                        request_id,
+                        ok: r.is_ok(),
+                        message: message(r.as_ref().err().map_or("", |e| e.as_str())),
+                        matches: out.clone(),
+                    };
+                    self.query_out = out;
+                    self.reply(reply);
+                }
+            }
+        }
+    }
+}
+
+impl Task for LearnTask {
+    fn run_once(&mut self, _job: &Job) {
+        if self.learner.is_none() {
+            return;
+        }
+        self.drain();
+        // link (at most) one deferred attractor into the similarity graph per job: bounded
+        // work off the learn path (see `Substrate::maintain`)
+        self.l().substrate_mut().maintain(1);
+        self.after_learning();
+    }
+
+    fn stop(&mut self) {
+        // segments still in the ring are part of the run: learn them (deterministic end)
+        self.drain();
+        self.finish();
+    }
+}
+
+impl LearnTask {
+    /// The learner; present until the task has stopped (then nothing calls in anymore).
+    fn l(&mut self) -> &mut Learner {
+        self.learner
+            .as_mut()
+            .expect("the learner stays until the learn task stops")
+    }
+
+    fn drain(&mut self) {
+        if self.learner.is_none() {
+            return;
+        }
+        while let Some(seg) = self.segments.pop() {
+            self.last_t = seg.after.t;
+            let ports = &mut self.ports;
+            let Some(learner) = self.learner.as_mut() else {
+                return;
+            };
+            let mut dropped = 0u64;
+            let r = learner.learn(&seg, |e| {
+                if let Some(p) = ports.as_mut() {
+                    if !p.events.push(e) {
+                        dropped += 1;
+                    }
+                }
+            });
+            self.l().stats.events_dropped += dropped;
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "learn");
+            }
+        }
+    }
+
+    fn after_learning(&mut self) {
+        self.poll_writer();
+        self.serve();
+        let t = self.last_t.0;
+        if self.snapshot_period_ns > 0 && t >= self.next_snapshot {
+            self.next_snapshot = t + self.snapshot_period_ns;
+            self.snapshot(0);
+        }
+        if t >= self.next_set {
+            self.next_set = t + self.set_period_ns;
+            if let Some(p) = &mut self.ports {
+                let Some(l) = self.learner.as_ref() else {
+                    return;
+                };
+                let tt = self.last_t;
+                p.set.write_with(|s| l.fill_set(tt, s));
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.learner.is_none() {
+            return;
+        }
+        let mut summary = LearnSummary {
+            stats: self.l().stats,
+            segments_dropped: self.segments.dropped(),
+            snapshot: None,
+            learn_us: self.l().learn_us(),
+        };
+        // the final snapshot, written synchronously (the executor is stopping: not RT anymore)
+        if let Some(w) = self.writer.take() {
+            let _ = w.finish();
+            let path = self.snapshot_path.clone();
+            if let Some(p) = &path {
+                if self.l().stats.learned > 0 {
+                    match self.l().substrate_mut().save(p) {
+                        Ok(_) => {
+                            summary.stats.snapshots += 1;
+                            summary.snapshot = Some(p.clone());
+                        }
+                        Err(e) => {
+                            summary.stats.snapshot_errors += 1;
+                            tracing::error!(error = %e, "final snapshot");
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(tx) = self.done.take() {
+            if let Some(learner) = self.learner.take() {
+                let _ = tx.send(LearnOutcome { summary, learner });
+            }
+        }
+    }
+}
