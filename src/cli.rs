@@ -1,7 +1,7 @@
 //! The `sattva` command line: argument parsing and dispatch to the library; no logic lives here.
 
 use crate::config::Config;
-use crate::ros::args::RosArgs;
+use crate::ros::args::{config_sources, RosArgs};
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -19,12 +19,30 @@ struct Cli {
 
 #[derive(Args, Clone)]
 struct ConfigArgs {
-    /// Config file (ROS 2 params format).
-    #[arg(long, short, default_value = "config/sim.yaml")]
-    config: PathBuf,
-    /// Override a parameter: `-p key.path=value` (repeatable; value in YAML syntax).
+    /// Config file (ROS 2 params format; default config/sim.yaml). Repeatable, also as
+    /// `--params-file` and after `--ros-args`: files merge key by key in command-line order,
+    /// later ones win.
+    #[arg(
+        long,
+        short,
+        visible_alias = "params-file",
+        value_name = "FILE",
+        action = clap::ArgAction::Append
+    )]
+    config: Vec<PathBuf>,
+    /// Override a parameter: `-p key.path=value` or `key.path:=value` (repeatable; value in YAML
+    /// syntax). Applied after every file, in order.
     #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
     params: Vec<String>,
+}
+
+/// The config file used when the command line names none.
+const DEFAULT_CONFIG: &str = "config/sim.yaml";
+
+/// The command line split into sattva's own arguments and the `--ros-args` sections.
+struct Invocation {
+    own: Vec<String>,
+    ros: RosArgs,
 }
 
 #[derive(Subcommand)]
@@ -338,7 +356,7 @@ fn exit(code: i32) -> ! {
 fn dispatch() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let (own, ros) = crate::ros::args::split_ros_args(&args)?;
-    let cli = match Cli::try_parse_from(own) {
+    let cli = match Cli::try_parse_from(&own) {
         Ok(c) => c,
         // --help, --version and usage errors: print as clap would, exit through `exit`
         Err(e) => {
@@ -346,27 +364,32 @@ fn dispatch() -> Result<()> {
             exit(e.exit_code())
         }
     };
-    run(cli, &ros)
+    run(cli, &Invocation { own, ros })
 }
 
-/// Loads the config: `--ros-args --params-file` files win over `-c` (as under `ros2 launch`);
-/// `-p` overrides from both places apply in order.
-fn load_with(cfg: &ConfigArgs, ros: &RosArgs) -> Result<Config> {
-    let mut overrides = cfg.params.clone();
-    overrides.extend(ros.params.iter().cloned());
-    if ros.params_files.is_empty() {
-        Ok(Config::load(&cfg.config, &overrides)?)
-    } else {
-        Ok(Config::load_layers(&ros.params_files, &overrides)?)
+/// Loads the config: every file (`-c`, `--params-file`, with or without `--ros-args`) merges in
+/// command-line order, later ones winning; then every `-p` override, in order.
+fn load_with(cfg: &ConfigArgs, inv: &Invocation) -> Result<Config> {
+    let mut sources = config_sources(&inv.own, &cfg.config, &cfg.params, &inv.ros);
+    if sources.files.is_empty() {
+        sources.files.push(PathBuf::from(DEFAULT_CONFIG));
     }
+    Ok(Config::load_layers(&sources.files, &sources.params)?)
 }
 
-fn run(cli: Cli, ros: &RosArgs) -> Result<()> {
-    let load = |cfg: &ConfigArgs| load_with(cfg, ros);
+fn run(cli: Cli, inv: &Invocation) -> Result<()> {
+    let load = |cfg: &ConfigArgs| load_with(cfg, inv);
     match cli.cmd {
         Cmd::Config { cfg } => {
             let c = load(&cfg)?;
-            println!("{}: OK", cfg.config.display());
+            let files: Vec<String> = c
+                .origins
+                .sources()
+                .iter()
+                .filter(|s| !s.is_override)
+                .map(|s| s.name.display().to_string())
+                .collect();
+            println!("{}: OK", files.join(" + "));
             println!("{}", serde_norway::to_string(&c)?);
             Ok(())
         }

@@ -206,3 +206,116 @@ fn every_shipped_config_is_valid() {
         }
     }
 }
+
+/// Writes a params file with `body` (lines under `ros__parameters:`, 4-space indented) into `dir`.
+fn params_file(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, format!("sattva:\n  ros__parameters:\n{body}")).unwrap();
+    p
+}
+
+/// `seed:` of the effective configuration `sattva config` prints.
+fn effective_seed(args: &[&str]) -> u64 {
+    let mut all = vec!["config"];
+    all.extend_from_slice(args);
+    let (code, out, err) = sattva(&all);
+    assert_eq!(code, 0, "sattva {}: {err}", all.join(" "));
+    out.lines()
+        .find_map(|l| l.strip_prefix("seed: "))
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no seed in {out}"))
+}
+
+#[test]
+fn config_files_merge_in_command_line_order_with_or_without_ros_args() {
+    let d = tempfile::tempdir().unwrap();
+    let sim = root().join("config/sim.yaml");
+    let sim = sim.to_str().unwrap();
+    let a = params_file(d.path(), "a.yaml", "    seed: 11\n");
+    let b = params_file(d.path(), "b.yaml", "    seed: 12\n");
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    // `-c` then `--params-file` (the hardware/README.md robot command's form)
+    assert_eq!(effective_seed(&["-c", sim, "--params-file", a]), 11);
+    assert_eq!(
+        effective_seed(&["-c", sim, "--params-file", a, "-c", b]),
+        12
+    );
+    // `--params-file` inside `--ros-args` merges after the `-c` before it ...
+    assert_eq!(
+        effective_seed(&["-c", sim, "--ros-args", "--params-file", a]),
+        11
+    );
+    // ... and before a file after the section
+    assert_eq!(
+        effective_seed(&[
+            "-c",
+            sim,
+            "--ros-args",
+            "--params-file",
+            a,
+            "--",
+            "--params-file",
+            b
+        ]),
+        12
+    );
+    assert_eq!(
+        effective_seed(&["--ros-args", "--params-file", sim, "--params-file", b]),
+        12
+    );
+    // overrides apply after every file, in order, wherever they stand
+    assert_eq!(
+        effective_seed(&["-p", "seed=5", "-c", sim, "--params-file", a]),
+        5
+    );
+    assert_eq!(
+        effective_seed(&[
+            "-c",
+            sim,
+            "-p",
+            "seed=5",
+            "--ros-args",
+            "-p",
+            "seed:=6",
+            "--params-file",
+            a
+        ]),
+        6
+    );
+    // the banner names every file
+    let (_, out, _) = sattva(&["config", "-c", sim, "--params-file", a]);
+    assert!(out.starts_with(&format!("{sim} + {a}: OK")), "{out}");
+}
+
+#[test]
+fn an_error_in_a_later_file_names_that_file_and_the_full_key() {
+    let d = tempfile::tempdir().unwrap();
+    let sim = root().join("config/sim.yaml");
+    let bad = params_file(
+        d.path(),
+        "profile.yaml",
+        "    robot:\n      joint_names: [a, b]\n      velocity_max: [1.0]\n",
+    );
+    let (code, _, err) = sattva(&[
+        "config",
+        "-c",
+        sim.to_str().unwrap(),
+        "--params-file",
+        bad.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains(&format!(
+            "{}: key `sattva.ros__parameters.robot.velocity_max`",
+            bad.display()
+        )),
+        "{err}"
+    );
+    // a profile alone is not a deployment: the missing key is named with the file
+    let (code, _, err) = sattva(&["config", "-c", bad.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("profile.yaml") && err.contains("missing field `backend`"),
+        "{err}"
+    );
+}

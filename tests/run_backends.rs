@@ -147,56 +147,6 @@ fn assert_learned(name: &str, summary: &str) {
     assert!(attractors >= 1, "{name}: {line}");
 }
 
-/// A RealSense recording made through librealsense's software device: `seconds` of a camera at
-/// rest (gravity on the optical y axis, a small gyro bias), tiny depth frames at 6 Hz.
-#[cfg(feature = "realsense")]
-fn record_camera_at_rest(dir: &Path, seconds: f64) -> (PathBuf, PathBuf) {
-    use sattva::backend::realsense::software::{
-        merged_schedule, BagWriter, SynthStreams, SynthVideo,
-    };
-    let (w, h) = (16u32, 12u32);
-    let v = SynthVideo {
-        width: w,
-        height: h,
-        fps: 6,
-        intrinsics: (20.0, 20.0, 7.5, 5.5),
-    };
-    let bag = dir.join("camera.bag");
-    let mut bw = BagWriter::create(
-        &bag,
-        SynthStreams {
-            depth: Some((v, 0.001)),
-            color: None,
-            imu: Some((200, 100)),
-        },
-    )
-    .unwrap();
-    let z = vec![800u16; (w * h) as usize];
-    let schedule = merged_schedule(
-        1000.0,
-        1000.0 + seconds * 1000.0,
-        &[1000.0 / 6.0, 5.0, 10.0],
-    );
-    for (t, stream, _) in schedule {
-        match stream {
-            0 => bw.push_depth(t, &z, w).unwrap(),
-            1 => bw.push_gyro(t, [0.002, -0.001, 0.003]).unwrap(),
-            _ => bw.push_accel(t, [0.05, -9.78, 0.1]).unwrap(),
-        }
-    }
-    bw.finish().unwrap();
-    let profile = dir.join("synth_cam.yaml");
-    std::fs::write(
-        &profile,
-        format!(
-            "model: SYNTH\ndepth: {{width: {w}, height: {h}, fps: 6, format: z16}}\n\
-             depth_units_m: 0.001\nimu: {{gyro_hz: 200, accel_hz: 100}}\n"
-        ),
-    )
-    .unwrap();
-    (bag, profile)
-}
-
 #[cfg(feature = "realsense")]
 #[test]
 fn the_pipeline_is_the_same_on_realsense_playback_with_a_fake_robot() {
@@ -206,7 +156,7 @@ fn the_pipeline_is_the_same_on_realsense_playback_with_a_fake_robot() {
     check_pipeline("mujoco", &sim);
     assert_learned("mujoco", &sim_summary);
 
-    let (bag, profile) = record_camera_at_rest(dir.path(), 30.0);
+    let (bag, profile) = common::realsense::record_camera_at_rest(dir.path(), 30.0);
     let domain = domain_id(32);
     let mut fake = python();
     fake.arg(root().join("tests/ros/fake_robot.py"))

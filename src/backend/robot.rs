@@ -9,7 +9,14 @@
 //!
 //! Safety: every command is clamped to the profile's position and velocity limits (counted)
 //! before it leaves; joint states older than `stale_timeout_ms` make `read` fail, and the
-//! backend then holds the last measured position until fresh states arrive.
+//! backend then holds until fresh states arrive. A hold (stale joint states, a hold the control
+//! loop asks for on a stale operator command or a lost device, an invalid command) keeps the
+//! robot at the last position it was *commanded* to, which it is tracking: the last measured
+//! position is up to `stale_timeout_ms` old when the watchdog trips, and commanding it would
+//! jump. Activation seeds the commanded position with the measured one (the robot stands there),
+//! so before any command a hold holds the measured position, and the very first command is
+//! rate-limited from it too. Hold commands pass the same velocity limit as every position
+//! command, and every hold is logged rate-limited ([`Repeated`]).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,6 +29,7 @@ use futures::StreamExt;
 
 use super::robot_config::{CommandInterface, RobotJointsConfig};
 use super::{Backend, BackendError, BackendInfo, Lifecycle};
+use crate::repeat::Repeated;
 use crate::sched::channel::{latest, ring, LatestRx, LatestTx, RingRx, RingTx};
 use crate::sched::monotonic_ns;
 use crate::types::{ClockKind, Command, CommandMode, JointSample, JointVec, SensorFrame, Time};
@@ -58,6 +66,45 @@ pub struct RobotStats {
     pub bad_states: AtomicU64,
     /// Commands published.
     pub published: AtomicU64,
+    /// Times the backend entered hold (any cause).
+    pub holds: AtomicU64,
+}
+
+/// Why the backend holds (for the rate-limited log).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HoldCause {
+    /// The joint states went stale (watchdog).
+    StaleStates,
+    /// The control loop sent a hold: a stale operator command, a lost device, mode `hold`.
+    Requested,
+    /// A command of the wrong length, with a non-finite value or for another interface.
+    InvalidCommand,
+    /// `reset` or `deactivate`.
+    Lifecycle,
+}
+
+impl HoldCause {
+    const ALL: [HoldCause; 4] = [
+        HoldCause::StaleStates,
+        HoldCause::Requested,
+        HoldCause::InvalidCommand,
+        HoldCause::Lifecycle,
+    ];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            HoldCause::StaleStates => "joint states stale (watchdog)",
+            HoldCause::Requested => {
+                "the control loop holds (stale operator command, lost device or mode hold)"
+            }
+            HoldCause::InvalidCommand => "invalid command",
+            HoldCause::Lifecycle => "reset or deactivation",
+        }
+    }
 }
 
 /// The backend. Create with [`RobotJointsBackend::new`], then `configure` and `activate`.
@@ -70,10 +117,14 @@ pub struct RobotJointsBackend {
     states: Option<LatestRx<Stamped>>,
     commands: Option<RingTx<OutCommand>>,
     last: Stamped,
+    /// The last position command sent; at activation the measured position (empty before).
     prev_target: JointVec,
     hold: JointVec,
-    /// The hold target was captured from a measured position (not before any state arrived).
+    /// The hold target is known: the last commanded position, or a measured one (not before
+    /// any state arrived).
     hold_valid: bool,
+    /// Hold entries per [`HoldCause`], for the rate-limited log.
+    hold_log: [Repeated; HoldCause::ALL.len()],
     holding: bool,
     stale: bool,
     stats: Arc<RobotStats>,
@@ -97,6 +148,7 @@ impl RobotJointsBackend {
             prev_target: JointVec::new(),
             hold: JointVec::new(),
             hold_valid: false,
+            hold_log: [Repeated::default(); HoldCause::ALL.len()],
             holding: true,
             stale: false,
             stats: Arc::new(RobotStats::default()),
@@ -138,33 +190,24 @@ impl RobotJointsBackend {
             cmd.mode
         };
         match mode {
+            CommandMode::Hold if velocity_interface => {
+                self.out.velocity = true;
+                self.out.values.extend(std::iter::repeat_n(0.0, n));
+            }
             CommandMode::Hold => {
-                self.out.velocity = velocity_interface;
+                // the hold target is the last commanded position (or, before any command, the
+                // measured one); it passes the same limits as any position command
+                self.out.velocity = false;
                 for i in 0..n {
-                    let v = if velocity_interface {
-                        0.0
-                    } else {
-                        self.hold.get(i).copied().unwrap_or(0.0)
-                    };
-                    self.out.values.push(v);
+                    let target = self.hold.get(i).copied().unwrap_or(0.0);
+                    let p = self.limit_position(i, target, dt);
+                    self.out.values.push(p);
                 }
             }
             CommandMode::Position if !velocity_interface => {
                 self.out.velocity = false;
                 for i in 0..n {
-                    let lo = Self::limit(&self.cfg.position_min, i, f64::NEG_INFINITY);
-                    let hi = Self::limit(&self.cfg.position_max, i, f64::INFINITY);
-                    let mut p = self.clamp_count(cmd.values[i], lo, hi);
-                    // rate limit: at most velocity_max * dt away from the previous target
-                    if let (Some(prev), Some(vmax)) = (
-                        self.prev_target.get(i).copied(),
-                        self.cfg
-                            .velocity_max
-                            .as_ref()
-                            .and_then(|l| l.get(i).copied()),
-                    ) {
-                        p = self.clamp_count(p, prev - vmax * dt, prev + vmax * dt);
-                    }
+                    let p = self.limit_position(i, cmd.values[i], dt);
                     self.out.values.push(p);
                 }
             }
@@ -185,17 +228,52 @@ impl RobotJointsBackend {
         Ok(())
     }
 
-    fn enter_hold(&mut self) {
-        if !self.holding {
-            self.holding = true;
-            self.capture_hold();
+    /// Joint `i`'s position target `p` within the position limits and at most
+    /// `velocity_max * dt` from the previous target (changes counted).
+    fn limit_position(&self, i: usize, p: f64, dt: f64) -> f64 {
+        let lo = Self::limit(&self.cfg.position_min, i, f64::NEG_INFINITY);
+        let hi = Self::limit(&self.cfg.position_max, i, f64::INFINITY);
+        let mut p = self.clamp_count(p, lo, hi);
+        if let (Some(prev), Some(vmax)) = (
+            self.prev_target.get(i).copied(),
+            self.cfg
+                .velocity_max
+                .as_ref()
+                .and_then(|l| l.get(i).copied()),
+        ) {
+            p = self.clamp_count(p, prev - vmax * dt, prev + vmax * dt);
+        }
+        p
+    }
+
+    fn enter_hold(&mut self, cause: HoldCause) {
+        if self.holding {
+            return;
+        }
+        self.holding = true;
+        self.capture_hold();
+        self.stats.holds.fetch_add(1, Ordering::Relaxed);
+        if let Some(n) = self.hold_log[cause.index()].note() {
+            tracing::warn!(
+                backend = NAME,
+                cause = cause.describe(),
+                occurrence = n,
+                "robot holds at the last commanded position (this cause logged at its 1st, 10th, 100th ... occurrence)"
+            );
         }
     }
 
-    /// Holds the last measured position; without any measurement there is nothing to hold yet.
+    /// Captures the hold target: the last commanded position (what the robot is tracking; at
+    /// activation the measured one), else the last measured one; without either there is
+    /// nothing to hold yet.
     fn capture_hold(&mut self) {
-        self.hold_valid = self.last.seq > 0;
-        self.hold.clone_from(&self.last.joints.position);
+        if self.prev_target.is_empty() {
+            self.hold_valid = self.last.seq > 0;
+            self.hold.clone_from(&self.last.joints.position);
+        } else {
+            self.hold_valid = true;
+            self.hold.clone_from(&self.prev_target);
+        }
     }
 }
 
@@ -277,8 +355,11 @@ impl Backend for RobotJointsBackend {
         let timeout = std::time::Duration::from_millis(self.cfg.start_timeout_ms as u64);
         let t0 = std::time::Instant::now();
         loop {
-            if self.states.as_mut().is_some_and(|rx| rx.read().seq > 0) {
-                break;
+            if let Some(s) = self.states.as_mut().map(|rx| rx.read()) {
+                if s.seq > 0 {
+                    self.last.clone_from(s);
+                    break;
+                }
             }
             if t0.elapsed() >= timeout {
                 return Err(BackendError::Disconnected {
@@ -291,15 +372,17 @@ impl Backend for RobotJointsBackend {
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
+        // the robot stands at its measured position: position commands start from there (the
+        // velocity limit applies to the very first one), and a hold before any command holds it
+        self.prev_target.clone_from(&self.last.joints.position);
         self.holding = true;
         self.capture_hold();
-        self.prev_target.clear();
         self.state = Lifecycle::Active;
         Ok(())
     }
 
     fn deactivate(&mut self) -> Result<(), BackendError> {
-        self.enter_hold();
+        self.enter_hold(HoldCause::Lifecycle);
         let _ = self.write(Time(monotonic_ns()), &Command::hold(Time::ZERO));
         self.state = Lifecycle::Inactive;
         Ok(())
@@ -339,7 +422,7 @@ impl Backend for RobotJointsBackend {
             if !self.stale {
                 self.stale = true;
                 self.stats.stale.fetch_add(1, Ordering::Relaxed);
-                self.enter_hold();
+                self.enter_hold(HoldCause::StaleStates);
             }
             return Err(BackendError::Disconnected {
                 backend: NAME,
@@ -357,9 +440,9 @@ impl Backend for RobotJointsBackend {
         let n = self.cfg.joint_names.len();
         let mut result = Ok(());
         match cmd.mode {
-            CommandMode::Hold => self.enter_hold(),
+            CommandMode::Hold => self.enter_hold(HoldCause::Requested),
             _ if cmd.values.len() != n || cmd.values.iter().any(|v| !v.is_finite()) => {
-                self.enter_hold();
+                self.enter_hold(HoldCause::InvalidCommand);
                 result = Err(BackendError::InvalidCommand {
                     backend: NAME,
                     reason: "wrong length or non-finite value",
@@ -375,7 +458,7 @@ impl Backend for RobotJointsBackend {
             self.capture_hold();
         }
         if let Err(reason) = self.shape(cmd) {
-            self.enter_hold();
+            self.enter_hold(HoldCause::InvalidCommand);
             let _ = self.shape(cmd);
             result = Err(BackendError::InvalidCommand {
                 backend: NAME,
@@ -392,7 +475,7 @@ impl Backend for RobotJointsBackend {
 
     fn reset(&mut self, _seed: u64) -> Result<(), BackendError> {
         // a real robot is not reset by software: hold where it is
-        self.enter_hold();
+        self.enter_hold(HoldCause::Lifecycle);
         Ok(())
     }
 }

@@ -10,11 +10,15 @@
 //! ```
 //!
 //! The same file is passed to `ros2 launch` as `--params-file` and read by the standalone binary.
+//! Several files merge key by key in order, later ones winning (`sattva run -c config/robot.yaml
+//! --params-file hardware/my_arm.yaml`), then `-p key.path=value` overrides apply
+//! ([`Config::load_layers`]).
 //! Because ROS 2 parameters are scalars or arrays of scalars, the schema never uses lists of maps
 //! (per-joint settings are parallel arrays) and the loader rejects them with a clear error.
 //!
-//! Every error names the file, the key path (`sattva.ros__parameters.mujoco.model`) and what was
-//! expected. Unknown keys are errors (a typo must not silently fall back to a default).
+//! Every error names the file (of several, the one that set the key: [`Origins`]), the key path
+//! (`sattva.ros__parameters.mujoco.model`) and what was expected. Unknown keys are errors (a typo
+//! must not silently fall back to a default).
 
 use std::path::{Path, PathBuf};
 
@@ -22,8 +26,10 @@ use serde::{Deserialize, Serialize};
 use serde_norway::Value;
 
 mod assemble;
+mod origin;
 
-pub use crate::validate::{Checker, ConfigError, Validate};
+pub use crate::validate::{Checker, ConfigError, Origins, Source, Validate};
+pub use origin::PATH_KEYS;
 
 use crate::backend::mujoco_config::MujocoConfig;
 
@@ -150,9 +156,13 @@ pub struct Config {
     /// Directory of the file this was loaded from; relative paths inside resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
-    /// The file this was loaded from (for error messages).
+    /// The (first) file this was loaded from.
     #[serde(skip)]
     pub source: PathBuf,
+    /// Every file and override merged into this config, and which one set each key
+    /// ([`Config::source_of`]).
+    #[serde(skip)]
+    pub origins: Origins,
 }
 
 impl Validate for Config {
@@ -214,13 +224,9 @@ impl Validate for Config {
 }
 
 impl Config {
-    /// Loads, applies `overrides` (`key.path=value`, value in YAML syntax) and validates.
+    /// Loads one file, applies `overrides` (`key.path=value`, value in YAML syntax) and validates.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            file: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_yaml_str(&text, path, overrides)
+        Self::load_layers(&[path.to_path_buf()], overrides)
     }
 
     /// Parses a config from YAML text; `path` is used for error messages and relative paths.
@@ -233,8 +239,13 @@ impl Config {
     }
 
     /// Loads several parameter files, later ones overriding earlier ones key by key (what ROS 2
-    /// does with several `--params-file`), then applies `overrides`. Relative paths inside resolve
-    /// against the first file's directory.
+    /// does with several `--params-file`), then applies `overrides` in order (after every file,
+    /// as ROS 2 applies `-p` after `--params-file`), and validates.
+    ///
+    /// Relative paths resolve against the directory of the file that sets them (the first
+    /// file's directory is [`Config::base_dir`]; see [`PATH_KEYS`]), a `-p` path against the
+    /// current directory. Errors name the file or override that set the key, with the full key
+    /// path; a key no single source set names every file.
     pub fn load_layers(paths: &[PathBuf], overrides: &[String]) -> Result<Config, ConfigError> {
         let mut layers = Vec::with_capacity(paths.len());
         for p in paths {
@@ -251,44 +262,58 @@ impl Config {
         layers: &[(PathBuf, String)],
         overrides: &[String],
     ) -> Result<Config, ConfigError> {
-        let Some((file, _)) = layers.first() else {
-            return Err(ConfigError::Invalid {
-                file: PathBuf::from("<none>"),
-                key: "<top>".into(),
-                message: "no parameter file given".into(),
-            });
+        let no_file = || ConfigError::Invalid {
+            file: PathBuf::from("<none>"),
+            key: "<top>".into(),
+            message: "no parameter file given".into(),
         };
-        let file = file.clone();
-        let mut merged: Option<(String, Value)> = None;
-        for (path, text) in layers {
+        let file = layers.first().ok_or_else(no_file)?.0.clone();
+        let mut origins = Origins::default();
+        let mut merged: Option<Value> = None;
+        for (i, (path, text)) in layers.iter().enumerate() {
             let doc: Value = serde_norway::from_str(text).map_err(|e| syntax_error(path, &e))?;
-            let (prefix, params) = extract_params(path, doc)?;
+            let (prefix, mut params) = extract_params(path, doc)?;
             check_ros_param_types(path, &prefix, &params)?;
-            merged = Some(match merged {
-                None => (prefix, params),
-                Some((p0, mut base)) => {
-                    deep_merge(&mut base, params);
-                    (p0, base)
-                }
-            });
+            if i > 0 {
+                let dir = path.parent().unwrap_or_else(|| Path::new(""));
+                origin::anchor_paths(&mut params, dir);
+            }
+            let idx = origins.push(path.clone(), prefix, false);
+            origins.record(idx, "", &params);
+            match merged.as_mut() {
+                None => merged = Some(params),
+                Some(base) => deep_merge(base, params),
+            }
         }
-        let Some((prefix, mut params)) = merged else {
-            return Err(ConfigError::Invalid {
-                file,
-                key: "<top>".into(),
-                message: "no parameters".into(),
-            });
-        };
+        let mut params = merged.ok_or_else(no_file)?;
+        let prefix = origins
+            .sources()
+            .first()
+            .map(|s| s.prefix.clone())
+            .unwrap_or_default();
         for ov in overrides {
-            apply_override(&file, &prefix, &mut params, ov)?;
+            let name = PathBuf::from(format!("-p {ov}"));
+            let (key, value) = apply_override(&name, &prefix, &mut params, ov)?;
+            let idx = origins.push(name, prefix.clone(), true);
+            origins.record(idx, &key, &value);
         }
-        check_ros_param_types(&file, &prefix, &params)?;
         let mut cfg: Config = serde_path_to_error::deserialize(params).map_err(|e| {
-            let key = join_key(&prefix, &e.path().to_string());
+            let rel = match e.path().to_string() {
+                p if p == "." => String::new(),
+                p => p,
+            };
+            let message = e.into_inner().to_string();
+            // `unknown field `x``: the source that wrote `x` is the one to blame
+            let blamed = message
+                .strip_prefix("unknown field `")
+                .and_then(|m| m.split('`').next())
+                .map(|f| crate::validate::join(&rel, f))
+                .unwrap_or_else(|| rel.clone());
+            let (file, prefix) = origins.describe(&blamed);
             ConfigError::Invalid {
-                file: file.clone(),
-                key,
-                message: e.into_inner().to_string(),
+                file,
+                key: join_key(&prefix, &rel),
+                message,
             }
         })?;
         cfg.base_dir = file
@@ -296,10 +321,21 @@ impl Config {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
         cfg.source = file.clone();
-        let mut checker = Checker::new(&file, &prefix);
+        cfg.origins = origins;
+        let mut checker = Checker::with_origins(&file, &prefix, cfg.origins.clone());
         cfg.validate(&mut checker);
         checker.finish()?;
         Ok(cfg)
+    }
+
+    /// The file (or `-p` override) that set `key` (dotted, below `ros__parameters`, e.g.
+    /// `mujoco.model`), for error messages; every file when no single one did.
+    pub fn source_of(&self, key: &str) -> PathBuf {
+        if self.origins.is_empty() {
+            self.source.clone()
+        } else {
+            self.origins.describe(key).0
+        }
     }
 
     /// Resolves a path from the config: absolute stays, relative is taken from the file's directory.
@@ -471,47 +507,62 @@ fn check_ros_param_types(file: &Path, prefix: &str, v: &Value) -> Result<(), Con
     walk(file, prefix, v)
 }
 
-/// Applies `a.b.c=value` to the parameter map. The value is parsed as YAML (so `3`, `true`,
-/// `[1, 2]` and `text` all work), exactly like `ros2 run ... -p a.b.c:=value`.
+/// Applies `a.b.c=value` to the parameter map and returns the key and the value set. The value is
+/// parsed as YAML (so `3`, `true`, `[1, 2]` and `text` all work), exactly like
+/// `ros2 run ... -p a.b.c:=value`; errors name the override (`name`).
 fn apply_override(
-    file: &Path,
+    name: &Path,
     prefix: &str,
     params: &mut Value,
     ov: &str,
-) -> Result<(), ConfigError> {
+) -> Result<(String, Value), ConfigError> {
+    let invalid = |key: String, message: String| ConfigError::Invalid {
+        file: name.to_path_buf(),
+        key,
+        message,
+    };
     let (key, raw) = ov
         .split_once(":=")
         .or_else(|| ov.split_once('='))
-        .ok_or_else(|| ConfigError::Invalid {
-            file: file.to_path_buf(),
-            key: ov.to_string(),
-            message: "override must look like `key.path=value` (or `key.path:=value`)".into(),
+        .ok_or_else(|| {
+            invalid(
+                ov.to_string(),
+                "override must look like `key.path=value` (or `key.path:=value`)".into(),
+            )
         })?;
-    let value: Value = serde_norway::from_str(raw).map_err(|e| ConfigError::Invalid {
-        file: file.to_path_buf(),
-        key: join_key(prefix, key),
-        message: format!("override value `{raw}` is not valid YAML: {e}"),
+    if key.is_empty() || key.split('.').any(str::is_empty) {
+        return Err(invalid(
+            join_key(prefix, key),
+            "override key must be a dotted path like `control.period_ns`".into(),
+        ));
+    }
+    let mut value: Value = serde_norway::from_str(raw).map_err(|e| {
+        invalid(
+            join_key(prefix, key),
+            format!("override value `{raw}` is not valid YAML: {e}"),
+        )
     })?;
+    check_ros_param_types(name, &join_key(prefix, key), &value)?;
+    origin::anchor_override(key, &mut value);
     let mut cur = params;
     let parts: Vec<&str> = key.split('.').collect();
     for (i, part) in parts.iter().enumerate() {
         let Value::Mapping(m) = cur else {
-            return Err(ConfigError::Invalid {
-                file: file.to_path_buf(),
-                key: join_key(prefix, &parts[..i].join(".")),
-                message: "override path goes through a value that is not a mapping".into(),
-            });
+            return Err(invalid(
+                join_key(prefix, &parts[..i].join(".")),
+                "override path goes through a value that is not a mapping".into(),
+            ));
         };
         let k = Value::String((*part).to_string());
         if i + 1 == parts.len() {
-            m.insert(k, value);
-            return Ok(());
+            m.insert(k, value.clone());
+            break;
         }
         cur = m
             .entry(k)
             .or_insert_with(|| Value::Mapping(Default::default()));
     }
-    Ok(())
+    Ok((key.to_string(), value))
 }
 
 #[cfg(test)]
@@ -654,6 +705,99 @@ mod tests {
         assert_eq!(c.seed, 5);
         assert_eq!(c.control.period_ns, 1_000_000);
         assert_eq!(c.source, a);
+    }
+
+    #[test]
+    fn errors_name_the_file_or_override_that_set_the_key() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("base.yaml");
+        let b = d.path().join("profile.yaml");
+        std::fs::write(&a, MIN).unwrap();
+        // a bad value in the second file: that file and its own key prefix are named
+        std::fs::write(
+            &b,
+            "/**:\n  ros__parameters:\n    control:\n      period_ns: -5\n",
+        )
+        .unwrap();
+        let e = Config::load_layers(&[a.clone(), b.clone()], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with(&format!("{}: ", b.display())), "{e}");
+        assert!(
+            e.contains("key `/**.ros__parameters.control.period_ns`"),
+            "{e}"
+        );
+        // a typo in the second file
+        std::fs::write(
+            &b,
+            "sattva:\n  ros__parameters:\n    control:\n      period_nss: 5\n",
+        )
+        .unwrap();
+        let e = Config::load_layers(&[a.clone(), b.clone()], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with(&format!("{}: ", b.display())), "{e}");
+        assert!(e.contains("unknown field `period_nss`"), "{e}");
+        // a wrong type from an override names the override
+        let e = Config::load_layers(std::slice::from_ref(&a), &["control.period_ns:=abc".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "-p control.period_ns:=abc: key `sattva.ros__parameters.control.period_ns`"
+            ),
+            "{e}"
+        );
+        // a key nobody set (a missing section) names every file
+        std::fs::write(&b, "sattva:\n  ros__parameters:\n    seed: 2\n").unwrap();
+        let e = Config::load_layers(&[b.clone(), b.clone()], &["backend=mujoco".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("{} + {}", b.display(), b.display())),
+            "{e}"
+        );
+        // an override that is not a parameter array is rejected like a file's
+        let e = Config::load_layers(&[a], &["sim.duration_s=[{a: 1}]".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("-p sim.duration_s=[{a: 1}]") && e.contains("parallel arrays"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_file_that_sets_them() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("config")).unwrap();
+        std::fs::create_dir_all(d.path().join("hardware")).unwrap();
+        let a = d.path().join("config/base.yaml");
+        let b = d.path().join("hardware/arm.yaml");
+        std::fs::write(&a, MIN).unwrap();
+        std::fs::write(
+            &b,
+            "sattva:\n  ros__parameters:\n    realsense:\n      playback: rec.bag\n",
+        )
+        .unwrap();
+        let c = Config::load_layers(&[a, b], &["replay.bag=x.bag".into()]).unwrap();
+        // the first file's paths stay relative to it
+        assert_eq!(
+            c.resolve_path(&c.mujoco().unwrap().model),
+            d.path().join("config/arm.xml")
+        );
+        let playback = c.realsense.playback.clone().unwrap();
+        assert_eq!(c.resolve_path(&playback), d.path().join("hardware/rec.bag"));
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(c.resolve_path(&c.replay.bag), cwd.join("x.bag"));
+        assert_eq!(
+            c.source_of("realsense.playback"),
+            d.path().join("hardware/arm.yaml")
+        );
+        assert_eq!(
+            c.source_of("mujoco.model"),
+            d.path().join("config/base.yaml")
+        );
     }
 
     #[test]

@@ -24,4 +24,6 @@ pub fn shared_data_path(rel: &str) -> PathBuf {
     assert!(p.exists(), "test data {rel} missing: expected at {} (../shared/data beside the checkout, or $SATTVA_DATA_DIR)", p.display());
     p
 }
+#[cfg(feature = "realsense")]
+pub mod realsense;
 pub mod ros;

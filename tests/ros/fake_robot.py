@@ -4,7 +4,10 @@ Publishes sensor_msgs/JointState at RATE Hz with the joints in REVERSED order (r
 in their own order), follows Float64MultiArray position commands (controller joint order = the
 given order) with a first-order lag, stops publishing after STOP_AFTER s (the watchdog case) and
 keeps listening until TOTAL s; then prints JSON with every command received and final positions.
+With SILENT_FOR, the driver is silent for that long only and then publishes again (a driver
+hiccup); JOINT_STATES_TOPIC defaults to /joint_states.
 usage: fake_robot.py NAMES(comma) INITIAL(comma) RATE STOP_AFTER TOTAL COMMAND_TOPIC
+       [SILENT_FOR [JOINT_STATES_TOPIC]]
 """
 import json
 import sys
@@ -18,12 +21,14 @@ from std_msgs.msg import Float64MultiArray
 names = sys.argv[1].split(",")
 pos = [float(x) for x in sys.argv[2].split(",")]
 rate, stop_after, total, topic = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
+silent_for = float(sys.argv[7]) if len(sys.argv) > 7 else float("inf")
+states_topic = sys.argv[8] if len(sys.argv) > 8 else "/joint_states"
 target = list(pos)
 commands = []
 
 rclpy.init()
 node = Node("fake_robot")
-pub = node.create_publisher(JointState, "/joint_states", 10)
+pub = node.create_publisher(JointState, states_topic, 10)
 
 
 def on_cmd(m):
@@ -32,18 +37,22 @@ def on_cmd(m):
         target[:] = list(m.data)
 
 
-node.create_subscription(Float64MultiArray, topic, on_cmd, 10)
+node.create_subscription(Float64MultiArray, topic, on_cmd, 1000)
 print("READY", flush=True)
 start = time.monotonic()
 next_t = start
 stopped_at = None
+resumed_at = None
 while time.monotonic() - start < total:
     now = time.monotonic()
     if now >= next_t:
         next_t += 1.0 / rate
         for i in range(len(pos)):
             pos[i] += (target[i] - pos[i]) * 0.2
-        if now - start < stop_after:
+        silent = stop_after <= now - start < stop_after + silent_for
+        if not silent:
+            if stopped_at is not None and resumed_at is None:
+                resumed_at = now - start
             m = JointState()
             m.header.stamp = node.get_clock().now().to_msg()
             m.name = list(reversed(names))
@@ -53,6 +62,7 @@ while time.monotonic() - start < total:
         elif stopped_at is None:
             stopped_at = now - start
     rclpy.spin_once(node, timeout_sec=0.0005)
-print("RESULT " + json.dumps({"commands": commands, "final": pos, "stopped_at": stopped_at}), flush=True)
+print("RESULT " + json.dumps({"commands": commands, "final": pos, "stopped_at": stopped_at,
+                              "resumed_at": resumed_at}), flush=True)
 node.destroy_node()
 rclpy.shutdown()
