@@ -1,6 +1,6 @@
 //! sattva: a real-time embodied learning agent for ROS 2.
 //!
-//! One control cycle, top-down (see `ARCHITECTURE.md` of the project):
+//! One control cycle, top-down (see `docs/ARCHITECTURE.md`: the assembly, the task graph, the modes):
 //!
 //! ```text
 //! backend.read(t) -> SensorFrame -> fusion -> FusedState -> action -> safety clamp -> backend.write(t)

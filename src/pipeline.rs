@@ -385,8 +385,11 @@ impl<B: Backend> ControlLoop<B> {
             }
         }
         // 4. clamp: always, between action and backend
-        self.clamp
-            .apply_measured(&mut self.cmd, &self.frame.joints.position);
+        self.clamp.apply_sensed(
+            &mut self.cmd,
+            &self.frame.joints.position,
+            &self.frame.joints.velocity,
+        );
         // 5. actuate
         if let Err(e) = self.backend.write(t, &self.cmd) {
             self.stats.write_errors += 1;

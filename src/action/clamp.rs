@@ -4,8 +4,10 @@
 //!
 //! Per joint: position targets are clamped into the joint limits and rate-limited (a position
 //! target moves at most `max_velocity * period` per cycle from the previous target, or from the
-//! measured position when there is no previous target); velocity commands are clamped to
-//! `max_velocity`; effort commands to `max_effort`. Malformed commands become hold.
+//! measured position when there is no previous target); a joint measured faster than
+//! `max_velocity` (a servo catching up, gravity) gets its measured position as target, so its
+//! servo brakes (counted as `overspeed`); velocity commands are clamped to `max_velocity`;
+//! effort commands to `max_effort`. Malformed commands become hold.
 
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +52,7 @@ pub struct SafetyClamp {
     clamped: u64,
     rate_limited: u64,
     rejected: u64,
+    overspeed: u64,
 }
 
 impl SafetyClamp {
@@ -65,6 +68,7 @@ impl SafetyClamp {
             clamped: 0,
             rate_limited: 0,
             rejected: 0,
+            overspeed: 0,
         }
     }
 
@@ -92,6 +96,12 @@ impl SafetyClamp {
     /// is the reference of the rate limit when there is no previous position target. Wrong
     /// length or non-finite values become hold. No allocation.
     pub fn apply_measured(&mut self, cmd: &mut Command, measured: &[f64]) {
+        self.apply_sensed(cmd, measured, &[]);
+    }
+
+    /// [`SafetyClamp::apply_measured`], with the measured joint velocities: a joint faster
+    /// than `max_velocity` gets its measured position as target (its servo brakes).
+    pub fn apply_sensed(&mut self, cmd: &mut Command, measured: &[f64], velocity: &[f64]) {
         if cmd.mode == CommandMode::Hold {
             self.prev.clear();
             return;
@@ -127,6 +137,15 @@ impl SafetyClamp {
                             c = s.clamp(lo, hi);
                         }
                     }
+                    if have_meas
+                        && velocity
+                            .get(i)
+                            .is_some_and(|w| w.is_finite() && w.abs() > self.max_velocity)
+                    {
+                        // overspeed: the target moves to where the joint is, and it brakes
+                        c = measured[i].clamp(lo, hi);
+                        self.overspeed += 1;
+                    }
                     *v = c;
                 }
                 self.prev.clear();
@@ -155,6 +174,11 @@ impl SafetyClamp {
     /// position).
     pub fn reset(&mut self) {
         self.prev.clear();
+    }
+
+    /// Cycles x joints braked because the joint was measured faster than `max_velocity`.
+    pub fn overspeed(&self) -> u64 {
+        self.overspeed
     }
 
     /// Values clamped into position, velocity or effort limits so far.
@@ -193,6 +217,25 @@ mod tests {
         c.apply(&mut k);
         assert_eq!(k.values.as_slice(), &[1.0, 0.0]);
         assert_eq!(c.clamped(), 2);
+    }
+
+    #[test]
+    fn an_overspeeding_joint_is_braked_at_its_measured_position() {
+        let cfg = ClampConfig {
+            max_velocity: 2.0,
+            max_effort: 0.0,
+        };
+        let mut c = SafetyClamp::new(&[(-3.0, 3.0); 2]).with_limits(&cfg, 2_000_000);
+        let mut k = cmd(CommandMode::Position, &[1.0, 1.0]);
+        // joint 0 measured at 2.5 rad/s (too fast), joint 1 at 1.5 rad/s
+        c.apply_sensed(&mut k, &[0.5, 0.5], &[2.5, -1.5]);
+        assert_eq!(k.values[0], 0.5, "overspeed: target = measured position");
+        assert!((k.values[1] - 0.504).abs() < 1e-12, "rate-limited from measured");
+        assert_eq!(c.overspeed(), 1);
+        // NaN velocities are not evidence of overspeed
+        let mut k = cmd(CommandMode::Position, &[1.0, 1.0]);
+        c.apply_sensed(&mut k, &[0.5, 0.5], &[f64::NAN, 0.0]);
+        assert_eq!(c.overspeed(), 1);
     }
 
     #[test]

@@ -82,7 +82,7 @@ def learning_status():
     return None
 
 
-check(p.spin_until(lambda: (learning_status() or {}).get("attractors", "0") != "0", 10.0),
+check(p.spin_until(lambda: int((learning_status() or {}).get("learned", "0")) >= 3, 10.0),
       f"learning counters on /diagnostics: {learning_status()}")
 ls = learning_status()
 check(int(ls["calibration"]) == 4 and int(ls["learned"]) >= 3 and int(ls["attractors"]) >= 1,

@@ -26,9 +26,14 @@ seen = []  # (stamp s, positions, efforts, commanding)
 commanding = False
 
 
+commanding_since = None
+
+
 def on_state(m):
     t = m.header.stamp.sec + m.header.stamp.nanosec * 1e-9
-    seen.append((t, list(m.position), list(m.effort), commanding))
+    # efforts count once the operator's command has had 0.5 s to take over (mode switch)
+    settled = commanding and time.monotonic() - commanding_since > 0.5
+    seen.append((t, list(m.position), list(m.effort), settled))
 
 
 node.create_subscription(JointState, states_topic, on_state, qos_profile_sensor_data)
@@ -47,6 +52,7 @@ while time.monotonic() < end:
 start = list(seen[-1][1])
 n = len(start)
 commanding = True
+commanding_since = time.monotonic()
 t_end = time.monotonic() + seconds
 next_pub = 0.0
 while time.monotonic() < t_end:
