@@ -338,6 +338,9 @@ pub fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
+    // MuJoCo's messages to tracing, before any thread can use MuJoCo
+    #[cfg(feature = "mujoco")]
+    crate::backend::mujoco::install_log_handler();
     let code = match dispatch() {
         Ok(()) => 0,
         Err(e) => {

@@ -11,6 +11,20 @@
 //! `ros2`, `realsense`, `opencv`; the core (config, types, stages) builds and tests without them.
 
 #![warn(missing_docs)]
+// Unsafe code is denied except where the crate talks to C or the OS, or builds a lock-free or
+// SIMD primitive; there an `allow(unsafe_code)` with a comment saying why marks the module or
+// item, and every unsafe block and impl says why it is sound (`// SAFETY:`, enforced below):
+// - `alloc_count`: the counting global allocator of the allocation tests (`GlobalAlloc`);
+// - `backend::mujoco::log`: MuJoCo's process-wide log handler (C globals);
+// - `backend::realsense::{sys, ffi, software, device}` and `bench::realsense`: librealsense's C
+//   API, opened at run time, its frame callbacks and software device;
+// - `sched::{clock, rt, channel}`: clock_nanosleep/mlockall/sched_*/prctl syscalls and the
+//   lock-free SPSC ring; items of `sched::bench`: the cycle counter and the hog's `pre_exec`;
+// - `substrate::{cow, simd}`: the huge-page row store, AVX2/FMA dot products and prefetch;
+// - item `backend::camera::ThreadBound`: makes the renderer's thread-bound GL context movable.
+// (MuJoCo itself is reached through mujoco-rs's safe API.)
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod action;
 pub mod agent;

@@ -190,6 +190,8 @@ fn curriculum_fits(c: &Config) -> Result<Result<(), String>, BackendError> {
         )));
     }
     let path = model_path(c)?;
+    // a model loaded without a backend: MuJoCo's messages to tracing first (see its docs)
+    crate::backend::mujoco::install_log_handler();
     let Ok(model) = MjModel::from_xml(&path) else {
         // the backend reports the load error with the config key when the agent opens it
         return Ok(Err(format!("the model {path} does not load")));

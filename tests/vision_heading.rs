@@ -107,6 +107,8 @@ struct Run {
 }
 
 fn run(aid: bool) -> Run {
+    // MuJoCo's messages to tracing (this test loads its model without a backend)
+    sattva::backend::mujoco::install_log_handler();
     let model = Arc::new(MjModel::from_xml_string(&scene()).expect("scene"));
     let mut data = MjData::new(model.clone());
     let cam_id = model

@@ -134,8 +134,12 @@ pub struct ThreadBound<T> {
     owner: std::thread::ThreadId,
 }
 
-// SAFETY: the inner value is only ever accessed (and dropped) on the thread that created it;
-// on any other thread `get_mut` returns `None` and `drop` leaks it.
+// Unsafe code (this impl and `Drop` below): a wrapper that makes a thread-bound value movable.
+// SAFETY: the inner value is only ever accessed (and dropped) on the thread that created it:
+// on any other thread `get_mut` returns `None` and `drop` leaks it, and there is no other way
+// to reach it (no `Deref`, not `Sync`). Moving it only copies its bytes, which is what a move
+// of a value that is never used there again amounts to. Thread ids are never reused.
+#[allow(unsafe_code)]
 unsafe impl<T> Send for ThreadBound<T> {}
 
 impl<T> ThreadBound<T> {
@@ -153,10 +157,12 @@ impl<T> ThreadBound<T> {
     }
 }
 
+#[allow(unsafe_code)]
 impl<T> Drop for ThreadBound<T> {
     fn drop(&mut self) {
         if std::thread::current().id() == self.owner {
-            // SAFETY: dropped once, on its owner thread
+            // SAFETY: `inner` is dropped here only, once (this is `drop`, and nothing else
+            // takes it out of the `ManuallyDrop`), on its owner thread
             unsafe { std::mem::ManuallyDrop::drop(&mut self.inner) }
         }
     }

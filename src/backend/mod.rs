@@ -190,6 +190,23 @@ pub struct BackendInfo {
     pub substeps: u32,
 }
 
+/// Fault counters of a backend, cumulative over its life (a `reset` does not clear them), for
+/// the run summary and `/diagnostics`. All zero for a backend that reports none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BackendFaults {
+    /// Faults that put the backend into its safe state, where `read` fails until it recovers
+    /// (MuJoCo: the simulation became unstable; physics stays halted until `reset`).
+    pub fatal: u64,
+    /// Warnings of a diverging world: non-finite or huge values in the state (MuJoCo: physics
+    /// steps with bad qpos, qvel, qacc or ctrl).
+    pub unstable: u64,
+    /// Capacity overflows that silently degrade the result (MuJoCo: physics steps whose contact
+    /// list or constraint buffer was full).
+    pub overflow: u64,
+    /// Other warnings (MuJoCo: physics steps with a near-singular inertia matrix).
+    pub other: u64,
+}
+
 /// A world behind the control loop. The lifecycle hooks are called by [`Managed`] (once per
 /// transition, in order: configure, activate, deactivate [, activate ...]); `read`/`write` only
 /// in the active state.
@@ -241,6 +258,10 @@ pub trait Backend: Send {
     fn finished(&self) -> bool {
         false
     }
+    /// Fault counters (see [`BackendFaults`]); all zero unless the backend counts faults.
+    fn faults(&self) -> BackendFaults {
+        BackendFaults::default()
+    }
 }
 
 impl<B: Backend + ?Sized> Backend for Box<B> {
@@ -287,6 +308,9 @@ impl<B: Backend + ?Sized> Backend for Box<B> {
     }
     fn recorded_command(&self) -> Option<&Command> {
         (**self).recorded_command()
+    }
+    fn faults(&self) -> BackendFaults {
+        (**self).faults()
     }
 }
 
@@ -406,6 +430,9 @@ impl<B: Backend> Backend for Managed<B> {
     }
     fn recorded_command(&self) -> Option<&Command> {
         self.hw.recorded_command()
+    }
+    fn faults(&self) -> BackendFaults {
+        self.hw.faults()
     }
 }
 

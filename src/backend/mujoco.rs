@@ -5,6 +5,22 @@
 //! nanoseconds so it never drifts, is the timestamp of every frame. All names (joints, sensors,
 //! actuators, sites) come from the config and are resolved to array addresses in `configure`, so
 //! `read`/`write` only index preallocated arrays: no allocation, no string lookups.
+//!
+//! # Physics faults
+//!
+//! After every physics step the backend reads MuJoCo's warning counters (`mjData.warning`) and
+//! counts the steps that raised each warning ([`PhysicsWarnings`], also through
+//! [`Backend::faults`]). A non-finite or huge position, velocity or acceleration (MuJoCo's
+//! "Nan, Inf or huge value in QACC ... The simulation is unstable") is a **fault**: MuJoCo's
+//! automatic reset is disabled (`mjDSBL_AUTORESET`), so the world never jumps back silently;
+//! instead the backend halts physics (no more steps: the robot stays where it was, the hold
+//! command is kept, its clock keeps running so time-driven loops end), and from then on `read`
+//! and `write` fail with [`BackendError::Disconnected`] whose message names the time, the degree
+//! of freedom and joint, and the likely causes (gains too stiff for the timestep, forces too
+//! large, tiny masses). It stays halted until [`Backend::reset`]. Bad controls, full contact or
+//! constraint buffers and near-singular inertia are counted and logged (rate-limited) but do
+//! not halt the simulation. MuJoCo's own message text goes to `tracing` ([`install_log_handler`]),
+//! never to `MUJOCO_LOG.TXT`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,13 +32,115 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use super::mujoco_config::{ActuatorMode, MujocoConfig};
-use super::{Backend, BackendError, BackendInfo, Lifecycle};
+use super::{Backend, BackendError, BackendFaults, BackendInfo, Lifecycle};
+use crate::repeat::Repeated;
 use crate::types::{
     ClockKind, Command, CommandMode, GroundTruth, Imu, JointVec, SensorFrame, Time, MAX_CONTACTS,
     MAX_JOINTS,
 };
 
 const NAME: &str = "mujoco";
+
+mod log;
+
+/// Routes MuJoCo's log messages (warnings, errors) to `tracing`, rate-limited, instead of
+/// stdout and `MUJOCO_LOG.TXT` in the working directory. Idempotent;
+/// [`MujocoBackend::with_section`] and `sattva`'s `main` call it. Call it before using
+/// `mujoco_rs` directly without a backend.
+pub fn install_log_handler() {
+    log::install();
+}
+
+/// Number of MuJoCo warning kinds (`mjNWARNING`).
+const NWARN: usize = MjtWarning::mjNWARNING as usize;
+const W_INERTIA: usize = MjtWarning::mjWARN_INERTIA as usize;
+const W_CONTACTFULL: usize = MjtWarning::mjWARN_CONTACTFULL as usize;
+const W_CNSTRFULL: usize = MjtWarning::mjWARN_CNSTRFULL as usize;
+const W_BADQPOS: usize = MjtWarning::mjWARN_BADQPOS as usize;
+const W_BADQVEL: usize = MjtWarning::mjWARN_BADQVEL as usize;
+const W_BADQACC: usize = MjtWarning::mjWARN_BADQACC as usize;
+const W_BADCTRL: usize = MjtWarning::mjWARN_BADCTRL as usize;
+
+/// MuJoCo's physics warnings counted by the backend: each counter is the number of physics steps
+/// that raised that warning, cumulative over resets. See the [module docs](self).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PhysicsWarnings {
+    /// Times the simulation became unstable and the backend halted physics (each ended by a
+    /// `reset`).
+    pub faults: u64,
+    /// Steps with a NaN, Inf or huge value in `qpos` (`mjWARN_BADQPOS`): a fault.
+    pub bad_qpos: u64,
+    /// Steps with a NaN, Inf or huge value in `qvel` (`mjWARN_BADQVEL`): a fault.
+    pub bad_qvel: u64,
+    /// Steps with a NaN, Inf or huge value in `qacc` (`mjWARN_BADQACC`): a fault.
+    pub bad_qacc: u64,
+    /// Steps with a NaN, Inf or huge control (`mjWARN_BADCTRL`); MuJoCo zeroed the controls of
+    /// that step.
+    pub bad_ctrl: u64,
+    /// Steps whose contact list was full (`mjWARN_CONTACTFULL`): contacts were dropped.
+    pub contact_full: u64,
+    /// Steps whose constraint buffer was full (`mjWARN_CNSTRFULL`): constraints were dropped.
+    pub constraint_full: u64,
+    /// Steps with a (near) singular inertia matrix (`mjWARN_INERTIA`).
+    pub inertia: u64,
+}
+
+impl PhysicsWarnings {
+    /// True when any counter is nonzero.
+    pub fn any(&self) -> bool {
+        *self != PhysicsWarnings::default()
+    }
+
+    fn add(&mut self, kind: usize) {
+        let c = match kind {
+            W_BADQPOS => &mut self.bad_qpos,
+            W_BADQVEL => &mut self.bad_qvel,
+            W_BADQACC => &mut self.bad_qacc,
+            W_BADCTRL => &mut self.bad_ctrl,
+            W_CONTACTFULL => &mut self.contact_full,
+            W_CNSTRFULL => &mut self.constraint_full,
+            W_INERTIA => &mut self.inertia,
+            _ => return, // a warning kind newer than this code
+        };
+        *c += 1;
+    }
+}
+
+impl From<PhysicsWarnings> for BackendFaults {
+    fn from(w: PhysicsWarnings) -> BackendFaults {
+        BackendFaults {
+            fatal: w.faults,
+            unstable: w.bad_qpos + w.bad_qvel + w.bad_qacc + w.bad_ctrl,
+            overflow: w.contact_full + w.constraint_full,
+            other: w.inertia,
+        }
+    }
+}
+
+/// `none`, or the nonzero counters: `faults 1, bad qacc 1`.
+impl std::fmt::Display for PhysicsWarnings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let all = [
+            ("faults", self.faults),
+            ("bad qpos", self.bad_qpos),
+            ("bad qvel", self.bad_qvel),
+            ("bad qacc", self.bad_qacc),
+            ("bad ctrl", self.bad_ctrl),
+            ("contacts full", self.contact_full),
+            ("constraints full", self.constraint_full),
+            ("singular inertia", self.inertia),
+        ];
+        let mut first = true;
+        for (name, n) in all.iter().filter(|(_, n)| *n > 0) {
+            write!(f, "{}{name} {n}", if first { "" } else { ", " })?;
+            first = false;
+        }
+        if first {
+            f.write_str("none")?;
+        }
+        Ok(())
+    }
+}
 
 /// Array addresses resolved from names at configure time.
 #[derive(Default)]
@@ -40,7 +158,8 @@ struct Map {
     keyframe: Option<usize>,
 }
 
-/// The MuJoCo backend. Create with [`MujocoBackend::new`], then `configure` and `activate`.
+/// The MuJoCo backend. Create with [`MujocoBackend::with_section`] (or `Config::open_backend`),
+/// then `configure` and `activate` (through [`super::Managed`]).
 pub struct MujocoBackend {
     cfg: MujocoConfig,
     config_file: String,
@@ -70,6 +189,14 @@ pub struct MujocoBackend {
     object: Option<(usize, usize, usize, f64)>,
     /// The model as loaded (episodes that change the object's mass derive from it).
     base_model: Option<Arc<MjModel>>,
+    /// Physics warnings counted so far (cumulative over resets).
+    warnings: PhysicsWarnings,
+    /// `mjData.warning[k].number` as last seen (MuJoCo counts per `mjData`; a reset zeroes it).
+    seen: [i32; NWARN],
+    /// Rate limiters of the log lines of non-fatal warnings, per kind.
+    warn_log: [Repeated; NWARN],
+    /// Set while physics is halted after a fault: the message `read`/`write` return.
+    fault: Option<String>,
 }
 
 /// Name of the free body a curriculum episode places and weighs ([`Backend::setup_episode`]).
@@ -80,6 +207,8 @@ pub const OBJECT_JOINT: &str = "object_free";
 impl MujocoBackend {
     /// A backend for a `mujoco:` section. Nothing is loaded until `configure`.
     pub fn with_section(cfg: &MujocoConfig, ctx: &super::Context) -> MujocoBackend {
+        // before any model is loaded (see `log::install`)
+        log::install();
         MujocoBackend {
             model_path: ctx.resolve(&cfg.model),
             cfg: cfg.clone(),
@@ -103,7 +232,22 @@ impl MujocoBackend {
             hold: JointVec::new(),
             object: None,
             base_model: None,
+            warnings: PhysicsWarnings::default(),
+            seen: [0; NWARN],
+            warn_log: [Repeated::default(); NWARN],
+            fault: None,
         }
+    }
+
+    /// MuJoCo's physics warnings counted so far (cumulative over resets).
+    pub fn physics_warnings(&self) -> PhysicsWarnings {
+        self.warnings
+    }
+
+    /// The fault message while physics is halted after the simulation became unstable; `None`
+    /// when running (cleared by `reset`).
+    pub fn fault(&self) -> Option<&str> {
+        self.fault.as_deref()
     }
 
     /// The loaded model (after `configure`).
@@ -380,14 +524,132 @@ impl MujocoBackend {
         }
     }
 
+    /// One control period of physics, unless halted by a fault; the clock advances either way.
     fn step_period(&mut self) {
-        for _ in 0..self.substeps {
-            self.apply_command();
-            if let Some(d) = self.data.as_mut() {
-                d.step();
+        if self.fault.is_none() {
+            for k in 1..=self.substeps as i64 {
+                self.apply_command();
+                if let Some(d) = self.data.as_mut() {
+                    d.step();
+                }
+                if let Some(message) = self.check_warnings(self.t_ns + k * self.timestep_ns) {
+                    self.halt(message);
+                    break;
+                }
             }
         }
         self.t_ns += self.period_ns;
+    }
+
+    /// Counts the warnings MuJoCo raised since the last check (one physics step), logs the
+    /// non-fatal ones (rate-limited) and returns the fault message when the simulation became
+    /// unstable. Allocates only then.
+    fn check_warnings(&mut self, t_ns: i64) -> Option<String> {
+        let d = self.data.as_ref()?;
+        let mut fatal: Option<(usize, usize)> = None;
+        for (k, w) in d.warning().iter().enumerate() {
+            // MuJoCo's count only grows, except when a reset zeroes it
+            let new = if w.number >= self.seen[k] {
+                w.number - self.seen[k]
+            } else {
+                w.number
+            };
+            self.seen[k] = w.number;
+            if new == 0 {
+                continue;
+            }
+            self.warnings.add(k);
+            let index = w.lastinfo.max(0) as usize;
+            match k {
+                // the root cause first: a bad acceleration makes velocity and position bad
+                W_BADQACC => fatal = Some((k, index)),
+                W_BADQVEL | W_BADQPOS => {
+                    fatal = fatal.or(Some((k, index)));
+                }
+                _ => {
+                    if let Some(n) = self.warn_log[k].note() {
+                        let model = d.model();
+                        tracing::warn!(
+                            backend = NAME,
+                            t = t_ns as f64 * 1e-9,
+                            steps = n,
+                            "{}",
+                            warning_text(model, k, index)
+                        );
+                    }
+                }
+            }
+        }
+        let (kind, index) = fatal?;
+        Some(self.fault_message(kind, index, t_ns))
+    }
+
+    /// The fault message: when, what, where, and the likely causes.
+    fn fault_message(&self, kind: usize, index: usize, t_ns: i64) -> String {
+        let Some(model) = self.model() else {
+            return "simulation unstable".into();
+        };
+        let (what, place) = match kind {
+            W_BADQPOS => (
+                "position",
+                format!("qpos[{index}]{}", qpos_joint(model, index)),
+            ),
+            W_BADQVEL => (
+                "velocity",
+                format!("dof {index}{}", dof_joint(model, index)),
+            ),
+            _ => (
+                "acceleration",
+                format!("dof {index}{}", dof_joint(model, index)),
+            ),
+        };
+        let ts_ms = self.timestep_ns as f64 * 1e-6;
+        let gains = match self.cfg.joints.actuator_mode {
+            ActuatorMode::Position if self.map.actuator_id.is_some() => format!(
+                "position servo gains (`kp` of the model's <position> actuators) too stiff for the \
+                 {ts_ms} ms timestep (lower kp, add `kv` damping, or shorten the model's timestep \
+                 and raise `mujoco.substeps`)"
+            ),
+            ActuatorMode::Velocity if self.map.actuator_id.is_some() => format!(
+                "velocity servo gains (`kv` of the model's <velocity> actuators) or \
+                 `mujoco.joints.pd_kp` {} too stiff for the {ts_ms} ms timestep",
+                self.cfg.joints.pd_kp
+            ),
+            _ => format!(
+                "PD gains `mujoco.joints.pd_kp` {} / `pd_kd` {} too stiff for the {ts_ms} ms \
+                 timestep (lower them, or shorten the model's timestep and raise \
+                 `mujoco.substeps`)",
+                self.cfg.joints.pd_kp, self.cfg.joints.pd_kd
+            ),
+        };
+        format!(
+            "simulation unstable at t={:.4} s: NaN, Inf or huge {what} in {place} ({}); likely \
+             causes: {gains}, efforts or forces too large for the bodies' masses, or near-zero \
+             masses/inertias; physics is halted and the robot holds until the backend is reset",
+            t_ns as f64 * 1e-9,
+            self.model_path.display()
+        )
+    }
+
+    /// Enters the safe state after a fault: physics halted (no more steps, the robot stays
+    /// where it was), hold mode, the fault kept for `read`/`write` until `reset`.
+    fn halt(&mut self, message: String) {
+        self.warnings.faults += 1;
+        tracing::error!(backend = NAME, faults = self.warnings.faults, "{message}");
+        // keep the hold target captured while the state was finite
+        self.mode = CommandMode::Hold;
+        self.fault = Some(message);
+    }
+
+    /// The error of a halted backend. Clones the message: the only allocation of `read`/`write`,
+    /// and only while halted after a fault, never in a healthy cycle.
+    fn fault_error(&self) -> Option<BackendError> {
+        self.fault
+            .as_ref()
+            .map(|message| BackendError::Disconnected {
+                backend: NAME,
+                message: message.clone(),
+            })
     }
 }
 
@@ -407,10 +669,12 @@ impl Backend for MujocoBackend {
                 ),
             });
         }
-        let model = MjModel::from_xml(&self.model_path).map_err(|e| BackendError::Model {
+        let mut model = MjModel::from_xml(&self.model_path).map_err(|e| BackendError::Model {
             file: file.clone(),
             message: e.to_string(),
         })?;
+        // an unstable simulation is a fault the backend reports, not a silent reset
+        model.opt_mut().disableflags |= MjtDisableBit::mjDSBL_AUTORESET as i32;
         self.timestep_ns = (model.opt().timestep * 1e9).round() as i64;
         if self.timestep_ns <= 0 {
             return Err(BackendError::Model {
@@ -500,6 +764,11 @@ impl Backend for MujocoBackend {
     }
 
     fn read(&mut self, _t: Time, frame: &mut SensorFrame) -> Result<(), BackendError> {
+        if let Some(e) = self.fault_error() {
+            frame.clear();
+            frame.t = Time(self.t_ns);
+            return Err(e);
+        }
         let Some(d) = self.data.take() else {
             return Err(BackendError::Lifecycle {
                 backend: NAME,
@@ -591,6 +860,10 @@ impl Backend for MujocoBackend {
     }
 
     fn write(&mut self, _t: Time, cmd: &Command) -> Result<(), BackendError> {
+        if let Some(e) = self.fault_error() {
+            self.step_period(); // halted: only the clock advances
+            return Err(e);
+        }
         let n = self.map.qpos_adr.len();
         let mut result = Ok(());
         match cmd.mode {
@@ -708,9 +981,69 @@ impl Backend for MujocoBackend {
             d.forward();
         }
         // the clock keeps running: a reset teleports the world, time never goes backwards
+        // MuJoCo's counters restart at 0; a bad initial state is a fault at once
+        self.seen = [0; NWARN];
+        if self.fault.take().is_some() {
+            tracing::info!(backend = NAME, "physics fault cleared by reset");
+        }
+        if let Some(message) = self.check_warnings(self.t_ns) {
+            self.halt(message);
+        }
         self.capture_hold();
         self.mode = CommandMode::Hold;
         Ok(())
+    }
+
+    fn faults(&self) -> BackendFaults {
+        self.warnings.into()
+    }
+}
+
+/// ` (joint `name`)` for a dof index, or nothing when unnamed.
+fn dof_joint(model: &MjModel, dof: usize) -> String {
+    let joint = model.dof_jntid().get(dof).copied().unwrap_or(-1);
+    joint_name(model, joint)
+}
+
+/// ` (joint `name`)` for a `qpos` index: the joint whose coordinates contain it.
+fn qpos_joint(model: &MjModel, index: usize) -> String {
+    let joint = model
+        .jnt_qposadr()
+        .iter()
+        .enumerate()
+        .filter(|&(_, &adr)| adr >= 0 && adr as usize <= index)
+        .max_by_key(|&(_, &adr)| adr)
+        .map_or(-1, |(j, _)| j as i32);
+    joint_name(model, joint)
+}
+
+fn joint_name(model: &MjModel, joint: i32) -> String {
+    if joint < 0 {
+        return String::new();
+    }
+    match model.id_to_name(MjtObjBase::mjOBJ_JOINT, joint as usize) {
+        Some(name) if !name.is_empty() => format!(" (joint `{name}`)"),
+        _ => format!(" (joint {joint})"),
+    }
+}
+
+/// What a non-fatal warning means and what to do about it.
+fn warning_text(model: &MjModel, kind: usize, index: usize) -> String {
+    match kind {
+        W_BADCTRL => {
+            let name = model
+                .id_to_name(MjtObjBase::mjOBJ_ACTUATOR, index)
+                .unwrap_or_default();
+            format!(
+                "NaN, Inf or huge control of actuator {index} `{name}`: MuJoCo zeroed all controls of this physics step"
+            )
+        }
+        W_CONTACTFULL => "contact list full: contacts were dropped (give the model more memory: `<size memory=...>`)".into(),
+        W_CNSTRFULL => "constraint buffer full: constraints were dropped (give the model more memory: `<size memory=...>`)".into(),
+        _ => format!(
+            "(near) singular inertia matrix at dof {index}{}: masses or inertias too small (add `armature`, or heavier bodies)",
+            dof_joint(model, index)
+        ),
     }
 }
 

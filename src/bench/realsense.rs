@@ -7,6 +7,9 @@
 //! color, combines the IMU, and a consumer drains both rings through `read` / `try_recv`, as the
 //! control and camera tasks would.
 
+// Unsafe code: the bare-librealsense side of the bench (a C frame callback, raw sensor start).
+#![allow(unsafe_code)]
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -147,10 +150,24 @@ unsafe extern "C" fn count_frame(
     f: *mut crate::backend::realsense::sys::rs2_frame,
     user: *mut std::ffi::c_void,
 ) {
-    // SAFETY: the callback owns the frame; `user` is the counter, alive until the sensors stop.
+    // SAFETY: librealsense hands the callback one reference to `f`, released here exactly once;
+    // `user` is the `AtomicU64` boxed by `bare`, which stops every sensor (waiting for running
+    // callbacks) before the box drops.
     unsafe {
         crate::backend::realsense::sys::rs2_release_frame(f);
         (*(user as *const AtomicU64)).fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Started sensors, stopped (each waits for its running callbacks) and closed when dropped: on
+/// every path out of [`bare`], before the counter their callbacks write is dropped.
+struct Started(Vec<crate::backend::realsense::ffi::Sensor>);
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        for s in &self.0 {
+            let _ = s.stop_close();
+        }
     }
 }
 
@@ -162,19 +179,23 @@ fn bare(path: &Path, frames: u64) -> Result<(f64, u64), BenchError> {
     dev.set_real_time(false)?;
     let count = Box::new(AtomicU64::new(0));
     let user = &*count as *const AtomicU64 as *mut std::ffi::c_void;
-    let mut sensors = Vec::new();
+    // declared after `count`: dropped (sensors stopped) before it on every path
+    let mut sensors = Started(Vec::new());
     for s in dev.sensors()? {
         let (_list, p) = s.profiles()?;
         let ptrs: Vec<_> = p.iter().map(|d| d.ptr).collect();
         if ptrs.is_empty() {
             continue;
         }
-        s.open(&ptrs)?;
-        sensors.push(s);
+        // SAFETY: `ptrs` are profiles of `s` from its list `_list`, alive until the end of this
+        // iteration.
+        unsafe { s.open(&ptrs) }?;
+        sensors.0.push(s);
     }
     dev.set_paused(true)?; // no frames before every sensor runs
-    for s in &sensors {
-        // SAFETY: `count` outlives the sensors (stopped below).
+    for s in &sensors.0 {
+        // SAFETY: `user` points into the box `count`, which outlives the sensors: `sensors`
+        // (declared after `count`) stops them when dropped, on every path out of here.
         unsafe { s.start(count_frame, user) }?;
     }
     dev.set_paused(false)?;
@@ -194,9 +215,7 @@ fn bare(path: &Path, frames: u64) -> Result<(f64, u64), BenchError> {
         }
     }
     let dt = last_frame_time(&count, frames, t0, last.1);
-    for s in &sensors {
-        let _ = s.stop_close();
-    }
+    drop(sensors);
     Ok((dt, count.load(Ordering::Acquire)))
 }
 

@@ -190,6 +190,8 @@ enum Hog {
 }
 
 impl Hog {
+    // Unsafe code: `pre_exec` (a closure run between fork and exec).
+    #[allow(unsafe_code)]
     fn start(core: usize) -> Hog {
         use std::os::unix::process::CommandExt;
         let parent = std::process::id() as libc::pid_t;
@@ -199,14 +201,18 @@ impl Hog {
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null());
-            // SAFETY: runs in the forked child before exec and calls only async-signal-safe
-            // syscalls: the hog dies with the bench (even when the bench is killed).
+            // SAFETY: `pre_exec` requires the closure to be async-signal-safe (it runs in the
+            // forked child of a multithreaded process, before exec): it calls only `prctl` and
+            // `getppid`, both async-signal-safe syscalls, reads a copied integer and builds its
+            // errors without allocating. It makes the hog die with the bench (even when the
+            // bench is killed).
             unsafe {
                 cmd.pre_exec(move || {
-                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0
-                        || libc::getppid() != parent
-                    {
-                        return Err(std::io::Error::other("parent gone"));
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    if libc::getppid() != parent {
+                        return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
                     }
                     Ok(())
                 })
@@ -525,13 +531,16 @@ fn set_fifo(priority: u8) -> bool {
 /// cores on the machines this runs on (`constant_tsc`, `nonstop_tsc`; Linux uses it as its
 /// clocksource only when it is), and is converted to ns with a rate calibrated against
 /// CLOCK_MONOTONIC.
+// Unsafe code: the RDTSC/RDTSCP intrinsics.
+#[allow(unsafe_code)]
 mod stamp {
     /// Counter now, taken before the value is handed over (plain read: may run early, which can
     /// only make the measured latency longer).
     #[inline(always)]
     pub fn before() -> u64 {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: RDTSC exists on every x86_64 CPU.
+        // SAFETY: RDTSC is part of the x86_64 baseline (every x86_64 CPU has it); the intrinsic
+        // only reads the time-stamp counter.
         unsafe {
             core::arch::x86_64::_rdtsc()
         }
@@ -546,7 +555,8 @@ mod stamp {
     #[inline(always)]
     pub fn after() -> u64 {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: RDTSCP exists on every x86_64 CPU this runs on (checked by `usable`).
+        // SAFETY: RDTSCP is present: `after` is only called once `usable` has checked the CPU
+        // flags for it (`rdtscp`); it writes only `aux`, a local.
         unsafe {
             let mut aux = 0u32;
             core::arch::x86_64::__rdtscp(&mut aux)

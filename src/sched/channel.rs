@@ -28,6 +28,10 @@
 //! assert_eq!(r.read()[2], 3.0);
 //! ```
 
+// Unsafe code: the lock-free SPSC ring: slots of `UnsafeCell<MaybeUninit<T>>`
+// written by the producer and read by the consumer, ordered by atomics.
+#![allow(unsafe_code)]
+
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -55,10 +59,13 @@ struct Shared<T> {
 }
 
 // SAFETY: the value of position p is written only by the producer, after it has seen (Acquire
-// on `head`) that position p - capacity (hence p - slot count) was consumed, and read only by the consumer, after it
-// has seen (Acquire on the slot's `seq` == p + 1) that position p was written. The Release
-// stores that pair with those loads order the value accesses.
+// on `head`) that position p - capacity (hence p - slot count) was consumed, and read only by
+// the consumer, after it has seen (Acquire on the slot's `seq` == p + 1) that position p was
+// written. The Release stores that pair with those loads order the value accesses, so the two
+// threads never touch one slot's value at the same time; values cross threads, hence `T: Send`.
 unsafe impl<T: Send> Sync for Shared<T> {}
+// SAFETY: `Shared` owns the `T` values in its slots (dropped in its `Drop`); sending it sends
+// them, which `T: Send` allows. Its other fields are atomics.
 unsafe impl<T: Send> Send for Shared<T> {}
 
 impl<T> Drop for Shared<T> {
@@ -66,7 +73,9 @@ impl<T> Drop for Shared<T> {
         let mask = self.slots.len() as u64 - 1;
         let (head, tail) = (*self.head.0.get_mut(), *self.tail.get_mut());
         for p in head..tail {
-            // SAFETY: positions head..tail were written and not consumed; both halves are gone.
+            // SAFETY: positions head..tail were written and not consumed, so those slots hold
+            // initialised values; `&mut self` (both halves are gone) makes this the only access,
+            // and each value is dropped once.
             unsafe {
                 self.slots[(p & mask) as usize]
                     .val
@@ -130,9 +139,12 @@ pub struct RingTx<T> {
     cached_head: u64,
 }
 
-// SAFETY: `slots` points into `shared`, which this half keeps alive; the SPSC protocol (see
-// `Shared`) makes moving either half to another thread sound for `T: Send`.
+// SAFETY: `slots` points into `shared`, which this half keeps alive (the boxed slice never
+// moves); the SPSC protocol (see `Shared`) lets the producer run on any one thread at a time,
+// and what it sends across is `T: Send`. (Not `Sync`: `push` takes `&mut self`.)
 unsafe impl<T: Send> Send for RingTx<T> {}
+// SAFETY: as for `RingTx`: `slots` points into `shared`, kept alive by this half; the consumer
+// may run on any one thread at a time and takes out values of a `T: Send`.
 unsafe impl<T: Send> Send for RingRx<T> {}
 
 impl<T> RingTx<T> {
@@ -147,9 +159,12 @@ impl<T> RingTx<T> {
                 return false;
             }
         }
-        // SAFETY: `tail & mask` < slot count; the array lives as long as `shared`.
+        // SAFETY: the slot count is a power of two and `mask` is count - 1, so `tail & mask` is
+        // in bounds; the array lives as long as `shared`, which this half holds.
         let s = unsafe { &*self.slots.add((self.tail & self.mask) as usize) };
-        // SAFETY: position tail - cap was consumed (head > tail - cap): the slot is ours.
+        // SAFETY: `tail - head < cap` (checked above, with `head` read with Acquire), so the
+        // consumer has finished with this slot's previous value (moved out, or never written):
+        // the producer alone accesses it until the Release store of `seq` below publishes it.
         unsafe { (*s.val.get()).write(v) };
         s.seq.store(self.tail + 1, Ordering::Release);
         self.tail += 1;
@@ -184,7 +199,8 @@ pub struct RingRx<T> {
 impl<T> RingRx<T> {
     #[inline]
     fn slot(&self) -> &Slot<T> {
-        // SAFETY: `head & mask` < slot count; the array lives as long as `shared`.
+        // SAFETY: `mask` is the power-of-two slot count - 1, so `head & mask` is in bounds; the
+        // array lives as long as `shared`, which this half holds.
         unsafe { &*self.slots.add((self.head & self.mask) as usize) }
     }
 
@@ -195,8 +211,9 @@ impl<T> RingRx<T> {
         if s.seq.load(Ordering::Acquire) != self.head + 1 {
             return None;
         }
-        // SAFETY: seq == head + 1: the producer wrote this position and will not overwrite it
-        // before it sees the new head below.
+        // SAFETY: `seq == head + 1` (Acquire): the producer wrote position `head` into this
+        // slot and will not write it again before it sees the new head stored below; the value
+        // is read (moved out) exactly once, since `head` then advances.
         let v = unsafe { (*s.val.get()).assume_init_read() };
         self.head += 1;
         self.shared.head.0.store(self.head, Ordering::Release);

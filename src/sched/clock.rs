@@ -1,5 +1,9 @@
 //! The executor's clocks: CLOCK_MONOTONIC with absolute sleeps, or a virtual clock.
 
+// Unsafe code: `clock_gettime` and `clock_nanosleep` (libc, no std equivalent for
+// absolute CLOCK_MONOTONIC sleeps).
+#![allow(unsafe_code)]
+
 use std::cell::Cell;
 
 /// A source of "now" for the dispatcher, ns.
@@ -34,7 +38,8 @@ pub fn monotonic_ns() -> i64 {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: valid out-parameter; CLOCK_MONOTONIC always exists on Linux.
+    // SAFETY: `ts` is a writable local `timespec`, the only pointer; CLOCK_MONOTONIC exists on
+    // every Linux, so the call cannot fail and `ts` is always written.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 }
@@ -47,7 +52,8 @@ pub fn sleep_until_ns(t_ns: i64) {
         tv_nsec: t_ns.rem_euclid(1_000_000_000),
     };
     loop {
-        // SAFETY: valid timespec; a null remainder is allowed with TIMER_ABSTIME.
+        // SAFETY: `ts` is a valid, initialised `timespec` that outlives the call; the remainder
+        // pointer may be null (it is unused with TIMER_ABSTIME).
         let r = unsafe {
             libc::clock_nanosleep(
                 libc::CLOCK_MONOTONIC,

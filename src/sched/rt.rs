@@ -5,6 +5,10 @@
 //! fix it; the executor then runs anyway (`rt: best_effort`, status `degraded`) or refuses to
 //! start (`rt: required`).
 
+// Unsafe code: `mlockall`, `sched_getparam`/`sched_getscheduler` and `prctl` (libc), and
+// the volatile stack writes that prefault the RT thread's stack.
+#![allow(unsafe_code)]
+
 use std::fmt;
 use std::fs::File;
 use std::io::Write;
@@ -89,7 +93,8 @@ pub(crate) fn setup_process(
         }
     }
     if cfg.lock_memory {
-        // SAFETY: plain syscall with constant flags.
+        // SAFETY: `mlockall` takes two flag constants and no pointer; it only changes how the
+        // process's pages are kept in memory, and failure comes back as its return value.
         let r = unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) };
         if r != 0 {
             issues.push(format!(
@@ -198,7 +203,8 @@ pub(crate) fn setup_thread(
         Ok(()) => {
             // verify: the OS is the authority, not the library's return value
             let mut sp = libc::sched_param { sched_priority: 0 };
-            // SAFETY: queries the calling thread into a valid out-parameter.
+            // SAFETY: pid 0 is the calling thread; `sp` is a writable local `sched_param`, the
+            // only pointer; `sched_getscheduler` takes none. Both only read scheduler state.
             let pol = unsafe {
                 libc::sched_getparam(0, &mut sp);
                 libc::sched_getscheduler(0)
@@ -217,7 +223,8 @@ pub(crate) fn setup_thread(
     // A SCHED_OTHER thread's absolute sleeps may end up to its timer slack (50 us by default)
     // late, so the kernel can batch wake-ups; real-time threads have none. 1 ns (the minimum)
     // keeps a degraded worker's wake-ups on time too (the kernel ignores it for SCHED_FIFO).
-    // SAFETY: plain prctl with integer arguments, on the calling thread.
+    // SAFETY: PR_SET_TIMERSLACK takes integers only (no pointer) and changes only the calling
+    // thread's timer slack.
     if unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) } != 0 {
         issues.push(format!(
             "timer slack 1 ns on core {core} refused: {}",
@@ -237,7 +244,8 @@ fn prefault_stack(bytes: usize) {
         let mut buf = [0u8; CHUNK];
         let mut i = 0;
         while i < CHUNK {
-            // SAFETY: in-bounds write to a local array.
+            // SAFETY: `i < CHUNK` (loop condition), so the write stays inside the local array
+            // `buf`; volatile only so the compiler keeps it.
             unsafe { std::ptr::write_volatile(buf.as_mut_ptr().add(i), 1) };
             i += 4096;
         }

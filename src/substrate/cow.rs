@@ -8,6 +8,10 @@
 //! and the first write into a chunk copies that chunk (64 KiB for 256-float rows: below glibc's
 //! mmap threshold, so chunks come from and return to the heap).
 
+// Unsafe code: the huge-page row store (`Block`: raw aligned allocation, `madvise`,
+// and `HugeRows`' flat table of row pointers).
+#![allow(unsafe_code)]
+
 use std::sync::Arc;
 
 /// Rows per chunk.
@@ -185,9 +189,10 @@ struct Block {
     floats: usize,
 }
 
-// SAFETY: `Block` owns its allocation exclusively (like a `Box<[f32]>`).
+// SAFETY: `Block` owns its allocation exclusively, like a `Box<[f32]>`: moving it moves the
+// ownership of plain `f32`s.
 unsafe impl Send for Block {}
-// SAFETY: shared access is read-only (`&Block` gives no mutation).
+// SAFETY: through `&Block` the data is only read (`as_slice`); writing needs `&mut Block`.
 unsafe impl Sync for Block {}
 
 impl Block {
@@ -201,28 +206,33 @@ impl Block {
     /// A zeroed block of `floats` values.
     fn zeroed(floats: usize) -> Self {
         let layout = Self::layout(floats);
-        // SAFETY: the layout has a nonzero size.
+        // SAFETY: `layout` has a nonzero size (at least one huge chunk) and a power-of-two
+        // alignment, as `alloc` requires; null is handled below.
         let raw = unsafe { std::alloc::alloc(layout) } as *mut f32;
         let Some(ptr) = std::ptr::NonNull::new(raw) else {
             std::alloc::handle_alloc_error(layout)
         };
         #[cfg(target_os = "linux")]
-        // SAFETY: the range is our own allocation; madvise is only a hint.
+        // SAFETY: `raw..raw + layout.size()` is the allocation just made, owned by us and
+        // aligned to the huge-page chunk; MADV_HUGEPAGE is only a hint (it never changes the
+        // contents or frees the range).
         unsafe {
             libc::madvise(raw as *mut libc::c_void, layout.size(), libc::MADV_HUGEPAGE);
         }
-        // SAFETY: `floats` values fit in the allocation; zero bits are 0.0f32.
+        // SAFETY: the allocation holds at least `floats * 4` bytes (`layout`), so writing
+        // `floats` values stays inside it; all-zero bits are a valid `f32` (0.0).
         unsafe { std::ptr::write_bytes(raw, 0, floats) };
         Self { ptr, floats }
     }
 
     fn as_slice(&self) -> &[f32] {
-        // SAFETY: `floats` initialised values, owned by `self`.
+        // SAFETY: `ptr` holds `floats` initialised values (zeroed in `zeroed`), owned by `self`
+        // and alive while the returned borrow of `self` is.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.floats) }
     }
 
     fn as_mut_slice(&mut self) -> &mut [f32] {
-        // SAFETY: as above, and `&mut self` is exclusive.
+        // SAFETY: as in `as_slice`, and `&mut self` makes this the only access.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.floats) }
     }
 }
@@ -237,7 +247,8 @@ impl Clone for Block {
 
 impl Drop for Block {
     fn drop(&mut self) {
-        // SAFETY: allocated in `zeroed` with this layout.
+        // SAFETY: `ptr` was allocated in `zeroed` with `Self::layout(self.floats)`, the same
+        // layout (`floats` never changes), and is freed only here, once.
         unsafe { std::alloc::dealloc(self.ptr.as_ptr() as *mut u8, Self::layout(self.floats)) };
     }
 }
@@ -260,9 +271,11 @@ pub struct HugeRows {
     ptrs: Vec<*const f32>,
 }
 
-// SAFETY: `ptrs` only caches the addresses of the blocks `self.blocks` keeps alive.
+// SAFETY: `ptrs` only caches the data addresses of the blocks that `self.blocks` keeps alive
+// (`Arc<Block>`, and `Block` is `Send + Sync`); the raw pointers carry no thread affinity.
 unsafe impl Send for HugeRows {}
-// SAFETY: reads through `ptrs` are reads of shared, immutable blocks.
+// SAFETY: through `&HugeRows` the blocks are only read (via `ptrs`); writes need `&mut self`
+// (`row_mut`, which first makes its block unique with `Arc::make_mut`).
 unsafe impl Sync for HugeRows {}
 
 impl std::fmt::Debug for HugeRows {
@@ -299,8 +312,11 @@ impl HugeRows {
     fn split(&self, i: usize) -> (usize, usize) {
         let b = if self.rows_per_block == 1 {
             i
+        } else if i <= u32::MAX as usize {
+            ((self.magic as u128 * i as u128) >> 64) as usize
         } else {
-            ((self.magic as u128 * (i as u32) as u128) >> 64) as usize
+            // the multiply is exact for 32-bit `i` only (the index's slots are `u32`)
+            i / self.rows_per_block
         };
         (b, (i - b * self.rows_per_block) * self.width)
     }
@@ -310,8 +326,10 @@ impl HugeRows {
     pub fn row(&self, i: usize) -> &[f32] {
         let (b, o) = self.split(i);
         let p = self.ptrs[b];
-        // SAFETY: block `b` exists (checked by the index above), holds `rows_per_block` rows of
-        // `width` values, `o` is the start of one of them, and `self.blocks[b]` keeps it alive.
+        // SAFETY: block `b` exists (`self.ptrs[b]` is bounds-checked) and holds `rows_per_block`
+        // rows of `width` initialised values; `split` gives `b = i / rows_per_block` for every
+        // `i`, so `o` is the start of one of those rows and `o + width` is within the block;
+        // `self.blocks[b]` keeps it alive, and no `&mut` to it exists while `self` is borrowed.
         unsafe { std::slice::from_raw_parts(p.add(o), self.width) }
     }
 

@@ -26,7 +26,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::cow::{CowRows, HugeRows};
-use super::simd::dot;
+use super::simd::{dot, prefetch};
 use crate::validate::{Checker, Validate};
 
 /// Settings of the similarity index (`substrate.index`).
@@ -975,17 +975,4 @@ fn insert_sorted(v: &mut Vec<u32>, x: u32) {
     if let Err(i) = v.binary_search(&x) {
         v.insert(i, x);
     }
-}
-
-#[inline(always)]
-fn prefetch(p: *const f32) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetch is a hint; it never faults, whatever the address.
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch(p as *const i8, _MM_HINT_T0);
-        _mm_prefetch((p as *const i8).wrapping_add(64), _MM_HINT_T0);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }

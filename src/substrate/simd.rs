@@ -4,6 +4,9 @@
 //! Written by hand because it is the innermost loop of every search; the dispatch costs one
 //! predictable branch on a cached flag.
 
+// Unsafe code: AVX2/FMA and prefetch intrinsics.
+#![allow(unsafe_code)]
+
 use std::sync::atomic::{AtomicU8, Ordering};
 
 static LEVEL: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 portable, 2 avx2+fma
@@ -42,7 +45,9 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let (a, b) = (&a[..n], &b[..n]);
     #[cfg(target_arch = "x86_64")]
     if level() == 2 {
-        // SAFETY: the CPU supports avx2 and fma (checked above).
+        // SAFETY: `level() == 2` only when the CPU reports AVX2 and FMA at run time
+        // (`is_x86_feature_detected!`), the target features `dot_avx2` is compiled for; `a` and
+        // `b` have the same length `n`, which is all it reads.
         return unsafe { dot_avx2(a, b) };
     }
     dot_portable(a, b)
@@ -67,6 +72,24 @@ pub fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
     s
 }
 
+/// Asks the CPU to fetch the two cache lines at `p` (a vector about to be read); a hint only.
+#[inline(always)]
+pub(crate) fn prefetch(p: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: PREFETCHT0 is part of the x86_64 baseline (SSE) and is a hint: it never faults
+    // and reads nothing into the program, whatever the address (`wrapping_add` keeps the
+    // address arithmetic defined).
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch(p as *const i8, _MM_HINT_T0);
+        _mm_prefetch((p as *const i8).wrapping_add(64), _MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// # Safety
+/// The CPU supports AVX2 and FMA, and `b.len() >= a.len()`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {

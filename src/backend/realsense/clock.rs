@@ -18,14 +18,7 @@
 
 /// `CLOCK_MONOTONIC` now, ns (the hardware backends' clock; std's `Instant` hides the raw value).
 pub fn monotonic_now() -> i64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own; CLOCK_MONOTONIC always exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    let (sec, nsec): (i64, i64) = (ts.tv_sec, ts.tv_nsec);
-    sec.saturating_mul(1_000_000_000).saturating_add(nsec)
+    crate::sched::monotonic_ns()
 }
 
 /// Maps one device's timestamps onto the local monotonic clock (see the module docs).

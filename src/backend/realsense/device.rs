@@ -1,5 +1,7 @@
 //! The backend object (RT side) and its device thread (librealsense side).
 
+// Unsafe code: librealsense's frame callback (a C function receiving our `Sink` as a raw
+// pointer) and opening/starting its sensors.
 #![allow(unsafe_code)]
 
 use std::path::PathBuf;
@@ -650,7 +652,10 @@ unsafe extern "C" fn on_frame(f: *mut sys::rs2_frame, user: *mut std::ffi::c_voi
     };
     // The callback owns the frame: released when `frame` drops.
     let frame = Frame(f);
-    // SAFETY: `user` is the Sink boxed by `Job::run`, alive until the sensors have stopped.
+    // SAFETY: `user` is the `Sink` that `Job::run` boxed and passed to `Sensor::start` (the only
+    // place this callback is registered); `run` stops every sensor (`rs2_stop` waits for running
+    // callbacks) before it moves the sink out of its box, so the pointer is valid and the `Sink`
+    // unmoved for every call; shared access only (`Sink` synchronises with mutexes and atomics).
     let sink = unsafe { &*(user as *const Sink) };
     sink.busy.fetch_add(1, Ordering::AcqRel);
     // never unwind into C
@@ -1167,8 +1172,11 @@ impl Job {
                     self.profile.depth_units_m as f32,
                 );
             }
-            sensor.open(&chosen)?;
-            // SAFETY: `sink` outlives the sensors: they are stopped in `run` before it drops.
+            // SAFETY: `chosen` holds profiles of this sensor from its list `_list`, alive until
+            // the end of this iteration.
+            unsafe { sensor.open(&chosen) }?;
+            // SAFETY: `user` is the boxed `sink`, which outlives the sensors: `run` stops them
+            // (and on failure here they are stopped below) before the box is moved or dropped.
             if let Err(e) = unsafe { sensor.start(on_frame, user) } {
                 let _ = sensor.stop_close();
                 let mut st = Stream {

@@ -8,7 +8,14 @@
 //!
 //! `realsense-sys` has no bindings for `rs_internal.h`; the few functions and structs used here are
 //! declared in [`super::sys`] from the librealsense 2.56 header.
+//!
+//! The `SAFETY` comments name the invariants of [`super::ffi`] (**handle**, **err**, **out**).
+//! The writer also keeps raw pointers to its software sensors (`Stream::sensor`) and their
+//! stream profiles: the sensors are owned by `BagWriter::sw_sensors` and the profiles by those
+//! sensors, and both live as long as the writer (its `Drop` deletes them last).
 
+// Unsafe code: librealsense's software-device API (frames handed over with C deleters and a
+// C frame callback).
 #![allow(unsafe_code)]
 
 use std::ffi::{c_int, c_void};
@@ -69,13 +76,17 @@ pub struct BagWriter {
 }
 
 unsafe extern "C" fn free_buffer(p: *mut c_void) {
-    // SAFETY: every buffer handed to librealsense below comes from libc::malloc.
+    // SAFETY: librealsense calls a frame's deleter once, with the buffer it was given, and every
+    // buffer given with this deleter (`pixels`/`data` below) comes from `malloc_copy`, i.e.
+    // `libc::malloc`, and is not used by us after the hand-over.
     unsafe { libc::free(p) }
 }
 
 unsafe extern "C" fn release_frame(f: *mut sys::rs2_frame, user: *mut c_void) {
-    // SAFETY: the callback owns the frame it is given; `user` is the writer's boxed counter,
-    // alive until the sensors are stopped.
+    // SAFETY: librealsense hands the callback one reference to `f`, released here exactly once;
+    // `user` is the writer's boxed counter `delivered` (a stable address), which outlives the
+    // record sensors: `finish` and `Drop` stop them (waiting for running callbacks) before the
+    // box is dropped.
     unsafe {
         sys::rs2_release_frame(f);
         (*(user as *const AtomicU64)).fetch_add(1, Ordering::AcqRel);
@@ -83,7 +94,8 @@ unsafe extern "C" fn release_frame(f: *mut sys::rs2_frame, user: *mut c_void) {
 }
 
 fn malloc_copy(bytes: &[u8]) -> Result<*mut c_void, RsError> {
-    // SAFETY: plain allocation and copy of `bytes.len()` bytes into it.
+    // SAFETY: `malloc` returns null (checked) or a fresh buffer of `bytes.len().max(1)` bytes,
+    // which cannot overlap `bytes`; exactly `bytes.len()` bytes are copied into it.
     unsafe {
         let p = libc::malloc(bytes.len().max(1));
         if p.is_null() {
@@ -132,6 +144,8 @@ impl BagWriter {
     pub fn create(path: &Path, streams: SynthStreams) -> Result<BagWriter, RsError> {
         let path_s = path.display().to_string();
         load_library()?;
+        // SAFETY: err; the library is loaded (`load_library` above); no other argument. The
+        // device is owned by `Device` below.
         let dev = call(|e| unsafe { sys::rs2_create_software_device(e) })?;
         let dev = Device(
             NonNull::new(dev)
@@ -149,6 +163,8 @@ impl BagWriter {
             ),
         ] {
             let v = c_path(val)?;
+            // SAFETY: handle (`dev_ptr` is the software device owned by `dev`, alive here);
+            // out: `v` is a CString alive for the call; err.
             call(|e| unsafe {
                 sys::rs2_software_device_register_info(dev_ptr, info, v.as_ptr(), e)
             })?;
@@ -156,6 +172,8 @@ impl BagWriter {
         let mut sw_sensors = Vec::new();
         let mut add_sensor = |name: &str| -> Result<NonNull<sys::rs2_sensor>, RsError> {
             let n = c_path(name)?;
+            // SAFETY: handle (`dev_ptr`: the live software device); out: `n` is a CString alive
+            // for the call; err. The sensor is owned by the `Sensor` pushed below.
             let s =
                 call(|e| unsafe { sys::rs2_software_device_add_sensor(dev_ptr, n.as_ptr(), e) })?;
             let s = NonNull::new(s)
@@ -190,6 +208,8 @@ impl BagWriter {
                     coeffs: [0.0; 5],
                 },
             };
+            // SAFETY: `sensor` was just added to the live software device and is owned by
+            // `sw_sensors`; `st` is passed by value; err. The profile belongs to the sensor.
             let profile = call(|e| unsafe {
                 sys::rs2_software_sensor_add_video_stream(sensor.as_ptr(), st, e)
             })?;
@@ -214,6 +234,8 @@ impl BagWriter {
         };
         if let Some((v, units)) = streams.depth {
             let s = add_sensor("Stereo Module")?;
+            // SAFETY: `s` is the software sensor just added (owned by `sw_sensors`); the option
+            // id and value are plain values; err.
             call(|e| unsafe {
                 sys::rs2_software_sensor_add_read_only_option(
                     s.as_ptr(),
@@ -253,6 +275,8 @@ impl BagWriter {
                     fmt: sys::rs2_format_RS2_FORMAT_MOTION_XYZ32F,
                     intrinsics: zero_motion_intrinsics(),
                 };
+                // SAFETY: `s` is the software sensor just added (owned by `sw_sensors`); `st` is
+                // passed by value; err. The profile belongs to the sensor.
                 let profile = call(|e| unsafe {
                     sys::rs2_software_sensor_add_motion_stream(s.as_ptr(), st, e)
                 })?;
@@ -268,6 +292,8 @@ impl BagWriter {
         w.sw_sensors = sw_sensors;
         // The recorder, then open + start all of its sensors with every profile.
         let p = c_path(&path_s)?;
+        // SAFETY: handle (`w._dev`: the live software device); out: `p` is a CString alive for
+        // the call; err. The record device is owned by `Device` below.
         let rec =
             call(|e| unsafe { sys::rs2_create_record_device_ex(w._dev.ptr(), p.as_ptr(), 0, e) })?;
         let rec = Device(
@@ -275,20 +301,32 @@ impl BagWriter {
                 .ok_or_else(|| RsError::local("rs2_create_record_device_ex", "null"))?,
         );
         for s in rec.sensors()? {
+            // SAFETY: handle (`s`: a live sensor of the record device); err. The list is
+            // deleted below, once.
             let list = call(|e| unsafe { sys::rs2_get_stream_profiles(s.ptr(), e) })?;
+            // SAFETY: `list` is the live list just returned; err.
             let n = call(|e| unsafe { sys::rs2_get_stream_profiles_count(list, e) })?;
             let mut profiles: Vec<*const sys::rs2_stream_profile> = Vec::new();
             for i in 0..n {
+                // SAFETY: `list` is alive and `i` below its count; err. The profile belongs to
+                // `list`.
                 profiles.push(call(|e| unsafe {
                     sys::rs2_get_stream_profile(list, i, e)
                 })?);
             }
+            // SAFETY: handle (`s`); `profiles` holds `n` profiles of `s` from `list`, still
+            // alive (deleted after this call); err.
             let opened =
                 call(|e| unsafe { sys::rs2_open_multiple(s.ptr(), profiles.as_mut_ptr(), n, e) });
-            // SAFETY: the list was returned by rs2_get_stream_profiles; deleted once.
+            // SAFETY: `list` came from `rs2_get_stream_profiles` above and is deleted exactly
+            // once, here; neither it nor `profiles` is used afterwards (an opened sensor holds
+            // its own references to its profiles).
             unsafe { sys::rs2_delete_stream_profiles_list(list) };
             opened?;
             let user = &*w.delivered as *const AtomicU64 as *mut c_void;
+            // SAFETY: handle (`s`: an opened record sensor); `release_frame` has the callback
+            // type and releases every frame it gets; `user` points into the box `delivered`,
+            // which outlives the record sensors (`finish`/`Drop` stop them first); err.
             call(|e| unsafe { sys::rs2_start(s.ptr(), Some(release_frame), user, e) })?;
             w.rec_sensors.push(s);
         }
@@ -320,6 +358,9 @@ impl BagWriter {
             profile: s.profile,
             depth_units: 0.0,
         };
+        // SAFETY: `s.sensor` is a software sensor of this writer and `f.profile` its stream's
+        // profile, both alive while the writer is (module docs); `f.pixels` is a `malloc`ed
+        // buffer that librealsense now owns and frees with `free_buffer`; err.
         call(|e| unsafe { sys::rs2_software_sensor_on_video_frame(s.sensor.as_ptr(), f, e) })
     }
 
@@ -383,6 +424,9 @@ impl BagWriter {
             frame_number: s.frame_number,
             profile: s.profile,
         };
+        // SAFETY: as for video frames: sensor and profile live with the writer; `f.data` is a
+        // `malloc`ed buffer of 3 floats that librealsense now owns (freed by `free_buffer`);
+        // err.
         call(|e| unsafe { sys::rs2_software_sensor_on_motion_frame(s.sensor.as_ptr(), f, e) })
     }
 
@@ -401,7 +445,10 @@ impl BagWriter {
     /// Stops streaming and closes the file.
     pub fn finish(mut self) -> Result<String, RsError> {
         for s in &self.rec_sensors {
+            // SAFETY: handle (`s`: a live record sensor); err. `rs2_stop` waits for running
+            // callbacks.
             call(|e| unsafe { sys::rs2_stop(s.ptr(), e) })?;
+            // SAFETY: handle (`s`), stopped; err.
             call(|e| unsafe { sys::rs2_close(s.ptr(), e) })?;
         }
         self.rec_sensors.clear();
@@ -412,6 +459,11 @@ impl BagWriter {
 
 impl Drop for BagWriter {
     fn drop(&mut self) {
+        // not finished (an error, or a writer dropped early): stop the record sensors first,
+        // so no callback can run once `delivered` is gone (after `finish` there are none)
+        for s in &self.rec_sensors {
+            let _ = s.stop_close();
+        }
         self.rec_sensors.clear();
         self.rec = None;
         self.depth = None;

@@ -23,6 +23,8 @@
 //! software device), and the backend checks it in `configure`. Every other function takes or
 //! yields an object that only exists once the library is loaded.
 
+// Unsafe code: `dlopen`/`dlsym` of librealsense and the calls through the resolved C function
+// pointers.
 #![allow(unsafe_code)]
 
 use std::ffi::{c_char, c_int, c_void};
@@ -141,8 +143,11 @@ macro_rules! api {
             fn resolve(lib: Library, what: &str) -> Result<Api, String> {
                 Ok(Api {
                     $($name: {
-                        // SAFETY: the symbol is librealsense's C function of that name; its type
-                        // is the signature of the realsense-sys bindings for the same version.
+                        // SAFETY: the symbol is librealsense's C function of that name, and the
+                        // type it is read as is that function's signature in the realsense-sys
+                        // bindings of the same version (2.56). The pointer copied out stays valid:
+                        // the library stays mapped (`_lib`) in a process-wide `OnceLock` that is
+                        // never dropped.
                         let s = unsafe {
                             lib.get::<unsafe extern "C" fn($($ty),*) $(-> $ret)?>(
                                 concat!(stringify!($name), "\0").as_bytes(),
@@ -165,7 +170,8 @@ macro_rules! api {
             /// As the C function; [`load`] must have succeeded.
             #[allow(clippy::too_many_arguments)]
             pub unsafe fn $name($($arg: $ty),*) $(-> $ret)? {
-                // SAFETY: forwarded to the C function with the caller's guarantees.
+                // SAFETY: the caller upholds the C function's contract (this function's); the
+                // pointer comes from `api()`, which panics unless `load` succeeded.
                 unsafe { (api().$name)($($arg),*) }
             }
         )*
@@ -284,7 +290,9 @@ fn open() -> Result<Api, LoadError> {
     let flags = libc::RTLD_LOCAL | libc::RTLD_NOW | DEEPBIND;
     let mut tried = Vec::new();
     for (path, what) in candidates() {
-        // SAFETY: librealsense's initialisers only set up its own state.
+        // SAFETY: `dlopen` runs the library's initialisers: librealsense's only set up its own
+        // state, and RTLD_LOCAL | RTLD_DEEPBIND keep its symbols (its embedded Fast DDS among
+        // them) from interposing on the rest of the process (see the module docs).
         match unsafe { Library::open(Some(&path), flags) } {
             Ok(lib) => {
                 return match Api::resolve(lib, &what) {
