@@ -62,6 +62,10 @@ pub struct HealthSample {
     pub rate_limited: u64,
     /// Cycles held because the operator's command went stale.
     pub stale_holds: u64,
+    /// Joint-cycles braked for overspeed by the clamp.
+    pub overspeed: u64,
+    /// The backend's fault counters (physics instability, overflows ...).
+    pub faults: crate::backend::BackendFaults,
     /// Current control mode.
     pub mode: ControlMode,
 }
@@ -289,6 +293,8 @@ impl<B: Backend> ControlLoop<B> {
             clamped: self.clamp.clamped(),
             rate_limited: self.clamp.rate_limited(),
             stale_holds: self.stats.stale_holds,
+            overspeed: self.clamp.overspeed(),
+            faults: self.backend.faults(),
             mode: self.mode,
         }
     }

@@ -51,6 +51,21 @@ impl std::fmt::Display for AgentReport {
             self.bridge.1,
             self.bridge.2
         )?;
+        let bf = &self.health.faults;
+        if bf.fatal + bf.unstable + bf.overflow + bf.other > 0 {
+            writeln!(
+                f,
+                "backend faults: {} fatal (safe state), {} unstable, {} overflow, {} other",
+                bf.fatal, bf.unstable, bf.overflow, bf.other
+            )?;
+        }
+        if self.health.overspeed > 0 {
+            writeln!(
+                f,
+                "safety clamp braked overspeeding joints {} times",
+                self.health.overspeed
+            )?;
+        }
         if let Some(l) = &self.learn {
             let s = &l.stats;
             writeln!(

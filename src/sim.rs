@@ -104,6 +104,8 @@ pub struct SimSummary {
     pub joints: usize,
     /// Commands clamped by the safety clamp.
     pub clamped: u64,
+    /// The backend's fault counters (physics instability, contact/constraint overflow ...).
+    pub faults: crate::backend::BackendFaults,
     /// The curriculum, when the scene has one (the arm on the table); exploration otherwise.
     pub curriculum: Option<CurriculumSummary>,
 }
@@ -118,7 +120,7 @@ impl SimSummary {
             "no IMU".into()
         };
         let mut out = format!(
-            "sattva sim summary\n  model            {}\n  seed             {}\n  joints           {}\n  control cycles   {}\n  physics steps    {}\n  sim time         {:.3} s\n  wall time        {:.3} s ({:.1}x real time, {:.0} physics steps/s)\n  mean |accel|     {}\n  touch cycles     {} (max force {:.2} N)\n  clamped values   {}\n  read/write errors {}/{}\n  fingerprint      {}",
+            "sattva sim summary\n  model            {}\n  seed             {}\n  joints           {}\n  control cycles   {}\n  physics steps    {}\n  sim time         {:.3} s\n  wall time        {:.3} s ({:.1}x real time, {:.0} physics steps/s)\n  mean |accel|     {}\n  touch cycles     {} (max force {:.2} N)\n  clamped values   {}\n  read/write errors {}/{}\n  physics faults   {} fatal, {} unstable, {} overflow, {} other\n  fingerprint      {}",
             self.model,
             self.seed,
             self.joints,
@@ -134,6 +136,10 @@ impl SimSummary {
             self.clamped,
             s.read_errors,
             s.write_errors,
+            self.faults.fatal,
+            self.faults.unstable,
+            self.faults.overflow,
+            self.faults.other,
             self.fingerprint
         );
         if let Some(k) = &self.curriculum {
@@ -344,6 +350,7 @@ pub fn run_sim(c: &Config, opts: &SimOptions) -> Result<SimSummary, SimError> {
         fingerprint: report.fingerprint.clone(),
         joints: report.info.joint_names.len(),
         clamped: report.clamp.0 + report.clamp.1,
+        faults: report.health.faults,
         stats: report.stats,
         curriculum: k,
     })

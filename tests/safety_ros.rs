@@ -143,3 +143,20 @@ fn a_position_step_on_the_robot_backend_respects_the_velocity_limit() {
         "robot joint faster than the clamp allows: {speed} rad/s"
     );
 }
+
+#[test]
+fn an_unstable_simulation_is_a_fault_on_diagnostics_and_the_robot_holds() {
+    let cfg = root().join("sim/test/unstable_arm.yaml");
+    let (report, summary) = peer_and_agent(
+        "diag_fault_check.py",
+        &strings(&["20"]),
+        &strings(&["run", "-c", cfg.to_str().unwrap(), "--duration", "4"]),
+        &domain_id(44),
+        true,
+    );
+    let r = result(&report);
+    println!("{r}\n{summary}");
+    assert_eq!(r["level"], 2, "{r}");
+    assert!(r["message"].as_str().unwrap().contains("safe state"), "{r}");
+    assert!(summary.contains("backend faults: 1 fatal"), "{summary}");
+}

@@ -230,7 +230,10 @@ mod tests {
         // joint 0 measured at 2.5 rad/s (too fast), joint 1 at 1.5 rad/s
         c.apply_sensed(&mut k, &[0.5, 0.5], &[2.5, -1.5]);
         assert_eq!(k.values[0], 0.5, "overspeed: target = measured position");
-        assert!((k.values[1] - 0.504).abs() < 1e-12, "rate-limited from measured");
+        assert!(
+            (k.values[1] - 0.504).abs() < 1e-12,
+            "rate-limited from measured"
+        );
         assert_eq!(c.overspeed(), 1);
         // NaN velocities are not evidence of overspeed
         let mut k = cmd(CommandMode::Position, &[1.0, 1.0]);

@@ -207,7 +207,6 @@ pub fn curriculum(cfg: &EvalConfig, split: Split, n: usize, seed: u64) -> Vec<Sc
     out
 }
 
-
 /// Where the curriculum source is in its current episode.
 #[derive(Clone, Debug)]
 enum Phase {
@@ -386,4 +385,3 @@ mod tests {
         }
     }
 }
-

@@ -31,6 +31,7 @@ pub(super) struct ControlOutcome {
     pub vision: VisionCounts,
     pub output_hash: String,
     pub clamp: (u64, u64, u64),
+    pub health: crate::pipeline::HealthSample,
 }
 
 /// What the control task tells the driver about one cycle (trace file, evaluation report).
@@ -153,6 +154,7 @@ impl<B: Backend> Task for ControlTask<B> {
                 vision: self.vision_counts,
                 output_hash: self.lp.output_hash(),
                 clamp: (c.clamped(), c.rate_limited(), c.rejected()),
+                health: self.lp.health(),
             });
         }
     }

@@ -164,6 +164,8 @@ pub struct AgentReport {
     pub stats: LoopStats,
     /// Safety clamp `(clamped values, rate-limited targets, rejected commands)`.
     pub clamp: (u64, u64, u64),
+    /// The loop's health at the end (overspeed brakes, stale holds, the backend's faults).
+    pub health: crate::pipeline::HealthSample,
     /// Backend time at the start and at the end.
     pub span: (Time, Time),
     /// Wall time of the run, s.
@@ -624,14 +626,15 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
         std::thread::sleep(Duration::from_millis(100));
         n.stop()?;
     }
-    let (stats, end, vision_counts, outputs, clamp) = match out {
-        Some(o) => (o.stats, o.end, o.vision, o.output_hash, o.clamp),
+    let (stats, end, vision_counts, outputs, clamp, health) = match out {
+        Some(o) => (o.stats, o.end, o.vision, o.output_hash, o.clamp, o.health),
         None => (
             LoopStats::default(),
             t_start,
             VisionCounts::default(),
             String::new(),
             (0, 0, 0),
+            Default::default(),
         ),
     };
     let (learn, learner) = match learned {
@@ -649,6 +652,7 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
         info,
         stats,
         clamp,
+        health,
         span: (t_start, end),
         wall_s: wall0.elapsed().as_secs_f64(),
         bridge: bridge_stats.snapshot(),

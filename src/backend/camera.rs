@@ -180,8 +180,8 @@ mod frames {
     use arrayvec::ArrayVec;
     use mujoco_rs::prelude::*;
 
-    use crate::backend::mujoco_config::CameraConfig;
     use super::{MujocoCamera, ThreadBound};
+    use crate::backend::mujoco_config::CameraConfig;
     use crate::sched::channel::{latest, LatestRx, LatestTx};
     use crate::types::{RgbdFrame, Time};
     use crate::vision::task::FrameSource;

@@ -261,7 +261,8 @@ impl ReplayBackend {
                 match msgs::decode::<msgs::Imu>(&m.data) {
                     Ok(x) => imu.push((t, to_imu(&x))),
                     Err(e) => {
-                        decode_warn!(stats, 
+                        decode_warn!(
+                            stats,
                             "{}: {topic} at {} ns: {e}; skipped",
                             self.bag_path.display(),
                             m.log_time
@@ -272,7 +273,8 @@ impl ReplayBackend {
                 let x = match msgs::decode::<msgs::JointState>(&m.data) {
                     Ok(x) => x,
                     Err(e) => {
-                        decode_warn!(stats, 
+                        decode_warn!(
+                            stats,
                             "{}: {topic} at {} ns: {e}; skipped",
                             self.bag_path.display(),
                             m.log_time
@@ -293,7 +295,8 @@ impl ReplayBackend {
                 match to_joints(order, &x) {
                     Some(s) => joints.push((t, s)),
                     None => {
-                        decode_warn!(stats, 
+                        decode_warn!(
+                            stats,
                             "{}: {topic} at {} ns: joint names/lengths differ from the first message; skipped",
                             self.bag_path.display(),
                             m.log_time

@@ -27,8 +27,8 @@ use crate::learn::{
 };
 use crate::repeat::Repeated;
 use crate::sched::{DiagLevel, DiagStatus};
-use crate::warn_repeated;
 use crate::types::{ClockKind, Command, CommandMode, JointVec, SensorFrame, Time, MAX_JOINTS};
+use crate::warn_repeated;
 
 /// Errors of the ROS node.
 #[derive(Debug, thiserror::Error)]
@@ -257,7 +257,10 @@ pub fn diagnostics_msg(
 ) -> r2r::diagnostic_msgs::msg::DiagnosticArray {
     use r2r::diagnostic_msgs::msg::{DiagnosticArray, DiagnosticStatus};
     let (sent, dropped_out, dropped_in) = bridge;
-    let loop_level = if h.read_errors + h.write_errors > 0 {
+    let f = &h.faults;
+    let loop_level = if f.fatal > 0 {
+        2u8
+    } else if h.read_errors + h.write_errors + f.unstable + f.overflow > 0 {
         1u8
     } else {
         0u8
@@ -271,10 +274,10 @@ pub fn diagnostics_msg(
         DiagnosticStatus {
             level: loop_level,
             name: "sattva: control loop".into(),
-            message: if loop_level == 0 {
-                "ok".into()
-            } else {
-                "sensor or command errors".into()
+            message: match (loop_level, f.fatal) {
+                (0, _) => "ok".into(),
+                (_, 0) => "sensor or command errors, or physics warnings".into(),
+                _ => "backend fault: safe state (hold)".into(),
             },
             hardware_id: "sattva".into(),
             values: vec![
@@ -282,6 +285,13 @@ pub fn diagnostics_msg(
                 kv("read_errors", h.read_errors),
                 kv("write_errors", h.write_errors),
                 kv("clamped_values", h.clamped),
+                kv("rate_limited", h.rate_limited),
+                kv("overspeed_brakes", h.overspeed),
+                kv("stale_holds", h.stale_holds),
+                kv("faults_fatal", f.fatal),
+                kv("physics_unstable", f.unstable),
+                kv("physics_overflow", f.overflow),
+                kv("physics_other", f.other),
                 kv("mode", format!("{:?}", h.mode).to_lowercase()),
                 kv("clock", format!("{clock:?}").to_lowercase()),
             ],
