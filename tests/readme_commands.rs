@@ -39,13 +39,15 @@ const DOCS: [&str; 2] = ["README.md", "hardware/README.md"];
 
 /// Placeholders of the synopses: (token before it or `""` for any, placeholder, value).
 /// `{bag}` is the stand-in bag.
-const PLACEHOLDERS: [(&str, &str, &str); 6] = [
+const PLACEHOLDERS: [(&str, &str, &str); 8] = [
     ("", "FILE", "config/sim.yaml"),
     ("", "BAG", "{bag}"),
     ("--rate", "k", "10"),
     ("--duration", "s", "1"),
     ("-p", "k=v", "seed=3"),
     ("--ros-args", "...", "-p seed:=3"),
+    ("--curriculum", "N", "2"),
+    ("--report", "DIR", "out/replay_report"),
 ];
 
 /// A flag and its value (`None`: a flag without value).
@@ -571,7 +573,7 @@ fn every_documented_command_line_runs() {
         "./target/debug/sattva run --ros-args --params-file config/sim.yaml -p seed:=3",
         "cargo run --release -- eval literacy --baselines",
         "sattva config -c config/realsense.yaml",
-        "sattva replay BAG [--rate k]",
+        "sattva replay BAG [--rate k] [--report DIR]",
     ] {
         assert!(
             commands.iter().any(|c| c.text == must),
