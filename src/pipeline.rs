@@ -84,7 +84,7 @@ pub struct FusedImu {
 }
 
 /// Touch force above which a contact counts, N.
-pub const TOUCH_THRESHOLD: f64 = 0.05;
+const TOUCH_THRESHOLD: f64 = 0.05;
 
 /// What the control loop is built from (the `action:` and `fusion:` sections and the loop's
 /// timing).

@@ -218,7 +218,7 @@ fn curriculum_fits(c: &Config) -> Result<Result<(), String>, BackendError> {
 }
 
 /// Joints the curriculum's primitives drive.
-pub const ARM_JOINTS: usize = 4;
+const ARM_JOINTS: usize = 4;
 
 fn progress_bar(n: u64, on: bool, what: &str) -> ProgressBar {
     if !on {

@@ -95,7 +95,7 @@ impl SafetyClamp {
     /// Makes `cmd` safe in place. `measured` (the joint positions read this cycle, may be empty)
     /// is the reference of the rate limit when there is no previous position target. Wrong
     /// length or non-finite values become hold. No allocation.
-    pub fn apply_measured(&mut self, cmd: &mut Command, measured: &[f64]) {
+    fn apply_measured(&mut self, cmd: &mut Command, measured: &[f64]) {
         self.apply_sensed(cmd, measured, &[]);
     }
 

@@ -3,13 +3,13 @@
 //! table. Joint angle 0 points every link straight up; positive pitch leans forward.
 
 /// Upper arm length, m.
-pub const L1: f64 = 0.3;
+const L1: f64 = 0.3;
 /// Forearm length, m.
-pub const L2: f64 = 0.25;
+const L2: f64 = 0.25;
 /// Wrist to fingertip centre, m.
-pub const L3: f64 = 0.12;
+const L3: f64 = 0.12;
 /// Height of the shoulder pitch axis above the table, m.
-pub const SHOULDER_Z: f64 = 0.15;
+const SHOULDER_Z: f64 = 0.15;
 
 /// Planar IK: joint targets `[yaw = 0, pitch, elbow, wrist]` that put the fingertip at `(x, 0, z)`
 /// with the hand pointing straight down. Unreachable points give the nearest stretched pose.

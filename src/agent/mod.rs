@@ -42,11 +42,11 @@ use crate::types::{ClockKind, SensorFrame, Time};
 pub use control::{CycleSample, Progress, VisionCounts};
 
 /// Name of the control task in `sched.tasks`.
-pub const CONTROL_TASK: &str = "control";
+const CONTROL_TASK: &str = "control";
 /// Name of the learning task in `sched.tasks`.
-pub const LEARN_TASK: &str = "learn";
+const LEARN_TASK: &str = "learn";
 /// Name of the vision task in `sched.tasks`.
-pub const VISION_TASK: &str = "vision";
+const VISION_TASK: &str = "vision";
 
 /// Errors of an agent run.
 #[derive(Debug, thiserror::Error)]
@@ -248,7 +248,7 @@ impl std::fmt::Display for Fingerprint {
 /// control period and (when learning / vision are on) `learn` and `vision` tasks if the file
 /// declares none: learn 20 ms, priority 20, on the core after the control task's; vision at
 /// `vision.rate_hz` beside it. The same in every mode.
-pub fn sched_config(c: &Config) -> SchedConfig {
+fn sched_config(c: &Config) -> SchedConfig {
     let mut sc = c.sched.clone();
     let control_core = sc
         .tasks

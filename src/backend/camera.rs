@@ -187,7 +187,7 @@ mod frames {
     use crate::vision::task::FrameSource;
 
     /// Largest `nq` the state slot carries.
-    pub const MAX_QPOS: usize = 64;
+    const MAX_QPOS: usize = 64;
 
     /// One published simulation state.
     #[derive(Clone, Debug, Default)]

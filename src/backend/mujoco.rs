@@ -1048,7 +1048,7 @@ fn warning_text(model: &MjModel, kind: usize, index: usize) -> String {
 }
 
 /// Rotation matrix (row-major 3x3) to unit quaternion `[w, x, y, z]` with `w >= 0`.
-pub fn mat_to_quat(m: &[f64; 9]) -> [f64; 4] {
+fn mat_to_quat(m: &[f64; 9]) -> [f64; 4] {
     let (m00, m01, m02, m10, m11, m12, m20, m21, m22) =
         (m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8]);
     let tr = m00 + m11 + m22;

@@ -373,7 +373,7 @@ fn script_path() -> PathBuf {
 }
 
 /// Runs the reference filters (Python) on the trial's samples and scores them.
-pub fn run_references(tr: &ImuTrial, python: &Path) -> Result<Vec<FilterResult>, BenchError> {
+fn run_references(tr: &ImuTrial, python: &Path) -> Result<Vec<FilterResult>, BenchError> {
     let pyname = python.display().to_string();
     let rerr = |message: String| BenchError::Reference {
         python: pyname.clone(),
@@ -461,7 +461,7 @@ fn read_quats(path: &Path, n: usize) -> Result<Vec<[f64; 4]>, String> {
 }
 
 /// Scores our filter and the references on one trial.
-pub fn bench_trial(
+fn bench_trial(
     cfg: &ImuFilterConfig,
     tr: &ImuTrial,
     python: &Path,
@@ -492,7 +492,7 @@ pub fn bench_trial(
 
 /// Mean ns per whole `Fusion::update` over the trial's IMU samples plus 4 joints (positions
 /// only: velocities are differentiated) and 1 contact; best of 3 runs.
-pub fn time_fusion_update(tr: &ImuTrial) -> f64 {
+fn time_fusion_update(tr: &ImuTrial) -> f64 {
     use crate::types::SensorFrame;
     let mut best = f64::INFINITY;
     for _ in 0..3 {
@@ -522,7 +522,7 @@ pub fn time_fusion_update(tr: &ImuTrial) -> f64 {
 /// Records an IMU trial with ground truth from the MuJoCo scene of `config`, driven by the sine
 /// explorer for `seconds` of simulated time.
 #[cfg(feature = "mujoco")]
-pub fn mujoco_trial(
+fn mujoco_trial(
     config: &crate::config::Config,
     seconds: f64,
     amplitude: f64,

@@ -187,7 +187,7 @@ pub fn write_synthetic_bag(dir: &Path, seconds: f64) -> Result<(), RecordError> 
 }
 
 /// Opens, reads and decodes every message of `bag`; returns (messages, typed decodes).
-pub fn read_and_decode(bag: &Path) -> Result<(usize, usize, f64), ReplayError> {
+fn read_and_decode(bag: &Path) -> Result<(usize, usize, f64), ReplayError> {
     let b = Bag::open(bag)?;
     let mut decoded = 0;
     for m in &b.messages {

@@ -10,7 +10,7 @@ use crate::backend::{BackendError, Context, Managed, OpenError};
 
 impl Config {
     /// What every backend needs beside its section.
-    pub fn backend_context(&self) -> Context {
+    fn backend_context(&self) -> Context {
         Context {
             file: self.source.display().to_string(),
             base_dir: self.base_dir.clone(),

@@ -34,7 +34,7 @@ pub use origin::PATH_KEYS;
 use crate::backend::mujoco_config::MujocoConfig;
 
 /// The node name under which parameters live in the file.
-pub const NODE_NAME: &str = "sattva";
+const NODE_NAME: &str = "sattva";
 
 /// Which world runs behind the loop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

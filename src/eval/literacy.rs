@@ -12,7 +12,6 @@ use crate::action::{CurriculumSource, PRIMITIVES};
 use crate::agent::{AgentOptions, Progress};
 use crate::config::Config;
 use crate::learn::Role;
-use crate::substrate::SubstrateConfig;
 
 /// Options of one literacy run (defaults: the config's `eval:` section).
 #[derive(Clone, Debug, Default)]
@@ -98,14 +97,6 @@ fn bar(n: u64, on: bool) -> ProgressBar {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     b
-}
-
-/// Substrate settings for the curriculum: the config's `substrate:` with `dim` set to the
-/// encoder's output dimension.
-pub fn substrate_config(c: &Config, dim: usize) -> SubstrateConfig {
-    let mut s = c.substrate.clone();
-    s.dim = dim as u64;
-    s
 }
 
 /// Runs the literacy evaluation on the MuJoCo scene of `c`: the agent (virtual time) performs

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 /// Contingency counts `cluster -> label -> n`.
-pub fn contingency(clusters: &[i64], labels: &[usize]) -> BTreeMap<i64, BTreeMap<usize, u64>> {
+fn contingency(clusters: &[i64], labels: &[usize]) -> BTreeMap<i64, BTreeMap<usize, u64>> {
     let mut m: BTreeMap<i64, BTreeMap<usize, u64>> = BTreeMap::new();
     for (&c, &l) in clusters.iter().zip(labels) {
         *m.entry(c).or_default().entry(l).or_default() += 1;
@@ -117,17 +117,6 @@ pub fn confusion(n_labels: usize, pred: &[Option<usize>], truth: &[usize]) -> Ve
     m
 }
 
-/// The `q`-quantile (0..=1) of `v` (nearest rank; 0 when empty).
-pub fn quantile(v: &[f64], q: f64) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let r = ((q.clamp(0.0, 1.0) * s.len() as f64).ceil() as usize).clamp(1, s.len());
-    s[r - 1]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,7 +147,5 @@ mod tests {
         assert_eq!(pred, vec![Some(0), Some(1), None, Some(1)]);
         let m = confusion(2, &pred, &[0, 1, 1, 0]);
         assert_eq!(m, vec![vec![1, 1, 0], vec![0, 1, 1]]);
-        assert_eq!(quantile(&[3.0, 1.0, 2.0, 4.0], 0.5), 2.0);
-        assert_eq!(quantile(&[3.0, 1.0, 2.0, 4.0], 0.99), 4.0);
     }
 }

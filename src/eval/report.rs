@@ -96,7 +96,7 @@ fn csv_rows(out: &mut String, split: &str, rows: &[Row]) {
 }
 
 /// The export: one row per experience (training rows in learning order, then novel rows).
-pub fn export_csv(r: &LiteracyReport) -> String {
+fn export_csv(r: &LiteracyReport) -> String {
     let dim = r.train.first().map_or(0, |x| x.vector.len());
     let mut s = String::from(
         "split,label,primitive,amplitude,speed,object_x,object_y,mass,seed,sattva_attractor",
@@ -117,7 +117,7 @@ fn esc(s: &str) -> String {
 }
 
 /// SVG confusion matrix (rows: true primitive, columns: recognised primitive, last: none).
-pub fn confusion_svg(r: &LiteracyReport) -> String {
+fn confusion_svg(r: &LiteracyReport) -> String {
     let n = r.labels.len();
     let (cell, left, top) = (22.0, 150.0, 150.0);
     let w = left + cell * (n + 1) as f64 + 20.0;
@@ -176,7 +176,7 @@ pub fn confusion_svg(r: &LiteracyReport) -> String {
 }
 
 /// SVG line plot: live attractors after each training experience.
-pub fn attractors_svg(r: &LiteracyReport) -> String {
+fn attractors_svg(r: &LiteracyReport) -> String {
     let (w, h, l, b) = (640.0, 320.0, 50.0, 40.0);
     let v = &r.attractors_over_time;
     let n = v.len().max(1) as f64;

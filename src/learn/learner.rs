@@ -134,7 +134,7 @@ impl Learner {
     }
 
     /// A learner from an encoder and a substrate of the same dimension (no visual modality).
-    pub fn with_parts(encoder: Encoder, substrate: Substrate, calibration: u64) -> Learner {
+    fn with_parts(encoder: Encoder, substrate: Substrate, calibration: u64) -> Learner {
         let dim = encoder.dim();
         // a fixed, seeded projection R^D -> R^3 (3 orthogonal +-1/sqrt(D) sign vectors are
         // close to orthonormal for D >= 64), so the markers keep neighbourhoods
@@ -210,7 +210,7 @@ impl Learner {
     }
 
     /// The majority label of attractor `id` (ties: the alphabetically first), if any.
-    pub fn majority_label(&self, id: u32) -> Option<&'static str> {
+    fn majority_label(&self, id: u32) -> Option<&'static str> {
         self.labels.get(&id).and_then(|m| {
             m.iter()
                 .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))

@@ -21,7 +21,7 @@
 use std::fmt;
 
 /// Size of the encapsulation header in front of every CDR payload.
-pub const HEADER_LEN: usize = 4;
+const HEADER_LEN: usize = 4;
 
 /// Byte order of a CDR payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -232,7 +232,7 @@ impl<'a> CdrReader<'a> {
     }
 
     /// Reads a `string` as a borrowed `&str` (without the NUL terminator).
-    pub fn read_str(&mut self) -> Result<&'a str, CdrError> {
+    fn read_str(&mut self) -> Result<&'a str, CdrError> {
         let start = self.pos;
         let n = self.read_u32()? as usize;
         if n > self.remaining() {
@@ -265,7 +265,7 @@ impl<'a> CdrReader<'a> {
     }
 
     /// Reads a `float64[]` sequence, replacing the contents of `out`.
-    pub fn read_f64_seq_into(&mut self, out: &mut Vec<f64>) -> Result<(), CdrError> {
+    fn read_f64_seq_into(&mut self, out: &mut Vec<f64>) -> Result<(), CdrError> {
         out.clear();
         let n = self.read_seq_len(8)?;
         out.reserve(n);

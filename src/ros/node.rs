@@ -147,7 +147,7 @@ pub fn spawn(
 }
 
 /// ROS time from backend time.
-pub fn to_ros_time(t: Time) -> r2r::builtin_interfaces::msg::Time {
+fn to_ros_time(t: Time) -> r2r::builtin_interfaces::msg::Time {
     let ns = t.0.max(0);
     r2r::builtin_interfaces::msg::Time {
         sec: (ns / 1_000_000_000) as i32,
@@ -163,7 +163,7 @@ fn header(t: Time, frame_id: &str) -> r2r::std_msgs::msg::Header {
 }
 
 /// `sensor_msgs/JointState` of a frame.
-pub fn joint_state_msg(
+fn joint_state_msg(
     f: &SensorFrame,
     names: &[String],
     frame_id: &str,
@@ -179,17 +179,17 @@ pub fn joint_state_msg(
 
 /// Roll/pitch variance of the fused orientation, rad^2: (3 deg)^2, the RMS inclination error the
 /// filter shows against MuJoCo ground truth with the arm moving (tests/fusion_mujoco.rs).
-pub const INCLINATION_VARIANCE: f64 = 0.0027;
+const INCLINATION_VARIANCE: f64 = 0.0027;
 /// Yaw variance without a magnetometer, rad^2: heading is relative to the start and drifts, so
 /// only a loose (20 deg)^2 is claimed.
-pub const RELATIVE_HEADING_VARIANCE: f64 = 0.12;
+const RELATIVE_HEADING_VARIANCE: f64 = 0.12;
 /// Yaw variance with a magnetometer reference, rad^2: (5 deg)^2.
-pub const REFERENCED_HEADING_VARIANCE: f64 = 0.0076;
+const REFERENCED_HEADING_VARIANCE: f64 = 0.0076;
 
 /// `sensor_msgs/Imu` of a frame with the fused orientation and bias-corrected rate. Covariances
 /// are honest: diagonal white-noise variances when the backend knows them, 0 ("unknown")
 /// otherwise; without an initialised orientation, REP-145's `orientation_covariance[0] = -1`.
-pub fn imu_msg(
+fn imu_msg(
     f: &SensorFrame,
     fused: Option<&FusedImu>,
     frame_id: &str,
@@ -248,7 +248,7 @@ fn kv(key: &str, value: impl ToString) -> r2r::diagnostic_msgs::msg::KeyValue {
 
 /// `diagnostic_msgs/DiagnosticArray` from loop health, bridge counters, scheduler statuses and
 /// (when learning) the learning counters.
-pub fn diagnostics_msg(
+fn diagnostics_msg(
     h: &HealthSample,
     bridge: (u64, u64, u64),
     sched: &[DiagStatus],
@@ -415,7 +415,7 @@ fn array_command(msg: &r2r::std_msgs::msg::Float64MultiArray, n: usize) -> Resul
 }
 
 /// `sattva_msgs/Attractor` of an attractor.
-pub fn attractor_msg(a: &AttractorInfo) -> r2r::sattva_msgs::msg::Attractor {
+fn attractor_msg(a: &AttractorInfo) -> r2r::sattva_msgs::msg::Attractor {
     r2r::sattva_msgs::msg::Attractor {
         id: a.id,
         strength: a.strength,
@@ -427,7 +427,7 @@ pub fn attractor_msg(a: &AttractorInfo) -> r2r::sattva_msgs::msg::Attractor {
 }
 
 /// `sattva_msgs/AttractorEvent` of an event.
-pub fn event_msg(e: &AttractorEvent) -> r2r::sattva_msgs::msg::AttractorEvent {
+fn event_msg(e: &AttractorEvent) -> r2r::sattva_msgs::msg::AttractorEvent {
     r2r::sattva_msgs::msg::AttractorEvent {
         stamp: to_ros_time(e.t),
         kind: e.kind as u8,
@@ -439,7 +439,7 @@ pub fn event_msg(e: &AttractorEvent) -> r2r::sattva_msgs::msg::AttractorEvent {
 }
 
 /// `sattva_msgs/AttractorSet` of a set.
-pub fn set_msg(s: &AttractorSet, frame_id: &str) -> r2r::sattva_msgs::msg::AttractorSet {
+fn set_msg(s: &AttractorSet, frame_id: &str) -> r2r::sattva_msgs::msg::AttractorSet {
     r2r::sattva_msgs::msg::AttractorSet {
         header: header(s.t, frame_id),
         step: s.step,
@@ -450,7 +450,7 @@ pub fn set_msg(s: &AttractorSet, frame_id: &str) -> r2r::sattva_msgs::msg::Attra
 /// `visualization_msgs/MarkerArray` of a set (Foxglove, RViz): a DELETEALL, then per attractor
 /// a sphere at a fixed 3-D projection of its center (similar attractors are drawn close), sized
 /// by strength, coloured by label (grey when unlabelled), and a text with id and label.
-pub fn markers_msg(s: &AttractorSet, frame_id: &str) -> r2r::visualization_msgs::msg::MarkerArray {
+fn markers_msg(s: &AttractorSet, frame_id: &str) -> r2r::visualization_msgs::msg::MarkerArray {
     use r2r::visualization_msgs::msg::Marker;
     const SPHERE: i32 = 2;
     const TEXT: i32 = 9;

@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::rt::RtStatus;
 
 /// Largest value the histograms hold, ns (larger values are recorded as this).
-pub const HIST_MAX_NS: u64 = 60_000_000_000;
+const HIST_MAX_NS: u64 = 60_000_000_000;
 
 /// An empty histogram with the executor's bounds (1 ns .. 60 s, 2 significant digits).
 pub fn new_histogram() -> Histogram<u64> {

@@ -15,9 +15,9 @@
 use std::sync::Arc;
 
 /// Rows per chunk.
-pub const CHUNK_ROWS: usize = 64;
+const CHUNK_ROWS: usize = 64;
 /// Chunks per group.
-pub const GROUP_CHUNKS: usize = 256;
+const GROUP_CHUNKS: usize = 256;
 
 /// A growable table of rows of `width` values of `T`, chunked for copy-on-write.
 #[derive(Clone, Debug)]
@@ -176,7 +176,7 @@ mod tests {
 }
 
 /// Bytes of one chunk of a [`HugeRows`] table (one transparent huge page on x86-64 Linux).
-pub const HUGE_CHUNK_BYTES: usize = 2 << 20;
+const HUGE_CHUNK_BYTES: usize = 2 << 20;
 
 /// One 2 MiB-aligned block of zero-initialised `f32`, marked for transparent huge pages.
 ///

@@ -793,7 +793,7 @@ impl Index {
 
     /// [`Index::search`] with candidate list size `ef` (the learner searches with
     /// `ef_construction` so that a new node can be linked from the same search).
-    pub fn search_ef(&mut self, q: &[f32], k: usize, ef: usize, out: &mut Vec<(u32, f32)>) {
+    fn search_ef(&mut self, q: &[f32], k: usize, ef: usize, out: &mut Vec<(u32, f32)>) {
         self.search_budget(q, k, ef, usize::MAX, out);
     }
 

@@ -55,7 +55,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// Portable kernel: 8 independent accumulators so the compiler can vectorise without
 /// reassociating a single sum.
-pub fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
+fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     let ca = a.chunks_exact(8);
     let cb = b.chunks_exact(8);

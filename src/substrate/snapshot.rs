@@ -36,7 +36,7 @@ use crate::types::Time;
 /// Magic bytes at the start of a snapshot file.
 pub const MAGIC: &[u8; 8] = b"SATTVASB";
 /// Format version written by this build (the only one it reads).
-pub const VERSION: u32 = 1;
+const VERSION: u32 = 1;
 
 /// Errors while writing or loading a snapshot. Every variant names the file.
 #[derive(Debug, thiserror::Error)]

@@ -16,9 +16,9 @@ pub const GRID_ROWS: usize = 4;
 /// Descriptor grid columns.
 pub const GRID_COLS: usize = 8;
 /// Orientation bins per quadrant.
-pub const GRAD_BINS: usize = 8;
+const GRAD_BINS: usize = 8;
 /// Offset of the colour grid.
-pub const COLOUR_OFFSET: usize = GRID_ROWS * GRID_COLS;
+const COLOUR_OFFSET: usize = GRID_ROWS * GRID_COLS;
 /// Offset of the gradient histograms.
 pub const GRADIENT_OFFSET: usize = COLOUR_OFFSET + 3 * GRID_ROWS * GRID_COLS;
 /// Length of the descriptor.
@@ -43,7 +43,7 @@ impl Descriptor {
 
 /// ITU-R BT.601 luminance in 8 bit (OpenCV's `RGB2GRAY` fixed-point coefficients).
 #[inline]
-pub fn luma(r: u8, g: u8, b: u8) -> u8 {
+fn luma(r: u8, g: u8, b: u8) -> u8 {
     ((r as u32 * 4899 + g as u32 * 9617 + b as u32 * 1868 + 8192) >> 14) as u8
 }
 
@@ -57,7 +57,7 @@ pub fn cell_of(x: usize, y: usize, w: usize, h: usize) -> usize {
 /// [`GRAD_BINS`] = 8 bins of 45 deg (bin `k` = `[45 k, 45 (k + 1))`), found by signs and
 /// comparisons (no `atan2`: this runs once per pixel).
 #[inline]
-pub fn grad_bin(gx: f32, gy: f32) -> usize {
+fn grad_bin(gx: f32, gy: f32) -> usize {
     let (ax, ay) = (gx.abs(), gy.abs());
     if gy > 0.0 || (gy == 0.0 && gx > 0.0) {
         if gx > 0.0 {

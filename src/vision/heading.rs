@@ -157,7 +157,7 @@ impl HeadingAid {
 
 /// `R10` (camera-0 to camera-1 coordinates) fitted to pixel pairs `(x0, x1)` by least squares
 /// on their bearing vectors (Kabsch / Wahba: SVD of `sum b1 b0^T`).
-pub fn rotation_from_rays(
+fn rotation_from_rays(
     pairs: &[([f32; 2], [f32; 2])],
     k: &CameraIntrinsics,
 ) -> Option<UnitQuaternion<f64>> {
@@ -185,7 +185,7 @@ pub fn rotation_from_rays(
 
 /// `R10` (camera-0 coordinates to camera-1 coordinates) from `H = K R10 K^-1`, or `None` when
 /// `H` is degenerate or far from a rotation (a plane seen under translation, a bad fit).
-pub fn rotation_from_homography(h: &[f64; 9], k: &CameraIntrinsics) -> Option<UnitQuaternion<f64>> {
+fn rotation_from_homography(h: &[f64; 9], k: &CameraIntrinsics) -> Option<UnitQuaternion<f64>> {
     if !h.iter().all(|v| v.is_finite()) {
         return None;
     }

@@ -49,7 +49,7 @@ pub enum Implementation {
 impl Implementation {
     /// The faster one in this build: OpenCV when built with it (`sattva bench vision`, per
     /// 640x480 frame: cleanup 1.1 vs 3.1-7.2 ms, descriptor 1.7 vs 1.9 ms), else Rust.
-    pub fn fastest() -> Implementation {
+    fn fastest() -> Implementation {
         if cfg!(feature = "opencv") {
             Implementation::Opencv
         } else {

@@ -48,7 +48,7 @@ impl<S: FrameSource + ?Sized> FrameSource for Box<S> {
 }
 
 /// Ring capacity between the vision task and the control task.
-pub const VISION_RING: usize = 8;
+const VISION_RING: usize = 8;
 
 /// The vision task (see the module docs).
 pub struct VisionTask<S: FrameSource> {

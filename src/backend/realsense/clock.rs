@@ -31,7 +31,7 @@ pub struct ClockMapper {
 impl ClockMapper {
     /// Fastest the offset estimate may grow, parts per million of elapsed device time. Crystal
     /// drift is tens of ppm; transport delay changes are far faster and are thus ignored.
-    pub const MAX_SLEW_PPM: i64 = 200;
+    const MAX_SLEW_PPM: i64 = 200;
 
     /// A mapper with no offset yet.
     pub fn new() -> ClockMapper {

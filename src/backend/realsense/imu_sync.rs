@@ -13,7 +13,7 @@ use arrayvec::ArrayVec;
 use crate::types::Imu;
 
 /// Gyro samples that may wait for their accel bracket.
-pub const GYRO_BUFFER: usize = 64;
+const GYRO_BUFFER: usize = 64;
 
 /// Combines the two motion streams (timestamps in ns on one clock).
 #[derive(Clone, Debug, Default)]

@@ -35,7 +35,7 @@ use libloading::os::unix::Library;
 pub use realsense_sys::*;
 
 /// Environment variable with the full path of the librealsense2 shared library to use.
-pub const LIB_ENV: &str = "SATTVA_REALSENSE_LIB";
+const LIB_ENV: &str = "SATTVA_REALSENSE_LIB";
 
 /// The library could not be opened, or lacks a function the backend uses.
 #[derive(Debug, Clone, thiserror::Error)]
