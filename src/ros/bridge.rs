@@ -1,4 +1,5 @@
-//! The RT <-> ROS bridge: two bounded, wait-free single-producer/single-consumer rings.
+//! The RT <-> ROS bridge: two bounded, wait-free single-producer/single-consumer rings (the one
+//! ring type of the crate, `sched::channel::ring`).
 //!
 //! The RT control task owns [`RtSide`]: it pushes [`ToRos`] values (fixed-size, no heap) and
 //! polls [`FromRos`] operator input. The ROS thread owns [`RosSide`]. A full ring never blocks
@@ -8,6 +9,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::sched::channel::{ring, RingRx, RingTx};
 use crate::types::SensorFrame;
 
 pub use crate::action::{ControlMode, OperatorInput as FromRos};
@@ -55,22 +57,22 @@ impl BridgeStats {
 
 /// The RT task's end of the bridge.
 pub struct RtSide {
-    tx: rtrb::Producer<ToRos>,
-    rx: rtrb::Consumer<FromRos>,
+    tx: RingTx<ToRos>,
+    rx: RingRx<FromRos>,
     stats: Arc<BridgeStats>,
 }
 
 /// The ROS thread's end of the bridge.
 pub struct RosSide {
-    rx: rtrb::Consumer<ToRos>,
-    tx: rtrb::Producer<FromRos>,
+    rx: RingRx<ToRos>,
+    tx: RingTx<FromRos>,
     stats: Arc<BridgeStats>,
 }
 
 /// Creates a bridge whose rings hold `capacity` values each (allocated here, once).
 pub fn bridge(capacity: usize) -> (RtSide, RosSide) {
-    let (to_tx, to_rx) = rtrb::RingBuffer::new(capacity.max(1));
-    let (from_tx, from_rx) = rtrb::RingBuffer::new(capacity.max(1));
+    let (to_tx, to_rx) = ring(capacity.max(1));
+    let (from_tx, from_rx) = ring(capacity.max(1));
     let stats = Arc::new(BridgeStats::default());
     (
         RtSide {
@@ -90,21 +92,18 @@ impl RtSide {
     /// Hands `m` to the ROS thread; returns false (and counts a drop) when the ring is full.
     /// Wait-free, no allocation.
     pub fn send(&mut self, m: ToRos) -> bool {
-        match self.tx.push(m) {
-            Ok(()) => {
-                self.stats.sent_to_ros.fetch_add(1, Ordering::Relaxed);
-                true
-            }
-            Err(_) => {
-                self.stats.dropped_to_ros.fetch_add(1, Ordering::Relaxed);
-                false
-            }
+        if self.tx.push(m) {
+            self.stats.sent_to_ros.fetch_add(1, Ordering::Relaxed);
+            true
+        } else {
+            self.stats.dropped_to_ros.fetch_add(1, Ordering::Relaxed);
+            false
         }
     }
 
     /// Next operator input, if any. Wait-free, no allocation.
     pub fn recv(&mut self) -> Option<FromRos> {
-        self.rx.pop().ok()
+        self.rx.pop()
     }
 
     /// The shared counters.
@@ -116,17 +115,16 @@ impl RtSide {
 impl RosSide {
     /// Next value from the RT task, if any.
     pub fn recv(&mut self) -> Option<ToRos> {
-        self.rx.pop().ok()
+        self.rx.pop()
     }
 
     /// Hands operator input to the RT task; false (and counted) when the ring is full.
     pub fn send(&mut self, m: FromRos) -> bool {
-        match self.tx.push(m) {
-            Ok(()) => true,
-            Err(_) => {
-                self.stats.dropped_from_ros.fetch_add(1, Ordering::Relaxed);
-                false
-            }
+        if self.tx.push(m) {
+            true
+        } else {
+            self.stats.dropped_from_ros.fetch_add(1, Ordering::Relaxed);
+            false
         }
     }
 
