@@ -1,5 +1,7 @@
-//! The learning task of a long-running agent (`sattva run`, replay): experiences cut from the
-//! control stream, encoded and learned by the substrate, with what ROS shows of it.
+//! The one learning path of every mode (`run`, `sim`, `eval`, `replay`): experiences cut from the
+//! control stream, encoded and learned by the substrate in the learn task, with what ROS shows
+//! of it. Files by role: `segment` (control task side), `learner` (encoder + substrate), `task`
+//! (the scheduler task), `bridge` (what crosses to the ROS node).
 //!
 //! ```text
 //!  control task (RT)                     learn task (lower priority, other core)
@@ -8,8 +10,9 @@
 //!                                                │ attractor set ─latest─> AttractorSet, MarkerArray
 //!                                                └ requests <─ring─ / replies ─ring─> services
 //! ```
-//! * [`Segmenter`] runs in the control task: every `learn.window_ms` it emits the fused state
-//!   at the window's start and end and the mean command in between. Fixed-size values: no heap.
+//! * [`Segmenter`] runs in the control task: every `learn.window_ms` (or, for a curriculum, at
+//!   each episode's end) it emits the fused state at the start and end, the mean command in
+//!   between and the course's profiles. Fixed-size values: no heap.
 //! * [`Learner`] holds the encoder and the substrate (non-RT: may allocate when the substrate
 //!   grows; `learn`/`activate` have the substrate's bounded cost). The first
 //!   `learn.calibration_windows` experiences only calibrate the encoder's feature statistics.

@@ -1,5 +1,7 @@
-//! Replay of rosbag2 bags: reading MCAP and sqlite3 bags written by anyone, decoding the message
-//! types the pipeline uses, and the topic-to-input mapping of the `replay:` config section.
+//! Replay of rosbag2 bags: the `sattva replay` driver (the agent over the replay backend), its
+//! evaluation report, and `--publish` (a bag onto ROS 2 topics). Reading bags lives in
+//! `record::reader`, the topic-to-input mapping (`replay:` section) with the replay backend;
+//! both are re-exported here.
 //!
 //! ```yaml
 //! sattva:
