@@ -1,7 +1,8 @@
-//! `sattva bench sched`: the executor's wake-up latency beside cyclictest measured in the same
-//! run (same interval, priority and core; idle and with a memory-walking CPU hog on another
-//! core), the dispatch overhead per task with 8 tasks on one core, and the core-to-core handoff
-//! latency through [`super::channel`].
+//! `sattva bench sched`: the executor's wake-up latency beside cyclictest and a bare
+//! `clock_nanosleep` loop measured in the same run (same interval, priority and core; idle and
+//! with a memory-walking CPU hog on another core; p99, p99.9 and max with the executor's ratio to
+//! each, and how quiet the core was), the dispatch overhead per task with 8 tasks on one core,
+//! and the core-to-core handoff latency through [`super::channel`].
 //!
 //! Installs nothing: cyclictest comes from Debian's `rt-tests` (the project's setup installs
 //! it); when it is missing the bench says so and prints the executor's figures alone.
@@ -16,7 +17,7 @@ use hdrhistogram::Histogram;
 
 use super::channel::{latest, ring};
 use super::clock::{monotonic_ns, sleep_until_ns};
-use super::config::{RtMode, SchedConfig, TaskConfig};
+use super::config::{OverrunPolicy, RtMode, SchedConfig, TaskConfig};
 use super::rt::{self, available_cores, RtStatus};
 use super::stats::{new_histogram, Summary};
 use super::task::{task_fn, Job, TaskSet};
@@ -76,6 +77,116 @@ pub struct LatencyRow {
     /// bare loop: robust to a burst of foreign load that lands in one tool's chunk (on a busy
     /// machine the pooled p99 is decided by such bursts).
     pub chunk_p99: [Option<u64>; 3],
+    /// Median over the chunks of each chunk's p99.9 (whole us, ns), same order.
+    pub chunk_p999: [Option<u64>; 3],
+    /// Median over the chunks of each chunk's maximum (whole us, ns), same order: the tail a
+    /// typical chunk sees, which one stalled chunk cannot decide.
+    pub chunk_max: [Option<u64>; 3],
+    /// How quiet the machine was during the row.
+    pub quiet: Quiet,
+}
+
+/// What else the measured core did during a row, from the kernel's counters: the three tools
+/// share the core with everything else on the machine, and on this kind of VM the tail is
+/// decided by that, not by the tools.
+#[derive(Clone, Debug, Default)]
+pub struct Quiet {
+    /// Share of the row's wall time the measured core was not idle (all processes; the three
+    /// tools themselves use well under 1 %), %.
+    pub busy_pct: Option<f64>,
+    /// Time the host ran something else on the measured core's virtual CPU (`steal` in
+    /// /proc/stat), ms.
+    pub steal_ms: Option<f64>,
+    /// Real-time (SCHED_FIFO / SCHED_RR) user threads of other processes seen between chunks,
+    /// as `comm(pid) FIFO prio`: an equal or higher priority one on the measured core holds the
+    /// measured thread off for as long as it runs.
+    pub foreign_rt: Vec<String>,
+}
+
+/// Time of `core` from /proc/stat in USER_HZ ticks: (not idle, idle + iowait, steal).
+fn core_ticks(core: usize) -> Option<(u64, u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(&format!("cpu{core}")))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    let f = |i: usize| v.get(i).copied().unwrap_or(0);
+    Some((f(0) + f(1) + f(2) + f(5) + f(6), f(3) + f(4), f(7)))
+}
+
+/// SCHED_FIFO / SCHED_RR user threads (not kernel threads) of processes other than this one.
+fn foreign_rt_threads() -> Vec<String> {
+    const PF_KTHREAD: u64 = 0x0020_0000;
+    let me = std::process::id().to_string();
+    let mut out = Vec::new();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for p in procs.flatten() {
+        let pid = p.file_name().to_string_lossy().to_string();
+        if pid == me || !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(tasks) = std::fs::read_dir(p.path().join("task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+                continue;
+            };
+            // "tid (comm) state ppid ...": fields after the comm, 1-based as in proc(5)
+            let Some((head, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let comm = head.split_once('(').map_or("?", |(_, c)| c);
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let field = |n: usize| f.get(n - 3).and_then(|x| x.parse::<u64>().ok());
+            let (Some(flags), Some(prio), Some(policy)) = (field(9), field(40), field(41)) else {
+                continue;
+            };
+            if flags & PF_KTHREAD != 0 || !(policy == 1 || policy == 2) {
+                continue;
+            }
+            let pol = if policy == 1 { "FIFO" } else { "RR" };
+            let name = format!("{comm}({pid}) {pol} {prio}");
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
+/// A point of a latency distribution, for the ratios `bench sched` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quantile {
+    /// 99th percentile.
+    P99,
+    /// 99.9th percentile.
+    P999,
+    /// Largest sample.
+    Max,
+}
+
+impl Quantile {
+    fn of(self, s: &Summary) -> u64 {
+        match self {
+            Quantile::P99 => s.p99,
+            Quantile::P999 => s.p999,
+            Quantile::Max => s.max,
+        }
+    }
+}
+
+/// `a / b` for two latencies in whole microseconds (`None` when `b` is 0).
+fn whole_us_ratio(a: u64, b: u64) -> Option<f64> {
+    let (a, b) = (a / 1000, b / 1000);
+    (b > 0).then(|| a as f64 / b as f64)
 }
 
 impl LatencyRow {
@@ -83,11 +194,19 @@ impl LatencyRow {
     /// sample to whole us; comparing its figures with nanosecond ones would favour it by up to
     /// 1 us).
     pub fn p99_ratio(&self) -> Option<f64> {
-        self.cyclictest
-            .as_ref()
-            .ok()
-            .filter(|c| c.p99 > 0)
-            .map(|c| self.executor_whole_us.p99 as f64 / c.p99 as f64)
+        self.ratio_to_cyclictest(Quantile::P99)
+    }
+
+    /// executor / cyclictest at `q`, both in whole microseconds.
+    pub fn ratio_to_cyclictest(&self, q: Quantile) -> Option<f64> {
+        let c = self.cyclictest.as_ref().ok()?;
+        whole_us_ratio(q.of(&self.executor_whole_us), q.of(c))
+    }
+
+    /// executor / bare loop at `q`, both in whole microseconds: what the executor adds to the
+    /// environment's own latency.
+    pub fn ratio_to_bare(&self, q: Quantile) -> Option<f64> {
+        whole_us_ratio(q.of(&self.executor_whole_us), q.of(&self.bare_whole_us))
     }
 }
 
@@ -382,6 +501,9 @@ fn run_executor(
             period_ns: interval_us as i64 * 1000,
             priority: o.priority,
             core: o.core,
+            // a wake-up later than a whole period drops the releases it missed, as cyclictest
+            // does: one sample per stall, in all three tools (see `run_bare`)
+            overrun: OverrunPolicy::Skip,
             ..Default::default()
         },
     );
@@ -412,6 +534,12 @@ fn run_executor(
 /// bare `clock_nanosleep` loop that stores each wake-up latency in a preallocated array. The
 /// gap between this and the executor is what the executor itself costs; the gap between this and
 /// cyclictest is the environment (process, thread, measurement).
+///
+/// After a wake-up later than a whole period the loop skips the periods it missed, like
+/// cyclictest (`while (now > next) next += interval`) and the executor's probe task (`overrun:
+/// skip`): a stall of the virtual CPU for 7 ms is one late sample in each tool. (Catching up
+/// instead, as this loop did before, turned one such stall into 7 samples of 7, 6, ... 1 ms in
+/// the bare loop alone, enough to decide its p99.9 in a 10 s run.)
 fn run_bare(o: &BenchOptions, interval_us: u64, seconds: f64) -> Result<LatencyHist, SchedError> {
     let cfg = SchedConfig::default();
     let (mut issues, mut notes) = (Vec::new(), Vec::new());
@@ -427,11 +555,19 @@ fn run_bare(o: &BenchOptions, interval_us: u64, seconds: f64) -> Result<LatencyH
             rt::setup_thread(RtMode::BestEffort, core, priority, prefault, &mut issues);
             let mut lat = vec![0i64; n];
             let mut next = monotonic_ns() + 2_000_000;
-            for l in lat.iter_mut() {
+            let end = next + n as i64 * period;
+            let mut k = 0;
+            while next < end && k < n {
                 sleep_until_ns(next);
-                *l = monotonic_ns() - next;
+                let now = monotonic_ns();
+                lat[k] = now - next;
+                k += 1;
                 next += period;
+                while now > next {
+                    next += period;
+                }
             }
+            lat.truncate(k);
             lat
         })
         .map_err(SchedError::Spawn)?;
@@ -756,6 +892,24 @@ fn handoff(producer: usize, consumer: usize, priority: u8, samples: usize) -> Ha
     (r, l, w, src, (rr, wr))
 }
 
+/// Length of one chunk, s: the three tools take turns this often.
+const CHUNK_S: f64 = 0.1;
+
+/// Order of the three tools (0 cyclictest, 1 sattva, 2 bare loop) in successive chunks: all six
+/// orders, arranged so that over six chunks (counting the step from one chunk to the next) each
+/// tool follows each other one equally often (three times). A plain rotation (0 1 2, 1 2 0,
+/// 2 0 1) put the executor right after cyclictest twice as often as the bare loop, so whatever a
+/// tool leaves behind (an exiting process) would have landed on one of them more than on the
+/// other.
+const CHUNK_ORDER: [[usize; 3]; 6] = [
+    [0, 1, 2],
+    [0, 2, 1],
+    [2, 1, 0],
+    [1, 0, 2],
+    [1, 2, 0],
+    [2, 0, 1],
+];
+
 /// Runs the whole benchmark.
 pub fn run_bench(o: &BenchOptions) -> Result<SchedBench, SchedError> {
     let version = Command::new(&o.cyclictest)
@@ -773,26 +927,33 @@ pub fn run_bench(o: &BenchOptions) -> Result<SchedBench, SchedError> {
     let mut rows = Vec::new();
     let mut rt = None;
     let loads: &[&'static str] = if o.hog { &["idle", "hog"] } else { &["idle"] };
-    // alternate 0.5 s chunks of cyclictest and the executor so both see the same background load
-    let chunks = (o.seconds * 2.0).ceil().max(1.0) as usize;
+    // alternate short chunks of the three tools so all see the same background load
+    let chunks = (o.seconds / CHUNK_S).ceil().max(1.0) as usize;
     let chunk_s = o.seconds / chunks as f64;
     for &interval_us in &o.intervals_us {
         for &load in loads {
             let _hog = (load == "hog").then(|| Hog::start(other_core(o.core)));
             std::thread::sleep(Duration::from_millis(100));
+            let (ticks0, wall0) = (core_ticks(o.core), monotonic_ns());
+            let mut foreign_rt = Vec::new();
             let mut ct: Result<LatencyHist, String> = Ok(LatencyHist::new());
             let mut ex = LatencyHist::new();
             let mut bare = LatencyHist::new();
             // per half (even / odd chunks): how much each tool differs from itself
             let mut ct_half = [LatencyHist::new(), LatencyHist::new()];
             let mut ex_half = [LatencyHist::new(), LatencyHist::new()];
-            // p99 of each chunk in whole us: [cyclictest, sattva, bare]
-            let mut per_chunk: [Vec<u64>; 3] = Default::default();
+            // p99, p99.9 and max of each chunk in whole us: [cyclictest, sattva, bare]
+            let mut per_chunk: [[Vec<u64>; 3]; 3] = Default::default();
             let p99 = |h: &LatencyHist| h.hist.value_at_quantile(0.99);
+            let mut chunk_done = |tool: usize, h: &LatencyHist| {
+                per_chunk[0][tool].push(p99(h));
+                per_chunk[1][tool].push(h.hist.value_at_quantile(0.999));
+                per_chunk[2][tool].push(h.max);
+            };
             for k in 0..chunks {
-                // the order of the three tools rotates from chunk to chunk, so none always runs
+                // the order of the three tools changes from chunk to chunk, so none always runs
                 // right after another one (or first after the hog started)
-                for tool in (0..3).map(|t| (t + k) % 3) {
+                for tool in CHUNK_ORDER[k % CHUNK_ORDER.len()] {
                     match tool {
                         0 => {
                             if let Ok(acc) = &mut ct {
@@ -800,7 +961,7 @@ pub fn run_bench(o: &BenchOptions) -> Result<SchedBench, SchedError> {
                                     Ok(h) => {
                                         acc.merge(&h);
                                         ct_half[k % 2].merge(&h);
-                                        per_chunk[0].push(p99(&h));
+                                        chunk_done(0, &h);
                                     }
                                     Err(e) => ct = Err(e),
                                 }
@@ -811,21 +972,43 @@ pub fn run_bench(o: &BenchOptions) -> Result<SchedBench, SchedError> {
                             ex.merge(&h);
                             let t = truncate(&h);
                             ex_half[k % 2].merge(&t);
-                            per_chunk[1].push(p99(&t));
+                            chunk_done(1, &t);
                             rt.get_or_insert(status);
                         }
                         _ => {
                             let h = run_bare(o, interval_us, chunk_s)?;
                             bare.merge(&h);
-                            per_chunk[2].push(p99(&truncate(&h)));
+                            chunk_done(2, &truncate(&h));
                         }
                     }
                 }
+                // between chunks (not during one: the scan itself is kernel work on some
+                // core), about once a second
+                let scan = k % 10 == 9 || k + 1 == chunks;
+                for t in scan.then(foreign_rt_threads).unwrap_or_default() {
+                    if !foreign_rt.contains(&t) {
+                        foreign_rt.push(t);
+                    }
+                }
             }
+            let wall_s = (monotonic_ns() - wall0) as f64 / 1e9;
+            // USER_HZ is 100 on every Linux architecture that matters here
+            let quiet = match (ticks0, core_ticks(o.core)) {
+                (Some(a), Some(b)) => Quiet {
+                    busy_pct: Some(((b.0 - a.0) as f64 / (wall_s * 100.0) * 100.0).min(100.0)),
+                    steal_ms: Some((b.2 - a.2) as f64 * 10.0),
+                    foreign_rt,
+                },
+                _ => Quiet {
+                    foreign_rt,
+                    ..Default::default()
+                },
+            };
             let spread = |a: &LatencyHist, b: &LatencyHist| {
                 let (x, y) = (p99(a), p99(b));
                 (chunks >= 2 && x.min(y) > 0).then(|| x.max(y) as f64 / x.min(y) as f64)
             };
+            let [c99, c999, cmax] = per_chunk;
             rows.push(LatencyRow {
                 interval_us,
                 load,
@@ -838,7 +1021,10 @@ pub fn run_bench(o: &BenchOptions) -> Result<SchedBench, SchedError> {
                 executor_whole_us: truncate(&ex).summary(),
                 bare: bare.summary(),
                 bare_whole_us: truncate(&bare).summary(),
-                chunk_p99: per_chunk.map(median),
+                chunk_p99: c99.map(median),
+                chunk_p999: c999.map(median),
+                chunk_max: cmax.map(median),
+                quiet,
             });
         }
     }
@@ -877,6 +1063,46 @@ fn us(v: u64) -> f64 {
     v as f64 / 1000.0
 }
 
+/// "(goal ...: met)" or "NOT met" for a ratio, empty when there is no ratio.
+fn goal_verdict(goal: &str, ratio: Option<f64>, limit: f64) -> String {
+    match ratio {
+        Some(q) => format!(
+            "(goal {goal}: {})",
+            if q <= limit { "met" } else { "NOT met" }
+        ),
+        None => String::new(),
+    }
+}
+
+/// One line of the side-by-side tail table: sattva, cyclictest, bare loop (whole us, given in
+/// ns) and sattva's ratio to each.
+fn tail_line(
+    f: &mut fmt::Formatter<'_>,
+    load: &str,
+    label: &str,
+    [x, c, b]: [Option<u64>; 3],
+    verdict: String,
+) -> fmt::Result {
+    let whole = |v: Option<u64>| v.map_or("-".to_string(), |v| (v / 1000).to_string());
+    let ratio = |o: Option<u64>| match (x, o) {
+        (Some(x), Some(o)) => whole_us_ratio(x, o).map_or("-".into(), |q| format!("{q:.2}")),
+        _ => "-".to_string(),
+    };
+    let line = format!(
+        "  {:>8} {:<5} {:<24} {:>7} {:>10} {:>9} {:>18} {:>12}  {}",
+        "",
+        load,
+        label,
+        whole(x),
+        whole(c),
+        whole(b),
+        ratio(c),
+        ratio(b),
+        verdict
+    );
+    writeln!(f, "{}", line.trim_end())
+}
+
 impl fmt::Display for SchedBench {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let o = &self.opts;
@@ -898,9 +1124,12 @@ impl fmt::Display for SchedBench {
             f,
             "  wake-up latency = clock read after the wake-up - programmed absolute time, for all three; \
              bare loop = the worker's process and thread setup around a plain clock_nanosleep loop \
-             (no executor); hog = a memory-walking process on core {}; tools alternate in 0.5 s \
-             chunks, order rotating",
-            other_core(o.core)
+             (no executor); hog = a memory-walking process on core {}; tools alternate in {} s \
+             chunks, in an order where each follows each other one equally often; tail ratios in \
+             whole us (as cyclictest counts), goal for the executor's own share: p99.9 <= 1.5 x the \
+             bare loop's",
+            other_core(o.core),
+            CHUNK_S
         )?;
         writeln!(
             f,
@@ -938,35 +1167,75 @@ impl fmt::Display for SchedBench {
             }
             line(f, iv.clone(), r.load, "bare loop", &r.bare)?;
             line(f, iv, r.load, "sattva", &r.executor)?;
-            if let (Some(q), Ok(c)) = (r.p99_ratio(), &r.cyclictest) {
-                writeln!(
+            // the three tools side by side in whole us (as cyclictest counts), with the ratios
+            let ct = r.cyclictest.as_ref().ok();
+            writeln!(
+                f,
+                "  {:>8} {:<5} {:<24} {:>7} {:>10} {:>9} {:>18} {:>12}",
+                "",
+                r.load,
+                "whole us",
+                "sattva",
+                "cyclictest",
+                "bare loop",
+                "sattva/cyclictest",
+                "sattva/bare"
+            )?;
+            let pooled = [
+                ("p99", Quantile::P99, "sattva/cyclictest <= 1.10"),
+                ("p99.9", Quantile::P999, "sattva/bare <= 1.50"),
+                ("max", Quantile::Max, ""),
+            ];
+            for (label, q, goal) in pooled {
+                let (rc, rb) = (r.ratio_to_cyclictest(q), r.ratio_to_bare(q));
+                let verdict = match (goal, q) {
+                    ("", _) => String::new(),
+                    (g, Quantile::P99) => goal_verdict(g, rc, 1.10),
+                    (g, _) => goal_verdict(g, rb, 1.50),
+                };
+                tail_line(
                     f,
-                    "  {:>8} {:<5} p99 in whole us (as cyclictest counts): sattva {:.0} / cyclictest {:.0} = {:.2} (goal <= 1.10: {}); bare loop {:.0}",
-                    "",
                     r.load,
-                    us(r.executor_whole_us.p99).floor(),
-                    us(c.p99).floor(),
-                    q,
-                    if q <= 1.1 { "met" } else { "NOT met" },
-                    us(r.bare_whole_us.p99).floor(),
+                    label,
+                    [
+                        Some(q.of(&r.executor_whole_us)),
+                        ct.map(|c| q.of(c)),
+                        Some(q.of(&r.bare_whole_us)),
+                    ],
+                    verdict,
                 )?;
             }
-            if let [Some(c), Some(x), Some(b)] = r.chunk_p99 {
+            let chunked = [
+                ("median of chunk p99", r.chunk_p99),
+                ("median of chunk p99.9", r.chunk_p999),
+                ("median of chunk max", r.chunk_max),
+            ];
+            for (label, [c, x, b]) in chunked {
+                if x.is_some() {
+                    tail_line(f, r.load, label, [x, c, b], String::new())?;
+                }
+            }
+            let q = &r.quiet;
+            if let (Some(b), Some(st)) = (q.busy_pct, q.steal_ms) {
                 writeln!(
                     f,
-                    "  {:>8} {:<5} median of per-chunk p99 (whole us): sattva {:.0} / cyclictest {:.0} = {:.2}; bare loop {:.0}",
+                    "  {:>8} {:<5} quiet? core {} busy {b:.1} % of the row (every process; the three tools use < 1 %), host steal {st:.0} ms",
+                    "", r.load, o.core
+                )?;
+            }
+            if !q.foreign_rt.is_empty() {
+                writeln!(
+                    f,
+                    "  {:>8} {:<5} ! real-time threads of other processes ran meanwhile (they hold off the measured thread while they run): {}",
                     "",
                     r.load,
-                    us(x).floor(),
-                    us(c).floor(),
-                    if c > 0 { x as f64 / c as f64 } else { f64::NAN },
-                    us(b).floor()
+                    q.foreign_rt.join(", ")
                 )?;
             }
             if let (Some(a), Some(b)) = r.noise {
                 writeln!(
                     f,
-                    "  {:>8} {:<5} noise floor: p99 of even vs odd 0.5 s chunks differs by x{a:.2} for cyclictest, x{b:.2} for sattva",
+                    "  {:>8} {:<5} noise floor: p99 of even vs odd {CHUNK_S} s chunks differs by x{a:.2} for cyclictest, x{b:.2} for sattva",
                     "", r.load
                 )?;
             }
@@ -1044,6 +1313,37 @@ mod tests {
         assert!(t.equivalent(t.value_at_quantile(0.5), 16_000));
         assert!(t.equivalent(t.max(), 40_000));
         assert!(!t.equivalent(t.max(), 41_000));
+    }
+
+    #[test]
+    fn each_tool_follows_each_other_equally_often() {
+        let seq: Vec<usize> = CHUNK_ORDER.iter().flatten().copied().collect();
+        let mut follows = [[0; 3]; 3];
+        for i in 0..seq.len() {
+            follows[seq[i]][seq[(i + 1) % seq.len()]] += 1;
+        }
+        assert_eq!(follows, [[0, 3, 3], [3, 0, 3], [3, 3, 0]]);
+        for order in CHUNK_ORDER {
+            let mut o = order;
+            o.sort_unstable();
+            assert_eq!(o, [0, 1, 2]);
+        }
+    }
+
+    #[test]
+    fn tail_ratios_are_in_whole_microseconds() {
+        assert_eq!(whole_us_ratio(52_900, 48_100), Some(52.0 / 48.0));
+        assert_eq!(whole_us_ratio(5_000, 900), None);
+        let s = Summary {
+            p99: 1,
+            p999: 2,
+            max: 3,
+            ..Default::default()
+        };
+        assert_eq!(
+            [Quantile::P99, Quantile::P999, Quantile::Max].map(|q| q.of(&s)),
+            [1, 2, 3]
+        );
     }
 
     #[test]
