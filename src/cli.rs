@@ -565,7 +565,7 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
                     cyclictest,
                 },
         } => {
-            let opts = crate::sched::bench::BenchOptions {
+            let opts = crate::bench::sched::BenchOptions {
                 seconds,
                 intervals_us,
                 core,
@@ -573,13 +573,13 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
                 hog: !no_hog,
                 cyclictest,
             };
-            println!("{}", crate::sched::bench::run_bench(&opts)?);
+            println!("{}", crate::bench::sched::run_bench(&opts)?);
             Ok(())
         }
         Cmd::Bench {
             what: BenchCmd::SchedHog { core },
         } => {
-            crate::sched::bench::hog(core, None);
+            crate::bench::sched::hog(core, None);
             Ok(())
         }
         Cmd::Bench {

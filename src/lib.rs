@@ -19,7 +19,7 @@
 // - `backend::realsense::{sys, ffi, software, device}` and `bench::realsense`: librealsense's C
 //   API, opened at run time, its frame callbacks and software device;
 // - `sched::{clock, rt, channel}`: clock_nanosleep/mlockall/sched_*/prctl syscalls and the
-//   lock-free SPSC ring; items of `sched::bench`: the cycle counter and the hog's `pre_exec`;
+//   lock-free SPSC ring; items of `bench::sched`: the cycle counter and the hog's `pre_exec`;
 // - `substrate::{cow, simd}`: the huge-page row store, AVX2/FMA dot products and prefetch;
 // - item `backend::camera::ThreadBound`: makes the renderer's thread-bound GL context movable.
 // (MuJoCo itself is reached through mujoco-rs's safe API.)

@@ -7,5 +7,6 @@ pub mod realsense;
 pub mod replay;
 #[cfg(feature = "ros2")]
 pub mod ros;
+pub mod sched;
 pub mod substrate;
 pub mod vision;

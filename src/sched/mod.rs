@@ -19,13 +19,12 @@
 //! Which thread runs what: `Executor::start`/`stop`/`stats` on the caller's (non-RT) thread;
 //! `Task::start`, `ready`, `run_once`, `stop` and the safe-stop hook on the task's core worker.
 
-pub mod bench;
 pub mod channel;
 mod clock;
 mod config;
 mod exec;
-mod rt;
-mod stats;
+pub(crate) mod rt;
+pub(crate) mod stats;
 mod task;
 
 pub use clock::{monotonic_ns, sleep_until_ns};

@@ -2,7 +2,7 @@
 //! `clock_nanosleep` loop measured in the same run (same interval, priority and core; idle and
 //! with a memory-walking CPU hog on another core; p99, p99.9 and max with the executor's ratio to
 //! each, and how quiet the core was), the dispatch overhead per task with 8 tasks on one core,
-//! and the core-to-core handoff latency through [`super::channel`].
+//! and the core-to-core handoff latency through [`crate::sched::channel`].
 //!
 //! Installs nothing: cyclictest comes from Debian's `rt-tests` (the project's setup installs
 //! it); when it is missing the bench says so and prints the executor's figures alone.
@@ -15,13 +15,13 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::channel::{latest, ring};
-use super::clock::{monotonic_ns, sleep_until_ns};
-use super::config::{OverrunPolicy, RtMode, SchedConfig, TaskConfig};
-use super::rt::{self, available_cores, RtStatus};
-use super::stats::{new_histogram, Summary};
-use super::task::{task_fn, Job, TaskSet};
-use super::{Executor, SchedError};
+use crate::sched::channel::{latest, ring};
+use crate::sched::rt::{self, available_cores, RtStatus};
+use crate::sched::stats::{new_histogram, Summary};
+use crate::sched::{monotonic_ns, sleep_until_ns};
+use crate::sched::{task_fn, Job, TaskSet};
+use crate::sched::{Executor, SchedError};
+use crate::sched::{OverrunPolicy, RtMode, SchedConfig, TaskConfig};
 
 /// What to measure.
 #[derive(Clone, Debug)]
@@ -682,7 +682,7 @@ mod stamp {
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
-            super::monotonic_ns() as u64
+            crate::sched::monotonic_ns() as u64
         }
     }
 
@@ -699,7 +699,7 @@ mod stamp {
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
-            super::monotonic_ns() as u64
+            crate::sched::monotonic_ns() as u64
         }
     }
 
@@ -724,9 +724,9 @@ mod stamp {
 
     /// Counter ticks per ns, measured against CLOCK_MONOTONIC over `ms` milliseconds.
     pub fn ticks_per_ns(ms: u64) -> f64 {
-        let (c0, t0) = (after(), super::monotonic_ns());
+        let (c0, t0) = (after(), crate::sched::monotonic_ns());
         std::thread::sleep(std::time::Duration::from_millis(ms));
-        let (c1, t1) = (after(), super::monotonic_ns());
+        let (c1, t1) = (after(), crate::sched::monotonic_ns());
         (c1.wrapping_sub(c0)) as f64 / (t1 - t0).max(1) as f64
     }
 }
