@@ -7,10 +7,9 @@
 
 mod common;
 
-use common::ros::{domain_id, peer_and_agent, python, ros_env, KillOnDrop};
+use common::ros::{domain_id, peer_and_agent, start_fake_robot};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -158,24 +157,12 @@ fn the_pipeline_is_the_same_on_realsense_playback_with_a_fake_robot() {
 
     let (bag, profile) = common::realsense::record_camera_at_rest(dir.path(), 30.0);
     let domain = domain_id(32);
-    let mut fake = python();
-    fake.arg(root().join("tests/ros/fake_robot.py"))
-        .args([
-            "shoulder_yaw,shoulder_pitch,elbow,wrist",
-            "0.0,0.3,-0.6,0.2",
-            "500",
-            "60",
-            "70",
-            "/forward_position_controller/commands",
-        ])
-        .stdout(Stdio::piped());
-    ros_env(&mut fake, &domain);
-    let mut fake = KillOnDrop(fake.spawn().expect("fake robot"));
-    {
-        use std::io::{BufRead, BufReader};
-        let mut lines = BufReader::new(fake.0.stdout.take().unwrap()).lines();
-        assert_eq!(lines.next().unwrap().unwrap(), "READY");
-    }
+    let _fake = start_fake_robot(
+        "shoulder_yaw,shoulder_pitch,elbow,wrist",
+        "0.0,0.3,-0.6,0.2",
+        60,
+        &domain,
+    );
     let robot_args = [
         "-p".to_string(),
         "backend=robot".into(),

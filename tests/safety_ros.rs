@@ -14,11 +14,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::Stdio;
 
-use common::ros::{domain_id, peer_and_agent, python, ros_env, KillOnDrop};
+use common::ros::{domain_id, peer_and_agent, start_fake_robot};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -103,21 +101,12 @@ fn a_position_step_on_the_robot_backend_respects_the_velocity_limit() {
         "sattva:\n  ros__parameters:\n    backend: robot\n    robot:\n      joint_names: [j1, j2, j3, j4, j5, j6]\n      position_min: [-3.0, -3.0, -3.0, -3.0, -3.0, -3.0]\n      position_max: [3.0, 3.0, 3.0, 3.0, 3.0, 3.0]\n      velocity_max: [10.0, 10.0, 10.0, 10.0, 10.0, 10.0]\n      camera: false\n    action:\n      clamp:\n        max_velocity: 2.0\n    ros:\n      topics:\n        joint_states: sattva/joint_states\n",
     )
     .unwrap();
-    let mut fake = python();
-    fake.arg(root().join("tests/ros/fake_robot.py"))
-        .args([
-            "j1,j2,j3,j4,j5,j6",
-            "0.1,0.2,0.3,-0.1,-0.2,0.0",
-            "500",
-            "30",
-            "30",
-            "/forward_position_controller/commands",
-        ])
-        .stdout(Stdio::piped());
-    ros_env(&mut fake, &domain);
-    let mut fake = KillOnDrop(fake.spawn().expect("fake robot"));
-    let mut lines = BufReader::new(fake.0.stdout.take().unwrap()).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "READY");
+    let _fake = start_fake_robot(
+        "j1,j2,j3,j4,j5,j6",
+        "0.1,0.2,0.3,-0.1,-0.2,0.0",
+        30,
+        &domain,
+    );
     let (report, summary) = peer_and_agent(
         "operator_step.py",
         &strings(&["/joint_states", "position", "1.2", "2.5", "0.1"]),

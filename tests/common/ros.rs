@@ -125,3 +125,35 @@ pub fn peer_and_agent(
     );
     (report, summary)
 }
+
+/// Starts the rclpy fake ros2_control robot (`tests/ros/fake_robot.py`) on `domain`: joints
+/// `names` (comma-separated) at `initial`, joint states at 500 Hz for `seconds`, following
+/// position commands on `/forward_position_controller/commands`; returns once it is READY.
+pub fn start_fake_robot(names: &str, initial: &str, seconds: u32, domain: &str) -> KillOnDrop {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let secs = seconds.to_string();
+    let mut fake = python();
+    fake.arg(root().join("tests/ros/fake_robot.py"))
+        .args([
+            names,
+            initial,
+            "500",
+            &secs,
+            &secs,
+            "/forward_position_controller/commands",
+        ])
+        .stdout(Stdio::piped());
+    ros_env(&mut fake, domain);
+    let mut fake = KillOnDrop(
+        fake.spawn()
+            .expect("start the fake robot (did scripts/setup.sh run?)"),
+    );
+    let out = fake.0.stdout.take().expect("piped stdout");
+    let first = BufReader::new(out).lines().next();
+    assert!(
+        matches!(&first, Some(Ok(l)) if l == "READY"),
+        "fake robot did not start: {first:?}"
+    );
+    fake
+}
