@@ -82,9 +82,15 @@ pub struct LatencyRow {
     /// Median over the chunks of each chunk's maximum (whole us, ns), same order: the tail a
     /// typical chunk sees, which one stalled chunk cannot decide.
     pub chunk_max: [Option<u64>; 3],
+    /// Late wake-ups: samples of at least 100 us and at least 500 us (whole us) for
+    /// cyclictest, sattva and the bare loop. Counts, unlike a pooled p99.9, add up over runs.
+    pub late: [[Option<u64>; 3]; 2],
     /// How quiet the machine was during the row.
     pub quiet: Quiet,
 }
+
+/// Wake-up latency thresholds of [`LatencyRow::late`], ns.
+const LATE_NS: [u64; 2] = [100_000, 500_000];
 
 /// What else the measured core did during a row, from the kernel's counters: the three tools
 /// share the core with everything else on the machine, and on this kind of VM the tail is
@@ -512,7 +518,12 @@ fn run_executor(
         "probe",
         task_fn(move |j: &Job| x = std::hint::black_box(x ^ j.seq)),
     );
-    let mut ex = Executor::start(&cfg, set)?;
+    // without its start-up log line: a run starts the executor 100 times per row (the status is
+    // printed once, with the results), and the write is I/O only the executor's chunks would do
+    let mut ex =
+        tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
+            Executor::start(&cfg, set)
+        })?;
     let status = ex.status().clone();
     std::thread::sleep(Duration::from_secs_f64(seconds));
     ex.halt();
@@ -892,8 +903,31 @@ fn handoff(producer: usize, consumer: usize, priority: u8, samples: usize) -> Ha
     (r, l, w, src, (rr, wr))
 }
 
-/// Length of one chunk, s: the three tools take turns this often.
+/// Mean length of one chunk, s: the three tools take turns this often. Each round (one chunk of
+/// each tool) draws its length uniformly from 0.5..1.5 times this. With one fixed length the
+/// schedule would be periodic, and a periodic disturbance (a trace of the development VM showed
+/// host stalls recurring every 100 ms and every 4 s) could keep landing in the same tool's
+/// chunks for a whole run. A burst of host stalls (5-15 ms of late wake-ups) still falls into
+/// one tool's chunk; the next one may fall into any tool's.
 const CHUNK_S: f64 = 0.1;
+
+/// A small pseudo-random generator (SplitMix64) for the chunk lengths.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
 
 /// Order of the three tools (0 cyclictest, 1 sattva, 2 bare loop) in successive chunks: all six
 /// orders, arranged so that over six chunks (counting the step from one chunk to the next) each
@@ -928,8 +962,7 @@ pub fn run_bench(o: &BenchOptions) -> Result<SchedBench, SchedError> {
     let mut rt = None;
     let loads: &[&'static str] = if o.hog { &["idle", "hog"] } else { &["idle"] };
     // alternate short chunks of the three tools so all see the same background load
-    let chunks = (o.seconds / CHUNK_S).ceil().max(1.0) as usize;
-    let chunk_s = o.seconds / chunks as f64;
+    let mut rng = SplitMix64(monotonic_ns() as u64);
     for &interval_us in &o.intervals_us {
         for &load in loads {
             let _hog = (load == "hog").then(|| Hog::start(other_core(o.core)));
@@ -950,8 +983,15 @@ pub fn run_bench(o: &BenchOptions) -> Result<SchedBench, SchedError> {
                 per_chunk[1][tool].push(h.hist.value_at_quantile(0.999));
                 per_chunk[2][tool].push(h.max);
             };
-            for k in 0..chunks {
-                // the order of the three tools changes from chunk to chunk, so none always runs
+            let (mut left, mut k) = (o.seconds, 0);
+            while left > 1e-9 {
+                // one round: a chunk of each tool, all of the same length, random per round
+                let mut chunk_s = CHUNK_S * (0.5 + rng.unit());
+                if left - chunk_s < 0.5 * CHUNK_S {
+                    chunk_s = left;
+                }
+                left -= chunk_s;
+                // the order of the three tools changes from round to round, so none always runs
                 // right after another one (or first after the hog started)
                 for tool in CHUNK_ORDER[k % CHUNK_ORDER.len()] {
                     match tool {
@@ -983,14 +1023,16 @@ pub fn run_bench(o: &BenchOptions) -> Result<SchedBench, SchedError> {
                     }
                 }
                 // between chunks (not during one: the scan itself is kernel work on some
-                // core), about once a second
-                let scan = k % 10 == 9 || k + 1 == chunks;
+                // core), every few seconds
+                let scan = k % 10 == 9 || left <= 1e-9;
                 for t in scan.then(foreign_rt_threads).unwrap_or_default() {
                     if !foreign_rt.contains(&t) {
                         foreign_rt.push(t);
                     }
                 }
+                k += 1;
             }
+            let chunks = k;
             let wall_s = (monotonic_ns() - wall0) as f64 / 1e9;
             // USER_HZ is 100 on every Linux architecture that matters here
             let quiet = match (ticks0, core_ticks(o.core)) {
@@ -1009,6 +1051,15 @@ pub fn run_bench(o: &BenchOptions) -> Result<SchedBench, SchedError> {
                 (chunks >= 2 && x.min(y) > 0).then(|| x.max(y) as f64 / x.min(y) as f64)
             };
             let [c99, c999, cmax] = per_chunk;
+            let (ex_us, bare_us) = (truncate(&ex), truncate(&bare));
+            let late = LATE_NS.map(|t| {
+                let over = |h: &Histogram<u64>| h.count_between(t, u64::MAX);
+                [
+                    ct.as_ref().ok().map(|c| over(&c.hist)),
+                    Some(over(&ex_us.hist)),
+                    Some(over(&bare_us.hist)),
+                ]
+            });
             rows.push(LatencyRow {
                 interval_us,
                 load,
@@ -1018,12 +1069,13 @@ pub fn run_bench(o: &BenchOptions) -> Result<SchedBench, SchedError> {
                 ),
                 cyclictest: ct.map(|h| h.summary()),
                 executor: ex.summary(),
-                executor_whole_us: truncate(&ex).summary(),
+                executor_whole_us: ex_us.summary(),
                 bare: bare.summary(),
-                bare_whole_us: truncate(&bare).summary(),
+                bare_whole_us: bare_us.summary(),
                 chunk_p99: c99.map(median),
                 chunk_p999: c999.map(median),
                 chunk_max: cmax.map(median),
+                late,
                 quiet,
             });
         }
@@ -1124,12 +1176,14 @@ impl fmt::Display for SchedBench {
             f,
             "  wake-up latency = clock read after the wake-up - programmed absolute time, for all three; \
              bare loop = the worker's process and thread setup around a plain clock_nanosleep loop \
-             (no executor); hog = a memory-walking process on core {}; tools alternate in {} s \
-             chunks, in an order where each follows each other one equally often; tail ratios in \
+             (no executor); hog = a memory-walking process on core {}; tools alternate in chunks \
+             of {:.2}-{:.2} s (random per round), in an order where each follows each other one equally often; a wake-up later than \
+             a period skips the periods it missed, in all three (cyclictest's rule); tail ratios in \
              whole us (as cyclictest counts), goal for the executor's own share: p99.9 <= 1.5 x the \
              bare loop's",
             other_core(o.core),
-            CHUNK_S
+            CHUNK_S * 0.5,
+            CHUNK_S * 1.5
         )?;
         writeln!(
             f,
@@ -1215,6 +1269,26 @@ impl fmt::Display for SchedBench {
                     tail_line(f, r.load, label, [x, c, b], String::new())?;
                 }
             }
+            for (t, [c, x, b]) in LATE_NS.iter().zip(r.late) {
+                let n = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+                let q = |o: Option<u64>| match (x, o) {
+                    (Some(x), Some(o)) if o > 0 => format!("{:.2}", x as f64 / o as f64),
+                    _ => "-".to_string(),
+                };
+                let label = format!("samples >= {} us", t / 1000);
+                writeln!(
+                    f,
+                    "  {:>8} {:<5} {:<24} {:>7} {:>10} {:>9} {:>18} {:>12}",
+                    "",
+                    r.load,
+                    label,
+                    n(x),
+                    n(c),
+                    n(b),
+                    q(c),
+                    q(b)
+                )?;
+            }
             let q = &r.quiet;
             if let (Some(b), Some(st)) = (q.busy_pct, q.steal_ms) {
                 writeln!(
@@ -1235,7 +1309,7 @@ impl fmt::Display for SchedBench {
             if let (Some(a), Some(b)) = r.noise {
                 writeln!(
                     f,
-                    "  {:>8} {:<5} noise floor: p99 of even vs odd {CHUNK_S} s chunks differs by x{a:.2} for cyclictest, x{b:.2} for sattva",
+                    "  {:>8} {:<5} noise floor: p99 of even vs odd chunks differs by x{a:.2} for cyclictest, x{b:.2} for sattva",
                     "", r.load
                 )?;
             }
@@ -1328,6 +1402,17 @@ mod tests {
             o.sort_unstable();
             assert_eq!(o, [0, 1, 2]);
         }
+    }
+
+    #[test]
+    fn chunk_lengths_are_uniform_around_the_mean() {
+        let mut r = SplitMix64(7);
+        let u: Vec<f64> = (0..10_000).map(|_| r.unit()).collect();
+        assert!(u.iter().all(|&x| (0.0..1.0).contains(&x)));
+        let mean = u.iter().sum::<f64>() / u.len() as f64;
+        assert!((mean - 0.5).abs() < 0.02, "{mean}");
+        let low = u.iter().filter(|&&x| x < 0.25).count();
+        assert!((2_200..2_800).contains(&low), "{low}");
     }
 
     #[test]
