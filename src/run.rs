@@ -101,15 +101,10 @@ impl std::fmt::Display for AgentReport {
 
 /// Runs the agent `c` describes (see [`crate::agent::run`]).
 pub fn run(c: &Config, opts: &RunOptions) -> Result<RunSummary, RunError> {
-    let curriculum = opts.curriculum.map(|n| {
-        crate::action::CurriculumSource::plan(
-            &c.eval,
-            c.seed,
-            0,
-            c.eval.calibration_episodes as usize,
-            n as usize,
-            0,
-        )
+    let curriculum = opts.curriculum.map(|n| crate::action::PlanRequest {
+        calibration: c.eval.calibration_episodes as usize,
+        train: n as usize,
+        ..Default::default()
     });
     crate::agent::run(
         c,

@@ -9,7 +9,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use mujoco_rs::prelude::*;
 
-use crate::action::CurriculumSource;
+use crate::action::PlanRequest;
 use crate::agent::{AgentError, AgentOptions, Fingerprint, Progress};
 use crate::backend::mujoco::MujocoBackend;
 use crate::backend::BackendError;
@@ -185,41 +185,6 @@ fn model_path(c: &Config) -> Result<String, BackendError> {
     .to_string())
 }
 
-/// True when the scene of `c` can host the curriculum: a 4-joint arm (the primitives' IK) and
-/// the free object [`crate::backend::mujoco::OBJECT_BODY`] to place and weigh.
-fn curriculum_fits(c: &Config) -> Result<Result<(), String>, BackendError> {
-    let joints = c.mujoco().map(|m| m.joints.names.len()).unwrap_or(0);
-    if joints != ARM_JOINTS {
-        return Ok(Err(format!(
-            "the curriculum drives a {ARM_JOINTS}-joint arm; {} maps {joints} joints (key `mujoco.joints.names`)",
-            c.source.display()
-        )));
-    }
-    let path = model_path(c)?;
-    // a model loaded without a backend: MuJoCo's messages to tracing first (see its docs)
-    crate::backend::mujoco::install_log_handler();
-    let Ok(model) = MjModel::from_xml(&path) else {
-        // the backend reports the load error with the config key when the agent opens it
-        return Ok(Err(format!("the model {path} does not load")));
-    };
-    let body = model.name_to_id(MjtObjBase::mjOBJ_BODY, crate::backend::mujoco::OBJECT_BODY);
-    let joint = model.name_to_id(
-        MjtObjBase::mjOBJ_JOINT,
-        crate::backend::mujoco::OBJECT_JOINT,
-    );
-    Ok(match (body, joint) {
-        (Some(_), Some(_)) => Ok(()),
-        _ => Err(format!(
-            "the scene has no free body `{}` with joint `{}` (the curriculum places and weighs it)",
-            crate::backend::mujoco::OBJECT_BODY,
-            crate::backend::mujoco::OBJECT_JOINT
-        )),
-    })
-}
-
-/// Joints the curriculum's primitives drive.
-const ARM_JOINTS: usize = 4;
-
 fn progress_bar(n: u64, on: bool, what: &str) -> ProgressBar {
     if !on {
         return ProgressBar::hidden();
@@ -240,11 +205,11 @@ fn progress_bar(n: u64, on: bool, what: &str) -> ProgressBar {
 /// `sim.duration_s`); elsewhere the agent explores for `sim.duration_s`.
 pub fn run_sim(c: &Config, opts: &SimOptions) -> Result<SimSummary, SimError> {
     let mut c = c.clone();
-    let fits = curriculum_fits(&c)?;
-    if let Err(why) = &fits {
-        tracing::info!(%why, "no curriculum for this scene: exploring");
+    // every robot with joints performs the curriculum of its own primitive library
+    let curriculum = c.mujoco().is_ok_and(|m| !m.joints.names.is_empty());
+    if !curriculum {
+        tracing::info!("the scene maps no joints: the agent only observes");
     }
-    let curriculum = fits.is_ok();
     if let Some(p) = &opts.resume {
         c.learn.resume = std::path::absolute(p)
             .unwrap_or_else(|_| p.into())
@@ -268,26 +233,22 @@ pub fn run_sim(c: &Config, opts: &SimOptions) -> Result<SimSummary, SimError> {
     let (duration_s, plan, total) = match (curriculum, opts.episodes) {
         (true, Some(n)) => (
             None,
-            Some(CurriculumSource::plan(
-                &c.eval,
-                c.seed,
-                resumed_step,
-                n_cal,
-                n as usize,
-                0,
-            )),
+            Some(PlanRequest {
+                calibration: n_cal,
+                train: n as usize,
+                offset: resumed_step,
+                ..Default::default()
+            }),
             (n as u64 + n_cal as u64, "episodes"),
         ),
         (true, None) => (
             Some(c.sim.duration_s),
-            Some(CurriculumSource::plan(
-                &c.eval,
-                c.seed,
-                resumed_step,
-                n_cal,
-                100_000,
-                0,
-            )),
+            Some(PlanRequest {
+                calibration: n_cal,
+                train: 100_000,
+                offset: resumed_step,
+                ..Default::default()
+            }),
             (
                 (c.sim.duration_s * 1e9 / c.control.period_ns as f64) as u64,
                 "cycles",

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sattva::action::{Primitive, PrimitiveParams, PrimitiveRun, SafetyClamp, PRIMITIVES};
+use sattva::action::{PrimitiveParams, PrimitiveSet, SafetyClamp};
 use sattva::alloc_count::{allocations_on_this_thread, CountingAlloc};
 use sattva::backend::Backend;
 use sattva::config::Config;
@@ -115,42 +115,57 @@ fn injected_out_of_range_commands_never_reach_the_actuators() {
 fn primitives_through_the_clamped_loop_allocate_nothing_per_cycle() {
     let c = config();
     let b = sattva::backend::mujoco::MujocoBackend::open(&c).unwrap();
+    let mut set = PrimitiveSet::generate(
+        b.body(&c.action.primitives.spec()).unwrap(),
+        &c.action.primitives,
+    );
     let mut lp = ControlLoop::new(&c, b, None).unwrap();
     lp.handle(FromRos::Mode(ControlMode::External));
     let q0: JointVec = lp.fused().joint_position.clone();
-    let runs: Vec<PrimitiveRun> = PRIMITIVES
-        .iter()
-        .map(|&p| PrimitiveRun::new(p, PrimitiveParams::default(), &q0, lp.backend.now(), 0.2))
-        .collect();
     let mut cmd = Command::default();
     // warm-up
+    let mut run = set.start(0, PrimitiveParams::default(), &q0, lp.backend.now(), 0.2);
     for _ in 0..10 {
-        runs[0].command(lp.backend.now(), &mut cmd);
+        set.command(&mut run, lp.backend.now(), &mut cmd);
         lp.handle(FromRos::Command(cmd.clone()));
         lp.cycle();
     }
     let before = allocations_on_this_thread();
-    for r in &runs {
+    // starting a primitive (IK set-up included) and every cycle of it allocate nothing
+    for i in 0..set.len() {
+        let q: JointVec = lp.fused().joint_position.clone();
+        let mut run = set.start(i, PrimitiveParams::default(), &q, lp.backend.now(), 0.2);
         for _ in 0..20 {
             let t = lp.backend.now();
-            r.command(t, &mut cmd);
+            set.command(&mut run, t, &mut cmd);
             lp.handle(FromRos::Command(cmd.clone()));
             lp.cycle();
         }
     }
     assert_eq!(allocations_on_this_thread() - before, 0);
     assert_eq!(lp.stats.write_errors, 0);
-    assert!(PRIMITIVES.len() >= 20);
-    assert_eq!(Primitive::from_name("push_left"), Some(Primitive::PushLeft));
+    // the reference arm's library: task-space arm primitives at its end effector
+    assert!(set.len() >= 20, "{:?}", set.names());
+    assert!(set.index("push_left").is_some() && set.index("reach_back_left").is_some());
 }
 
 #[test]
 fn curriculum_source_allocates_only_when_it_sets_an_episode_up() {
-    use sattva::action::CurriculumSource;
+    use sattva::action::{CurriculumSource, PlanRequest};
     let c = config();
     let b = sattva::backend::mujoco::MujocoBackend::open(&c).unwrap();
-    let plan = CurriculumSource::plan(&c.eval, 1, 0, 0, PRIMITIVES.len(), 0);
-    let cur = CurriculumSource::new(&c.eval, plan, c.control.period_ns);
+    let set = PrimitiveSet::generate(
+        b.body(&c.action.primitives.spec()).unwrap(),
+        &c.action.primitives,
+    );
+    let n = set.len();
+    let names = set.names();
+    let req = PlanRequest {
+        train: n,
+        ..Default::default()
+    };
+    let plan = req.scenarios(&c.eval, &names, set.object().is_some(), 1);
+    let cur = CurriculumSource::new(&c.eval, set, plan, c.control.period_ns);
     let mut lp = ControlLoop::new(&c, b, Some(cur)).unwrap();
     let (mut allocating_cycles, mut setup_cycles, mut cycles) = (0u64, 0u64, 0u64);
     while !lp.source_finished() {
@@ -165,12 +180,8 @@ fn curriculum_source_allocates_only_when_it_sets_an_episode_up() {
             allocating_cycles += 1;
         }
     }
-    assert_eq!(
-        setup_cycles,
-        PRIMITIVES.len() as u64,
-        "one setup per episode"
-    );
-    assert!(cycles > 200 * PRIMITIVES.len() as u64, "{cycles} cycles");
+    assert_eq!(setup_cycles, n as u64, "one setup per episode");
+    assert!(cycles > 200 * n as u64, "{cycles} cycles");
     // the primitive, clamp, fusion and source cycles allocate nothing
     assert_eq!(
         allocating_cycles, 0,

@@ -135,9 +135,19 @@ fn commanding_a_joint_moves_its_position_sensor() {
     }
 }
 
-/// Planar IK for the reference arm (`sattva::action::ik`): fingertip at (x, 0, z), hand down.
+/// Planar IK of the reference scene's arm (sim/arm_table.xml: links 0.30 / 0.25 m, fingertip
+/// 0.12 m past the wrist, shoulder 0.15 m above the table; angle 0 points a link straight up):
+/// joint targets `[yaw = 0, pitch, elbow, wrist]` putting the fingertip at `(x, 0, z)` with the
+/// hand pointing down. Worked out by hand for this test, independent of the agent's generic IK.
 fn ik_down(x: f64, z: f64) -> JointVec {
-    sattva::action::ik::ik_down(x, z).into_iter().collect()
+    let (l1, l2, l3, shoulder_z) = (0.3, 0.25, 0.12, 0.15);
+    let (dx, dz) = (x, z + l3 - shoulder_z);
+    let r2 = dx * dx + dz * dz;
+    let c2 = ((r2 - l1 * l1 - l2 * l2) / (2.0 * l1 * l2)).clamp(-1.0, 1.0);
+    let t2 = c2.acos();
+    let t1 = dx.atan2(dz) - (l2 * t2.sin()).atan2(l1 + l2 * t2.cos());
+    let t3 = std::f64::consts::PI - t1 - t2;
+    [0.0, t1, t2, t3].into_iter().collect()
 }
 
 #[test]

@@ -10,12 +10,11 @@
 
 use std::path::Path;
 
-use sattva::action::Primitive;
-use sattva::action::PrimitiveParams;
+use sattva::action::{PlanRequest, PrimitiveParams};
 use sattva::agent::AgentOptions;
 use sattva::config::Config;
 use sattva::encode::cosine;
-use sattva::eval::{curriculum, Scenario, Split};
+use sattva::eval::Split;
 
 fn config(vision: bool) -> Config {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -35,18 +34,22 @@ fn pair(vision: bool) -> (f32, u64) {
     let c = config(vision);
     // encoder statistics from a short calibration (then frozen), then the two episodes,
     // recognised only (novel): the agent's journal keeps their experiences
-    let sc = |y: f64| Scenario {
-        split: Split::Novel,
-        primitive: Primitive::ReachBack,
-        params: PrimitiveParams {
-            object: [0.42, y],
-            seed: 3,
-            ..PrimitiveParams::default()
-        },
+    let sc = |y: f64| {
+        (
+            "reach_back".to_string(),
+            Split::Novel,
+            PrimitiveParams {
+                object: [0.0, y],
+                seed: 3,
+                ..PrimitiveParams::default()
+            },
+        )
     };
-    let mut plan = curriculum(&c.eval, Split::Calibration, 8, c.seed);
-    plan.push(sc(0.25));
-    plan.push(sc(-0.25));
+    let plan = PlanRequest {
+        calibration: 8,
+        then: vec![sc(0.25), sc(-0.25)],
+        ..Default::default()
+    };
     let r = sattva::agent::run(
         &c,
         AgentOptions {

@@ -1,15 +1,17 @@
-//! The curriculum of motor primitives: seeded scenarios (primitive, amplitude, speed, object
-//! position and mass, noise seed) split into calibration, training and novel sets, and the
-//! [`CurriculumSource`] that performs them as the control loop's command source.
+//! The curriculum of motor primitives: seeded scenarios (primitive of the robot's generated
+//! library, amplitude, speed, start pose, object position and mass, noise seed) split into
+//! calibration, training and novel sets, and the [`CurriculumSource`] that performs them as the
+//! control loop's command source.
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{Mark, Primitive, PrimitiveParams, PrimitiveRun, Role, Tag, PRIMITIVES};
+use super::primitive::PrimitiveSet;
+use super::{Mark, PrimitiveParams, PrimitiveRun, Role, Tag};
 use crate::backend::EpisodeSetup;
-use crate::types::{Command, Time};
+use crate::types::{Command, CommandMode, JointVec, Time};
 use crate::validate::{Checker, Validate};
 
 /// Values one variation takes in training and, disjoint, in the novel scenarios.
@@ -78,6 +80,14 @@ pub struct EvalConfig {
     pub object_dx: Variation,
     /// Object y offset from its home position, m.
     pub object_dy: Variation,
+    /// Start pose: every joint offset from home by this fraction of 5 % of its range (the
+    /// direction per joint drawn from the episode's seed); robots that cannot be reset return
+    /// there during the settle phase.
+    pub start_pose: Variation,
+    /// Continual-learning order in `sattva eval literacy`: the first half of training episodes
+    /// performs half of the primitives, the second half the others; the first half's
+    /// primitives are recognised after each half (backward transfer).
+    pub continual: bool,
     /// Output directory of `sattva eval literacy` (relative to the current directory).
     pub out_dir: String,
 }
@@ -95,6 +105,8 @@ impl Default for EvalConfig {
             mass: var(&[0.1, 0.2, 0.3, 0.4], &[0.15, 0.25, 0.35, 0.5]),
             object_dx: var(&[-0.03, 0.0, 0.03], &[-0.015, 0.015, 0.04]),
             object_dy: var(&[-0.03, 0.0, 0.03], &[-0.015, 0.015]),
+            start_pose: var(&[0.0, 0.5, 1.0], &[0.25, 0.75, 1.25]),
+            continual: true,
             out_dir: "out/literacy".into(),
         }
     }
@@ -117,6 +129,7 @@ impl Validate for EvalConfig {
         c.section("mass", |c| self.mass.validate(c, 0.001, 100.0));
         c.section("object_dx", |c| self.object_dx.validate(c, -0.2, 0.2));
         c.section("object_dy", |c| self.object_dy.validate(c, -0.2, 0.2));
+        c.section("start_pose", |c| self.start_pose.validate(c, 0.0, 4.0));
         c.require(!self.out_dir.is_empty(), "out_dir", "must not be empty");
     }
 }
@@ -130,6 +143,9 @@ pub enum Split {
     Train,
     /// Novel scenario (recognised only).
     Novel,
+    /// A novel scenario recognised half-way through continual training (recognised only; the
+    /// same scenario is recognised again at the end: backward transfer).
+    Probe,
 }
 
 impl Split {
@@ -139,6 +155,7 @@ impl Split {
             Split::Calibration => "calibration",
             Split::Train => "train",
             Split::Novel => "novel",
+            Split::Probe => "probe",
         }
     }
 }
@@ -148,27 +165,35 @@ impl Split {
 pub struct Scenario {
     /// Split.
     pub split: Split,
-    /// The primitive (the true label).
-    pub primitive: Primitive,
+    /// Index of the primitive in the robot's library (the true label).
+    pub primitive: usize,
+    /// Its name.
+    pub name: &'static str,
     /// Its variation (the seed drives execution jitter and sensor noise).
     pub params: PrimitiveParams,
 }
 
-/// Home position of the object in the reference scene, m.
-pub const OBJECT_HOME: [f64; 2] = [0.42, 0.0];
-
-/// The curriculum: `n` scenarios of `split`, primitives in seeded shuffled rounds (every
-/// primitive once per round), variations drawn from the split's values. Deterministic in `seed`.
-pub fn curriculum(cfg: &EvalConfig, split: Split, n: usize, seed: u64) -> Vec<Scenario> {
+/// The curriculum: `n` scenarios of `split` over the primitives `pool` (indices into `names`),
+/// in seeded shuffled rounds (every primitive once per round), variations drawn from the
+/// split's values (object offsets only when the scene has an object). Deterministic in `seed`.
+pub fn curriculum(
+    cfg: &EvalConfig,
+    names: &[&'static str],
+    pool: &[usize],
+    object: bool,
+    split: Split,
+    n: usize,
+    seed: u64,
+) -> Vec<Scenario> {
     let stream = match split {
         Split::Calibration => 1,
         Split::Train => 2,
-        Split::Novel => 3,
+        Split::Novel | Split::Probe => 3,
     };
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(stream);
     let pick = |rng: &mut ChaCha8Rng, v: &Variation| {
-        let vals = if split == Split::Novel {
+        let vals = if matches!(split, Split::Novel | Split::Probe) {
             &v.novel
         } else {
             &v.train
@@ -177,22 +202,34 @@ pub fn curriculum(cfg: &EvalConfig, split: Split, n: usize, seed: u64) -> Vec<Sc
         let i = rng.gen_range(0..vals.len().max(1));
         vals.get(i).copied().unwrap_or(1.0)
     };
-    let mut order: Vec<Primitive> = Vec::new();
+    let mut order: Vec<usize> = Vec::new();
     let mut out = Vec::with_capacity(n);
+    if pool.is_empty() {
+        return out;
+    }
     for i in 0..n {
         if order.is_empty() {
-            order = PRIMITIVES.to_vec();
+            order = pool.to_vec();
             order.shuffle(&mut rng);
         }
-        let primitive = order.pop().unwrap_or(Primitive::HoldStill);
+        let primitive = order.pop().unwrap_or(pool[0]);
+        let amplitude = pick(&mut rng, &cfg.amplitude);
+        let speed = pick(&mut rng, &cfg.speed);
+        let (dx, dy, mass) = if object {
+            (
+                pick(&mut rng, &cfg.object_dx),
+                pick(&mut rng, &cfg.object_dy),
+                pick(&mut rng, &cfg.mass),
+            )
+        } else {
+            (0.0, 0.0, 0.0)
+        };
         let params = PrimitiveParams {
-            amplitude: pick(&mut rng, &cfg.amplitude),
-            speed: pick(&mut rng, &cfg.speed),
-            object: [
-                OBJECT_HOME[0] + pick(&mut rng, &cfg.object_dx),
-                OBJECT_HOME[1] + pick(&mut rng, &cfg.object_dy),
-            ],
-            mass: pick(&mut rng, &cfg.mass),
+            amplitude,
+            speed,
+            object: [dx, dy],
+            mass,
+            start: pick(&mut rng, &cfg.start_pose),
             // disjoint seed ranges per split: novel noise seeds are never seen in training
             seed: seed
                 .wrapping_mul(1_000_003)
@@ -201,18 +238,133 @@ pub fn curriculum(cfg: &EvalConfig, split: Split, n: usize, seed: u64) -> Vec<Sc
         out.push(Scenario {
             split,
             primitive,
+            name: names.get(primitive).copied().unwrap_or(""),
             params,
         });
     }
     out
 }
 
-/// Where the curriculum source is in its current episode.
+/// What a driver asks of the curriculum; the scenarios are drawn once the robot's primitive
+/// library is known (the agent assembles it from the backend's body).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PlanRequest {
+    /// Calibration episodes (encoder statistics only).
+    pub calibration: usize,
+    /// Training episodes.
+    pub train: usize,
+    /// Novel episodes (recognised only).
+    pub novel: usize,
+    /// Offset of the training scenarios' seed (a resumed run continues with new scenarios).
+    pub offset: u64,
+    /// Continual order (see [`EvalConfig::continual`]): half of the primitives in the first
+    /// half of training, the rest in the second, probes of the first half in between.
+    pub continual: bool,
+    /// Named performances appended after the plan (a primitive of the library by name, with
+    /// its split and parameters).
+    pub then: Vec<(String, Split, PrimitiveParams)>,
+}
+
+impl PlanRequest {
+    /// The scenarios for a library of `names` (`object`: the scene has one), seeded by `seed`:
+    /// calibration, then training, then novel scenarios. In continual order: calibration,
+    /// training on the first half of the primitives, probes (their novel scenarios), training
+    /// on the others, then every novel scenario (the probes' again among them).
+    pub fn scenarios(
+        &self,
+        cfg: &EvalConfig,
+        names: &[&'static str],
+        object: bool,
+        seed: u64,
+    ) -> Vec<Scenario> {
+        let all: Vec<usize> = (0..names.len()).collect();
+        let train_seed = seed.wrapping_add(self.offset);
+        let mut v = curriculum(
+            cfg,
+            names,
+            &all,
+            object,
+            Split::Calibration,
+            self.calibration,
+            seed,
+        );
+        let novel = curriculum(cfg, names, &all, object, Split::Novel, self.novel, seed);
+        if self.continual && names.len() >= 2 {
+            let mut order = all.clone();
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(4);
+            order.shuffle(&mut rng);
+            let (a, b) = order.split_at(order.len().div_ceil(2));
+            let (na, nb) = (self.train.div_ceil(2), self.train / 2);
+            v.extend(curriculum(
+                cfg,
+                names,
+                a,
+                object,
+                Split::Train,
+                na,
+                train_seed,
+            ));
+            v.extend(
+                novel
+                    .iter()
+                    .filter(|s| a.contains(&s.primitive))
+                    .map(|s| Scenario {
+                        split: Split::Probe,
+                        ..*s
+                    }),
+            );
+            v.extend(curriculum(
+                cfg,
+                names,
+                b,
+                object,
+                Split::Train,
+                nb,
+                train_seed.wrapping_add(0x5eed),
+            ));
+        } else {
+            v.extend(curriculum(
+                cfg,
+                names,
+                &all,
+                object,
+                Split::Train,
+                self.train,
+                train_seed,
+            ));
+        }
+        v.extend(novel);
+        for (name, split, params) in &self.then {
+            if let Some(i) = names.iter().position(|n| n == name) {
+                v.push(Scenario {
+                    split: *split,
+                    primitive: i,
+                    name: names[i],
+                    params: *params,
+                });
+            }
+        }
+        v
+    }
+
+    /// The names of [`PlanRequest::then`] that are not in `names` (the caller's error).
+    pub fn unknown<'a>(&'a self, names: &[&'static str]) -> Option<&'a str> {
+        self.then
+            .iter()
+            .map(|(n, _, _)| n.as_str())
+            .find(|n| !names.contains(n))
+    }
+}
+
+/// Where the curriculum source is in its current episode (unboxed: the run is replaced every
+/// episode on the control task, which must not allocate).
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 enum Phase {
     /// The next episode's world must be set up.
     Setup,
-    /// Holding until the world has settled; the primitive starts at this time.
+    /// Moving to (and holding) the episode's start pose; the primitive starts at this time.
     Settling(Time),
     /// Performing the primitive until this time (exclusive).
     Performing(PrimitiveRun, Time),
@@ -233,60 +385,55 @@ pub enum Prepare {
 }
 
 /// The curriculum as a command source of the control loop: per scenario, the world is set up
-/// (where the backend can do that), the robot holds for `eval.settle_s`, then performs the
-/// primitive from where it stands; the primitive's cycles form one experience, tagged with the
-/// primitive's name (the teacher) and its split's role. Allocates only at construction.
-#[derive(Clone, Debug)]
+/// (where the backend can do that), the robot moves to the episode's start pose and holds for
+/// `eval.settle_s`, then performs the primitive from where it stands; the primitive's cycles
+/// form one experience, tagged with the primitive's name (the teacher) and its split's role.
+/// Allocates only at construction.
+#[derive(Debug)]
 pub struct CurriculumSource {
+    set: PrimitiveSet,
     scenarios: Vec<Scenario>,
     next: usize,
     phase: Phase,
     settle_ns: i64,
     primitive_s: f64,
     period_ns: i64,
-    home: [f64; 2],
+    /// The pose the first episode started from (start poses are offsets from it).
+    home: Option<JointVec>,
+    /// This episode's start pose.
+    start: JointVec,
 }
 
 impl CurriculumSource {
-    /// Performs `scenarios` in order at control period `period_ns`.
-    pub fn new(cfg: &EvalConfig, scenarios: Vec<Scenario>, period_ns: i64) -> CurriculumSource {
+    /// Performs `scenarios` of the library `set` in order at control period `period_ns`.
+    pub fn new(
+        cfg: &EvalConfig,
+        set: PrimitiveSet,
+        scenarios: Vec<Scenario>,
+        period_ns: i64,
+    ) -> CurriculumSource {
         let period_ns = period_ns.max(1);
         CurriculumSource {
+            set,
             scenarios,
             next: 0,
             phase: Phase::Setup,
             settle_ns: (cfg.settle_s * 1e9 / period_ns as f64).round() as i64 * period_ns,
             primitive_s: cfg.primitive_s,
             period_ns,
-            home: OBJECT_HOME,
+            home: None,
+            start: JointVec::new(),
         }
-    }
-
-    /// The standard plan: `calibration` calibration episodes, then `train` training episodes,
-    /// then `novel` novel ones (recognised only); training scenarios are drawn with
-    /// `seed + offset` (a resumed run continues with new scenarios).
-    pub fn plan(
-        cfg: &EvalConfig,
-        seed: u64,
-        offset: u64,
-        calibration: usize,
-        train: usize,
-        novel: usize,
-    ) -> Vec<Scenario> {
-        let mut v = curriculum(cfg, Split::Calibration, calibration, seed);
-        v.extend(curriculum(
-            cfg,
-            Split::Train,
-            train,
-            seed.wrapping_add(offset),
-        ));
-        v.extend(curriculum(cfg, Split::Novel, novel, seed));
-        v
     }
 
     /// The scenarios, in order.
     pub fn scenarios(&self) -> &[Scenario] {
         &self.scenarios
+    }
+
+    /// The primitive library.
+    pub fn primitives(&self) -> &PrimitiveSet {
+        &self.set
     }
 
     /// Episodes started so far.
@@ -300,12 +447,10 @@ impl CurriculumSource {
             Phase::Setup => match self.scenarios.get(self.next) {
                 Some(sc) => {
                     self.phase = Phase::Settling(t.add_nanos(self.settle_ns));
+                    self.start.clear();
                     Prepare::Setup(EpisodeSetup {
                         seed: sc.params.seed,
-                        object_offset: [
-                            sc.params.object[0] - self.home[0],
-                            sc.params.object[1] - self.home[1],
-                        ],
+                        object_offset: sc.params.object,
                         object_mass: sc.params.mass,
                     })
                 }
@@ -319,33 +464,69 @@ impl CurriculumSource {
         }
     }
 
+    /// The episode's start pose: home offset per joint by `start` x 5 % of its range, the
+    /// direction drawn from the seed. No allocation.
+    fn start_pose(&mut self, q: &[f64]) {
+        let home = self.home.get_or_insert_with(|| q.iter().copied().collect());
+        let sc = &self.scenarios[self.next];
+        let mut rng = ChaCha8Rng::seed_from_u64(sc.params.seed ^ 0x57a7_0000);
+        self.start.clear();
+        for (j, &h) in home.iter().enumerate() {
+            let u: f64 = rng.gen_range(-1.0..1.0);
+            let (lo, hi) = self.set.limits().get(j).copied().unwrap_or((0.0, 0.0));
+            let w = hi - lo;
+            let w = if w.is_finite() && w > 0.0 {
+                w.min(6.3)
+            } else {
+                1.0
+            };
+            let mut v = h + sc.params.start * 0.05 * w * u;
+            if lo.is_finite() && hi.is_finite() && hi > lo {
+                v = v.clamp(lo + 0.02 * w, hi - 0.02 * w);
+            }
+            self.start.push(if v.is_finite() { v } else { h });
+        }
+    }
+
     /// This cycle's command (after the sensors were fused into joint positions `q`) and where
     /// the cycle stands in the episode.
     pub fn command(&mut self, t: Time, q: &[f64], cmd: &mut Command) -> Mark {
-        if let Phase::Settling(start) = self.phase {
-            if t < start {
-                *cmd = Command::hold(t);
+        if let Phase::Settling(begin) = self.phase {
+            if self.start.is_empty() && !q.is_empty() {
+                self.start_pose(q);
+            }
+            if t < begin || self.start.is_empty() {
+                if self.start.is_empty() {
+                    *cmd = Command::hold(t);
+                } else {
+                    cmd.t = t;
+                    cmd.mode = CommandMode::Position;
+                    cmd.values.clear();
+                    cmd.values.extend(self.start.iter().copied());
+                }
                 return Mark::Pause;
             }
-            let sc = &self.scenarios[self.next];
-            let run = PrimitiveRun::new(sc.primitive, sc.params, q, t, self.primitive_s);
+            let sc = self.scenarios[self.next];
+            let mut run = self
+                .set
+                .start(sc.primitive, sc.params, q, t, self.primitive_s);
             let end = t.add_nanos(run.duration_ns());
-            run.command(t, cmd);
+            self.set.command(&mut run, t, cmd);
             let tag = Tag {
-                label: sc.primitive.name(),
+                label: sc.name,
                 role: match sc.split {
                     Split::Calibration => Role::Calibrate,
                     Split::Train => Role::Learn,
-                    Split::Novel => Role::Recognise,
+                    Split::Novel | Split::Probe => Role::Recognise,
                 },
                 episode: self.next as u32,
             };
             self.phase = Phase::Performing(run, end);
             return Mark::Begin(tag);
         }
-        match &self.phase {
+        match &mut self.phase {
             Phase::Performing(run, end) => {
-                run.command(t, cmd);
+                self.set.command(run, t, cmd);
                 let phase = run.phase(t);
                 if t.0 + self.period_ns >= end.0 {
                     self.next += 1;
@@ -367,21 +548,69 @@ impl CurriculumSource {
 mod tests {
     use super::*;
 
+    const NAMES: &[&str] = &["a", "b", "c", "d", "e", "f"];
+
     #[test]
     fn curriculum_is_deterministic_balanced_and_holds_out_novel_values() {
         let cfg = EvalConfig::default();
-        let a = curriculum(&cfg, Split::Train, 200, 7);
-        assert_eq!(a, curriculum(&cfg, Split::Train, 200, 7));
-        assert_ne!(a, curriculum(&cfg, Split::Train, 200, 8));
-        let mut per = vec![0; PRIMITIVES.len()];
-        a.iter().for_each(|s| per[s.primitive.index()] += 1);
+        let all: Vec<usize> = (0..NAMES.len()).collect();
+        let a = curriculum(&cfg, NAMES, &all, true, Split::Train, 200, 7);
+        assert_eq!(a, curriculum(&cfg, NAMES, &all, true, Split::Train, 200, 7));
+        assert_ne!(a, curriculum(&cfg, NAMES, &all, true, Split::Train, 200, 8));
+        let mut per = vec![0; NAMES.len()];
+        a.iter().for_each(|s| per[s.primitive] += 1);
         let (lo, hi) = (per.iter().min().unwrap(), per.iter().max().unwrap());
         assert!(hi - lo <= 1, "{per:?}");
-        let novel = curriculum(&cfg, Split::Novel, 96, 7);
+        let novel = curriculum(&cfg, NAMES, &all, true, Split::Novel, 96, 7);
         for s in &novel {
             assert!(!cfg.speed.train.contains(&s.params.speed));
             assert!(!cfg.mass.train.contains(&s.params.mass));
+            assert!(!cfg.start_pose.train.contains(&s.params.start));
             assert!(a.iter().all(|t| t.params.seed != s.params.seed));
+            assert_eq!(s.name, NAMES[s.primitive]);
         }
+        // no object: no object variation
+        let b = curriculum(&cfg, NAMES, &all, false, Split::Train, 20, 7);
+        assert!(b.iter().all(|s| s.params.object == [0.0, 0.0]));
+    }
+
+    #[test]
+    fn continual_plan_trains_halves_and_probes_the_first() {
+        let cfg = EvalConfig::default();
+        let req = PlanRequest {
+            calibration: 6,
+            train: 40,
+            novel: 24,
+            offset: 0,
+            continual: true,
+            then: Vec::new(),
+        };
+        let v = req.scenarios(&cfg, NAMES, false, 3);
+        let split = |k: Split| v.iter().filter(|s| s.split == k).count();
+        assert_eq!(split(Split::Calibration), 6);
+        assert_eq!(split(Split::Train), 40);
+        assert_eq!(split(Split::Novel), 24);
+        // the first 20 training episodes use 3 primitives, the last 20 the other 3
+        let train: Vec<&Scenario> = v.iter().filter(|s| s.split == Split::Train).collect();
+        let first: std::collections::BTreeSet<usize> =
+            train[..20].iter().map(|s| s.primitive).collect();
+        let second: std::collections::BTreeSet<usize> =
+            train[20..].iter().map(|s| s.primitive).collect();
+        assert_eq!(first.len(), 3);
+        assert_eq!(second.len(), 3);
+        assert!(first.is_disjoint(&second));
+        // probes: exactly the novel scenarios of the first half, between the halves
+        let probes: Vec<&Scenario> = v.iter().filter(|s| s.split == Split::Probe).collect();
+        assert!(!probes.is_empty());
+        assert!(probes.iter().all(|p| first.contains(&p.primitive)));
+        let again = v
+            .iter()
+            .filter(|s| s.split == Split::Novel && first.contains(&s.primitive))
+            .count();
+        assert_eq!(again, probes.len());
+        let pos = |k: Split| v.iter().position(|s| s.split == k).unwrap();
+        assert!(
+            pos(Split::Probe) > pos(Split::Train) && pos(Split::Probe) < 6 + 20 + probes.len() + 1
+        );
     }
 }

@@ -1,10 +1,9 @@
-//! The action stage: what the agent commands (exploration, motor primitives), and the safety
-//! clamp every command passes through.
+//! The action stage: what the agent commands (exploration, motor primitives generated from the
+//! robot's description), and the safety clamp every command passes through.
 
 pub mod clamp;
 pub mod curriculum;
 pub mod explore;
-pub mod ik;
 mod plan;
 pub mod primitive;
 
@@ -13,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::validate::{Checker, Validate};
 
 pub use clamp::{ClampConfig, SafetyClamp};
-pub use curriculum::{CurriculumSource, Prepare};
+pub use curriculum::{CurriculumSource, PlanRequest, Prepare};
 pub use explore::SineExplorer;
 pub use plan::{Mark, Role, Tag};
-pub use primitive::{Primitive, PrimitiveParams, PrimitiveRun, PRIMITIVES};
+pub use primitive::{PrimitiveParams, PrimitiveRun, PrimitiveSet, PrimitivesConfig};
 
 use crate::types::Command;
 
@@ -30,6 +29,8 @@ pub struct ActionConfig {
     pub source: SourceKind,
     /// The exploration source.
     pub explore: ExploreConfig,
+    /// How the motor primitives are generated from the robot.
+    pub primitives: PrimitivesConfig,
 }
 
 /// `action.source`: the agent's own command source.
@@ -69,6 +70,7 @@ impl Validate for ActionConfig {
         c.section("explore", |c| {
             c.range_f64("amplitude", self.explore.amplitude, 0.0, 10.0)
         });
+        c.section("primitives", |c| self.primitives.validate(c));
     }
 }
 

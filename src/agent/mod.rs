@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::action::curriculum::Scenario;
+use crate::action::curriculum::{PlanRequest, Scenario};
 use crate::action::CurriculumSource;
 use crate::backend::{Backend, BackendInfo, OpenError};
 use crate::config::Config;
@@ -88,6 +88,15 @@ pub enum AgentError {
     /// Signal handler installation failed.
     #[error("cannot install the SIGINT/SIGTERM handler: {0}")]
     Signal(String),
+    /// The robot's description does not fit `action.primitives`.
+    #[error(transparent)]
+    Body(#[from] crate::backend::body::BodyError),
+    /// A named performance names no primitive of the robot's library.
+    #[error("no primitive `{0}` in this robot's library (it has: {1})")]
+    UnknownPrimitive(String, String),
+    /// A curriculum was asked of a robot with no primitive.
+    #[error("backend `{0}` drives no joint: a curriculum needs a robot with joints")]
+    NoPrimitives(&'static str),
 }
 
 impl From<crate::backend::BackendError> for AgentError {
@@ -128,8 +137,9 @@ pub struct AgentOptions {
     pub duration_s: Option<f64>,
     /// The bag to replay (overrides `replay.bag`).
     pub bag: Option<PathBuf>,
-    /// A curriculum plan: the command source performs these scenarios.
-    pub curriculum: Option<Vec<Scenario>>,
+    /// A curriculum: the command source performs scenarios of the robot's primitive library
+    /// (generated from the backend's body, `action.primitives`).
+    pub curriculum: Option<PlanRequest>,
     /// Keep every experience in the learner's journal (evaluation).
     pub journal: bool,
     /// Every frame as a CSV row (virtual time only).
@@ -186,6 +196,19 @@ pub struct AgentReport {
     pub recorded: Option<PathBuf>,
     /// What `tap_every` collected.
     pub tap: Tap,
+    /// The curriculum performed (None without one).
+    pub curriculum: Option<CurriculumPlan>,
+}
+
+/// The curriculum a run performed: the robot's primitive library and the scenarios.
+#[derive(Clone, Debug, Default)]
+pub struct CurriculumPlan {
+    /// Primitive names in label order.
+    pub names: Vec<&'static str>,
+    /// The scenarios in order (a scenario's index is its episode number).
+    pub scenarios: Vec<Scenario>,
+    /// Primitives the robot could not perform, and why.
+    pub skipped: Vec<(String, String)>,
 }
 
 /// Per-cycle series collected for evaluation reports ([`AgentOptions::tap_every`]).
@@ -361,10 +384,41 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
         None
     };
     // 4. the control loop: fusion, source, clamp
-    let curriculum = opts
-        .curriculum
-        .take()
-        .map(|plan| CurriculumSource::new(&c.eval, plan, c.control.period_ns));
+    let mut plan_out = None;
+    let curriculum = match opts.curriculum.take() {
+        None => None,
+        Some(req) => {
+            let body = backend.body(&c.action.primitives.spec())?;
+            let set = crate::action::PrimitiveSet::generate(body, &c.action.primitives);
+            if set.is_empty() {
+                return Err(AgentError::NoPrimitives(backend_name));
+            }
+            let names = set.names();
+            if let Some(n) = req.unknown(&names) {
+                return Err(AgentError::UnknownPrimitive(
+                    n.to_string(),
+                    names.join(", "),
+                ));
+            }
+            let scenarios = req.scenarios(&c.eval, &names, set.object().is_some(), c.seed);
+            tracing::info!(
+                primitives = names.len(),
+                episodes = scenarios.len(),
+                "curriculum: the robot's primitive library"
+            );
+            plan_out = Some(CurriculumPlan {
+                names,
+                scenarios: scenarios.clone(),
+                skipped: set.skipped().to_vec(),
+            });
+            Some(CurriculumSource::new(
+                &c.eval,
+                set,
+                scenarios,
+                c.control.period_ns,
+            ))
+        }
+    };
     let t_start = backend.now();
     let lp = ControlLoop::new(c, backend, curriculum)?;
     // 5. the channels: ROS bridge, learning, diagnostics
@@ -663,6 +717,7 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
         fingerprint,
         recorded,
         tap,
+        curriculum: plan_out,
     })
 }
 

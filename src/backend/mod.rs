@@ -17,6 +17,7 @@
 //!
 //! `read` and `write` must not allocate: frames and commands are fixed-capacity values.
 
+pub mod body;
 pub mod composite;
 pub mod mujoco_config;
 pub mod realsense;
@@ -262,6 +263,12 @@ pub trait Backend: Send {
     fn faults(&self) -> BackendFaults {
         BackendFaults::default()
     }
+    /// The robot as the primitive library sees it (valid once configured): joints, limbs, the
+    /// arm's end effector, kinematics. The default knows the joints alone (no kinematics).
+    fn body(&self, spec: &body::BodySpec) -> Result<body::RobotBody, body::BodyError> {
+        let i = self.info();
+        body::RobotBody::from_joints(&i.joint_names, &i.joint_limits, spec)
+    }
 }
 
 impl<B: Backend + ?Sized> Backend for Box<B> {
@@ -311,6 +318,9 @@ impl<B: Backend + ?Sized> Backend for Box<B> {
     }
     fn faults(&self) -> BackendFaults {
         (**self).faults()
+    }
+    fn body(&self, spec: &body::BodySpec) -> Result<body::RobotBody, body::BodyError> {
+        (**self).body(spec)
     }
 }
 
@@ -433,6 +443,9 @@ impl<B: Backend> Backend for Managed<B> {
     }
     fn faults(&self) -> BackendFaults {
         self.hw.faults()
+    }
+    fn body(&self, spec: &body::BodySpec) -> Result<body::RobotBody, body::BodyError> {
+        self.hw.body(spec)
     }
 }
 

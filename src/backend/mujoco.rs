@@ -41,6 +41,7 @@ use crate::types::{
 
 const NAME: &str = "mujoco";
 
+pub mod body;
 mod log;
 
 /// Routes MuJoCo's log messages (warnings, errors) to `tracing`, rate-limited, instead of
@@ -472,9 +473,19 @@ impl MujocoBackend {
             return;
         };
         let n = self.map.qpos_adr.len();
-        let (kp, kd) = (self.cfg.joints.pd_kp, self.cfg.joints.pd_kd);
         let actuator_mode = self.cfg.joints.actuator_mode;
         for i in 0..n {
+            let j = &self.cfg.joints;
+            let kp = j
+                .pd_kp_per_joint
+                .as_ref()
+                .and_then(|v| v.get(i).copied())
+                .unwrap_or(j.pd_kp);
+            let kd = j
+                .pd_kd_per_joint
+                .as_ref()
+                .and_then(|v| v.get(i).copied())
+                .unwrap_or(j.pd_kd);
             let q = self.joint_position(&d, i);
             let qd = self.joint_velocity(&d, i);
             // (position target, velocity target, feed-forward effort) for this joint
@@ -978,6 +989,12 @@ impl Backend for MujocoBackend {
                 })?,
                 None => d.reset(),
             }
+            if let Some(home) = &self.cfg.joints.initial_positions {
+                let qpos = d.qpos_mut();
+                for (&a, &v) in self.map.qpos_adr.iter().zip(home) {
+                    qpos[a] = v;
+                }
+            }
             d.forward();
         }
         // the clock keeps running: a reset teleports the world, time never goes backwards
@@ -992,6 +1009,24 @@ impl Backend for MujocoBackend {
         self.capture_hold();
         self.mode = CommandMode::Hold;
         Ok(())
+    }
+
+    fn body(
+        &self,
+        spec: &super::body::BodySpec,
+    ) -> Result<super::body::RobotBody, super::body::BodyError> {
+        let Some(model) = &self.base_model else {
+            let i = &self.info;
+            return super::body::RobotBody::from_joints(&i.joint_names, &i.joint_limits, spec);
+        };
+        body::describe(
+            model,
+            &self.cfg.joints.names,
+            self.map.keyframe,
+            self.cfg.joints.initial_positions.as_deref(),
+            self.object.map(|o| o.0),
+            spec,
+        )
     }
 
     fn faults(&self) -> BackendFaults {

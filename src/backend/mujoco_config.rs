@@ -40,6 +40,14 @@ pub struct JointsConfig {
     pub pd_kp: f64,
     /// Derivative gain of that PD law.
     pub pd_kd: f64,
+    /// Per-joint proportional gains, same order as `names` (overrides `pd_kp`; light distal
+    /// joints need lower gains than hips and knees at the same timestep).
+    pub pd_kp_per_joint: Option<Vec<f64>>,
+    /// Per-joint derivative gains (overrides `pd_kd`).
+    pub pd_kd_per_joint: Option<Vec<f64>>,
+    /// Joint positions after every reset (rad or m, same order as `names`; applied on top of
+    /// `keyframe`, or of the model's default pose): the robot's home without editing its MJCF.
+    pub initial_positions: Option<Vec<f64>>,
 }
 
 /// IMU: named accelerometer and gyro sensors (3-D each), optional magnetometer.
@@ -184,6 +192,26 @@ impl Validate for MujocoConfig {
             }
             c.range_f64("pd_kp", self.joints.pd_kp, 0.0, 1e6);
             c.range_f64("pd_kd", self.joints.pd_kd, 0.0, 1e6);
+            for (key, list, hi) in [
+                ("pd_kp_per_joint", &self.joints.pd_kp_per_joint, 1e6),
+                ("pd_kd_per_joint", &self.joints.pd_kd_per_joint, 1e6),
+                ("initial_positions", &self.joints.initial_positions, 1e3),
+            ] {
+                if let Some(l) = list {
+                    c.require(
+                        l.len() == n,
+                        key,
+                        format!(
+                            "{} entries: expected one per joint in `names` ({n})",
+                            l.len()
+                        ),
+                    );
+                    for (i, v) in l.iter().enumerate() {
+                        let lo = if key == "initial_positions" { -hi } else { 0.0 };
+                        c.range_f64(&format!("{key}[{i}]"), *v, lo, hi);
+                    }
+                }
+            }
         });
         if let Some(t) = &self.touch_sensors {
             c.require(

@@ -7,8 +7,8 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::metrics::{confusion, majority_map, nmi, purity, recognise};
-use super::{EvalError, Scenario};
-use crate::action::{CurriculumSource, PRIMITIVES};
+use super::{EvalError, Scenario, Split};
+use crate::action::PlanRequest;
 use crate::agent::{AgentOptions, Progress};
 use crate::config::Config;
 use crate::learn::Role;
@@ -63,6 +63,13 @@ pub struct LiteracyReport {
     pub nmi: f64,
     /// Recognition accuracy on the novel scenarios.
     pub accuracy: f64,
+    /// Continual learning (`eval.continual`): recognition of the first half's primitives on
+    /// their novel scenarios right after the first half of training, and the same scenarios
+    /// after the second half; backward transfer = after - before (LIBERO's BWT; negative:
+    /// forgetting).
+    pub continual: Option<Continual>,
+    /// Primitives the robot could not perform, and why.
+    pub skipped: Vec<(String, String)>,
     /// Chance level (1 / primitives).
     pub chance: f64,
     /// Confusion `[truth][predicted]`, last column: unmapped attractor / none.
@@ -83,6 +90,24 @@ pub struct LiteracyReport {
     pub clamp_events: u64,
     /// Files written.
     pub files: Vec<PathBuf>,
+}
+
+/// Backward transfer of a continual run.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Continual {
+    /// Primitives trained in the first half.
+    pub first_half: usize,
+    /// Their recognition right after the first half.
+    pub before: f64,
+    /// The same scenarios' recognition at the end.
+    pub after: f64,
+}
+
+impl Continual {
+    /// Backward transfer, after - before.
+    pub fn bwt(&self) -> f64 {
+        self.after - self.before
+    }
 }
 
 fn bar(n: u64, on: bool) -> ProgressBar {
@@ -112,15 +137,23 @@ pub fn run_literacy(c: &Config, opts: &LiteracyOptions) -> Result<LiteracyReport
     c.learn.snapshot.clear();
     c.learn.resume.clear();
     c.learn.enabled = true;
-    let plan = CurriculumSource::plan(e, c.seed, 0, n_cal, n_train, n_novel);
-    let total = plan.len() as u64;
+    let request = PlanRequest {
+        calibration: n_cal,
+        train: n_train,
+        novel: n_novel,
+        offset: 0,
+        continual: e.continual,
+        then: Vec::new(),
+    };
+    // (probes of a continual plan add up to half the novel episodes)
+    let total = (n_cal + n_train + n_novel + if e.continual { n_novel / 2 } else { 0 }) as u64;
     let pb = bar(total, opts.progress);
     let tick = pb.clone();
     let mut report = crate::agent::run(
         &c,
         AgentOptions {
             virtual_rate: Some(0.0),
-            curriculum: Some(plan.clone()),
+            curriculum: Some(request),
             journal: true,
             on_tick: Some(Box::new(move |p: &Progress| {
                 tick.set_position(p.episodes.load(std::sync::atomic::Ordering::Relaxed))
@@ -134,6 +167,9 @@ pub fn run_literacy(c: &Config, opts: &LiteracyOptions) -> Result<LiteracyReport
         .take()
         .ok_or_else(|| EvalError::Scene("the agent ran without learning".into()))?;
     let summary = report.learn.clone().unwrap_or_default();
+    let plan_info = report.curriculum.take().unwrap_or_default();
+    let plan = &plan_info.scenarios;
+    let names = plan_info.names.clone();
     let journal = learner.journal().to_vec();
     let row = |j: &crate::learn::JournalEntry| -> Option<Row> {
         let tag = j.tag?;
@@ -147,6 +183,9 @@ pub fn run_literacy(c: &Config, opts: &LiteracyOptions) -> Result<LiteracyReport
     let t_end = report.span.1;
     let mut train = Vec::with_capacity(n_train);
     let mut novel = Vec::with_capacity(n_novel);
+    let mut probes = Vec::new();
+    // attractor -> label as learned up to the probes (the learner's own assignment then)
+    let mut mid_pairs: Vec<(i64, usize)> = Vec::new();
     let mut over_time = Vec::with_capacity(n_train);
     let mut live = std::collections::BTreeSet::new();
     for j in &journal {
@@ -156,9 +195,13 @@ pub fn run_literacy(c: &Config, opts: &LiteracyOptions) -> Result<LiteracyReport
                 if j.learned >= 0 {
                     live.insert(j.learned);
                 }
+                if probes.is_empty() {
+                    mid_pairs.push((j.learned, r.scenario.primitive));
+                }
                 over_time.push(live.len());
                 train.push(r);
             }
+            Some(Role::Recognise) if r.scenario.split == Split::Probe => probes.push(r),
             Some(Role::Recognise) => novel.push(r),
             _ => {}
         }
@@ -175,12 +218,37 @@ pub fn run_literacy(c: &Config, opts: &LiteracyOptions) -> Result<LiteracyReport
         );
     }
     let clusters: Vec<i64> = train.iter().map(|r| r.cluster).collect();
-    let labels: Vec<usize> = train.iter().map(|r| r.scenario.primitive.index()).collect();
+    let labels: Vec<usize> = train.iter().map(|r| r.scenario.primitive).collect();
     let map = majority_map(&clusters, &labels);
-    let truth: Vec<usize> = novel.iter().map(|r| r.scenario.primitive.index()).collect();
+    let truth: Vec<usize> = novel.iter().map(|r| r.scenario.primitive).collect();
     let predicted: Vec<i64> = novel.iter().map(|r| r.cluster).collect();
     let (accuracy, pred) = recognise(&map, &predicted, &truth);
-    let nl = PRIMITIVES.len();
+    let continual = (!probes.is_empty()).then(|| {
+        let (mc, ml): (Vec<i64>, Vec<usize>) = mid_pairs.iter().copied().unzip();
+        let mid_map = majority_map(&mc, &ml);
+        let pt: Vec<usize> = probes.iter().map(|r| r.scenario.primitive).collect();
+        let pp: Vec<i64> = probes.iter().map(|r| r.cluster).collect();
+        let before = recognise(&mid_map, &pp, &pt).0;
+        // the same scenarios (seeds) recognised at the end
+        let again: Vec<&Row> = novel
+            .iter()
+            .filter(|r| {
+                probes
+                    .iter()
+                    .any(|p| p.scenario.params.seed == r.scenario.params.seed)
+            })
+            .collect();
+        let at: Vec<usize> = again.iter().map(|r| r.scenario.primitive).collect();
+        let ap: Vec<i64> = again.iter().map(|r| r.cluster).collect();
+        let after = recognise(&map, &ap, &at).0;
+        let first: std::collections::BTreeSet<usize> = pt.iter().copied().collect();
+        Continual {
+            first_half: first.len(),
+            before,
+            after,
+        }
+    });
+    let nl = names.len().max(1);
     let conf = confusion(nl, &pred, &truth);
     let distinguished = (0..nl)
         .filter(|&p| {
@@ -192,13 +260,15 @@ pub fn run_literacy(c: &Config, opts: &LiteracyOptions) -> Result<LiteracyReport
     let episodes = (n_cal + n_train + n_novel).max(1) as f64;
     let mut out = LiteracyReport {
         seed: c.seed,
-        labels: PRIMITIVES.iter().map(|p| p.name()).collect(),
+        labels: names,
         attractors: learner.substrate().len(),
         labelled_attractors: map.keys().filter(|&&k| k >= 0).count(),
         distinguished,
         purity: purity(&clusters, &labels),
         nmi: nmi(&clusters, &labels),
         accuracy,
+        continual,
+        skipped: plan_info.skipped.clone(),
         chance: 1.0 / nl as f64,
         confusion: conf,
         attractors_over_time: over_time,

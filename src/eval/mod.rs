@@ -47,6 +47,4 @@ pub enum EvalError {
     Baselines(String),
 }
 
-pub use crate::action::curriculum::{
-    curriculum, EvalConfig, Scenario, Split, Variation, OBJECT_HOME,
-};
+pub use crate::action::curriculum::{curriculum, EvalConfig, Scenario, Split, Variation};

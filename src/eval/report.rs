@@ -27,7 +27,7 @@ impl fmt::Display for LiteracyReport {
         )?;
         writeln!(
             f,
-            "  primitives distinguished     {} / {} (goal >= 20)",
+            "  primitives distinguished     {} / {}",
             self.distinguished,
             self.labels.len()
         )?;
@@ -39,6 +39,19 @@ impl fmt::Display for LiteracyReport {
             100.0 * self.accuracy,
             100.0 * self.chance
         )?;
+        if let Some(k) = &self.continual {
+            writeln!(
+                f,
+                "  backward transfer            {:+.1} % (first {} primitives: {:.1} % after their half, {:.1} % at the end; goal >= -2 %)",
+                100.0 * k.bwt(),
+                k.first_half,
+                100.0 * k.before,
+                100.0 * k.after
+            )?;
+        }
+        for (what, why) in &self.skipped {
+            writeln!(f, "  skipped primitives           {what}: {why}")?;
+        }
         writeln!(
             f,
             "  learn time per experience    p50 {:.1} us, p99 {:.1} us, max {:.1} us",
@@ -78,8 +91,8 @@ fn csv_rows(out: &mut String, split: &str, rows: &[Row]) {
         let _ = write!(
             out,
             "{split},{},{},{},{},{},{},{},{},{}",
-            r.scenario.primitive.index(),
-            r.scenario.primitive.name(),
+            r.scenario.primitive,
+            r.scenario.name,
             p.amplitude,
             p.speed,
             p.object[0],
