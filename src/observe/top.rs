@@ -748,7 +748,7 @@ mod tests {
                     status: "on time".into(),
                     latency: crate::sched::Summary {
                         p50: 5_000,
-                        p99: p99,
+                        p99,
                         p999: 2 * p99,
                         max: 3 * p99,
                         ..Default::default()
