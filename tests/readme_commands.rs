@@ -39,7 +39,8 @@ const DOCS: [&str; 2] = ["README.md", "hardware/README.md"];
 
 /// Placeholders of the synopses: (token before it or `""` for any, placeholder, value).
 /// `{bag}` is the stand-in bag.
-const PLACEHOLDERS: [(&str, &str, &str); 8] = [
+const PLACEHOLDERS: [(&str, &str, &str); 9] = [
+    ("--socket", "PATH", "sattva.sock"),
     ("", "FILE", "config/sim.yaml"),
     ("", "BAG", "{bag}"),
     ("--rate", "k", "10"),
@@ -55,7 +56,9 @@ type Flag = (&'static str, Option<&'static str>);
 
 /// Per subcommand: flags that make it short. Replaced where the command has the flag, else added
 /// after the subcommand.
-const SHORT: [(&str, &[Flag]); 14] = [
+const SHORT: [(&str, &[Flag]); 15] = [
+    // attached to a stand-in agent for a few seconds (see `run_top`)
+    ("top", &[]),
     ("sim", &[("--episodes", Some("2"))]),
     (
         "eval literacy",
@@ -531,6 +534,76 @@ fn run_sattva(dir: &Path, args: &[String], domain: &str) -> Outcome {
     }
 }
 
+/// `sattva top`: attached (in tmux, 80x24) to a stand-in agent serving the documented socket;
+/// succeeds when the task table appears and `q` quits. The screen is the outcome's stdout.
+fn run_top(dir: &Path, args: &[String], domain: &str) -> Outcome {
+    let sock = args
+        .iter()
+        .position(|a| a == "--socket")
+        .and_then(|i| args.get(i + 1))
+        .map_or("/tmp/sattva.sock".to_string(), Clone::clone);
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_sattva"));
+    agent
+        .args(["run", "--no-ros", "--duration", "20", "--no-summary", "-p"])
+        .arg(format!("metrics.socket={sock}"))
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    ros_env(&mut agent, domain);
+    let _agent = KillOnDrop(agent.spawn().expect("stand-in agent"));
+    let t0 = Instant::now();
+    while !dir.join(&sock).exists() && t0.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let tsock = dir.join("tmux.sock");
+    let tmux = |a: &[&str]| {
+        let o = Command::new("tmux")
+            .arg("-S")
+            .arg(&tsock)
+            .args(a)
+            .current_dir(dir)
+            .output();
+        o.map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let cmd = std::iter::once(env!("CARGO_BIN_EXE_sattva").to_string())
+        .chain(args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "top",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        &cmd,
+    ]);
+    let mut screen = String::new();
+    while t0.elapsed() < Duration::from_secs(25) && !screen.contains("control") {
+        std::thread::sleep(Duration::from_millis(200));
+        screen = tmux(&["capture-pane", "-p", "-t", "top"]);
+    }
+    tmux(&["send-keys", "-t", "top", "q"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let quit = tmux(&["list-sessions"]).is_empty();
+    tmux(&["kill-server"]);
+    Outcome {
+        args: args.to_vec(),
+        ok: screen.contains("control") && quit,
+        code: None,
+        stdout: screen,
+        stderr: if quit {
+            String::new()
+        } else {
+            "`q` did not quit".into()
+        },
+        seconds: t0.elapsed().as_secs_f64(),
+    }
+}
+
 /// `sattva run` on the robot backend: the fake ros2_control robot of hardware/README.md's
 /// profile on the domain, the camera replaced by a recording, a longer run.
 fn run_on_robot(sb: &Sandbox, args: &[String], domain: &str) -> Outcome {
@@ -624,6 +697,8 @@ fn every_documented_command_line_runs() {
         let robot = args.iter().any(|a| a == "config/robot.yaml");
         let out = if robot {
             run_on_robot(&sb, args, &domain)
+        } else if args.first().map(String::as_str) == Some("top") {
+            run_top(&sb.repo, args, &domain)
         } else {
             run_sattva(&sb.repo, args, &domain)
         };

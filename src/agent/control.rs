@@ -9,7 +9,7 @@ use crate::backend::Backend;
 use crate::learn::{Segment, Segmenter};
 use crate::pipeline::{ControlLoop, LoopStats};
 use crate::ros::bridge::{RtSide, ToRos};
-use crate::sched::channel::RingTx;
+use crate::sched::channel::{LatestTx, RingTx};
 use crate::sched::{Job, Task};
 use crate::types::{SensorFrame, Time};
 
@@ -70,6 +70,21 @@ pub(super) struct ControlTask<B: Backend> {
     pub ros: bool,
     pub vision_counts: VisionCounts,
     pub progress: Arc<Progress>,
+    /// Live counters for the observer (`crate::observe`), written at the health cadence.
+    pub probe: LatestTx<crate::observe::ControlProbe>,
+}
+
+impl<B: Backend> ControlTask<B> {
+    /// Fixed-size copy into the observer's latest-value slot: no allocation, never waits.
+    fn publish_probe(&mut self) {
+        let v = self.vision_counts;
+        self.probe.write(crate::observe::ControlProbe {
+            health: self.lp.health(),
+            vision: (v.results, v.applied, v.refused),
+            episodes: self.lp.stats.episodes,
+            allocations: crate::alloc_count::allocations_on_this_thread(),
+        });
+    }
 }
 
 impl<B: Backend> Task for ControlTask<B> {
@@ -120,8 +135,11 @@ impl<B: Backend> Task for ControlTask<B> {
                 tx.push(s.clone()); // fixed-size value; a full ring drops and counts
             }
         }
-        if self.ros && self.jobs % self.health_every == 0 {
-            self.rt.send(ToRos::Health(self.lp.health()));
+        if self.jobs % self.health_every == 0 {
+            self.publish_probe();
+            if self.ros {
+                self.rt.send(ToRos::Health(self.lp.health()));
+            }
         }
         self.jobs += 1;
         self.progress
@@ -143,6 +161,7 @@ impl<B: Backend> Task for ControlTask<B> {
     fn stop(&mut self) {
         // the robot's safe state; then hand the counters back (non-RT: the executor is stopping)
         self.rt.send(ToRos::Health(self.lp.health()));
+        self.publish_probe();
         if let Err(e) = self.lp.backend.deactivate() {
             tracing::warn!(error = %e, "backend deactivate");
         }

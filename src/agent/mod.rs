@@ -30,9 +30,10 @@ use crate::action::CurriculumSource;
 use crate::backend::{Backend, BackendInfo, OpenError};
 use crate::config::Config;
 use crate::learn::{LearnOutcome, LearnSummary, LearnTask, Learner, Segment, Segmenter};
+use crate::observe::{Buckets, ControlProbe, Final, Observer, SchedSample};
 use crate::pipeline::{hex, ControlLoop, LoopStats};
 use crate::ros::bridge::bridge;
-use crate::sched::channel::ring;
+use crate::sched::channel::{latest, ring};
 use crate::sched::{
     DiagStatus, Executor, SchedConfig, SchedError, SchedStats, TaskConfig, TaskKind, TaskSet,
     VirtualExecutor,
@@ -85,6 +86,9 @@ pub enum AgentError {
         #[source]
         source: std::io::Error,
     },
+    /// The metrics endpoint or the stats socket failed to start.
+    #[error(transparent)]
+    Observe(#[from] crate::observe::ObserveError),
     /// Signal handler installation failed.
     #[error("cannot install the SIGINT/SIGTERM handler: {0}")]
     Signal(String),
@@ -198,6 +202,8 @@ pub struct AgentReport {
     pub tap: Tap,
     /// The curriculum performed (None without one).
     pub curriculum: Option<CurriculumPlan>,
+    /// What the observer saw: the final snapshot and learning over time.
+    pub observed: crate::observe::History,
 }
 
 /// The curriculum a run performed: the robot's primitive library and the scenarios.
@@ -429,16 +435,16 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
     let mut learn_ros = None;
     let mut learn_task = None;
     let mut segment_tx = None;
+    let mut learn_probe = None;
     if let Some(learner) = learner {
         let (stx, srx) = ring::<Segment>(c.learn.queue_capacity as usize);
         let (ports, ros) = crate::learn::learn_bridge(c.learn.queue_capacity as usize);
-        learn_task = Some(LearnTask::new(
-            c,
-            learner,
-            srx,
-            opts.ros.then_some(ports),
-            learn_fin_tx,
-        )?);
+        let (ptx, prx) = latest(crate::learn::LearnProbe::default());
+        learn_probe = Some(prx);
+        learn_task = Some(
+            LearnTask::new(c, learner, srx, opts.ros.then_some(ports), learn_fin_tx)?
+                .with_probe(ptx),
+        );
         learn_ros = opts.ros.then_some(ros);
         segment_tx = Some((
             Segmenter::new(
@@ -477,6 +483,22 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
         }
     }
     let _ = clock;
+    // 6b. the observer (non-RT thread): snapshots for `metrics.listen`, `metrics.socket`, the
+    //     run's history
+    let (control_probe, control_probe_rx) = latest(ControlProbe::default());
+    let observer = Observer::start(
+        &c.metrics,
+        (!c.metrics.socket.is_empty()).then(|| c.resolve_path(&c.metrics.socket)),
+        crate::observe::Inputs {
+            backend: backend_name.to_string(),
+            bridge: bridge_stats.clone(),
+            control: control_probe_rx,
+            learn: learn_probe,
+            vision: c.vision.enabled,
+        },
+    )?;
+    let obs_period = Duration::from_millis(c.metrics.period_ms as u64);
+    let buckets = Buckets::pair;
     // 7. the recorder (non-RT writer thread)
     let recorder = start_recorder(c, info.joint_names.clone(), info.contact_names.clone())?;
     let (recorder, record_sink) = match recorder {
@@ -543,9 +565,11 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
         ros: opts.ros && cfg!(feature = "ros2"),
         vision_counts: VisionCounts::default(),
         progress: progress.clone(),
+        probe: control_probe,
     };
     // 10. the task set, the same in every mode, on the driver's executor
     let sc = sched_config(c);
+    let final_sched;
     let diag_period = Duration::from_millis(c.ros.diagnostics_period_ms as u64);
     let sched = match clocking {
         Clocking::Virtual { rate } => {
@@ -564,6 +588,7 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
             };
             let mut next_diag = Instant::now();
             let mut next_tick = Instant::now();
+            let mut next_obs = Instant::now();
             let mut n = 0u64;
             while !done.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
                 ex.step();
@@ -600,6 +625,11 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
                         next_diag = now + diag_period;
                         let _ = diag_tx.send(ex.stats().diagnostics());
                     }
+                    if now >= next_obs {
+                        next_obs = now + obs_period;
+                        let st = ex.stats();
+                        observer.sched(SchedSample::of(&st, |t| ex.histograms(t).map(buckets)));
+                    }
                     if now >= next_tick {
                         next_tick = now + Duration::from_millis(100);
                         if let Some(f) = opts.on_tick.as_mut() {
@@ -608,8 +638,10 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
                     }
                 }
             }
-            let stats = ex.finish();
+            ex.halt();
+            let stats = ex.stats();
             let _ = diag_tx.send(stats.diagnostics());
+            final_sched = SchedSample::of(&stats, |t| ex.histograms(t).map(buckets));
             if let Some((file, mut w)) = trace {
                 std::io::Write::flush(&mut w)
                     .map_err(|source| AgentError::Trace { file, source })?;
@@ -634,6 +666,7 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
             let mut ex = Executor::start(&sc, set)?;
             let started = Instant::now();
             let mut next_diag = Instant::now();
+            let mut next_obs = Instant::now();
             let mut stalled = false;
             while !done.load(Ordering::Relaxed)
                 && !stop.load(Ordering::Relaxed)
@@ -643,6 +676,13 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
                 if Instant::now() >= next_diag {
                     next_diag += diag_period;
                     let _ = diag_tx.send(ex.stats().diagnostics());
+                }
+                if Instant::now() >= next_obs {
+                    next_obs = Instant::now() + obs_period;
+                    let st = ex.stats();
+                    observer.sched(SchedSample::of(&st, |t| {
+                        ex.reader().histograms(t).map(buckets)
+                    }));
                 }
                 #[cfg(feature = "ros2")]
                 if let (Some((after, dur)), Some(n), false) =
@@ -655,8 +695,10 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
                 }
             }
             let _ = (started, &mut stalled);
-            let stats = ex.stop();
+            ex.halt();
+            let stats = ex.stats();
             let _ = diag_tx.send(stats.diagnostics());
+            final_sched = SchedSample::of(&stats, |t| ex.reader().histograms(t).map(buckets));
             stats
         }
     };
@@ -695,6 +737,21 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
         Some(o) => (Some(o.summary), Some(o.learner)),
         None => (None, None),
     };
+    let observed = observer.finish(Final {
+        sched: final_sched,
+        health,
+        episodes: stats.episodes,
+        vision: (
+            vision_counts.results,
+            vision_counts.applied,
+            vision_counts.refused,
+        ),
+        learn: learn
+            .as_ref()
+            .zip(learner.as_ref())
+            .map(|(s, l)| crate::observe::learn_final(s, l.learn_histogram())),
+        backend_s: (end.0 - t_start.0) as f64 * 1e-9,
+    });
     let fingerprint = Fingerprint {
         outputs,
         learned: learner
@@ -718,6 +775,7 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
         recorded,
         tap,
         curriculum: plan_out,
+        observed,
     })
 }
 

@@ -153,6 +153,9 @@ pub struct Config {
     /// Real-time executor: tasks, cores, priorities, overrun policies.
     #[serde(default)]
     pub sched: crate::sched::SchedConfig,
+    /// Observability: Prometheus endpoint, stats socket for `sattva top` (`metrics:` section).
+    #[serde(default)]
+    pub metrics: crate::observe::MetricsConfig,
     /// Directory of the file this was loaded from; relative paths inside resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -181,6 +184,7 @@ impl Validate for Config {
         c.section("vision", |c| self.vision.validate(c));
         c.section("realsense", |c| self.realsense.validate(c));
         c.section("sched", |c| self.sched.validate(c));
+        c.section("metrics", |c| self.metrics.validate(c));
         if let Some(t) = self.sched.tasks.get("control") {
             c.require(
                 t.period_ns == self.control.period_ns,

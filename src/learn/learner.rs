@@ -196,6 +196,11 @@ impl Learner {
         self.journal.as_deref().unwrap_or(&[])
     }
 
+    /// Learning time per learned experience (`substrate.learn`), ns.
+    pub fn learn_histogram(&self) -> &hdrhistogram::Histogram<u64> {
+        &self.learn_ns
+    }
+
     /// Learning time per learned experience (`substrate.learn`), us: p50, p99, max.
     pub fn learn_us(&self) -> [f64; 3] {
         let h = &self.learn_ns;

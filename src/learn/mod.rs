@@ -30,7 +30,7 @@ pub use bridge::{
 };
 pub use learner::{JournalEntry, Learner};
 pub use segment::{Mark, Role, Segment, Segmenter, Tag, MAX_BINS};
-pub use task::{LearnOutcome, LearnSummary, LearnTask};
+pub use task::{LearnOutcome, LearnProbe, LearnSummary, LearnTask};
 
 use serde::{Deserialize, Serialize};
 

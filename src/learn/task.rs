@@ -9,7 +9,7 @@ use super::bridge::{
     message, AttractorInfo, LearnPorts, LearnReply, LearnRequest, MAX_PATTERN, MAX_QUERY_K,
 };
 use super::{LearnError, LearnStats, Learner, Segment};
-use crate::sched::channel::RingRx;
+use crate::sched::channel::{LatestTx, RingRx};
 use crate::sched::{Job, Task};
 use crate::substrate::snapshot::SnapshotWriter;
 use crate::types::Time;
@@ -33,6 +33,33 @@ pub struct LearnTask {
     query_out: ArrayVec<(AttractorInfo, f32), MAX_QUERY_K>,
     done: Option<std::sync::mpsc::Sender<LearnOutcome>>,
     learn_failed: crate::repeat::Repeated,
+    /// Live counters for the observer (`crate::observe`), published every [`PROBE_PERIOD_NS`].
+    probe: Option<(LatestTx<LearnProbe>, i64)>,
+}
+
+/// How often the learn task publishes its [`LearnProbe`], ns (its own clock).
+const PROBE_PERIOD_NS: i64 = 100_000_000;
+
+/// The learn task's live counters and learning-time histogram, published into a latest-value
+/// slot for the observer (`crate::observe`). Filled in place: no allocation.
+#[derive(Clone, Debug)]
+pub struct LearnProbe {
+    /// Counters.
+    pub stats: LearnStats,
+    /// Segments the control task could not hand over.
+    pub segments_dropped: u64,
+    /// Learning time per experience, ns.
+    pub learn_ns: hdrhistogram::Histogram<u64>,
+}
+
+impl Default for LearnProbe {
+    fn default() -> Self {
+        LearnProbe {
+            stats: LearnStats::default(),
+            segments_dropped: 0,
+            learn_ns: crate::sched::new_histogram(),
+        }
+    }
 }
 
 /// What the learn task did (sent when it stops).
@@ -103,7 +130,32 @@ impl LearnTask {
             query_out: ArrayVec::new(),
             done: Some(done),
             learn_failed: Default::default(),
+            probe: None,
         })
+    }
+
+    /// Publishes live counters into `probe` (the observer's input).
+    pub fn with_probe(mut self, probe: LatestTx<LearnProbe>) -> LearnTask {
+        self.probe = Some((probe, 0));
+        self
+    }
+
+    fn publish_probe(&mut self, now: i64) {
+        let (Some((tx, next)), Some(l)) = (self.probe.as_mut(), self.learner.as_ref()) else {
+            return;
+        };
+        if now < *next {
+            return;
+        }
+        *next = now + PROBE_PERIOD_NS;
+        let dropped = self.segments.dropped();
+        tx.write_with(|p| {
+            p.stats = l.stats;
+            p.segments_dropped = dropped;
+            p.learn_ns.reset();
+            // same bounds: adds counts in place, no allocation
+            let _ = p.learn_ns.add(l.learn_histogram());
+        });
     }
 
     fn reply(&mut self, r: LearnReply) {
@@ -233,6 +285,7 @@ impl Task for LearnTask {
         // work off the learn path (see `Substrate::maintain`)
         self.l().substrate_mut().maintain(1);
         self.after_learning();
+        self.publish_probe(_job.release.0);
     }
 
     fn stop(&mut self) {

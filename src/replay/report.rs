@@ -132,9 +132,6 @@ fn plot_orientation(d: &ReportData, path: &Path) -> Result<(), ReportError> {
 }
 
 fn plot_cycle_hist(d: &ReportData, path: &Path) -> Result<(), ReportError> {
-    let err = plot_err(path);
-    let root = SVGBackend::new(path, (960, 360)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
     let mut sorted = d.cycle_us.clone();
     sorted.sort_by(|a, b| a.total_cmp(b));
     // histogram up to the 99.9th percentile, 60 bins
@@ -149,31 +146,95 @@ fn plot_cycle_hist(d: &ReportData, path: &Path) -> Result<(), ReportError> {
         let i = ((v / hi) * bins as f64) as usize;
         counts[i.min(bins - 1)] += 1;
     }
-    let max_c = counts.iter().copied().max().unwrap_or(1).max(1);
+    let w = hi / bins as f64;
+    let bars: Vec<(f64, f64, u64)> = counts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i as f64 * w, (i + 1) as f64 * w, *c))
+        .collect();
+    plot_bars(
+        path,
+        "control cycle execution time (wall clock, us)",
+        ("us per cycle", "cycles"),
+        &bars,
+    )
+}
+
+/// A histogram as bars `(from, to, count)` into an SVG file (the report's one bar plot; also
+/// used by `sattva run`'s summary).
+pub(crate) fn plot_bars(
+    path: &Path,
+    caption: &str,
+    (x_desc, y_desc): (&str, &str),
+    bars: &[(f64, f64, u64)],
+) -> Result<(), ReportError> {
+    let err = plot_err(path);
+    let root = SVGBackend::new(path, (960, 360)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let lo = bars.first().map_or(0.0, |b| b.0);
+    let hi = bars.last().map_or(1.0, |b| b.1).max(lo + 1e-9);
+    let max_c = bars.iter().map(|b| b.2).max().unwrap_or(1).max(1);
     let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "control cycle execution time (wall clock, us)",
-            ("sans-serif", 16),
-        )
+        .caption(caption, ("sans-serif", 16))
         .margin(8)
         .x_label_area_size(30)
         .y_label_area_size(56)
-        .build_cartesian_2d(0.0..hi, 0u64..max_c + max_c / 10 + 1)
+        .build_cartesian_2d(lo..hi, 0u64..max_c + max_c / 10 + 1)
         .map_err(|e| err(e.to_string()))?;
     chart
         .configure_mesh()
-        .x_desc("us per cycle")
-        .y_desc("cycles")
+        .x_desc(x_desc)
+        .y_desc(y_desc)
         .draw()
         .map_err(|e| err(e.to_string()))?;
-    let w = hi / bins as f64;
     chart
-        .draw_series(counts.iter().enumerate().map(|(i, c)| {
-            Rectangle::new(
-                [(i as f64 * w, 0), ((i + 1) as f64 * w, *c)],
-                BLUE.mix(0.6).filled(),
-            )
-        }))
+        .draw_series(
+            bars.iter()
+                .map(|&(a, b, c)| Rectangle::new([(a, 0), (b, c)], BLUE.mix(0.6).filled())),
+        )
+        .map_err(|e| err(e.to_string()))?;
+    root.present().map_err(|e| err(e.to_string()))
+}
+
+/// Lines over a shared x axis into an SVG file (`sattva run`'s summary: learning over time).
+pub(crate) fn plot_lines(
+    path: &Path,
+    caption: &str,
+    (x_desc, y_desc): (&str, &str),
+    series: &[(&str, Vec<(f64, f64)>)],
+) -> Result<(), ReportError> {
+    let err = plot_err(path);
+    let root = SVGBackend::new(path, (960, 360)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let pts = series.iter().flat_map(|s| s.1.iter());
+    let x_max = pts.clone().map(|p| p.0).fold(1e-3, f64::max);
+    let y_max = pts.map(|p| p.1).fold(1.0, f64::max);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(caption, ("sans-serif", 16))
+        .margin(8)
+        .x_label_area_size(30)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.0..x_max, 0.0..y_max * 1.1)
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    for (i, (name, pts)) in series.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+            .map_err(|e| err(e.to_string()))?
+            .label(*name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
         .map_err(|e| err(e.to_string()))?;
     root.present().map_err(|e| err(e.to_string()))
 }
@@ -236,10 +297,20 @@ fn pct(sorted: &[f64], q: f64) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn html_escape(s: &str) -> String {
+pub(crate) fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// The head of a report page (style, title) and the start of its body.
+pub(crate) fn html_head(title: &str, intro: &str) -> String {
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto}}table{{border-collapse:collapse}}\
+         td,th{{border:1px solid #999;padding:3px 8px;text-align:left}}</style></head><body>\
+         <h1>{title}</h1>{intro}"
+    )
 }
 
 /// Writes `index.html`, `orientation.svg` and `cycle_time.svg` into `dir`; returns the HTML path.
@@ -260,15 +331,14 @@ pub fn write_report(
     let created = d.learning.iter().filter(|l| l.2).count();
     let mut cyc = d.cycle_us.clone();
     cyc.sort_by(|a, b| a.total_cmp(b));
-    let mut h = String::new();
-    let _ = write!(
-        h,
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>sattva replay report</title>\
-         <style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto}}table{{border-collapse:collapse}}\
-         td,th{{border:1px solid #999;padding:3px 8px;text-align:left}}</style></head><body>\
-         <h1>sattva replay report</h1><p>bag: <code>{}</code></p><h2>Summary</h2><table>",
-        html_escape(&bag.display().to_string())
+    let mut h = html_head(
+        "sattva replay report",
+        &format!(
+            "<p>bag: <code>{}</code></p>",
+            html_escape(&bag.display().to_string())
+        ),
     );
+    h.push_str("<h2>Summary</h2><table>");
     let rows: Vec<(&str, String)> = vec![
         ("bag time covered", format!("{:.3} s", s.seconds)),
         ("control cycles", s.cycles.to_string()),

@@ -818,6 +818,22 @@ impl<'a> VirtualExecutor<'a> {
         }
     }
 
+    /// The histograms of task `name` as last published (after [`VirtualExecutor::stats`]).
+    pub fn histograms(&mut self, name: &str) -> Option<&super::TaskSnapshot> {
+        self.readers
+            .iter_mut()
+            .find(|(m, _)| m.name == name)
+            .map(|(_, rx)| rx.read())
+    }
+
+    /// Runs every task's `stop` (once); the statistics stay readable.
+    pub fn halt(&mut self) {
+        if !self.finished {
+            self.finished = true;
+            self.cs.stop_tasks();
+        }
+    }
+
     /// Runs every task's `stop` and returns the final statistics.
     pub fn finish(mut self) -> SchedStats {
         self.finished = true;

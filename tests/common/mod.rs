@@ -24,6 +24,7 @@ pub fn shared_data_path(rel: &str) -> PathBuf {
     assert!(p.exists(), "test data {rel} missing: expected at {} (../shared/data beside the checkout, or $SATTVA_DATA_DIR)", p.display());
     p
 }
+pub mod http;
 #[cfg(feature = "realsense")]
 pub mod realsense;
 pub mod ros;
