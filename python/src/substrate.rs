@@ -13,6 +13,9 @@ use sattva::types::Time;
 use crate::input::floats;
 use crate::{lock, rust_err, value_err};
 
+/// A 1-D numpy array handed to Python.
+type A1<'py, T> = Bound<'py, PyArray1<T>>;
+
 /// The Rust substrate and the time the Python side is at.
 struct State {
     s: Core,
@@ -328,18 +331,13 @@ impl Substrate {
     /// would have returned row by row. `maintain_every`: run `maintain(1)` after every that
     /// many rows (0: never; the agent's learn task runs it once per 20 ms job).
     #[pyo3(signature = (x, t = None, maintain_every = 0))]
-    #[allow(clippy::type_complexity)]
     fn learn_batch<'py>(
         &self,
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
         t: Option<f64>,
         maintain_every: usize,
-    ) -> PyResult<(
-        Bound<'py, PyArray1<i64>>,
-        Bound<'py, PyArray1<bool>>,
-        Bound<'py, PyArray1<f32>>,
-    )> {
+    ) -> PyResult<(A1<'py, i64>, A1<'py, bool>, A1<'py, f32>)> {
         let x = floats::<f32>(x, "x")?;
         let dim = self.dimensions();
         x.expect("x", &[None, Some(dim)], &format!("(n, {dim})"))?;
@@ -424,7 +422,7 @@ impl Substrate {
         &self,
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
-    ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f32>>)> {
+    ) -> PyResult<(A1<'py, i64>, A1<'py, f32>)> {
         let x = floats::<f32>(x, "x")?;
         let dim = self.dimensions();
         x.expect("x", &[None, Some(dim)], &format!("(n, {dim})"))?;
