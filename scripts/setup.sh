@@ -15,6 +15,7 @@
 #   6. librealsense2: a system install found by pkg-config, else the C API from the pinned pyrealsense2
 #      wheel (scripts/setup_librealsense.sh) under third_party/;
 #      .cargo/config.toml with absolute paths, so plain `cargo build` / `cargo test` work afterwards
+#   8. the Python package `sattva` (python/, PyO3 + maturin) built and installed into the venv
 #
 # Environment knobs: SATTVA_NO_APT=1 (never call apt-get), SATTVA_ROS=auto|wheels|system.
 set -euo pipefail
@@ -263,5 +264,19 @@ EOF
 #    rebuilds it (scripts/colcon_build.sh) so the installed layout test sees current code.
 if [ ! -x "$WS/install/sattva/lib/sattva/sattva" ]; then
   bash "$ROOT/scripts/colcon_build.sh"
+fi
+# ---------------------------------------------------------------------------------------------
+# 8. The Python package `sattva` (python/: PyO3 bindings, built with maturin) installed into the
+#    venv; skipped when the crate, the Rust sources it wraps and the interpreter did not change.
+PYPKG_STAMP=$( (cd "$ROOT" && find python -path python/target -prune -o -type f \( -name '*.rs' -o -name '*.toml' -o -name '*.py' -o -name '*.pyi' -o -name '*.sh' -o -name Cargo.lock \) -print \
+  | sort | xargs cat; find src -type f | sort | xargs cat; cat Cargo.toml; "$VENV/bin/python" --version) | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$VENV/.sattva-python-stamp" 2>/dev/null)" != "$PYPKG_STAMP" ] \
+  || ! "$VENV/bin/python" -c 'import sattva' 2>/dev/null; then
+  log "Python package sattva: building the wheel (python/build.sh) and installing it into $VENV"
+  SATTVA_PYTHON=$VENV/bin/python bash "$ROOT/python/build.sh" --install >/dev/null \
+    || die "building the Python package failed (bash python/build.sh)"
+  echo "$PYPKG_STAMP" > "$VENV/.sattva-python-stamp"
+else
+  log "Python package sattva: up to date"
 fi
 log "done: MuJoCo $MUJOCO_LIB | librealsense2 $REALSENSE_LIB | ROS 2 $DISTRO ($ROS_MODE) | venv $VENV"

@@ -9,10 +9,13 @@ bash scripts/setup.sh
 step() { printf '\n\033[1;34m== %s\033[0m\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path python/Cargo.toml -- --check
 step "clippy (features: $SATTVA_FEATURES)"
 cargo clippy --all-targets --features "$SATTVA_FEATURES" -- -D warnings
 step "clippy (core, no native features)"
 cargo clippy --all-targets --no-default-features -- -D warnings
+step "clippy (Python bindings, python/)"
+cargo clippy --manifest-path python/Cargo.toml --all-targets -- -D warnings
 step "tests: core without native libraries"
 cargo test --no-default-features
 if [[ "$SATTVA_FEATURES" == *ros2* ]]; then
@@ -21,3 +24,5 @@ if [[ "$SATTVA_FEATURES" == *ros2* ]]; then
 fi
 step "tests: all (features: $SATTVA_FEATURES)"
 cargo test --features "$SATTVA_FEATURES"
+step "pytest python/tests (the Python package against this checkout's sattva)"
+third_party/venv/bin/python -m pytest -q python/tests

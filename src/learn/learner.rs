@@ -37,6 +37,43 @@ pub struct JournalEntry {
     pub t: Time,
 }
 
+/// The encoder the learner uses for a robot with `layout`: `encode`'s modalities, then the
+/// course profiles (joint trajectory, touch) when weighted, then the vision descriptor and its
+/// change when `visual_weight > 0`. Returns the encoder, which profiles are on
+/// `(trajectory, touch)`, and whether the visual modalities are on.
+pub fn encoder_for(
+    encode: &crate::encode::EncodeConfig,
+    layout: Layout,
+    seed: u64,
+    visual_weight: f64,
+) -> (Encoder, (bool, bool), bool) {
+    let mut encoder = Encoder::new(encode, layout, seed);
+    // the experience's course: joint trajectory and touch profiles over phase bins
+    let p = &encode.profile;
+    let bins = (p.bins as usize).clamp(1, super::MAX_BINS);
+    let traj = p.trajectory_weight > 0.0 && layout.joints > 0;
+    let touch = p.touch_weight > 0.0 && layout.contacts > 0;
+    if traj {
+        encoder = encoder.with_extra_modality(
+            "joint_trajectory",
+            bins * layout.joints,
+            p.trajectory_weight as f32,
+        );
+    }
+    if touch {
+        encoder = encoder.with_extra_modality("touch_profile", bins, p.touch_weight as f32);
+    }
+    // the vision task's descriptor as a modality (segments without one encode zeros)
+    let visual = visual_weight > 0.0;
+    if visual {
+        let w = visual_weight as f32;
+        encoder = encoder
+            .with_extra_modality("visual", DESCRIPTOR_LEN, w)
+            .with_extra_modality("visual_change", DESCRIPTOR_LEN, w);
+    }
+    (encoder, (traj, touch), visual)
+}
+
 /// Encoder + substrate: experiences in, attractors and events out.
 pub struct Learner {
     encoder: Encoder,
@@ -72,30 +109,7 @@ impl Learner {
         seed: u64,
         layout: Layout,
     ) -> Result<Learner, LearnError> {
-        let mut encoder = Encoder::new(encode, layout, seed);
-        // the experience's course: joint trajectory and touch profiles over phase bins
-        let p = &encode.profile;
-        let bins = (p.bins as usize).clamp(1, super::MAX_BINS);
-        let traj = p.trajectory_weight > 0.0 && layout.joints > 0;
-        let touch = p.touch_weight > 0.0 && layout.contacts > 0;
-        if traj {
-            encoder = encoder.with_extra_modality(
-                "joint_trajectory",
-                bins * layout.joints,
-                p.trajectory_weight as f32,
-            );
-        }
-        if touch {
-            encoder = encoder.with_extra_modality("touch_profile", bins, p.touch_weight as f32);
-        }
-        // the vision task's descriptor as a modality (segments without one encode zeros)
-        let visual = visual_weight > 0.0;
-        if visual {
-            let w = visual_weight as f32;
-            encoder = encoder
-                .with_extra_modality("visual", DESCRIPTOR_LEN, w)
-                .with_extra_modality("visual_change", DESCRIPTOR_LEN, w);
-        }
+        let (encoder, (traj, touch), visual) = encoder_for(encode, layout, seed, visual_weight);
         let dim = encoder.dim();
         let substrate = match resume {
             None => {

@@ -28,7 +28,7 @@ pub use bridge::{
     learn_bridge, AttractorEvent, AttractorInfo, AttractorSet, EventKind, LearnPorts, LearnReply,
     LearnRequest, LearnRosSide, LearnStats, MAX_LABEL, MAX_PATTERN, MAX_QUERY_K,
 };
-pub use learner::{JournalEntry, Learner};
+pub use learner::{encoder_for, JournalEntry, Learner};
 pub use segment::{Mark, Role, Segment, Segmenter, Tag, MAX_BINS};
 pub use task::{LearnOutcome, LearnProbe, LearnSummary, LearnTask};
 
