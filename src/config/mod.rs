@@ -153,6 +153,9 @@ pub struct Config {
     /// Real-time executor: tasks, cores, priorities, overrun policies.
     #[serde(default)]
     pub sched: crate::sched::SchedConfig,
+    /// STL safety monitors evaluated in the control task, keyed by name (`monitors:`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub monitors: crate::monitor::MonitorsConfig,
     /// Directory of the file this was loaded from; relative paths inside resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -194,6 +197,9 @@ impl Validate for Config {
         c.section("substrate", |c| self.substrate.validate(c));
         c.section("action", |c| self.action.validate(c));
         c.section("eval", |c| self.eval.validate(c));
+        c.section("monitors", |c| {
+            crate::monitor::validate(&self.monitors, self.control.period_ns, c)
+        });
         if let (BackendKind::Robot, Some(r)) = (&self.backend, &self.robot) {
             // the node must not publish its joint states onto the robot's own topic
             let abs = |t: &str| {
