@@ -186,6 +186,8 @@ pub struct AgentReport {
     pub recorded: Option<PathBuf>,
     /// What `tap_every` collected.
     pub tap: Tap,
+    /// The STL monitors' counters (`monitors:`).
+    pub monitors: Vec<crate::monitor::MonitorSummary>,
 }
 
 /// Per-cycle series collected for evaluation reports ([`AgentOptions::tap_every`]).
@@ -626,8 +628,16 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
         std::thread::sleep(Duration::from_millis(100));
         n.stop()?;
     }
-    let (stats, end, vision_counts, outputs, clamp, health) = match out {
-        Some(o) => (o.stats, o.end, o.vision, o.output_hash, o.clamp, o.health),
+    let (stats, end, vision_counts, outputs, clamp, health, monitors) = match out {
+        Some(o) => (
+            o.stats,
+            o.end,
+            o.vision,
+            o.output_hash,
+            o.clamp,
+            o.health,
+            o.monitors,
+        ),
         None => (
             LoopStats::default(),
             t_start,
@@ -635,6 +645,7 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
             String::new(),
             (0, 0, 0),
             Default::default(),
+            Vec::new(),
         ),
     };
     let (learn, learner) = match learned {
@@ -663,6 +674,7 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
         fingerprint,
         recorded,
         tap,
+        monitors,
     })
 }
 

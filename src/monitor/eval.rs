@@ -58,8 +58,13 @@ impl Ring {
     /// The value `k` pushes ago (0 = newest); `k < len`.
     #[inline]
     fn get(&self, k: usize) -> f64 {
-        let cap = self.buf.len();
-        self.buf[(self.head + cap - k) % cap]
+        // no `%` on the hot path: k < len <= cap
+        let i = if self.head >= k {
+            self.head - k
+        } else {
+            self.head + self.buf.len() - k
+        };
+        self.buf[i]
     }
     fn clear(&mut self) {
         self.head = 0;
@@ -90,7 +95,13 @@ impl MonoDeque {
     }
     #[inline]
     fn slot(&self, k: usize) -> usize {
-        (self.front + k) % self.idx.len()
+        // k <= len <= capacity: one conditional subtraction instead of `%`
+        let s = self.front + k;
+        if s >= self.idx.len() {
+            s - self.idx.len()
+        } else {
+            s
+        }
     }
     /// Inserts `v` at index `i` (indices increase by one per call).
     #[inline]
@@ -488,13 +499,17 @@ impl Program {
                 Op::SinceTimed { lo, phi, psi } => {
                     phi.push(x);
                     psi.push(y);
+                    // newest first: the rings are written in step, so one index walks both
                     let mut out = f64::NEG_INFINITY;
                     let mut run = f64::INFINITY;
+                    let cap = psi.buf.len();
+                    let mut i = psi.head;
                     for k in 0..psi.len {
                         if k >= *lo {
-                            out = out.max(psi.get(k).min(run));
+                            out = out.max(psi.buf[i].min(run));
                         }
-                        run = run.min(phi.get(k));
+                        run = run.min(phi.buf[i]);
+                        i = if i == 0 { cap - 1 } else { i - 1 };
                     }
                     out
                 }
@@ -596,6 +611,19 @@ mod tests {
             &[5.0, 1.0, -1.0, 6.0],
         );
         assert_eq!(r, vec![1.0, 1.0, -3.0, 2.0]);
+    }
+
+    #[test]
+    fn sibling_delay_by_hand() {
+        // (x > 0) and eventually[0:2](x > 4): both at time n - 2
+        let r = run(
+            "(x > 0) and eventually[0:2](x > 4)",
+            1_000_000_000,
+            &[1.0, 2.0, 9.0, 3.0, 4.0],
+        );
+        assert!(r[0].is_nan() && r[1].is_nan());
+        // t=0: min(1, max(-3, -2, 5)) = 1; t=1: min(2, max(-2, 5, -1)) = 2; t=2: min(9, 5) = 5
+        assert_eq!(&r[2..], &[1.0, 2.0, 5.0]);
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod eval;
 pub mod parse;
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -84,6 +85,16 @@ pub struct MonitorError {
     pub col: usize,
     /// What is wrong and what was expected.
     pub message: String,
+}
+
+impl fmt::Display for MonitorSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} violating cycles ({} onsets, action {:?}), min robustness {:.4}",
+            self.name, self.violations, self.onsets, self.action, self.min_robustness
+        )
+    }
 }
 
 /// Most monitors one loop runs.
@@ -204,6 +215,33 @@ pub fn resolve_signal(
         "unknown signal `{name}`: expected one of {} or pos_/vel_/effort_/cmd_<joint>, force_<contact>",
         FIXED_SIGNALS.join(", ")
     ))
+}
+
+impl Signal {
+    /// The canonical name (joints and contacts by name).
+    pub fn name(self, joints: &[String], contacts: &[String]) -> String {
+        let j = |i: usize| joints.get(i).cloned().unwrap_or_else(|| i.to_string());
+        match self {
+            Signal::Position(i) => format!("pos_{}", j(i)),
+            Signal::Velocity(i) => format!("vel_{}", j(i)),
+            Signal::Effort(i) => format!("effort_{}", j(i)),
+            Signal::Command(i) => format!("cmd_{}", j(i)),
+            Signal::Force(i) => format!(
+                "force_{}",
+                contacts.get(i).cloned().unwrap_or_else(|| i.to_string())
+            ),
+            Signal::SpeedMax => "speed_max".into(),
+            Signal::Tilt => "tilt".into(),
+            Signal::TiltDeg => "tilt_deg".into(),
+            Signal::Rate => "rate".into(),
+            Signal::RateAxis(k) => ["rate_x", "rate_y", "rate_z"][k.min(2)].into(),
+            Signal::ForceMax => "force_max".into(),
+            Signal::Mode => "mode".into(),
+            Signal::CmdHold => "cmd_hold".into(),
+            Signal::ImuAge => "imu_age".into(),
+            Signal::CmdAge => "cmd_age".into(),
+        }
+    }
 }
 
 /// What a cycle offers the monitors.
@@ -367,7 +405,24 @@ pub struct Monitor {
     pub violations: u64,
     /// Violations that began (satisfied or unknown -> violated).
     pub onsets: u64,
+    /// Smallest robustness seen (+inf before the first).
+    pub min_robustness: f64,
     repeated: Repeated,
+}
+
+/// A monitor's counters at the end of a run (summary, reports).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MonitorSummary {
+    /// Its name.
+    pub name: String,
+    /// What a violation did.
+    pub action: MonitorAction,
+    /// Cycles with a violation.
+    pub violations: u64,
+    /// Violations that began.
+    pub onsets: u64,
+    /// Smallest robustness seen (+inf if none was reported).
+    pub min_robustness: f64,
 }
 
 impl Monitor {
@@ -392,6 +447,7 @@ pub struct Monitors {
     /// The monitors, in name order.
     pub monitors: Vec<Monitor>,
     signals: Vec<Signal>,
+    names: Vec<String>,
     values: Vec<f64>,
     last_imu: Option<Time>,
     /// Cycles on which a monitor made the loop hold.
@@ -437,13 +493,16 @@ impl Monitors {
                 violated: false,
                 violations: 0,
                 onsets: 0,
+                min_robustness: f64::INFINITY,
                 repeated: Repeated::default(),
             });
         }
         let n = signals.len();
+        let names = signals.iter().map(|s| s.name(joints, contacts)).collect();
         Ok(Monitors {
             monitors,
             signals,
+            names,
             values: vec![f64::NAN; n],
             last_imu: None,
             holds: 0,
@@ -459,6 +518,11 @@ impl Monitors {
     /// The signals the monitors read, in slot order (for traces).
     pub fn signals(&self) -> &[Signal] {
         &self.signals
+    }
+
+    /// The signals' canonical names, in slot order (`vel_elbow`, `tilt` ...).
+    pub fn signal_names(&self) -> &[String] {
+        &self.names
     }
 
     /// The signal values of the last cycle, in slot order.
@@ -495,6 +559,9 @@ impl Monitors {
             }
             let r = m.program.step(&m.local);
             m.robustness = r;
+            if r < m.min_robustness {
+                m.min_robustness = r;
+            }
             let violated = r < 0.0;
             if violated {
                 m.violations += 1;
@@ -559,6 +626,20 @@ impl Monitors {
             m.program.reset();
             m.violated = false;
         }
+    }
+
+    /// Every monitor's counters (allocates: for the end of a run, not the cycle).
+    pub fn summary(&self) -> Vec<MonitorSummary> {
+        self.monitors
+            .iter()
+            .map(|m| MonitorSummary {
+                name: m.name.clone(),
+                action: m.action,
+                violations: m.violations,
+                onsets: m.onsets,
+                min_robustness: m.min_robustness,
+            })
+            .collect()
     }
 
     /// Total violating cycles over all monitors.

@@ -11,7 +11,7 @@
 //! unary    := "not" unary | ("always" | "eventually") interval unary
 //!           | ("historically" | "once") [interval] unary
 //!           | ("rise" | "fall") "(" formula ")" | cmp
-//! cmp      := sum [ ("<" | "<=" | ">" | ">=" | "==" | "!=") sum ]
+//! cmp      := sum [ ("<" | "<=" | ">" | ">=" | "==" | "!=" | "!==") sum ]
 //! sum      := prod { ("+" | "-") prod }
 //! prod     := neg { ("*" | "/") neg }
 //! neg      := "-" neg | number | signal | "abs" "(" sum ")" | "(" formula ")"
@@ -184,9 +184,9 @@ impl fmt::Display for Tok {
     }
 }
 
-const SYMBOLS: [&str; 19] = [
-    "->", "<=", ">=", "==", "!=", "&&", "||", "<", ">", "(", ")", "[", "]", ",", ":", "+", "-",
-    "*", "/",
+const SYMBOLS: [&str; 20] = [
+    "!==", "->", "<=", ">=", "==", "!=", "&&", "||", "<", ">", "(", ")", "[", "]", ",", ":", "+",
+    "-", "*", "/",
 ];
 
 fn lex(src: &str) -> Result<Vec<(Tok, usize)>, SyntaxError> {
@@ -400,7 +400,7 @@ impl Parser {
             Tok::Sym(">") => Cmp::Gt,
             Tok::Sym(">=") => Cmp::Ge,
             Tok::Sym("==") => Cmp::Eq,
-            Tok::Sym("!=") => Cmp::Ne,
+            Tok::Sym("!=") | Tok::Sym("!==") => Cmp::Ne,
             _ => return Ok(l),
         };
         let col = self.bump().1;
