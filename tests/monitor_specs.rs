@@ -42,7 +42,10 @@ fn syntax_errors_name_monitor_column_and_expectation() {
     assert!(e.contains("expected a signal, a number"), "{e}");
 
     let e = bad("paren", "always[0:0.1](speed_max < 1");
-    assert!(e.contains("column 29") && e.contains("expected `)`"), "{e}");
+    assert!(
+        e.contains("column 28") && e.contains("unexpected end of the spec, expected `)`"),
+        "{e}"
+    );
 
     let e = bad("chars", "speed_max < 1 $ tilt > 0");
     assert!(

@@ -179,7 +179,7 @@ impl fmt::Display for Tok {
             Tok::Num(x) => write!(f, "number `{x}`"),
             Tok::Ident(s) => write!(f, "`{s}`"),
             Tok::Sym(s) => write!(f, "`{s}`"),
-            Tok::End => write!(f, "the end of the spec"),
+            Tok::End => write!(f, "end of the spec"),
         }
     }
 }
