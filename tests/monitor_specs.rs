@@ -91,9 +91,7 @@ fn intervals_shorter_than_the_control_period_are_refused() {
 
 #[test]
 fn actions_and_severities_are_checked_like_other_keys() {
-    let e = load("      x: {spec: \"rate < 1\", action: explode}\n")
-        .err()
-        .expect("bad action");
+    let e = load("      x: {spec: \"rate < 1\", action: explode}\n").expect_err("bad action");
     assert!(e.contains("monitors.x"), "{e}");
     assert!(e.contains("log") && e.contains("safe_stop"), "{e}");
     let c = load(

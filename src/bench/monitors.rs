@@ -201,10 +201,13 @@ pub fn rtamt(
     })
 }
 
+/// Where sattva and RTAMT differ: (row, monitor index, sattva, RTAMT).
+pub type Mismatch = (usize, usize, f64, f64);
+
 /// The largest |sattva - RTAMT| over the samples where sattva reports a robustness (from each
 /// monitor's horizon on); infinities must match exactly. Returns (max difference, samples
 /// compared, first mismatch as (row, monitor, sattva, rtamt)).
-pub fn compare(tr: &Trace, r: &Reference) -> (f64, usize, Option<(usize, usize, f64, f64)>) {
+pub fn compare(tr: &Trace, r: &Reference) -> (f64, usize, Option<Mismatch>) {
     let mut worst = 0.0f64;
     let mut n = 0;
     let mut first = None;

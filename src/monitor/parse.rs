@@ -124,10 +124,7 @@ impl Expr {
     pub fn kind(&self) -> Kind {
         match self {
             Expr::Num(_) | Expr::Signal(..) | Expr::Neg(..) | Expr::Abs(..) => Kind::Real,
-            Expr::Bin(b, ..) => match b {
-                Bin::Add | Bin::Sub | Bin::Mul | Bin::Div => Kind::Real,
-                _ => Kind::Formula,
-            },
+            Expr::Bin(Bin::Add | Bin::Sub | Bin::Mul | Bin::Div, ..) => Kind::Real,
             _ => Kind::Formula,
         }
     }
