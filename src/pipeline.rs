@@ -68,6 +68,16 @@ pub struct HealthSample {
     pub faults: crate::backend::BackendFaults,
     /// Current control mode.
     pub mode: ControlMode,
+    /// STL monitors configured.
+    pub monitors: u32,
+    /// Monitors violated in the last cycle.
+    pub monitors_violated: u32,
+    /// Violating monitor-cycles so far (all monitors).
+    pub monitor_violations: u64,
+    /// Cycles a monitor made the loop hold so far.
+    pub monitor_holds: u64,
+    /// Smallest robustness of the last cycle over all monitors (NaN when none reported).
+    pub monitor_min_robustness: f64,
 }
 
 /// The fused IMU state of a cycle (what `sensor_msgs/Imu` carries).
@@ -318,6 +328,17 @@ impl<B: Backend> ControlLoop<B> {
             overspeed: self.clamp.overspeed(),
             faults: self.backend.faults(),
             mode: self.mode,
+            monitors: self.monitors.monitors.len() as u32,
+            monitors_violated: self.monitors.monitors.iter().filter(|m| m.violated).count() as u32,
+            monitor_violations: self.monitors.violations(),
+            monitor_holds: self.monitors.holds,
+            monitor_min_robustness: self
+                .monitors
+                .monitors
+                .iter()
+                .map(|m| m.robustness)
+                .filter(|r| !r.is_nan())
+                .fold(f64::NAN, f64::min),
         }
     }
 

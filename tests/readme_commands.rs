@@ -55,7 +55,7 @@ type Flag = (&'static str, Option<&'static str>);
 
 /// Per subcommand: flags that make it short. Replaced where the command has the flag, else added
 /// after the subcommand.
-const SHORT: [(&str, &[Flag]); 14] = [
+const SHORT: [(&str, &[Flag]); 15] = [
     ("sim", &[("--episodes", Some("2"))]),
     (
         "eval literacy",
@@ -86,6 +86,10 @@ const SHORT: [(&str, &[Flag]); 14] = [
     ),
     ("bench vision", &[("--frames", Some("3"))]),
     (
+        "bench monitors",
+        &[("--cycles", Some("300")), ("--rtamt-samples", Some("100"))],
+    ),
+    (
         "bench substrate",
         &[
             ("--sizes", Some("1000")),
@@ -99,11 +103,12 @@ const SHORT: [(&str, &[Flag]); 14] = [
 ];
 
 /// Cargo features a subcommand needs (a `cargo run` line must enable them).
-const NEEDS: [(&str, &[&str]); 7] = [
+const NEEDS: [(&str, &[&str]); 8] = [
     ("sim", &["mujoco"]),
     ("eval literacy", &["mujoco"]),
     ("bench sim", &["mujoco"]),
     ("bench fusion", &["mujoco"]),
+    ("bench monitors", &["mujoco"]),
     ("bench ros", &["ros2"]),
     ("bench realsense", &["realsense"]),
     // `sattva run` on the default config (MuJoCo); the robot backend needs ros2 (+ realsense)
