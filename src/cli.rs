@@ -208,6 +208,17 @@ enum BenchCmd {
         #[arg(long, default_value_t = 5)]
         reps: u32,
     },
+    /// STL monitors: ns per cycle for 1, 10, 50 monitors vs RTAMT per sample (same run, same trace).
+    Monitors {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Control cycles of the recorded trace.
+        #[arg(long, default_value_t = 5000)]
+        cycles: usize,
+        /// Samples RTAMT evaluates (it is slow: the first N rows of the trace).
+        #[arg(long, default_value_t = 1000)]
+        rtamt_samples: usize,
+    },
     /// Orientation filter vs vqf, imufusion, ahrs Madgwick/Mahony on BROAD and the MuJoCo scene.
     Fusion {
         #[command(flatten)]
@@ -638,6 +649,24 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
         Cmd::Bench {
             what: BenchCmd::Ros { seconds, rate },
         } => bench_ros(seconds, rate),
+        Cmd::Bench {
+            what:
+                BenchCmd::Monitors {
+                    cfg,
+                    cycles,
+                    rtamt_samples,
+                },
+        } => {
+            let python = crate::bench::fusion::python_path();
+            let r = crate::bench::monitors::bench_monitors(
+                &load(&cfg)?,
+                cycles,
+                rtamt_samples,
+                &python,
+            )?;
+            println!("{r}");
+            Ok(())
+        }
         Cmd::Bench {
             what: BenchCmd::Replay { bag, seconds, reps },
         } => {

@@ -37,6 +37,7 @@ pub mod encode;
 pub mod eval;
 pub mod fusion;
 pub mod learn;
+pub mod monitor;
 pub mod observe;
 pub mod pipeline;
 pub mod record;

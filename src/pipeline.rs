@@ -68,6 +68,16 @@ pub struct HealthSample {
     pub faults: crate::backend::BackendFaults,
     /// Current control mode.
     pub mode: ControlMode,
+    /// STL monitors configured.
+    pub monitors: u32,
+    /// Monitors violated in the last cycle.
+    pub monitors_violated: u32,
+    /// Violating monitor-cycles so far (all monitors).
+    pub monitor_violations: u64,
+    /// Cycles a monitor made the loop hold so far.
+    pub monitor_holds: u64,
+    /// Smallest robustness of the last cycle over all monitors (NaN when none reported).
+    pub monitor_min_robustness: f64,
 }
 
 /// The fused IMU state of a cycle (what `sensor_msgs/Imu` carries).
@@ -94,6 +104,8 @@ pub struct LoopSpec<'a> {
     pub action: &'a ActionConfig,
     /// Fusion stage.
     pub fusion: &'a FusionConfig,
+    /// STL safety monitors (`monitors:`).
+    pub monitors: &'a crate::monitor::MonitorsConfig,
     /// Control period, ns.
     pub period_ns: i64,
     /// An operator command older than this makes the loop hold, ns.
@@ -142,6 +154,7 @@ pub struct ControlLoop<B: Backend> {
     read_failed: Repeated,
     write_failed: Repeated,
     stale: Repeated,
+    monitors: crate::monitor::Monitors,
     /// Counters.
     pub stats: LoopStats,
 }
@@ -185,6 +198,18 @@ impl<B: Backend> ControlLoop<B> {
         };
         let clamp = SafetyClamp::new(&backend.info().joint_limits)
             .with_limits(&c.action.clamp, c.period_ns);
+        let info = backend.info();
+        let monitors = crate::monitor::Monitors::new(
+            c.monitors,
+            c.period_ns,
+            &info.joint_names,
+            &info.contact_names,
+        )
+        .map_err(|e| BackendError::Mapping {
+            file: c.config_file.clone(),
+            key: format!("sattva.ros__parameters.monitors.{}.spec", e.monitor),
+            message: e.to_string(),
+        })?;
         Ok(ControlLoop {
             backend,
             source,
@@ -203,6 +228,7 @@ impl<B: Backend> ControlLoop<B> {
             read_failed: Repeated::default(),
             write_failed: Repeated::default(),
             stale: Repeated::default(),
+            monitors,
             stats: LoopStats::default(),
         })
     }
@@ -245,6 +271,11 @@ impl<B: Backend> ControlLoop<B> {
         })
     }
 
+    /// The STL monitors and their robustness of the last cycle.
+    pub fn monitors(&self) -> &crate::monitor::Monitors {
+        &self.monitors
+    }
+
     /// The current control mode.
     pub fn mode(&self) -> ControlMode {
         self.mode
@@ -277,6 +308,7 @@ impl<B: Backend> ControlLoop<B> {
                 let ok = self.backend.reset(self.seed).is_ok();
                 self.fusion.reset();
                 self.clamp.reset();
+                self.monitors.reset();
                 self.external_at = None;
                 Some((request_id, ok))
             }
@@ -296,6 +328,17 @@ impl<B: Backend> ControlLoop<B> {
             overspeed: self.clamp.overspeed(),
             faults: self.backend.faults(),
             mode: self.mode,
+            monitors: self.monitors.monitors.len() as u32,
+            monitors_violated: self.monitors.monitors.iter().filter(|m| m.violated).count() as u32,
+            monitor_violations: self.monitors.violations(),
+            monitor_holds: self.monitors.holds,
+            monitor_min_robustness: self
+                .monitors
+                .monitors
+                .iter()
+                .map(|m| m.robustness)
+                .filter(|r| !r.is_nan())
+                .fold(f64::NAN, f64::min),
         }
     }
 
@@ -316,9 +359,11 @@ impl<B: Backend> ControlLoop<B> {
                     self.stats.setup_errors += 1;
                     tracing::warn!(error = %err, episode = self.stats.episodes, "episode setup failed; the episode starts from where the robot is");
                 }
-                // the world jumped: the filters and the clamp's rate limit start again
+                // the world jumped: the filters, the clamp's rate limit and the monitors'
+                // traces start again
                 self.fusion.reset();
                 self.clamp.reset();
+                self.monitors.reset();
             }
         }
     }
@@ -390,6 +435,11 @@ impl<B: Backend> ControlLoop<B> {
                 self.mark = Mark::Pause;
             }
         }
+        // 3b. monitors: over the fused state and the command as chosen; a violated `hold` /
+        // `safe_stop` monitor makes this very cycle's command a hold
+        if !self.monitors.is_empty() {
+            self.check_monitors(t);
+        }
         // 4. clamp: always, between action and backend
         self.clamp.apply_sensed(
             &mut self.cmd,
@@ -405,6 +455,32 @@ impl<B: Backend> ControlLoop<B> {
         }
         self.account(t);
         &self.frame
+    }
+
+    fn check_monitors(&mut self, t: Time) {
+        let inputs = crate::monitor::Inputs {
+            t,
+            frame: &self.frame,
+            fused: self.fusion.state(),
+            command: &self.cmd,
+            mode: match self.mode {
+                ControlMode::Explore => 0.0,
+                ControlMode::External => 1.0,
+                ControlMode::Hold => 2.0,
+            },
+            command_at: self.external_at,
+        };
+        let v = self.monitors.step(&inputs);
+        if v.safe_stop && self.mode != ControlMode::Hold {
+            tracing::error!(
+                "safety monitor: safe stop, control mode hold (set `sattva/mode` to resume)"
+            );
+            self.mode = ControlMode::Hold;
+        }
+        if v.hold {
+            self.cmd = Command::hold(t);
+            self.mark = Mark::Pause;
+        }
     }
 
     fn account(&mut self, t: Time) {

@@ -67,6 +67,9 @@ impl std::fmt::Display for AgentReport {
                 self.health.overspeed
             )?;
         }
+        for m in &self.monitors {
+            writeln!(f, "monitor {m}")?;
+        }
         if let Some(l) = &self.learn {
             let s = &l.stats;
             writeln!(

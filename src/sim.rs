@@ -108,6 +108,8 @@ pub struct SimSummary {
     pub faults: crate::backend::BackendFaults,
     /// The curriculum, when the scene has one (the arm on the table); exploration otherwise.
     pub curriculum: Option<CurriculumSummary>,
+    /// The STL monitors' counters (`monitors:`).
+    pub monitors: Vec<crate::monitor::MonitorSummary>,
 }
 
 impl SimSummary {
@@ -167,6 +169,9 @@ impl SimSummary {
             if let Some(p) = &k.snapshot {
                 out.push_str(&format!("\n  snapshot         {p}"));
             }
+        }
+        for m in &self.monitors {
+            out.push_str(&format!("\n  monitor          {m}"));
         }
         out
     }
@@ -314,6 +319,7 @@ pub fn run_sim(c: &Config, opts: &SimOptions) -> Result<SimSummary, SimError> {
         faults: report.health.faults,
         stats: report.stats,
         curriculum: k,
+        monitors: report.monitors.clone(),
     })
 }
 

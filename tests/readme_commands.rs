@@ -56,7 +56,7 @@ type Flag = (&'static str, Option<&'static str>);
 
 /// Per subcommand: flags that make it short. Replaced where the command has the flag, else added
 /// after the subcommand.
-const SHORT: [(&str, &[Flag]); 15] = [
+const SHORT: [(&str, &[Flag]); 16] = [
     // attached to a stand-in agent for a few seconds (see `run_top`)
     ("top", &[]),
     ("sim", &[("--episodes", Some("2"))]),
@@ -89,6 +89,10 @@ const SHORT: [(&str, &[Flag]); 15] = [
     ),
     ("bench vision", &[("--frames", Some("3"))]),
     (
+        "bench monitors",
+        &[("--cycles", Some("300")), ("--rtamt-samples", Some("100"))],
+    ),
+    (
         "bench substrate",
         &[
             ("--sizes", Some("1000")),
@@ -102,11 +106,12 @@ const SHORT: [(&str, &[Flag]); 15] = [
 ];
 
 /// Cargo features a subcommand needs (a `cargo run` line must enable them).
-const NEEDS: [(&str, &[&str]); 7] = [
+const NEEDS: [(&str, &[&str]); 8] = [
     ("sim", &["mujoco"]),
     ("eval literacy", &["mujoco"]),
     ("bench sim", &["mujoco"]),
     ("bench fusion", &["mujoco"]),
+    ("bench monitors", &["mujoco"]),
     ("bench ros", &["ros2"]),
     ("bench realsense", &["realsense"]),
     // `sattva run` on the default config (MuJoCo); the robot backend needs ros2 (+ realsense)

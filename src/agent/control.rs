@@ -32,6 +32,7 @@ pub(super) struct ControlOutcome {
     pub output_hash: String,
     pub clamp: (u64, u64, u64),
     pub health: crate::pipeline::HealthSample,
+    pub monitors: Vec<crate::monitor::MonitorSummary>,
 }
 
 /// What the control task tells the driver about one cycle (trace file, evaluation report).
@@ -174,6 +175,7 @@ impl<B: Backend> Task for ControlTask<B> {
                 output_hash: self.lp.output_hash(),
                 clamp: (c.clamped(), c.rate_limited(), c.rejected()),
                 health: self.lp.health(),
+                monitors: self.lp.monitors().summary(),
             });
         }
     }

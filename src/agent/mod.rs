@@ -204,6 +204,8 @@ pub struct AgentReport {
     pub curriculum: Option<CurriculumPlan>,
     /// What the observer saw: the final snapshot and learning over time.
     pub observed: crate::observe::History,
+    /// The STL monitors' counters (`monitors:`).
+    pub monitors: Vec<crate::monitor::MonitorSummary>,
 }
 
 /// The curriculum a run performed: the robot's primitive library and the scenarios.
@@ -722,8 +724,16 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
         std::thread::sleep(Duration::from_millis(100));
         n.stop()?;
     }
-    let (stats, end, vision_counts, outputs, clamp, health) = match out {
-        Some(o) => (o.stats, o.end, o.vision, o.output_hash, o.clamp, o.health),
+    let (stats, end, vision_counts, outputs, clamp, health, monitors) = match out {
+        Some(o) => (
+            o.stats,
+            o.end,
+            o.vision,
+            o.output_hash,
+            o.clamp,
+            o.health,
+            o.monitors,
+        ),
         None => (
             LoopStats::default(),
             t_start,
@@ -731,6 +741,7 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
             String::new(),
             (0, 0, 0),
             Default::default(),
+            Vec::new(),
         ),
     };
     let (learn, learner) = match learned {
@@ -776,6 +787,7 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
         tap,
         curriculum: plan_out,
         observed,
+        monitors,
     })
 }
 

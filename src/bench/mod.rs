@@ -2,6 +2,7 @@
 //! same run. They sit above the stages they measure; no stage depends on them.
 
 pub mod fusion;
+pub mod monitors;
 #[cfg(feature = "realsense")]
 pub mod realsense;
 pub mod replay;

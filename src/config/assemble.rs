@@ -212,6 +212,7 @@ impl<B: crate::backend::Backend> crate::pipeline::ControlLoop<B> {
         let spec = crate::pipeline::LoopSpec {
             action: &config.action,
             fusion: &config.fusion,
+            monitors: &config.monitors,
             period_ns: config.control.period_ns,
             command_timeout_ns: config.ros.command_timeout_ms as i64 * 1_000_000,
             seed: config.seed,

@@ -156,6 +156,9 @@ pub struct Config {
     /// Observability: Prometheus endpoint, stats socket for `sattva top` (`metrics:` section).
     #[serde(default)]
     pub metrics: crate::observe::MetricsConfig,
+    /// STL safety monitors evaluated in the control task, keyed by name (`monitors:`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub monitors: crate::monitor::MonitorsConfig,
     /// Directory of the file this was loaded from; relative paths inside resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -198,6 +201,9 @@ impl Validate for Config {
         c.section("substrate", |c| self.substrate.validate(c));
         c.section("action", |c| self.action.validate(c));
         c.section("eval", |c| self.eval.validate(c));
+        c.section("monitors", |c| {
+            crate::monitor::validate(&self.monitors, self.control.period_ns, c)
+        });
         if let (BackendKind::Robot, Some(r)) = (&self.backend, &self.robot) {
             // the node must not publish its joint states onto the robot's own topic
             let abs = |t: &str| {

@@ -297,6 +297,23 @@ fn diagnostics_msg(
             ],
         },
         DiagnosticStatus {
+            level: u8::from(h.monitors_violated > 0),
+            name: "sattva: monitors".into(),
+            message: match (h.monitors, h.monitors_violated) {
+                (0, _) => "none configured".into(),
+                (_, 0) => "ok".into(),
+                (_, n) => format!("{n} monitor(s) violated"),
+            },
+            hardware_id: "sattva".into(),
+            values: vec![
+                kv("monitors", h.monitors),
+                kv("violated_now", h.monitors_violated),
+                kv("violating_cycles", h.monitor_violations),
+                kv("hold_cycles", h.monitor_holds),
+                kv("min_robustness", h.monitor_min_robustness),
+            ],
+        },
+        DiagnosticStatus {
             level: bridge_level,
             name: "sattva: ros bridge".into(),
             message: if bridge_level == 0 {
