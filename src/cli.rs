@@ -123,6 +123,12 @@ enum Cmd {
         #[arg(long, default_value_t = 1.0)]
         publish_delay: f64,
     },
+    /// Inspect a rosbag2 bag without ROS 2: `info` (what `ros2 bag info` prints), `check`
+    /// (reads every message, reports damage; exit status 1 when damaged).
+    Bag {
+        #[command(subcommand)]
+        what: BagCmd,
+    },
     /// Evaluations of what the agent learned.
     Eval {
         #[command(subcommand)]
@@ -164,6 +170,20 @@ enum EvalCmd {
         /// (scripts/bench/baselines.py with $SATTVA_PYTHON or third_party/venv/bin/python).
         #[arg(long)]
         baselines: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum BagCmd {
+    /// Storage, files, duration, start and end, per topic type, count, serialization, QoS.
+    Info {
+        /// The bag (directory, .mcap or .db3).
+        bag: PathBuf,
+    },
+    /// Reads and decodes every message; lists damage and counts that differ from the declared.
+    Check {
+        /// The bag (directory, .mcap or .db3).
+        bag: PathBuf,
     },
 }
 
@@ -394,6 +414,20 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
                 .collect();
             println!("{}: OK", files.join(" + "));
             println!("{}", serde_norway::to_string(&c)?);
+            Ok(())
+        }
+        Cmd::Bag {
+            what: BagCmd::Info { bag },
+        } => {
+            print!("{}", crate::replay::baginfo::BagInfo::read(&bag)?);
+            Ok(())
+        }
+        Cmd::Bag {
+            what: BagCmd::Check { bag },
+        } => {
+            let r = crate::replay::baginfo::check(&bag)?;
+            println!("{r}");
+            anyhow::ensure!(r.ok(), "{}: damaged", bag.display());
             Ok(())
         }
         Cmd::Replay {

@@ -273,22 +273,22 @@ impl BagReader {
                 (f.clone(), None)
             };
             let src = match kind {
-                Storage::Mcap => match std::fs::File::open(&storage)
-                    .and_then(|h| Ok((h.metadata()?.len(), h)))
-                {
-                    Ok((len, h)) => Some(Source::Mcap(McapSource::open(
-                        &f,
-                        Box::new(h),
-                        len,
-                        start,
-                        temp,
-                        &mut r.shared,
-                    ))),
-                    Err(e) => {
-                        r.shared.warn(format!("{}: cannot read: {e}", f.display()));
-                        None
+                Storage::Mcap => {
+                    match std::fs::File::open(&storage).and_then(|h| Ok((h.metadata()?.len(), h))) {
+                        Ok((len, h)) => Some(Source::Mcap(McapSource::open(
+                            &f,
+                            Box::new(h),
+                            len,
+                            start,
+                            temp,
+                            &mut r.shared,
+                        ))),
+                        Err(e) => {
+                            r.shared.warn(format!("{}: cannot read: {e}", f.display()));
+                            None
+                        }
                     }
-                },
+                }
                 Storage::Sqlite3 => {
                     SqliteSource::open(&f, &storage, start, temp, &mut r.shared).map(Source::Sqlite)
                 }
@@ -395,6 +395,24 @@ impl BagReader {
             }
         }
         out
+    }
+
+    /// Messages per topic (index as in [`BagReader::topics`]) as the storage declares them: the
+    /// MCAP summary's statistics, the sqlite3 database's counts. None when a file declares
+    /// nothing (no summary): only reading tells then. Cheap: no message is read.
+    pub fn declared_counts(&self) -> Option<Vec<u64>> {
+        let mut out = vec![0u64; self.shared.topics.len()];
+        if self.sources.is_empty() {
+            return None;
+        }
+        for s in &self.sources {
+            for (&i, &n) in s.declared()? {
+                if let Some(c) = out.get_mut(i) {
+                    *c += n;
+                }
+            }
+        }
+        Some(out)
     }
 
     /// The next message in log-time order (None at the end).
@@ -650,6 +668,13 @@ impl Source {
             Source::Sqlite(s) => s.time_range,
         }
     }
+
+    fn declared(&self) -> Option<&HashMap<usize, u64>> {
+        match self {
+            Source::Mcap(s) => s.declared.as_ref(),
+            Source::Sqlite(s) => Some(&s.declared),
+        }
+    }
 }
 
 /// A temporary file deleted on drop.
@@ -738,6 +763,8 @@ struct McapSource {
     unknown_channel: usize,
     /// Offsets of chunks found damaged (warned once).
     bad: std::collections::HashSet<u64>,
+    /// Messages per topic index as the summary's statistics declare them.
+    declared: Option<HashMap<usize, u64>>,
     done: bool,
     _temp: Option<TempFile>,
 }
@@ -767,6 +794,7 @@ impl McapSource {
             channels: HashMap::new(),
             unknown_channel: 0,
             bad: Default::default(),
+            declared: None,
             done: false,
             _temp: temp,
         };
@@ -839,7 +867,9 @@ impl McapSource {
     /// Spans from the summary's chunk indexes. False when the file has no usable summary (none,
     /// damaged, or messages outside chunks): then the file is scanned.
     fn index_from_summary(&mut self, sh: &mut Shared) -> bool {
-        use mcap::sans_io::summary_reader::{SummaryReadEvent, SummaryReader, SummaryReaderOptions};
+        use mcap::sans_io::summary_reader::{
+            SummaryReadEvent, SummaryReader, SummaryReaderOptions,
+        };
         let mut reader = SummaryReader::new_with_options(
             SummaryReaderOptions::default()
                 .with_file_size(self.len)
@@ -893,6 +923,15 @@ impl McapSource {
                 &c.message_encoding,
                 &c.metadata,
             );
+        }
+        if let Some(st) = &summary.stats {
+            let mut d = HashMap::new();
+            for (ch, n) in &st.channel_message_counts {
+                if let Some(&(topic, _)) = self.channels.get(ch) {
+                    *d.entry(topic).or_insert(0) += n;
+                }
+            }
+            self.declared = Some(d);
         }
         for ci in &summary.chunk_indexes {
             let channels: Vec<u16> = ci.message_index_offsets.keys().copied().collect();
@@ -987,8 +1026,12 @@ impl McapSource {
                             offset: pos,
                             len: 9 + rlen,
                             chunk: true,
-                            start: clamp_time(u64::from_le_bytes(times[..8].try_into().unwrap_or([0; 8]))),
-                            end: clamp_time(u64::from_le_bytes(times[8..].try_into().unwrap_or([0; 8]))),
+                            start: clamp_time(u64::from_le_bytes(
+                                times[..8].try_into().unwrap_or([0; 8]),
+                            )),
+                            end: clamp_time(u64::from_le_bytes(
+                                times[8..].try_into().unwrap_or([0; 8]),
+                            )),
                         };
                         // declarations inside the chunk (the read below re-seeks)
                         self.load(&span, sh, true);
@@ -1221,6 +1264,7 @@ struct SqliteSource {
     rx: std::sync::mpsc::Receiver<Result<Vec<Row>, String>>,
     batch: VecDeque<Row>,
     time_range: Option<(i64, i64)>,
+    declared: HashMap<usize, u64>,
     unknown: usize,
     done: bool,
     _temp: Option<TempFile>,
@@ -1290,7 +1334,9 @@ impl SqliteSource {
         {
             // offered_qos_profiles exists since rosbag2 Foxy; older bags lack it
             let with_qos = conn
-                .prepare("SELECT id, name, type, serialization_format, offered_qos_profiles FROM topics")
+                .prepare(
+                    "SELECT id, name, type, serialization_format, offered_qos_profiles FROM topics",
+                )
                 .is_ok();
             let sql = if with_qos {
                 "SELECT id, name, type, serialization_format, offered_qos_profiles FROM topics"
@@ -1331,6 +1377,18 @@ impl SqliteSource {
             )
             .ok()
             .and_then(|(a, b)| Some((a?, b?)));
+        let mut declared = HashMap::new();
+        if let Ok(mut st) =
+            conn.prepare("SELECT topic_id, COUNT(*) FROM messages GROUP BY topic_id")
+        {
+            if let Ok(rows) = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))) {
+                for (id, n) in rows.flatten() {
+                    if let Some(&i) = ids.get(&id) {
+                        *declared.entry(i).or_insert(0) += n.max(0) as u64;
+                    }
+                }
+            }
+        }
         let filter = if sh.keep.is_some() {
             let list: Vec<String> = kept.iter().map(|i| i.to_string()).collect();
             format!(" AND topic_id IN ({})", list.join(","))
@@ -1382,6 +1440,7 @@ impl SqliteSource {
             rx,
             batch: VecDeque::new(),
             time_range,
+            declared,
             unknown: 0,
             done: false,
             _temp: temp,
