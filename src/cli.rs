@@ -296,6 +296,19 @@ enum BenchCmd {
         /// Repetitions per side (best is reported).
         #[arg(long, default_value_t = 3)]
         reps: u32,
+        /// Instead: peak memory of `sattva replay` with vision over a generated camera bag of
+        /// `--gigabytes` (written streaming under `--dir`, deleted afterwards unless `--keep`).
+        #[arg(long)]
+        big: bool,
+        /// Size of the `--big` bag, GB.
+        #[arg(long, default_value_t = 10.0)]
+        gigabytes: f64,
+        /// Where the `--big` bag is written (default target/tmp).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Keep the `--big` bag.
+        #[arg(long)]
+        keep: bool,
     },
 }
 
@@ -620,7 +633,23 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
             what: BenchCmd::Ros { seconds, rate },
         } => bench_ros(seconds, rate),
         Cmd::Bench {
-            what: BenchCmd::Replay { bag, seconds, reps },
+            what:
+                BenchCmd::Replay {
+                    big: true,
+                    gigabytes,
+                    dir,
+                    keep,
+                    ..
+                },
+        } => {
+            let r = crate::bench::replay_big::bench_replay_big(dir.as_deref(), gigabytes, keep)?;
+            println!("{r}");
+            Ok(())
+        }
+        Cmd::Bench {
+            what: BenchCmd::Replay {
+                bag, seconds, reps, ..
+            },
         } => {
             let r = crate::bench::replay::bench_replay(bag.as_deref(), seconds, reps)?;
             println!("{r}");

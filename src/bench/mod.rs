@@ -5,6 +5,7 @@ pub mod fusion;
 #[cfg(feature = "realsense")]
 pub mod realsense;
 pub mod replay;
+pub mod replay_big;
 #[cfg(feature = "ros2")]
 pub mod ros;
 pub mod sched;
