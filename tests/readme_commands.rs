@@ -55,7 +55,7 @@ type Flag = (&'static str, Option<&'static str>);
 
 /// Per subcommand: flags that make it short. Replaced where the command has the flag, else added
 /// after the subcommand.
-const SHORT: [(&str, &[Flag]); 14] = [
+const SHORT: [(&str, &[Flag]); 16] = [
     ("sim", &[("--episodes", Some("2"))]),
     (
         "eval literacy",
@@ -63,6 +63,8 @@ const SHORT: [(&str, &[Flag]); 14] = [
     ),
     ("run", &[("--duration", Some("1"))]),
     ("replay", &[]),
+    ("bag info", &[]),
+    ("bag check", &[]),
     ("config", &[]),
     (
         "bench sim",
@@ -77,7 +79,11 @@ const SHORT: [(&str, &[Flag]); 14] = [
     ("bench encode", &[("--calls", Some("1000"))]),
     (
         "bench replay",
-        &[("--seconds", Some("2")), ("--reps", Some("1"))],
+        &[
+            ("--seconds", Some("2")),
+            ("--reps", Some("1")),
+            ("--gigabytes", Some("0.02")),
+        ],
     ),
     ("bench ros", &[("--seconds", Some("1"))]),
     (
@@ -278,9 +284,10 @@ fn fill(args: &[String], bag: &Path, doc: &DocCommand) -> Vec<String> {
 
 /// The subcommand (`bench sim`) and how many words it has.
 fn subcommand(args: &[String]) -> (String, usize) {
-    let n = if args.first().map(String::as_str) == Some("bench")
-        || args.first().map(String::as_str) == Some("eval")
-    {
+    let n = if matches!(
+        args.first().map(String::as_str),
+        Some("bench") | Some("eval") | Some("bag")
+    ) {
         2
     } else {
         1

@@ -59,7 +59,12 @@ fn bag_info_matches_rosbags() {
         let r = py(&[dir.to_str().unwrap(), storage, color, "1"]);
         assert_info_matches(&dir, &r);
     }
-    for b in ["mcap_talker", "sqlite3_talker", "mcap_cdr_test", "sqlite3_cdr_test"] {
+    for b in [
+        "mcap_talker",
+        "sqlite3_talker",
+        "mcap_cdr_test",
+        "sqlite3_cdr_test",
+    ] {
         let p = common::shared_data_path(&format!("bags/{b}"));
         let r = py(&["read", p.to_str().unwrap()]);
         assert_info_matches(&p, &r);

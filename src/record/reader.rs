@@ -962,7 +962,7 @@ impl McapSource {
         let mut magic = [0u8; 8];
         if self.input.seek(SeekFrom::Start(0)).is_err()
             || read_up_to(&mut self.input, &mut magic).ok() != Some(8)
-            || &magic != mcap::MAGIC
+            || magic != *mcap::MAGIC
         {
             sh.warn(format!(
                 "{}: not an MCAP file: bad magic",
