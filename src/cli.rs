@@ -149,6 +149,12 @@ enum Cmd {
         #[arg(long, default_value_t = 1.0)]
         publish_delay: f64,
     },
+    /// Inspect a rosbag2 bag without ROS 2: `info` (what `ros2 bag info` prints), `check`
+    /// (reads every message, reports damage; exit status 1 when damaged).
+    Bag {
+        #[command(subcommand)]
+        what: BagCmd,
+    },
     /// Evaluations of what the agent learned.
     Eval {
         #[command(subcommand)]
@@ -190,6 +196,20 @@ enum EvalCmd {
         /// (scripts/bench/baselines.py with $SATTVA_PYTHON or third_party/venv/bin/python).
         #[arg(long)]
         baselines: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum BagCmd {
+    /// Storage, files, duration, start and end, per topic type, count, serialization, QoS.
+    Info {
+        /// The bag (directory, .mcap or .db3).
+        bag: PathBuf,
+    },
+    /// Reads and decodes every message; lists damage and counts that differ from the declared.
+    Check {
+        /// The bag (directory, .mcap or .db3).
+        bag: PathBuf,
     },
 }
 
@@ -313,6 +333,19 @@ enum BenchCmd {
         /// Repetitions per side (best is reported).
         #[arg(long, default_value_t = 3)]
         reps: u32,
+        /// Instead: peak memory of `sattva replay` with vision over a generated camera bag of
+        /// `--gigabytes` (written streaming under `--dir`, deleted afterwards unless `--keep`).
+        #[arg(long)]
+        big: bool,
+        /// Size of the `--big` bag, GB.
+        #[arg(long, default_value_t = 10.0)]
+        gigabytes: f64,
+        /// Where the `--big` bag is written (default target/tmp).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Keep the `--big` bag.
+        #[arg(long)]
+        keep: bool,
     },
 }
 
@@ -431,6 +464,20 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
                 .collect();
             println!("{}: OK", files.join(" + "));
             println!("{}", serde_norway::to_string(&c)?);
+            Ok(())
+        }
+        Cmd::Bag {
+            what: BagCmd::Info { bag },
+        } => {
+            print!("{}", crate::replay::baginfo::BagInfo::read(&bag)?);
+            Ok(())
+        }
+        Cmd::Bag {
+            what: BagCmd::Check { bag },
+        } => {
+            let r = crate::replay::baginfo::check(&bag)?;
+            println!("{r}");
+            anyhow::ensure!(r.ok(), "{}: damaged", bag.display());
             Ok(())
         }
         Cmd::Replay {
@@ -668,7 +715,23 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
             Ok(())
         }
         Cmd::Bench {
-            what: BenchCmd::Replay { bag, seconds, reps },
+            what:
+                BenchCmd::Replay {
+                    big: true,
+                    gigabytes,
+                    dir,
+                    keep,
+                    ..
+                },
+        } => {
+            let r = crate::bench::replay_big::bench_replay_big(dir.as_deref(), gigabytes, keep)?;
+            println!("{r}");
+            Ok(())
+        }
+        Cmd::Bench {
+            what: BenchCmd::Replay {
+                bag, seconds, reps, ..
+            },
         } => {
             let r = crate::bench::replay::bench_replay(bag.as_deref(), seconds, reps)?;
             println!("{r}");

@@ -66,6 +66,8 @@ const SHORT: [(&str, &[Flag]); 16] = [
     ),
     ("run", &[("--duration", Some("1"))]),
     ("replay", &[]),
+    ("bag info", &[]),
+    ("bag check", &[]),
     ("config", &[]),
     (
         "bench sim",
@@ -80,7 +82,11 @@ const SHORT: [(&str, &[Flag]); 16] = [
     ("bench encode", &[("--calls", Some("1000"))]),
     (
         "bench replay",
-        &[("--seconds", Some("2")), ("--reps", Some("1"))],
+        &[
+            ("--seconds", Some("2")),
+            ("--reps", Some("1")),
+            ("--gigabytes", Some("0.02")),
+        ],
     ),
     ("bench ros", &[("--seconds", Some("1"))]),
     (
@@ -286,9 +292,10 @@ fn fill(args: &[String], bag: &Path, doc: &DocCommand) -> Vec<String> {
 
 /// The subcommand (`bench sim`) and how many words it has.
 fn subcommand(args: &[String]) -> (String, usize) {
-    let n = if args.first().map(String::as_str) == Some("bench")
-        || args.first().map(String::as_str) == Some("eval")
-    {
+    let n = if matches!(
+        args.first().map(String::as_str),
+        Some("bench") | Some("eval") | Some("bag")
+    ) {
         2
     } else {
         1

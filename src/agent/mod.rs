@@ -157,6 +157,9 @@ pub struct AgentOptions {
     pub on_tick: Option<OnTick>,
     /// Fault injection for tests: block the ROS node thread for `(after, for)` wall time.
     pub stall_ros: Option<(Duration, Duration)>,
+    /// A backend the driver opened itself (to keep handles on it, e.g. replay's statistics);
+    /// None = the one the config names.
+    pub backend: Option<crate::backend::Managed>,
 }
 
 impl AgentOptions {
@@ -353,7 +356,15 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
     let wall0 = Instant::now();
     let clocking = opts.clocking();
     // 1. the world
-    let mut backend = c.open_backend(opts.bag.as_deref())?;
+    let mut backend = match opts.backend.take() {
+        Some(mut b) => {
+            if b.state() == crate::backend::Lifecycle::Unconfigured {
+                crate::backend::Backend::configure(&mut b)?;
+            }
+            b
+        }
+        None => c.open_backend(opts.bag.as_deref())?,
+    };
     if matches!(clocking, Clocking::Virtual { .. })
         && !matches!(backend.clock(), ClockKind::Simulated | ClockKind::Replay)
     {

@@ -22,6 +22,7 @@ pub mod composite;
 pub mod mujoco_config;
 pub mod realsense;
 pub mod replay;
+pub mod replay_camera;
 pub mod replay_config;
 #[cfg(feature = "ros2")]
 pub mod robot;

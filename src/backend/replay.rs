@@ -1,8 +1,11 @@
 //! Replay backend: a rosbag2 bag's IMU and joint states as [`SensorFrame`]s, in virtual time.
 //!
-//! `configure` opens the bag (MCAP or sqlite3), decodes every message on the topics mapped by
-//! the `replay:` config section (only those are read into memory) and keeps them as fixed-size
-//! samples with times relative to the first of them (the replay's zero). In the active state the loop is lockstep like the MuJoCo backend: `read(t)`
+//! `configure` streams the bag (MCAP or sqlite3, [`BagReader`]: bounded memory whatever its
+//! size), decodes every message on the low-rate topics mapped by the `replay:` config section
+//! (IMU, joint states, ground truth, commands, contacts) and keeps them as fixed-size samples
+//! with times relative to the first of them (the replay's zero). Camera topics (`image_topic`,
+//! `depth_topic`, `camera_info_topic`) are not loaded: [`Backend::take_frame_source`] hands the
+//! vision task a [`ReplayCamera`] that streams them on its own thread, frame by frame. In the active state the loop is lockstep like the MuJoCo backend: `read(t)`
 //! fills the frame with the latest sample of each input whose log time is `<= t` (zero-order
 //! hold; no sample yet = `imu: None` / empty joints), and `write` advances the clock by one
 //! control period. Commands are checked and otherwise ignored (a recording cannot be steered).
@@ -13,10 +16,11 @@
 
 use std::path::{Path, PathBuf};
 
+use super::replay_camera::{CameraCounters, CameraTopics, ReplayCamera};
 use super::replay_config::ReplayConfig;
 use super::{Backend, BackendError, BackendInfo, Lifecycle};
 use crate::record::msgs::{self, RosMessage};
-use crate::record::reader::Bag;
+use crate::record::reader::{BagReader, ReadOptions, TopicInfo};
 use crate::types::{
     ClockKind, Command, CommandMode, ContactVec, GroundTruth, Imu, JointSample, SensorFrame, Time,
     MAX_JOINTS,
@@ -36,7 +40,7 @@ macro_rules! decode_warn {
 }
 
 /// What `configure` found in the bag.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ReplayStats {
     /// IMU samples decoded.
     pub imu_samples: usize,
@@ -48,6 +52,14 @@ pub struct ReplayStats {
     pub decode_errors: usize,
     /// Warnings of the bag reader (damaged or missing parts).
     pub bag_warnings: Vec<String>,
+    /// Orientation samples the bag's IMU carries itself (`Imu.orientation` with a covariance
+    /// that is not `-1` = "no orientation"), relative times: the report's reference when the
+    /// bag has no ground truth.
+    pub imu_orientation: Vec<(i64, [f64; 4])>,
+    /// The bag's camera topics present (colour or depth): a frame source exists.
+    pub camera: bool,
+    /// Log time of the replay's zero, ns since the epoch.
+    pub t0: i64,
 }
 
 /// The replay backend. Create with [`ReplayBackend::new`], then `configure` and `activate`.
@@ -71,6 +83,8 @@ pub struct ReplayBackend {
     t_ns: i64,
     end_ns: i64,
     stats: ReplayStats,
+    camera: Option<ReplayCamera>,
+    camera_counters: Option<std::sync::Arc<CameraCounters>>,
 }
 
 impl ReplayBackend {
@@ -127,7 +141,14 @@ impl ReplayBackend {
             t_ns: 0,
             end_ns: 0,
             stats: ReplayStats::default(),
+            camera: None,
+            camera_counters: None,
         }
+    }
+
+    /// Counters of the camera handed to the vision task (None when none was handed out).
+    pub fn camera_counters(&self) -> Option<std::sync::Arc<CameraCounters>> {
+        self.camera_counters.clone()
     }
 
     /// What `configure` decoded.
@@ -151,12 +172,11 @@ impl ReplayBackend {
     /// Checks that `key`'s topic, when present in the bag, has type `M`.
     fn topic_type_ok<M: RosMessage>(
         &self,
-        bag: &Bag,
+        topics: &[TopicInfo],
         key: &str,
         topic: &str,
     ) -> Result<(), BackendError> {
-        if let Some(t) = bag
-            .topics
+        if let Some(t) = topics
             .iter()
             .find(|t| t.name == topic && t.type_name != M::TYPE_NAME)
         {
@@ -183,37 +203,45 @@ impl ReplayBackend {
             self.cfg.command_topic.clone(),
             self.cfg.contacts_topic.clone(),
         );
-        let bag = Bag::open_topics(
+        let mut bag = BagReader::open_with(
             &self.bag_path,
-            &[
-                &imu_topic,
-                &js_topic,
-                &gt_topic,
-                &cmd_topic,
-                &contacts_topic,
-            ],
+            &ReadOptions {
+                topics: Some(
+                    [
+                        &imu_topic,
+                        &js_topic,
+                        &gt_topic,
+                        &cmd_topic,
+                        &contacts_topic,
+                    ]
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect(),
+                ),
+                start: None,
+            },
         )
         .map_err(|e| BackendError::Model {
             file: self.bag_path.display().to_string(),
             message: e.to_string(),
         })?;
-        self.topic_type_ok::<msgs::Imu>(&bag, "imu_topic", &imu_topic)?;
-        self.topic_type_ok::<msgs::JointState>(&bag, "joint_states_topic", &js_topic)?;
-        self.topic_type_ok::<msgs::PoseStamped>(&bag, "ground_truth_topic", &gt_topic)?;
-        self.topic_type_ok::<msgs::Float64MultiArray>(&bag, "command_topic", &cmd_topic)?;
-        self.topic_type_ok::<msgs::Float64MultiArray>(&bag, "contacts_topic", &contacts_topic)?;
+        let topics = bag.topics().to_vec();
+        self.topic_type_ok::<msgs::Imu>(&topics, "imu_topic", &imu_topic)?;
+        self.topic_type_ok::<msgs::JointState>(&topics, "joint_states_topic", &js_topic)?;
+        self.topic_type_ok::<msgs::PoseStamped>(&topics, "ground_truth_topic", &gt_topic)?;
+        self.topic_type_ok::<msgs::Float64MultiArray>(&topics, "command_topic", &cmd_topic)?;
+        self.topic_type_ok::<msgs::Float64MultiArray>(&topics, "contacts_topic", &contacts_topic)?;
         let mut contact_names: Option<Vec<String>> = None;
         let (mut commands, mut contacts) = (Vec::new(), Vec::new());
-        let t0 = bag.messages.first().map(|m| m.log_time).unwrap_or(0);
-        let mut stats = ReplayStats {
-            bag_warnings: bag.warnings.clone(),
-            ..Default::default()
-        };
+        let mut t0: Option<i64> = None;
+        let mut stats = ReplayStats::default();
         let (mut imu, mut joints, mut truth) = (Vec::new(), Vec::new(), Vec::new());
         let mut names: Option<Vec<String>> = None;
-        for m in &bag.messages {
-            let topic = &bag.topics[m.topic].name;
-            let t = m.log_time - t0;
+        while let Some(m) = bag.next_message() {
+            let Some(topic) = bag.topics().get(m.topic).map(|t| t.name.clone()) else {
+                continue;
+            };
+            let t = m.log_time - *t0.get_or_insert(m.log_time);
             if !cmd_topic.is_empty() && *topic == cmd_topic {
                 match msgs::decode::<msgs::Float64MultiArray>(&m.data) {
                     Ok(x) => match to_command(t, &x) {
@@ -259,7 +287,15 @@ impl ReplayBackend {
                 }
             } else if !imu_topic.is_empty() && *topic == imu_topic {
                 match msgs::decode::<msgs::Imu>(&m.data) {
-                    Ok(x) => imu.push((t, to_imu(&x))),
+                    Ok(x) => {
+                        imu.push((t, to_imu(&x)));
+                        let q = x.orientation;
+                        let has = x.orientation_covariance[0] >= 0.0
+                            && (q.w * q.w + q.x * q.x + q.y * q.y + q.z * q.z - 1.0).abs() < 1e-3;
+                        if has {
+                            stats.imu_orientation.push((t, [q.w, q.x, q.y, q.z]));
+                        }
+                    }
                     Err(e) => {
                         decode_warn!(
                             stats,
@@ -311,9 +347,24 @@ impl ReplayBackend {
                 format!(
                     "{} has no messages on `{imu_topic}` (IMU) or `{js_topic}` (joint states); topics in the bag: {}",
                     self.bag_path.display(),
-                    bag.topics.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+                    bag.topics().iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
                 ),
             ));
+        }
+        stats.bag_warnings = bag.warnings().to_vec();
+        let t0 = t0.unwrap_or(0);
+        stats.t0 = t0;
+        let cam = CameraTopics {
+            color: self.cfg.image_topic.clone(),
+            depth: self.cfg.depth_topic.clone(),
+            info: self.cfg.camera_info_topic.clone(),
+        };
+        let present = |n: &str| !n.is_empty() && topics.iter().any(|t| t.name == n);
+        stats.camera = present(&cam.color) || present(&cam.depth);
+        if stats.camera {
+            let c = ReplayCamera::new(self.bag_path.clone(), cam, t0);
+            self.camera_counters = Some(c.counters());
+            self.camera = Some(c);
         }
         stats.imu_samples = imu.len();
         stats.joint_samples = joints.len();
@@ -407,7 +458,10 @@ impl Backend for ReplayBackend {
     }
 
     fn configure(&mut self) -> Result<(), BackendError> {
-        self.load()?;
+        // a driver may configure before handing the backend over (its statistics): once
+        if self.state == Lifecycle::Unconfigured {
+            self.load()?;
+        }
         self.state = Lifecycle::Inactive;
         Ok(())
     }
@@ -489,6 +543,12 @@ impl Backend for ReplayBackend {
         self.command_i = 0;
         self.contact_i = 0;
         Ok(())
+    }
+
+    fn take_frame_source(&mut self) -> Option<Box<dyn crate::vision::task::FrameSource>> {
+        self.camera
+            .take()
+            .map(|c| Box::new(c) as Box<dyn crate::vision::task::FrameSource>)
     }
 
     fn recorded_command(&self) -> Option<&Command> {

@@ -6,6 +6,7 @@ pub mod monitors;
 #[cfg(feature = "realsense")]
 pub mod realsense;
 pub mod replay;
+pub mod replay_big;
 #[cfg(feature = "ros2")]
 pub mod ros;
 pub mod sched;

@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use crate::record::msgs::{self, AnyMessage};
+use crate::record::msgs;
+use crate::record::reader::BagReader;
 use crate::record::{BagWriter, RecordError, WriterOptions};
 
-use crate::replay::{Bag, ReplayError};
+use crate::replay::ReplayError;
 
 /// Errors of the benchmark.
 #[derive(Debug, thiserror::Error)]
@@ -188,19 +189,20 @@ pub fn write_synthetic_bag(dir: &Path, seconds: f64) -> Result<(), RecordError> 
 
 /// Opens, reads and decodes every message of `bag`; returns (messages, typed decodes).
 fn read_and_decode(bag: &Path) -> Result<(usize, usize, f64), ReplayError> {
-    let b = Bag::open(bag)?;
-    let mut decoded = 0;
-    for m in &b.messages {
-        if let Ok(Some(msg)) = AnyMessage::decode(&b.topics[m.topic].type_name, &m.data) {
+    // the streaming reader, as replay uses it (bounded memory, time order)
+    let mut r = BagReader::open(bag)?;
+    let (mut n, mut decoded) = (0usize, 0usize);
+    let mut range: Option<(i64, i64)> = None;
+    while let Some(m) = r.next_message() {
+        n += 1;
+        range = Some(range.map_or((m.log_time, m.log_time), |(a, _)| (a, m.log_time)));
+        if let Ok(Some(msg)) = r.decode(&m) {
             std::hint::black_box(&msg);
             decoded += 1;
         }
     }
-    let secs = b
-        .time_range()
-        .map(|(a, z)| (z - a) as f64 * 1e-9)
-        .unwrap_or(0.0);
-    Ok((b.messages.len(), decoded, secs))
+    let secs = range.map(|(a, z)| (z - a) as f64 * 1e-9).unwrap_or(0.0);
+    Ok((n, decoded, secs))
 }
 
 /// Runs the benchmark on `bag` (or on a synthetic bag of `seconds` when `None`).

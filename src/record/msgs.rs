@@ -126,6 +126,11 @@ const DEFS: &[Def] = &[
         &["std_msgs/Header"],
     ),
     (
+        "sensor_msgs/CompressedImage",
+        "std_msgs/Header header\nstring format\nuint8[] data\n",
+        &["std_msgs/Header"],
+    ),
+    (
         "sensor_msgs/RegionOfInterest",
         "uint32 x_offset\nuint32 y_offset\nuint32 height\nuint32 width\nbool do_rectify\n",
         &[],
@@ -750,6 +755,35 @@ impl RosMessage for Image {
     const TYPE_NAME: &'static str = "sensor_msgs/msg/Image";
 }
 
+/// `sensor_msgs/msg/CompressedImage`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CompressedImage {
+    /// Stamp and camera frame.
+    pub header: Header,
+    /// `jpeg`, `png`, or image_transport's `rgb8; jpeg compressed bgr8` form.
+    pub format: String,
+    /// The compressed image.
+    pub data: Vec<u8>,
+}
+
+impl Cdr for CompressedImage {
+    fn encode(&self, w: &mut CdrWriter<'_>) {
+        self.header.encode(w);
+        w.write_str(&self.format);
+        w.write_byte_seq(&self.data);
+    }
+    fn decode(r: &mut CdrReader<'_>) -> Result<Self, CdrError> {
+        Ok(CompressedImage {
+            header: Header::decode(r)?,
+            format: r.read_string()?,
+            data: r.read_byte_seq()?.to_vec(),
+        })
+    }
+}
+impl RosMessage for CompressedImage {
+    const TYPE_NAME: &'static str = "sensor_msgs/msg/CompressedImage";
+}
+
 /// `sensor_msgs/msg/RegionOfInterest`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RegionOfInterest {
@@ -1006,6 +1040,8 @@ pub enum AnyMessage {
     JointState(JointState),
     /// `sensor_msgs/msg/Image`.
     Image(Image),
+    /// `sensor_msgs/msg/CompressedImage`.
+    CompressedImage(CompressedImage),
     /// `sensor_msgs/msg/CameraInfo`.
     CameraInfo(CameraInfo),
     /// `sensor_msgs/msg/PointCloud2`.
@@ -1038,6 +1074,7 @@ impl AnyMessage {
         "sensor_msgs/msg/Imu",
         "sensor_msgs/msg/JointState",
         "sensor_msgs/msg/Image",
+        "sensor_msgs/msg/CompressedImage",
         "sensor_msgs/msg/CameraInfo",
         "sensor_msgs/msg/PointCloud2",
         "tf2_msgs/msg/TFMessage",
@@ -1062,6 +1099,7 @@ impl AnyMessage {
             Imu::TYPE_NAME => d(data, AnyMessage::Imu),
             JointState::TYPE_NAME => d(data, AnyMessage::JointState),
             Image::TYPE_NAME => d(data, AnyMessage::Image),
+            CompressedImage::TYPE_NAME => d(data, AnyMessage::CompressedImage),
             CameraInfo::TYPE_NAME => d(data, AnyMessage::CameraInfo),
             PointCloud2::TYPE_NAME => d(data, AnyMessage::PointCloud2),
             TfMessage::TYPE_NAME => d(data, AnyMessage::Tf),
@@ -1084,6 +1122,7 @@ impl AnyMessage {
             AnyMessage::Imu(m) => encode_into(m, buf),
             AnyMessage::JointState(m) => encode_into(m, buf),
             AnyMessage::Image(m) => encode_into(m, buf),
+            AnyMessage::CompressedImage(m) => encode_into(m, buf),
             AnyMessage::CameraInfo(m) => encode_into(m, buf),
             AnyMessage::PointCloud2(m) => encode_into(m, buf),
             AnyMessage::Tf(m) => encode_into(m, buf),

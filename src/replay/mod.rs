@@ -13,6 +13,7 @@
 //!       rate: 0.0                  # 0 = as fast as possible, k = k x real time
 //! ```
 
+pub mod baginfo;
 #[cfg(feature = "ros2")]
 pub mod publish;
 pub mod report;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use r2r::QosProfile;
 
-use super::reader::Bag;
+use super::reader::BagReader;
 use super::ReplayError;
 
 /// What a publish run did.
@@ -43,10 +43,8 @@ pub enum PublishError {
 /// Publishes every message of `bag` at `rate` x its recorded timing (`rate <= 0`: as fast as
 /// possible), after waiting `delay` for subscribers to be discovered.
 pub fn publish_bag(bag: &Path, rate: f64, delay: Duration) -> Result<PublishSummary, PublishError> {
-    let b = Bag::open(bag)?;
-    for w in &b.warnings {
-        tracing::warn!(bag = %bag.display(), "{w}");
-    }
+    // streamed: memory stays bounded whatever the bag's size (warnings are logged as met)
+    let mut b = BagReader::open(bag)?;
     let ctx = r2r::Context::create().map_err(|source| PublishError::R2r {
         what: "create context".into(),
         source,
@@ -57,8 +55,8 @@ pub fn publish_bag(bag: &Path, rate: f64, delay: Duration) -> Result<PublishSumm
             source,
         })?;
     let mut summary = PublishSummary::default();
-    let mut pubs = Vec::with_capacity(b.topics.len());
-    for t in &b.topics {
+    let mut pubs = Vec::with_capacity(b.topics().len());
+    for t in b.topics() {
         // rosbag2 stores "std_msgs/msg/String"; r2r needs the type support of this installation
         match node.create_publisher_untyped(&t.name, &t.type_name, QosProfile::default()) {
             Ok(p) => {
@@ -76,9 +74,10 @@ pub fn publish_bag(bag: &Path, rate: f64, delay: Duration) -> Result<PublishSumm
     while Instant::now() < t_end {
         node.spin_once(Duration::from_millis(10));
     }
-    let t0_log = b.messages.first().map(|m| m.log_time).unwrap_or(0);
+    let mut t0_log = None;
     let wall0 = Instant::now();
-    for m in &b.messages {
+    while let Some(m) = b.next_message() {
+        let t0_log = *t0_log.get_or_insert(m.log_time);
         if rate > 0.0 {
             let due = Duration::from_nanos(((m.log_time - t0_log).max(0) as f64 / rate) as u64);
             let elapsed = wall0.elapsed();

@@ -48,6 +48,10 @@ pub struct ReportData {
     pub cycle_us: Vec<f64>,
     /// Bag topics: (name, type, message count).
     pub topics: Vec<(String, String, u64)>,
+    /// What `truth_rpy` is: `ground truth`, `the bag's Imu.orientation`, or empty.
+    pub reference: String,
+    /// Vision over the replay (when enabled).
+    pub vision: Option<super::run::VisionSummary>,
     /// Learning: per experience, (bag time s, attractors alive after it, created?, similarity to
     /// the nearest attractor before learning).
     pub learning: Vec<(f64, usize, bool, f32)>,
@@ -118,7 +122,11 @@ fn plot_orientation(d: &ReportData, path: &Path) -> Result<(), ReportError> {
                     &RED,
                 ))
                 .map_err(|e| err(e.to_string()))?
-                .label("ground truth")
+                .label(if d.reference.is_empty() {
+                    "reference".to_string()
+                } else {
+                    d.reference.clone()
+                })
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], RED));
         }
         chart
@@ -365,12 +373,33 @@ pub fn write_report(
             format!("{} / {created}", d.learning.len() - created),
         ),
         (
-            "ground truth in frames",
+            "orientation reference",
             if d.truth_rpy.iter().any(Option::is_some) {
-                "yes".into()
+                html_escape(&d.reference)
             } else {
-                "no".into()
+                "none (no ground truth, no Imu.orientation in the bag)".into()
             },
+        ),
+        (
+            "orientation error vs reference (RMS roll / pitch / yaw)",
+            rms_error(d),
+        ),
+        (
+            "vision",
+            match &d.vision {
+                Some(v) => format!(
+                    "{} camera frames, {} processed, {} yaw corrections applied, {} undecodable images",
+                    v.frames, v.results, v.applied, v.decode_errors
+                ),
+                None => "off".into(),
+            },
+        ),
+        (
+            "learned-state hash",
+            format!(
+                "<code>{}</code>",
+                s.fingerprint.learned.as_deref().unwrap_or("(no learning)")
+            ),
         ),
         (
             "output hash (determinism)",
@@ -406,6 +435,38 @@ pub fn write_report(
     let path = dir.join("index.html");
     std::fs::write(&path, h).map_err(io(&path))?;
     Ok(path)
+}
+
+/// RMS of the fused minus the reference roll, pitch and yaw (yaw after removing the mean
+/// offset: the two headings need not share a reference), deg; `-` without a reference.
+fn rms_error(d: &ReportData) -> String {
+    let pairs: Vec<([f64; 3], [f64; 3])> = d
+        .rpy
+        .iter()
+        .zip(&d.truth_rpy)
+        .filter_map(|(a, b)| Some((*a, (*b)?)))
+        .collect();
+    if pairs.is_empty() {
+        return "-".into();
+    }
+    let wrap = |x: f64| (x + 180.0).rem_euclid(360.0) - 180.0;
+    let n = pairs.len() as f64;
+    let yaw_off = pairs.iter().map(|(a, b)| wrap(a[2] - b[2])).sum::<f64>() / n;
+    let rms = |k: usize, off: f64| {
+        (pairs
+            .iter()
+            .map(|(a, b)| wrap(a[k] - b[k] - off).powi(2))
+            .sum::<f64>()
+            / n)
+            .sqrt()
+    };
+    format!(
+        "{:.2} / {:.2} / {:.2} deg ({} samples)",
+        rms(0, 0.0),
+        rms(1, 0.0),
+        rms(2, yaw_off),
+        pairs.len()
+    )
 }
 
 #[cfg(test)]

@@ -28,6 +28,22 @@ pub struct ReplaySummary {
     pub learned: Option<(u64, u64)>,
     /// The run's fingerprint.
     pub fingerprint: Fingerprint,
+    /// Vision (when enabled): frames the bag's camera delivered, results the control task
+    /// took, yaw corrections applied, images that did not decode.
+    pub vision: Option<VisionSummary>,
+}
+
+/// What vision did over a replay.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VisionSummary {
+    /// Frames the bag's camera handed to the vision task.
+    pub frames: u64,
+    /// Results (processed frames) the control task took.
+    pub results: u64,
+    /// Rotations applied to the orientation filter.
+    pub applied: u64,
+    /// Images that did not decode.
+    pub decode_errors: u64,
 }
 
 impl fmt::Display for ReplaySummary {
@@ -48,8 +64,23 @@ impl fmt::Display for ReplaySummary {
             "  {} cycles ({} with IMU) over {:.3} s of bag time",
             self.cycles, self.imu_frames, self.seconds
         )?;
+        if let Some(v) = &self.vision {
+            writeln!(
+                f,
+                "  vision: {} camera frames, {} processed, {} yaw corrections, {} undecodable images",
+                v.frames, v.results, v.applied, v.decode_errors
+            )?;
+        }
         if let Some((n, a)) = self.learned {
             writeln!(f, "  learned {n} experiences, {a} attractors")?;
+        }
+        writeln!(
+            f,
+            "  output hash:        sha256:{}",
+            self.fingerprint.outputs
+        )?;
+        if let Some(l) = &self.fingerprint.learned {
+            writeln!(f, "  learned-state hash: sha256:{l}")?;
         }
         write!(f, "  fingerprint: {}", self.fingerprint)
     }
@@ -72,16 +103,13 @@ pub fn run_replay_with_report(
 ) -> Result<(ReplaySummary, ReportData), AgentError> {
     let mut data = ReportData::default();
     if let Some(p) = bag {
-        // message counts per topic as read (a second pass over the bag; report only)
-        if let Ok(b) = crate::replay::reader::Bag::open(p) {
-            data.topics = b
+        // message counts per topic as the bag declares them (summary, database, metadata):
+        // no second pass over the messages
+        if let Ok(info) = super::baginfo::BagInfo::read(p) {
+            data.topics = info
                 .topics
                 .iter()
-                .enumerate()
-                .map(|(i, t)| {
-                    let n = b.messages.iter().filter(|m| m.topic == i).count() as u64;
-                    (t.name.clone(), t.type_name.clone(), n)
-                })
+                .map(|t| (t.name.clone(), t.type_name.clone(), t.count))
                 .collect();
         }
     }
@@ -103,7 +131,15 @@ fn replay(
         indicatif::ProgressBar::hidden()
     };
     let tick = bar.clone();
-    let (stats, end) = probe(&c, bag)?;
+    // the backend is configured here (one streaming pass over the bag's low-rate topics) and
+    // handed to the agent, which keeps it: its statistics stay readable through the handles
+    let mut rb = crate::backend::replay::ReplayBackend::new(&c, bag)?;
+    {
+        use crate::backend::Backend;
+        rb.configure()?;
+    }
+    let (stats, end) = (rb.stats().clone(), rb.end());
+    let camera = rb.camera_counters();
     // report series: about 5000 orientation samples whatever the bag's length
     let cycles = (end.0 / c.control.period_ns.max(1)).max(1) as u64;
     let tap_every = (cycles / 5000).max(1);
@@ -114,6 +150,7 @@ fn replay(
             bag: bag.map(Into::into),
             journal: report.is_some(),
             tap_every: report.is_some().then_some(tap_every),
+            backend: Some(crate::backend::Managed::new(Box::new(rb))),
             on_tick: Some(Box::new(move |p: &Progress| {
                 tick.set_message(format!(
                     "{} cycles",
@@ -125,14 +162,45 @@ fn replay(
         },
     )?;
     bar.finish_and_clear();
+    let vision = r.vision.as_ref().map(|v| VisionSummary {
+        frames: camera
+            .as_ref()
+            .map_or(0, |c| c.frames.load(std::sync::atomic::Ordering::Relaxed)),
+        results: v.results,
+        applied: v.applied,
+        decode_errors: camera.as_ref().map_or(0, |c| {
+            c.decode_errors.load(std::sync::atomic::Ordering::Relaxed)
+        }),
+    });
     if let Some(d) = report {
+        let has_truth = r.tap.orientation.iter().any(|o| o.2.is_some());
+        // without ground truth the bag's own Imu.orientation (e.g. the IMU's onboard filter)
+        // is the reference, held from sample to sample
+        let imu_ref = &stats.imu_orientation;
+        let mut k = 0usize;
+        d.reference = if has_truth {
+            "ground truth".into()
+        } else if !imu_ref.is_empty() {
+            "the bag's Imu.orientation".into()
+        } else {
+            String::new()
+        };
         for (t, q, truth) in &r.tap.orientation {
             if let Some(q) = q {
                 d.t.push(t.as_secs_f64());
                 d.rpy.push(quat_to_rpy_deg(q));
-                d.truth_rpy.push(truth.as_ref().map(quat_to_rpy_deg));
+                let reference = if has_truth {
+                    *truth
+                } else {
+                    while k < imu_ref.len() && imu_ref[k].0 <= t.0 {
+                        k += 1;
+                    }
+                    k.checked_sub(1).map(|i| imu_ref[i].1)
+                };
+                d.truth_rpy.push(reference.as_ref().map(quat_to_rpy_deg));
             }
         }
+        d.vision = vision;
         d.cycle_us.clone_from(&r.tap.cycle_us);
         if let Some(l) = &r.learner {
             d.learning = l
@@ -153,14 +221,6 @@ fn replay(
             .as_ref()
             .map(|l| (l.stats.learned, l.stats.attractors)),
         fingerprint: r.fingerprint,
+        vision,
     })
-}
-
-/// What the replay backend decodes from the bag (counts and warnings, for the summary) and
-/// where the bag ends.
-fn probe(c: &Config, bag: Option<&Path>) -> Result<(ReplayStats, crate::types::Time), AgentError> {
-    use crate::backend::Backend;
-    let mut b = crate::backend::replay::ReplayBackend::new(c, bag)?;
-    b.configure()?;
-    Ok((b.stats().clone(), b.end()))
 }
