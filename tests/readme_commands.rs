@@ -62,7 +62,7 @@ const SHORT: [(&str, &[Flag]); 18] = [
     ("sim", &[("--episodes", Some("2"))]),
     (
         "eval literacy",
-        &[("--train", Some("24")), ("--novel", Some("24"))],
+        &[("--train", Some("30")), ("--novel", Some("24"))],
     ),
     ("run", &[("--duration", Some("1"))]),
     ("replay", &[]),
@@ -557,7 +557,8 @@ fn run_top(dir: &Path, args: &[String], domain: &str) -> Outcome {
     let mut agent = Command::new(env!("CARGO_BIN_EXE_sattva"));
     agent
         .args(["run", "--no-ros", "--duration", "20", "--no-summary", "-p"])
-        .arg(format!("metrics.socket={sock}"))
+        // config paths are relative to the config file; `top --socket` to the current directory
+        .arg(format!("metrics.socket={}", dir.join(&sock).display()))
         .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -656,7 +657,7 @@ fn every_documented_command_line_runs() {
     for must in [
         "sattva run -c config/robot.yaml --params-file hardware/my_arm.yaml",
         "./target/debug/sattva run --ros-args --params-file config/sim.yaml -p seed:=3",
-        "cargo run --release -- eval literacy --baselines",
+        "cargo run --release -- eval literacy -c config/yam.yaml --baselines",
         "sattva config -c config/realsense.yaml",
         "sattva replay BAG [--rate k] [--report DIR]",
     ] {

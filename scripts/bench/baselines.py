@@ -161,13 +161,20 @@ def main():
 
     from sklearn.cluster import MiniBatchKMeans
 
-    m = MiniBatchKMeans(n_clusters=a.k, random_state=a.seed, batch_size=max(a.k, 32), n_init=1)
+    # (k at most the number of training vectors; a short last batch joins the one before: every
+    # partial_fit needs at least k samples)
+    k = max(1, min(a.k, len(Xtr)))
+    bs = max(k, 32)
+    m = MiniBatchKMeans(n_clusters=k, random_state=a.seed, batch_size=bs, n_init=1)
     t = []
-    bs = max(a.k, 32)
-    for i in range(0, len(Xtr), bs):
+    starts = list(range(0, len(Xtr), bs))
+    if len(starts) > 1 and len(Xtr) - starts[-1] < k:
+        starts.pop()
+    for j, i in enumerate(starts):
+        end = starts[j + 1] if j + 1 < len(starts) else len(Xtr)
         t0 = time.perf_counter()
-        m.partial_fit(Xtr[i:i + bs])
-        t.append((time.perf_counter() - t0) / len(Xtr[i:i + bs]))
+        m.partial_fit(Xtr[i:end])
+        t.append((time.perf_counter() - t0) / (end - i))
     res.append(score(f"sklearn MiniBatchKMeans (k={a.k} oracle)", list(m.predict(Xtr)), ytr,
                      list(m.predict(Xno)), yno, np.percentile(np.array(t) * 1e6, 99)))
 
