@@ -19,6 +19,7 @@
 
 pub mod eval;
 pub mod parse;
+pub mod state;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -31,6 +32,7 @@ use crate::types::{Command, SensorFrame, Time};
 use crate::validate::{Checker, Validate};
 
 pub use eval::{CompileError, Program};
+pub use state::{MonitorChunk, MonitorState, CHUNK};
 
 /// The log level of a monitor's violations.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -450,6 +452,8 @@ pub struct Monitors {
     names: Vec<String>,
     values: Vec<f64>,
     last_imu: Option<Time>,
+    /// Time of the last evaluated cycle.
+    t: Time,
     /// Cycles on which a monitor made the loop hold.
     pub holds: u64,
     /// Safe stops triggered.
@@ -505,9 +509,15 @@ impl Monitors {
             names,
             values: vec![f64::NAN; n],
             last_imu: None,
+            t: Time::ZERO,
             holds: 0,
             safe_stops: 0,
         })
+    }
+
+    /// The monitors' names, in order (allocates: start-up and reports).
+    pub fn names(&self) -> Vec<String> {
+        self.monitors.iter().map(|m| m.name.clone()).collect()
     }
 
     /// True when there is no monitor.
@@ -552,6 +562,7 @@ impl Monitors {
     }
 
     fn evaluate_filled(&mut self, t: Time) -> Verdict {
+        self.t = t;
         let mut verdict = Verdict::default();
         for m in &mut self.monitors {
             for (l, &s) in m.local.iter_mut().zip(&m.slots) {
