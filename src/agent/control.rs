@@ -44,6 +44,8 @@ pub struct CycleSample {
     pub orientation: Option<[f64; 4]>,
     /// Wall-clock execution time of the cycle, ns.
     pub cycle_ns: u64,
+    /// The STL monitors' robustness of the cycle, in name order.
+    pub robustness: crate::monitor::RobustnessRow,
 }
 
 /// Progress counters the driver shows (relaxed atomics, written by the control task).
@@ -117,6 +119,7 @@ impl<B: Backend> Task for ControlTask<B> {
                 frame: self.lp.frame().clone(), // fixed-capacity value; the driver drains it
                 orientation: s.validity.orientation.then_some(s.orientation),
                 cycle_ns: t0.elapsed().as_nanos() as u64,
+                robustness: self.lp.monitors().robustness_row(), // fixed capacity
             });
         }
         if let Some(sink) = &self.record {

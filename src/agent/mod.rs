@@ -227,6 +227,9 @@ pub struct Tap {
     pub orientation: Vec<OrientationSample>,
     /// Wall-clock execution time of every cycle, us.
     pub cycle_us: Vec<f64>,
+    /// The STL monitors' robustness, smallest per window of n cycles (call `finish` for the
+    /// last window).
+    pub robustness: crate::monitor::RobustnessSeries,
 }
 
 impl AgentReport {
@@ -616,6 +619,7 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
                         }
                         tapped += 1;
                         tap.cycle_us.push(s.cycle_ns as f64 * 1e-3);
+                        tap.robustness.push(s.frame.t, &s.robustness, tap_every);
                     }
                 }
                 if n % 64 == 0 {

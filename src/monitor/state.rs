@@ -7,8 +7,13 @@
 //! content of a `sattva_msgs/msg/MonitorState`. A chunk lost to a full ring makes that cycle's
 //! state incomplete: it is discarded, never published half-filled.
 
-use super::Monitors;
+use arrayvec::ArrayVec;
+
+use super::{Monitors, MAX_MONITORS};
 use crate::types::Time;
+
+/// Every monitor's robustness at one cycle, in name order (fixed capacity).
+pub type RobustnessRow = ArrayVec<f64, MAX_MONITORS>;
 
 /// Monitors per [`MonitorChunk`] (256 monitors, the most a loop runs, are 16 chunks).
 pub const CHUNK: usize = 16;
@@ -137,6 +142,57 @@ impl MonitorState {
     }
 }
 
+/// Robustness over time for a report, decimated without hiding a violation: per window of
+/// `every` cycles, each monitor's smallest robustness (NaN when it had none in the window).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RobustnessSeries {
+    /// Time of each window's first cycle, s.
+    pub t: Vec<f64>,
+    /// Per monitor (name order), the smallest robustness of each window.
+    pub min: Vec<Vec<f64>>,
+    acc: Vec<f64>,
+    n: u64,
+}
+
+impl RobustnessSeries {
+    /// Takes one cycle's row; closes a window every `every` cycles.
+    pub fn push(&mut self, t: Time, row: &[f64], every: u64) {
+        if row.is_empty() {
+            return;
+        }
+        if self.n == 0 {
+            self.t.push(t.as_secs_f64());
+            self.acc.clear();
+            self.acc.resize(row.len(), f64::NAN);
+        }
+        for (a, r) in self.acc.iter_mut().zip(row) {
+            // `f64::min` ignores a NaN operand: NaN only while every value was NaN
+            *a = a.min(*r);
+        }
+        self.n += 1;
+        if self.n >= every.max(1) {
+            self.close();
+        }
+    }
+
+    /// Closes the last, partial window (call once at the end).
+    pub fn finish(&mut self) {
+        if self.n > 0 {
+            self.close();
+        }
+    }
+
+    fn close(&mut self) {
+        if self.min.len() < self.acc.len() {
+            self.min.resize(self.acc.len(), Vec::new());
+        }
+        for (m, a) in self.min.iter_mut().zip(&self.acc) {
+            m.push(*a);
+        }
+        self.n = 0;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +247,20 @@ mod tests {
         assert!(!s.absorb(&next[0]) && !s.absorb(&next[1]) && s.absorb(&next[2]));
         assert_eq!((s.t, s.violations[20]), (Time(6), 0));
         assert!(!s.violated[3] && s.violated[0]);
+    }
+
+    #[test]
+    fn series_keeps_the_worst_value_of_each_window() {
+        let mut s = RobustnessSeries::default();
+        let rows = [[1.0, f64::NAN], [-2.0, f64::NAN], [3.0, 5.0], [0.5, 4.0], [7.0, 1.0]];
+        for (k, r) in rows.iter().enumerate() {
+            s.push(Time(k as i64 * 1_000_000_000), r, 2);
+        }
+        s.finish();
+        assert_eq!(s.t, [0.0, 2.0, 4.0]);
+        assert_eq!(s.min[0], [-2.0, 0.5, 7.0]);
+        assert!(s.min[1][0].is_nan());
+        assert_eq!(&s.min[1][1..], [4.0, 1.0]);
     }
 
     #[test]
