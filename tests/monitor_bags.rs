@@ -195,13 +195,21 @@ fn replay_with_monitors_reports_robustness_plots_and_counts() {
             .unwrap_or_default()
     };
     assert!(!fp(&out).is_empty());
-    assert_eq!(fp(&out), fp(&plain), "--monitors must not change the replay");
+    assert_eq!(
+        fp(&out),
+        fp(&plain),
+        "--monitors must not change the replay"
+    );
     // counts: every cycle for `below`, none for `sane`, and the run's online count for `fast`
     assert_eq!(violations_in(&out, "below"), 1500, "{out}");
     assert_eq!(violations_in(&out, "sane"), 0, "{out}");
     let fast = violations_in(&out, "fast");
     assert!(fast > 0, "the arm moves faster than 0.5 rad/s: {out}");
-    assert_eq!(fast, violations_in(run, "fast"), "replay vs run:\n{out}\n{run}");
+    assert_eq!(
+        fast,
+        violations_in(run, "fast"),
+        "replay vs run:\n{out}\n{run}"
+    );
     // the report: a table row and a plot per monitor
     let html = std::fs::read_to_string(report.join("index.html")).unwrap();
     let below_max_pos = python_read(bag)["rosbags"]

@@ -59,7 +59,10 @@ fn monitor_state_reaches_an_rclpy_subscriber_with_the_right_sign_and_value() {
         let r = |i: usize| m["robustness"][i].as_f64().expect("a robustness value");
         let (above, below) = (r(0), r(1));
         assert!(below < 0.0 && m["violated"][1] == true, "must fire: {m}");
-        assert!(above > 0.0 && m["violated"][0] == false, "must not fire: {m}");
+        assert!(
+            above > 0.0 && m["violated"][0] == false,
+            "must not fire: {m}"
+        );
         assert!((above + below).abs() < 1e-9, "{m}");
         assert_eq!(m["violations"][0], 0, "{m}");
         assert_eq!(m["onsets"][1], 1, "one violation since the start: {m}");

@@ -566,8 +566,7 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
             .duration_s
             .map(|d| t_start.0 + (d * 1e9).round() as i64),
         health_every: (100_000_000 / c.control.period_ns).max(1) as u64, // 10 Hz
-        monitors_every: ((1e9 / c.ros.monitors_rate_hz) as i64 / c.control.period_ns).max(1)
-            as u64,
+        monitors_every: ((1e9 / c.ros.monitors_rate_hz) as i64 / c.control.period_ns).max(1) as u64,
         jobs: 0,
         done: done.clone(),
         finished: Some(fin_tx),

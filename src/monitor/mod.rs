@@ -395,7 +395,10 @@ pub fn load_section(
     validate(&section, period_ns, &mut c);
     c.finish()?;
     if section.is_empty() {
-        return Err(invalid(prefix, "empty: expected at least one monitor".into()));
+        return Err(invalid(
+            prefix,
+            "empty: expected at least one monitor".into(),
+        ));
     }
     Ok(section)
 }

@@ -50,32 +50,29 @@ impl Monitors {
     /// monitors). Allocation-free.
     pub fn chunks(&self) -> impl Iterator<Item = MonitorChunk> + '_ {
         let total = self.monitors.len() as u16;
-        self.monitors
-            .chunks(CHUNK)
-            .enumerate()
-            .map(move |(k, ms)| {
-                let mut c = MonitorChunk {
-                    t: self.t,
-                    first: (k * CHUNK) as u16,
-                    len: ms.len() as u16,
-                    total,
-                    robustness: [f64::NAN; CHUNK],
-                    violated: [false; CHUNK],
-                    violations: [0; CHUNK],
-                    onsets: [0; CHUNK],
-                    min_robustness: [f64::INFINITY; CHUNK],
-                    hold_cycles: self.holds,
-                    safe_stops: self.safe_stops,
-                };
-                for (i, m) in ms.iter().enumerate() {
-                    c.robustness[i] = m.robustness;
-                    c.violated[i] = m.violated;
-                    c.violations[i] = m.violations;
-                    c.onsets[i] = m.onsets;
-                    c.min_robustness[i] = m.min_robustness;
-                }
-                c
-            })
+        self.monitors.chunks(CHUNK).enumerate().map(move |(k, ms)| {
+            let mut c = MonitorChunk {
+                t: self.t,
+                first: (k * CHUNK) as u16,
+                len: ms.len() as u16,
+                total,
+                robustness: [f64::NAN; CHUNK],
+                violated: [false; CHUNK],
+                violations: [0; CHUNK],
+                onsets: [0; CHUNK],
+                min_robustness: [f64::INFINITY; CHUNK],
+                hold_cycles: self.holds,
+                safe_stops: self.safe_stops,
+            };
+            for (i, m) in ms.iter().enumerate() {
+                c.robustness[i] = m.robustness;
+                c.violated[i] = m.violated;
+                c.violations[i] = m.violations;
+                c.onsets[i] = m.onsets;
+                c.min_robustness[i] = m.min_robustness;
+            }
+            c
+        })
     }
 }
 
@@ -252,7 +249,13 @@ mod tests {
     #[test]
     fn series_keeps_the_worst_value_of_each_window() {
         let mut s = RobustnessSeries::default();
-        let rows = [[1.0, f64::NAN], [-2.0, f64::NAN], [3.0, 5.0], [0.5, 4.0], [7.0, 1.0]];
+        let rows = [
+            [1.0, f64::NAN],
+            [-2.0, f64::NAN],
+            [3.0, 5.0],
+            [0.5, 4.0],
+            [7.0, 1.0],
+        ];
         for (k, r) in rows.iter().enumerate() {
             s.push(Time(k as i64 * 1_000_000_000), r, 2);
         }
@@ -267,8 +270,7 @@ mod tests {
     fn a_chunk_is_no_bigger_than_a_joint_sample() {
         // it rides in the recorder's Sample and the bridge's ToRos beside a SensorFrame
         assert!(
-            std::mem::size_of::<MonitorChunk>()
-                <= std::mem::size_of::<crate::types::JointSample>()
+            std::mem::size_of::<MonitorChunk>() <= std::mem::size_of::<crate::types::JointSample>()
         );
     }
 }

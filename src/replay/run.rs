@@ -73,7 +73,12 @@ pub fn offline_monitors(
     }
     if c.monitors.is_empty() {
         return Err(crate::validate::ConfigError::Invalid {
-            file: c.origins.sources().first().map(|s| s.name.clone()).unwrap_or_default(),
+            file: c
+                .origins
+                .sources()
+                .first()
+                .map(|s| s.name.clone())
+                .unwrap_or_default(),
             key: "sattva.ros__parameters.monitors".into(),
             message: "--monitors without FILE: the config has no monitors".into(),
         });
@@ -168,7 +173,11 @@ fn replay(
         for (i, m) in r.monitors.iter().enumerate() {
             let min = series.min.get(i).map_or(&[][..], Vec::as_slice);
             d.monitors.push(MonitorReport {
-                spec: c.monitors.get(&m.name).map(|x| x.spec.clone()).unwrap_or_default(),
+                spec: c
+                    .monitors
+                    .get(&m.name)
+                    .map(|x| x.spec.clone())
+                    .unwrap_or_default(),
                 summary: m.clone(),
                 robustness: series.t.iter().copied().zip(min.iter().copied()).collect(),
             });
