@@ -4,7 +4,8 @@
 //! lock-free [`bridge`]: the RT task never waits for ROS, and a stalled ROS side only shows up as
 //! counted drops. Standard messages first (REP-103 units, REP-105 frame ids from config):
 //! `sensor_msgs/JointState`, `sensor_msgs/Imu`, `diagnostic_msgs/DiagnosticArray`,
-//! `rosgraph_msgs/Clock` in simulation; `sattva_msgs` for attractors.
+//! `rosgraph_msgs/Clock` in simulation; `sattva_msgs` for attractors and the STL monitors
+//! (`MonitorState` on `sattva/monitors`).
 
 pub mod args;
 pub mod bridge;
