@@ -141,6 +141,12 @@ enum Cmd {
         /// Write an HTML evaluation report with plots into this directory.
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Evaluate STL safety monitors over the replay: those of FILE's `monitors:` section
+        /// (replacing the config's), or the config's without FILE; actions become `log` (the
+        /// replay is observed, not changed). Counts in the summary, robustness plots in
+        /// `--report`.
+        #[arg(long, value_name = "FILE", num_args = 0..=1)]
+        monitors: Option<Option<PathBuf>>,
         /// Instead of running the pipeline, play the bag's messages onto ROS 2 topics with their
         /// original timing (like `ros2 bag play`; needs feature `ros2`).
         #[arg(long)]
@@ -485,6 +491,7 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
             cfg,
             rate,
             report,
+            monitors,
             publish,
             publish_delay,
         } => {
@@ -498,6 +505,9 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
                     "--rate {r}: expected a number >= 0"
                 );
                 c.replay.rate = r;
+            }
+            if let Some(file) = &monitors {
+                crate::replay::run::offline_monitors(&mut c, file.as_deref())?;
             }
             match report {
                 None => {

@@ -1,7 +1,8 @@
 //! STL monitors in the control loop on MuJoCo: a spec that must fire (the arm commanded too
 //! fast, with the clamp's velocity limit switched off) makes the command of the violating cycle
 //! itself a hold; `safe_stop` latches hold mode; a spec that must not fire stays quiet over a
-//! whole curriculum; the cycle with 50 monitors allocates nothing; a spec naming a joint the
+//! whole curriculum; the cycle with 50 monitors allocates nothing (with their state handed to
+//! the recorder queue and the ROS bridge as the control task does); a spec naming a joint the
 //! robot lacks fails at start-up naming the monitor.
 #![cfg(feature = "mujoco")]
 
@@ -186,13 +187,24 @@ fn fifty_monitors_allocate_nothing_per_cycle() {
     for _ in 0..200 {
         lp.cycle(); // warm-up: past every horizon
     }
+    // what the control task does with the monitors' state: chunks to the recorder every cycle
+    // and to the ROS bridge (both fill up: the drop path is measured too)
+    let (sink, _source) = sattva::record::record_queue(64);
+    let (mut rt, _ros) = sattva::ros::bridge::bridge(32);
     let before = allocations_on_this_thread();
     for _ in 0..2000 {
         std::hint::black_box(lp.cycle());
+        for c in lp.monitors().chunks() {
+            sink.push(sattva::record::Sample::Monitors(c));
+            rt.send(sattva::ros::bridge::ToRos::Monitors(c));
+        }
     }
     let n = allocations_on_this_thread() - before;
     assert_eq!(n, 0, "50 monitors allocated {n} times in 2000 cycles");
     assert_eq!(lp.monitors().monitors.len(), 50);
+    // 50 monitors are 4 chunks a cycle
+    assert_eq!(sink.stats().pushed + sink.stats().dropped, 8000);
+    assert_eq!(rt.stats().snapshot().0, 32);
     assert!(lp
         .monitors()
         .monitors

@@ -44,6 +44,8 @@ pub struct CycleSample {
     pub orientation: Option<[f64; 4]>,
     /// Wall-clock execution time of the cycle, ns.
     pub cycle_ns: u64,
+    /// The STL monitors' robustness of the cycle, in name order.
+    pub robustness: crate::monitor::RobustnessRow,
 }
 
 /// Progress counters the driver shows (relaxed atomics, written by the control task).
@@ -64,6 +66,8 @@ pub(super) struct ControlTask<B: Backend> {
     pub tap: Option<RingTx<CycleSample>>,
     pub end_ns: Option<i64>,
     pub health_every: u64,
+    /// Every this many jobs the monitors' state goes to ROS (`ros.monitors_rate_hz`).
+    pub monitors_every: u64,
     pub jobs: u64,
     pub done: Arc<AtomicBool>,
     pub finished: Option<mpsc::Sender<ControlOutcome>>,
@@ -115,10 +119,21 @@ impl<B: Backend> Task for ControlTask<B> {
                 frame: self.lp.frame().clone(), // fixed-capacity value; the driver drains it
                 orientation: s.validity.orientation.then_some(s.orientation),
                 cycle_ns: t0.elapsed().as_nanos() as u64,
+                robustness: self.lp.monitors().robustness_row(), // fixed capacity
             });
         }
         if let Some(sink) = &self.record {
             crate::record::push_cycle(sink, self.lp.frame(), self.lp.command());
+            // the monitors' state, every cycle (fixed-size chunks; none without monitors)
+            for c in self.lp.monitors().chunks() {
+                sink.push(crate::record::Sample::Monitors(c));
+            }
+        }
+        if self.ros && self.jobs % self.monitors_every == 0 {
+            // latest values at `ros.monitors_rate_hz` (fixed-size chunks; none without monitors)
+            for c in self.lp.monitors().chunks() {
+                self.rt.send(ToRos::Monitors(c));
+            }
         }
         if self.ros {
             let frame = self.lp.frame().clone(); // fixed-capacity: no allocation

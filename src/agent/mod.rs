@@ -230,6 +230,9 @@ pub struct Tap {
     pub orientation: Vec<OrientationSample>,
     /// Wall-clock execution time of every cycle, us.
     pub cycle_us: Vec<f64>,
+    /// The STL monitors' robustness, smallest per window of n cycles (call `finish` for the
+    /// last window).
+    pub robustness: crate::monitor::RobustnessSeries,
 }
 
 impl AgentReport {
@@ -476,6 +479,7 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
         let ni = crate::ros::node::NodeInfo {
             backend: info.clone(),
             clock,
+            monitors: lp.monitors().names(),
         };
         Some(crate::ros::node::spawn(
             &c.ros,
@@ -513,7 +517,8 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
     let obs_period = Duration::from_millis(c.metrics.period_ms as u64);
     let buckets = Buckets::pair;
     // 7. the recorder (non-RT writer thread)
-    let recorder = start_recorder(c, info.joint_names.clone(), info.contact_names.clone())?;
+    let recorder = start_recorder(c, info.joint_names.clone(), info.contact_names.clone())?
+        .map(|(r, s)| (r.with_monitor_names(lp.monitors().names()), s));
     let (recorder, record_sink) = match recorder {
         Some((r, s)) => (Some(r), Some(s)),
         None => (None, None),
@@ -572,6 +577,7 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
             .duration_s
             .map(|d| t_start.0 + (d * 1e9).round() as i64),
         health_every: (100_000_000 / c.control.period_ns).max(1) as u64, // 10 Hz
+        monitors_every: ((1e9 / c.ros.monitors_rate_hz) as i64 / c.control.period_ns).max(1) as u64,
         jobs: 0,
         done: done.clone(),
         finished: Some(fin_tx),
@@ -623,6 +629,7 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
                         }
                         tapped += 1;
                         tap.cycle_us.push(s.cycle_ns as f64 * 1e-3);
+                        tap.robustness.push(s.frame.t, &s.robustness, tap_every);
                     }
                 }
                 if n % 64 == 0 {

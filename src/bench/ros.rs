@@ -139,6 +139,7 @@ pub fn bench_ros(
             ..Default::default()
         },
         clock: ClockKind::Monotonic,
+        monitors: Vec::new(),
     };
     let node = spawn(&cfg, info, ros, diag_rx, None)?;
     let mut talker = Command::new(python)

@@ -19,6 +19,7 @@
 
 pub mod eval;
 pub mod parse;
+pub mod state;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -31,6 +32,7 @@ use crate::types::{Command, SensorFrame, Time};
 use crate::validate::{Checker, Validate};
 
 pub use eval::{CompileError, Program};
+pub use state::{MonitorChunk, MonitorState, RobustnessRow, RobustnessSeries, CHUNK};
 
 /// The log level of a monitor's violations.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -353,6 +355,54 @@ impl Validate for MonitorConfig {
     }
 }
 
+/// Reads the `monitors:` section of a params file on its own (`sattva replay --monitors FILE`),
+/// validated for a loop of `period_ns`: the node `sattva` (or `/**`) with `ros__parameters`
+/// holding a `monitors:` map. Errors name the file and the key.
+pub fn load_section(
+    file: &std::path::Path,
+    period_ns: i64,
+) -> Result<MonitorsConfig, crate::validate::ConfigError> {
+    use crate::validate::ConfigError;
+    let invalid = |key: String, message: String| ConfigError::Invalid {
+        file: file.to_path_buf(),
+        key,
+        message,
+    };
+    let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Io {
+        file: file.to_path_buf(),
+        source,
+    })?;
+    let doc: serde_norway::Value =
+        serde_norway::from_str(&text).map_err(|e| ConfigError::Syntax {
+            file: file.to_path_buf(),
+            line: e.location().map_or(0, |l| l.line()),
+            column: e.location().map_or(0, |l| l.column()),
+            message: e.to_string(),
+        })?;
+    let found = ["sattva", "/**"].iter().find_map(|node| {
+        let section = doc.get(node)?.get("ros__parameters")?.get("monitors")?;
+        Some((format!("{node}.ros__parameters.monitors"), section.clone()))
+    });
+    let Some((prefix, section)) = found else {
+        return Err(invalid(
+            "sattva.ros__parameters.monitors".into(),
+            "missing: expected a params file with a `monitors:` section".into(),
+        ));
+    };
+    let section: MonitorsConfig =
+        serde_norway::from_value(section).map_err(|e| invalid(prefix.clone(), e.to_string()))?;
+    let mut c = Checker::new(file, &prefix);
+    validate(&section, period_ns, &mut c);
+    c.finish()?;
+    if section.is_empty() {
+        return Err(invalid(
+            prefix,
+            "empty: expected at least one monitor".into(),
+        ));
+    }
+    Ok(section)
+}
+
 /// Parses and compiles one spec; `resolve` names the signal of a name.
 fn compile_one(
     name: &str,
@@ -450,6 +500,8 @@ pub struct Monitors {
     names: Vec<String>,
     values: Vec<f64>,
     last_imu: Option<Time>,
+    /// Time of the last evaluated cycle.
+    t: Time,
     /// Cycles on which a monitor made the loop hold.
     pub holds: u64,
     /// Safe stops triggered.
@@ -505,9 +557,15 @@ impl Monitors {
             names,
             values: vec![f64::NAN; n],
             last_imu: None,
+            t: Time::ZERO,
             holds: 0,
             safe_stops: 0,
         })
+    }
+
+    /// The monitors' names, in order (allocates: start-up and reports).
+    pub fn names(&self) -> Vec<String> {
+        self.monitors.iter().map(|m| m.name.clone()).collect()
     }
 
     /// True when there is no monitor.
@@ -523,6 +581,12 @@ impl Monitors {
     /// The signals' canonical names, in slot order (`vel_elbow`, `tilt` ...).
     pub fn signal_names(&self) -> &[String] {
         &self.names
+    }
+
+    /// Every monitor's robustness of the last cycle, in name order (fixed capacity: no
+    /// allocation; the control task's tap carries it to reports).
+    pub fn robustness_row(&self) -> RobustnessRow {
+        self.monitors.iter().map(|m| m.robustness).collect()
     }
 
     /// The signal values of the last cycle, in slot order.
@@ -552,6 +616,7 @@ impl Monitors {
     }
 
     fn evaluate_filled(&mut self, t: Time) -> Verdict {
+        self.t = t;
         let mut verdict = Verdict::default();
         for m in &mut self.monitors {
             for (l, &s) in m.local.iter_mut().zip(&m.slots) {

@@ -88,6 +88,9 @@ pub struct RecordConfig {
     /// Topic for the contact/touch channels (`std_msgs/msg/Float64MultiArray`, one
     /// `layout.dim` per channel labelled with its name); empty = off.
     pub contacts_topic: String,
+    /// Topic for the STL monitors' state of every cycle (`sattva_msgs/msg/MonitorState`; only
+    /// when `monitors:` has any); empty = off.
+    pub monitors_topic: String,
     /// `frame_id` written in IMU headers.
     pub imu_frame_id: String,
     /// Capacity of the RT -> recorder queue, samples.
@@ -107,6 +110,7 @@ impl Default for RecordConfig {
             joint_states_topic: "/sattva/joint_states".into(),
             command_topic: "/sattva/command".into(),
             contacts_topic: "/sattva/contacts".into(),
+            monitors_topic: "/sattva/monitors".into(),
             imu_frame_id: "imu_link".into(),
             queue_capacity: 4096,
             zstd: true,
@@ -125,6 +129,7 @@ impl Validate for RecordConfig {
             ("joint_states_topic", &self.joint_states_topic),
             ("command_topic", &self.command_topic),
             ("contacts_topic", &self.contacts_topic),
+            ("monitors_topic", &self.monitors_topic),
         ];
         for (i, (k, t)) in topics.iter().enumerate() {
             if topics[..i].iter().any(|(_, o)| !t.is_empty() && o == t) {
@@ -162,6 +167,9 @@ pub enum Sample {
         /// One force per channel.
         values: crate::types::ContactVec,
     },
+    /// Part of the STL monitors' state of one cycle (a cycle is `ceil(monitors / CHUNK)`
+    /// consecutive chunks, written as one `MonitorState` once complete).
+    Monitors(crate::monitor::MonitorChunk),
 }
 
 #[derive(Debug, Default)]
@@ -267,6 +275,7 @@ pub struct Recorder {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<Result<BagSummary, RecordError>>>,
     contact_names: Arc<std::sync::Mutex<Vec<String>>>,
+    monitor_names: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 struct Topics {
@@ -274,6 +283,9 @@ struct Topics {
     joints: Option<TopicId>,
     command: Option<TopicId>,
     contacts: Option<TopicId>,
+    /// Added at the first monitor sample (a run without monitors has no such topic).
+    monitors: Option<TopicId>,
+    monitors_name: String,
 }
 
 impl Recorder {
@@ -321,14 +333,19 @@ impl Recorder {
                 &cfg.contacts_topic,
                 "std_msgs/msg/Float64MultiArray",
             )?,
+            monitors: None,
+            monitors_name: cfg.monitors_topic.clone(),
         };
         let contact_names: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let monitor_names: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
         let SampleSource { queue, counters } = source;
         let stop = Arc::new(AtomicBool::new(false));
         let frame_id = cfg.imu_frame_id.clone();
         let thread = {
             let (counters, stop) = (counters.clone(), stop.clone());
             let contact_names = contact_names.clone();
+            let monitor_names = monitor_names.clone();
+            let mut topics = topics;
             std::thread::Builder::new()
                 .name("sattva-recorder".into())
                 .spawn(move || {
@@ -344,9 +361,12 @@ impl Recorder {
                                 if let Ok(n) = contact_names.lock() {
                                     conv.contact_names.clone_from(&n);
                                 }
+                                if let Ok(n) = monitor_names.lock() {
+                                    conv.monitors.names.clone_from(&n);
+                                }
                                 named = true;
                             }
-                            if conv.write(&mut w, &topics, &s)? {
+                            if conv.write(&mut w, &mut topics, &s)? {
                                 counters.written.fetch_add(1, Ordering::Relaxed);
                             }
                         }
@@ -366,12 +386,21 @@ impl Recorder {
             stop,
             thread: Some(thread),
             contact_names,
+            monitor_names,
         })
     }
 
     /// Names the contact channels (one `layout.dim` label each in the contacts topic).
     pub fn with_contact_names(self, names: Vec<String>) -> Recorder {
         if let Ok(mut n) = self.contact_names.lock() {
+            *n = names;
+        }
+        self
+    }
+
+    /// Names the STL monitors (the `names` of every `MonitorState` written).
+    pub fn with_monitor_names(self, names: Vec<String>) -> Recorder {
+        if let Ok(mut n) = self.monitor_names.lock() {
             *n = names;
         }
         self
@@ -418,6 +447,8 @@ struct Converter {
     cmd: msgs::Float64MultiArray,
     contacts: msgs::Float64MultiArray,
     contact_names: Vec<String>,
+    monitors: msgs::MonitorState,
+    monitor_state: crate::monitor::MonitorState,
 }
 
 impl Converter {
@@ -446,11 +477,18 @@ impl Converter {
             },
             contacts: msgs::Float64MultiArray::default(),
             contact_names: Vec::new(),
+            monitors: msgs::MonitorState::default(),
+            monitor_state: crate::monitor::MonitorState::default(),
         }
     }
 
     /// Writes `s` if its stream is enabled; true when something was written.
-    fn write(&mut self, w: &mut BagWriter, t: &Topics, s: &Sample) -> Result<bool, RecordError> {
+    fn write(
+        &mut self,
+        w: &mut BagWriter,
+        t: &mut Topics,
+        s: &Sample,
+    ) -> Result<bool, RecordError> {
         match s {
             Sample::Imu { t: time, imu } => {
                 let Some(id) = t.imu else { return Ok(false) };
@@ -512,6 +550,29 @@ impl Converter {
                 m.data.clear();
                 m.data.extend_from_slice(values);
                 w.write(id, time.0, m)?;
+            }
+            Sample::Monitors(c) => {
+                if t.monitors_name.is_empty() || !self.monitor_state.absorb(c) {
+                    return Ok(false);
+                }
+                let id = match t.monitors {
+                    Some(id) => id,
+                    None => {
+                        let id = w.add_topic_for::<msgs::MonitorState>(&t.monitors_name)?;
+                        t.monitors = Some(id);
+                        id
+                    }
+                };
+                let (m, st) = (&mut self.monitors, &self.monitor_state);
+                m.header.stamp = msgs::Time::from_nanos(st.t.0);
+                m.robustness.clone_from(&st.robustness);
+                m.violated.clone_from(&st.violated);
+                m.violations.clone_from(&st.violations);
+                m.onsets.clone_from(&st.onsets);
+                m.min_robustness.clone_from(&st.min_robustness);
+                m.hold_cycles = st.hold_cycles;
+                m.safe_stops = st.safe_stops;
+                w.write(id, st.t.0, m)?;
             }
         }
         Ok(true)

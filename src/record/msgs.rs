@@ -151,6 +151,11 @@ const DEFS: &[Def] = &[
         &["std_msgs/Header", "sensor_msgs/PointField"],
     ),
     (
+        "sattva_msgs/MonitorState",
+        "std_msgs/Header header\nstring[] names\nfloat64[] robustness\nbool[] violated\nuint64[] violations\nuint64[] onsets\nfloat64[] min_robustness\nuint64 hold_cycles\nuint64 safe_stops\n",
+        &["std_msgs/Header"],
+    ),
+    (
         "rcl_interfaces/Log",
         "byte DEBUG=10\nbyte INFO=20\nbyte WARN=30\nbyte ERROR=40\nbyte FATAL=50\nbuiltin_interfaces/Time stamp\nuint8 level\nstring name\nstring msg\nstring file\nstring function\nuint32 line\n",
         &["builtin_interfaces/Time"],
@@ -1025,6 +1030,81 @@ impl Cdr for Log {
 }
 impl RosMessage for Log {
     const TYPE_NAME: &'static str = "rcl_interfaces/msg/Log";
+}
+
+// ---------------------------------------------------------------------------------------------
+// sattva_msgs
+
+/// `sattva_msgs/msg/MonitorState`: the STL safety monitors at one control cycle (parallel
+/// arrays in name order; see `ros2_ws/src/sattva_msgs/msg/MonitorState.msg`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct MonitorState {
+    /// The cycle's backend time.
+    pub header: Header,
+    /// The monitors' names.
+    pub names: Vec<String>,
+    /// Robustness this cycle (NaN while a spec's horizon has not passed).
+    pub robustness: Vec<f64>,
+    /// Robustness below zero this cycle.
+    pub violated: Vec<bool>,
+    /// Violating cycles so far.
+    pub violations: Vec<u64>,
+    /// Violations that began so far.
+    pub onsets: Vec<u64>,
+    /// Smallest robustness so far.
+    pub min_robustness: Vec<f64>,
+    /// Cycles a monitor made the loop hold, so far.
+    pub hold_cycles: u64,
+    /// Safe stops so far.
+    pub safe_stops: u64,
+}
+
+impl Cdr for MonitorState {
+    fn encode(&self, w: &mut CdrWriter<'_>) {
+        self.header.encode(w);
+        w.write_string_seq(&self.names);
+        w.write_f64_seq(&self.robustness);
+        w.write_len(self.violated.len());
+        for &b in &self.violated {
+            w.write_bool(b);
+        }
+        for v in [&self.violations, &self.onsets] {
+            w.write_len(v.len());
+            for &x in v {
+                w.write_u64(x);
+            }
+        }
+        w.write_f64_seq(&self.min_robustness);
+        w.write_u64(self.hold_cycles);
+        w.write_u64(self.safe_stops);
+    }
+    fn decode(r: &mut CdrReader<'_>) -> Result<Self, CdrError> {
+        let header = Header::decode(r)?;
+        let names = r.read_string_seq()?;
+        let robustness = r.read_f64_seq()?;
+        let n = r.read_seq_len(1)?;
+        let violated = (0..n).map(|_| r.read_bool()).collect::<Result<_, _>>()?;
+        let mut counts = || -> Result<Vec<u64>, CdrError> {
+            let n = r.read_seq_len(8)?;
+            (0..n).map(|_| r.read_u64()).collect()
+        };
+        let violations = counts()?;
+        let onsets = counts()?;
+        Ok(MonitorState {
+            header,
+            names,
+            robustness,
+            violated,
+            violations,
+            onsets,
+            min_robustness: r.read_f64_seq()?,
+            hold_cycles: r.read_u64()?,
+            safe_stops: r.read_u64()?,
+        })
+    }
+}
+impl RosMessage for MonitorState {
+    const TYPE_NAME: &'static str = "sattva_msgs/msg/MonitorState";
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 //! Plots (SVG via plotters: text stays text, no font files needed on the machine):
 //! fused orientation (roll, pitch, yaw) over bag time, against ground truth when frames carry it;
 //! attractors over time and each experience as recognised or new (the replay learns);
-//! per-cycle execution time of the control loop (wall clock, histogram); bag contents per topic.
+//! per-cycle execution time of the control loop (wall clock, histogram); bag contents per topic;
+//! with STL monitors (`--monitors`), each monitor's robustness over bag time and its counts.
 //! A summary table carries the decode counters and the determinism hash.
 
 use std::fmt::Write as _;
@@ -55,6 +56,19 @@ pub struct ReportData {
     /// Learning: per experience, (bag time s, attractors alive after it, created?, similarity to
     /// the nearest attractor before learning).
     pub learning: Vec<(f64, usize, bool, f32)>,
+    /// The STL monitors evaluated over the replay.
+    pub monitors: Vec<MonitorReport>,
+}
+
+/// One STL monitor over a replay.
+#[derive(Clone, Debug)]
+pub struct MonitorReport {
+    /// The spec as written.
+    pub spec: String,
+    /// Its counters (exact: every cycle).
+    pub summary: crate::monitor::MonitorSummary,
+    /// `(bag time s, smallest robustness of the window)`, about 5000 windows over the bag.
+    pub robustness: Vec<(f64, f64)>,
 }
 
 /// Roll, pitch, yaw (ZYX, degrees) of a unit quaternion `[w, x, y, z]`.
@@ -216,13 +230,19 @@ pub(crate) fn plot_lines(
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
     let pts = series.iter().flat_map(|s| s.1.iter());
     let x_max = pts.clone().map(|p| p.0).fold(1e-3, f64::max);
-    let y_max = pts.map(|p| p.1).fold(1.0, f64::max);
+    let y_max = pts.clone().map(|p| p.1).fold(1.0, f64::max);
+    // from 0, or from below it when a series goes negative (robustness)
+    let y_min = pts.map(|p| p.1).fold(0.0, f64::min);
+    let pad = (y_max - y_min) * 0.05;
     let mut chart = ChartBuilder::on(&root)
         .caption(caption, ("sans-serif", 16))
         .margin(8)
         .x_label_area_size(30)
         .y_label_area_size(56)
-        .build_cartesian_2d(0.0..x_max, 0.0..y_max * 1.1)
+        .build_cartesian_2d(
+            0.0..x_max,
+            (y_min - if y_min < 0.0 { pad } else { 0.0 })..y_max + 2.0 * pad,
+        )
         .map_err(|e| err(e.to_string()))?;
     chart
         .configure_mesh()
@@ -245,6 +265,26 @@ pub(crate) fn plot_lines(
         .draw()
         .map_err(|e| err(e.to_string()))?;
     root.present().map_err(|e| err(e.to_string()))
+}
+
+/// One monitor's robustness over bag time, with the violation threshold (0).
+fn plot_monitor(m: &MonitorReport, path: &Path) -> Result<(), ReportError> {
+    let pts: Vec<(f64, f64)> = m
+        .robustness
+        .iter()
+        .copied()
+        .filter(|p| p.1.is_finite())
+        .collect();
+    let t_max = m.robustness.last().map_or(1.0, |p| p.0);
+    plot_lines(
+        path,
+        &format!("monitor {}: {}", m.summary.name, m.spec),
+        ("bag time (s)", "robustness"),
+        &[
+            ("robustness (smallest per window)", pts),
+            ("0: below is a violation", vec![(0.0, 0.0), (t_max, 0.0)]),
+        ],
+    )
 }
 
 fn plot_learning(d: &ReportData, path: &Path) -> Result<(), ReportError> {
@@ -426,8 +466,39 @@ pub fn write_report(
             html_escape(t)
         );
     }
+    h.push_str("</table>");
+    if !d.monitors.is_empty() {
+        h.push_str(
+            "<h2>Safety monitors (STL)</h2><p>Evaluated every control cycle over the fused \
+             state; robustness below zero is a violation. Counts are exact; the plots show the \
+             smallest robustness per window.</p><table><tr><th>monitor</th><th>spec</th>\
+             <th>violating cycles</th><th>onsets</th><th>min robustness</th></tr>",
+        );
+        for m in &d.monitors {
+            let s = &m.summary;
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{:.6}</td></tr>",
+                html_escape(&s.name),
+                html_escape(&m.spec),
+                s.violations,
+                s.onsets,
+                s.min_robustness
+            );
+        }
+        h.push_str("</table>");
+        for m in &d.monitors {
+            let file = format!("monitor_{}.svg", m.summary.name);
+            plot_monitor(m, &dir.join(&file))?;
+            let _ = write!(
+                h,
+                "<h3>{}</h3><img src=\"{file}\" width=\"960\">",
+                html_escape(&m.summary.name)
+            );
+        }
+    }
     h.push_str(
-        "</table><h2>Fused orientation</h2><img src=\"orientation.svg\" width=\"960\">\
+        "<h2>Fused orientation</h2><img src=\"orientation.svg\" width=\"960\">\
         <h2>Learning: attractors and recognition</h2><img src=\"learning.svg\" width=\"960\">\
         <h2>Control loop timing</h2><img src=\"cycle_time.svg\" width=\"960\">\
         </body></html>",

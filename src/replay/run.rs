@@ -8,7 +8,7 @@
 use std::fmt;
 use std::path::Path;
 
-use super::report::{quat_to_rpy_deg, ReportData};
+use super::report::{quat_to_rpy_deg, MonitorReport, ReportData};
 use crate::agent::{AgentError, AgentOptions, AgentReport, Fingerprint, Progress};
 use crate::backend::replay::ReplayStats;
 use crate::config::{BackendKind, Config};
@@ -31,6 +31,8 @@ pub struct ReplaySummary {
     /// Vision (when enabled): frames the bag's camera delivered, results the control task
     /// took, yaw corrections applied, images that did not decode.
     pub vision: Option<VisionSummary>,
+    /// The STL monitors' counters over the replay (`monitors:` or `--monitors`).
+    pub monitors: Vec<crate::monitor::MonitorSummary>,
 }
 
 /// What vision did over a replay.
@@ -74,6 +76,9 @@ impl fmt::Display for ReplaySummary {
         if let Some((n, a)) = self.learned {
             writeln!(f, "  learned {n} experiences, {a} attractors")?;
         }
+        for m in &self.monitors {
+            writeln!(f, "  monitor {m}")?;
+        }
         writeln!(
             f,
             "  output hash:        sha256:{}",
@@ -84,6 +89,35 @@ impl fmt::Display for ReplaySummary {
         }
         write!(f, "  fingerprint: {}", self.fingerprint)
     }
+}
+
+/// `sattva replay --monitors [FILE]`: the STL monitors evaluated over the replay are those of
+/// FILE's `monitors:` section (replacing the config's), or the config's without FILE; each
+/// with action `log`, so the replay observes and never changes what the agent does (same
+/// fingerprint). Returns how many there are.
+pub fn offline_monitors(
+    c: &mut Config,
+    file: Option<&Path>,
+) -> Result<usize, crate::validate::ConfigError> {
+    if let Some(f) = file {
+        c.monitors = crate::monitor::load_section(f, c.control.period_ns)?;
+    }
+    if c.monitors.is_empty() {
+        return Err(crate::validate::ConfigError::Invalid {
+            file: c
+                .origins
+                .sources()
+                .first()
+                .map(|s| s.name.clone())
+                .unwrap_or_default(),
+            key: "sattva.ros__parameters.monitors".into(),
+            message: "--monitors without FILE: the config has no monitors".into(),
+        });
+    }
+    for m in c.monitors.values_mut() {
+        m.action = crate::monitor::MonitorAction::Log;
+    }
+    Ok(c.monitors.len())
 }
 
 /// Replays `bag` (or `replay.bag` of the config) through the agent.
@@ -202,6 +236,20 @@ fn replay(
         }
         d.vision = vision;
         d.cycle_us.clone_from(&r.tap.cycle_us);
+        let mut series = r.tap.robustness.clone();
+        series.finish();
+        for (i, m) in r.monitors.iter().enumerate() {
+            let min = series.min.get(i).map_or(&[][..], Vec::as_slice);
+            d.monitors.push(MonitorReport {
+                spec: c
+                    .monitors
+                    .get(&m.name)
+                    .map(|x| x.spec.clone())
+                    .unwrap_or_default(),
+                summary: m.clone(),
+                robustness: series.t.iter().copied().zip(min.iter().copied()).collect(),
+            });
+        }
         if let Some(l) = &r.learner {
             d.learning = l
                 .journal()
@@ -222,5 +270,6 @@ fn replay(
             .map(|l| (l.stats.learned, l.stats.attractors)),
         fingerprint: r.fingerprint,
         vision,
+        monitors: r.monitors,
     })
 }

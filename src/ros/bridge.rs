@@ -24,6 +24,9 @@ pub enum ToRos {
     Frame(SensorFrame, Option<FusedImu>),
     /// Loop health counters.
     Health(HealthSample),
+    /// Part of the STL monitors' state of one cycle (`sattva/monitors`; a cycle is
+    /// `ceil(monitors / CHUNK)` consecutive chunks).
+    Monitors(crate::monitor::MonitorChunk),
     /// Answer to a [`FromRos::Reset`] request.
     ResetDone {
         /// The request's id.

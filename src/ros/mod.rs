@@ -4,7 +4,8 @@
 //! lock-free [`bridge`]: the RT task never waits for ROS, and a stalled ROS side only shows up as
 //! counted drops. Standard messages first (REP-103 units, REP-105 frame ids from config):
 //! `sensor_msgs/JointState`, `sensor_msgs/Imu`, `diagnostic_msgs/DiagnosticArray`,
-//! `rosgraph_msgs/Clock` in simulation; `sattva_msgs` for attractors.
+//! `rosgraph_msgs/Clock` in simulation; `sattva_msgs` for attractors and the STL monitors
+//! (`MonitorState` on `sattva/monitors`).
 
 pub mod args;
 pub mod bridge;
@@ -37,6 +38,9 @@ pub struct TopicsConfig {
     pub joint_trajectory: String,
     /// Control mode, `std_msgs/String`: `explore`, `hold` or `external`.
     pub mode: String,
+    /// The STL monitors' robustness and violations, `sattva_msgs/MonitorState`, reliable
+    /// (published at `monitors_rate_hz` when `monitors:` has any).
+    pub monitors: String,
 }
 
 impl Default for TopicsConfig {
@@ -51,6 +55,7 @@ impl Default for TopicsConfig {
             command: "sattva/command".into(),
             joint_trajectory: "sattva/joint_trajectory".into(),
             mode: "sattva/mode".into(),
+            monitors: "sattva/monitors".into(),
         }
     }
 }
@@ -77,6 +82,9 @@ pub struct RosConfig {
     pub command_timeout_ms: u32,
     /// Capacity of each bridge ring, messages.
     pub queue_capacity: u32,
+    /// Rate of `topics.monitors`, Hz (the latest cycle's values; the counters cover every
+    /// cycle in between).
+    pub monitors_rate_hz: f64,
 }
 
 impl Default for RosConfig {
@@ -91,6 +99,7 @@ impl Default for RosConfig {
             diagnostics_period_ms: 1000,
             command_timeout_ms: 500,
             queue_capacity: 512,
+            monitors_rate_hz: 20.0,
         }
     }
 }
@@ -111,6 +120,7 @@ impl Validate for RosConfig {
             3_600_000,
         );
         c.range_u64("queue_capacity", self.queue_capacity as u64, 2, 1 << 20);
+        c.range_f64("monitors_rate_hz", self.monitors_rate_hz, 0.1, 1000.0);
         c.require(
             self.namespace.is_empty() || self.namespace.starts_with('/'),
             "namespace",
@@ -131,6 +141,7 @@ impl Validate for RosConfig {
                 ("command", &t.command),
                 ("joint_trajectory", &t.joint_trajectory),
                 ("mode", &t.mode),
+                ("monitors", &t.monitors),
             ] {
                 let ok = !v.is_empty()
                     && v.chars().all(|ch| {

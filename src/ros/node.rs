@@ -97,6 +97,8 @@ pub struct NodeInfo {
     pub backend: BackendInfo,
     /// Which clock stamps frames (sim/replay time is also published on `/clock`).
     pub clock: ClockKind,
+    /// The STL monitors' names, in order (empty: no `sattva/monitors` publisher).
+    pub monitors: Vec<String>,
 }
 
 /// Starts the node on its own thread. Returns once the node exists (publishers, subscriptions
@@ -375,6 +377,25 @@ fn diagnostics_msg(
     DiagnosticArray {
         header: header(h.t, ""),
         status,
+    }
+}
+
+/// `sattva_msgs/MonitorState` of a reassembled cycle.
+fn monitor_msg(
+    s: &crate::monitor::MonitorState,
+    names: &[String],
+    frame_id: &str,
+) -> r2r::sattva_msgs::msg::MonitorState {
+    r2r::sattva_msgs::msg::MonitorState {
+        header: header(s.t, frame_id),
+        names: names.to_vec(),
+        robustness: s.robustness.clone(),
+        violated: s.violated.clone(),
+        violations: s.violations.clone(),
+        onsets: s.onsets.clone(),
+        min_robustness: s.min_robustness.clone(),
+        hold_cycles: s.hold_cycles,
+        safe_stops: s.safe_stops,
     }
 }
 
@@ -779,6 +800,18 @@ fn run_node(
             reliable.clone(),
         )
         .map_err(r2r_err(format!("publisher {}", t.diagnostics)))?;
+    let pub_monitors = if info.monitors.is_empty() {
+        None
+    } else {
+        Some(
+            node.create_publisher::<r2r::sattva_msgs::msg::MonitorState>(
+                &t.monitors,
+                reliable.clone(),
+            )
+            .map_err(r2r_err(format!("publisher {}", t.monitors)))?,
+        )
+    };
+    let mut monitor_state = crate::monitor::MonitorState::default();
     let simulated = info.clock != ClockKind::Monotonic;
     let pub_clock = if cfg.publish_clock && simulated {
         Some(
@@ -955,6 +988,16 @@ fn run_node(
                     }
                 }
                 ToRos::Health(h) => last_health = h,
+                ToRos::Monitors(c) => {
+                    if let Some(p) = &pub_monitors {
+                        if monitor_state.absorb(&c) {
+                            let m = monitor_msg(&monitor_state, &info.monitors, &cfg.base_frame_id);
+                            if let Err(e) = p.publish(&m) {
+                                warn_repeated!(publish_failed, error = %e, "publish monitors");
+                            }
+                        }
+                    }
+                }
                 ToRos::ResetDone { request_id, ok } => {
                     if let Some(req) = pending.borrow_mut().remove(&request_id) {
                         let message = if ok { "reset" } else { "backend reset failed" };
