@@ -370,11 +370,9 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
     {
         return Err(AgentError::NotVirtual(backend.name()));
     }
-    backend.activate()?;
     let backend_name = backend.name();
-    let info = backend.info().clone();
-    let clock = backend.clock();
-    // 2. the vision task (camera rate, below the control task) when `vision.enabled`
+    // 2. the vision task (camera rate, below the control task) when `vision.enabled`; taken
+    //    before activation so that a recording's first frames already have their consumer
     let vision = if c.vision.enabled {
         let source = backend
             .take_frame_source()
@@ -387,6 +385,9 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
         Some((t, s)) => (Some(t), Some(s)),
         None => (None, None),
     };
+    backend.activate()?;
+    let info = backend.info().clone();
+    let clock = backend.clock();
     // 3. the learner (before the source: a resumed substrate continues the curriculum)
     let learner = if c.learn.enabled {
         let layout = crate::encode::Layout {
