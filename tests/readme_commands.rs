@@ -56,7 +56,7 @@ type Flag = (&'static str, Option<&'static str>);
 
 /// Per subcommand: flags that make it short. Replaced where the command has the flag, else added
 /// after the subcommand.
-const SHORT: [(&str, &[Flag]); 16] = [
+const SHORT: [(&str, &[Flag]); 18] = [
     // attached to a stand-in agent for a few seconds (see `run_top`)
     ("top", &[]),
     ("sim", &[("--episodes", Some("2"))]),

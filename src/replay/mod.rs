@@ -14,6 +14,7 @@
 //! ```
 
 pub mod baginfo;
+pub mod player;
 #[cfg(feature = "ros2")]
 pub mod publish;
 pub mod report;
