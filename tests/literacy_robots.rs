@@ -64,8 +64,16 @@ fn every_shipped_robot_recognises_novel_scenarios_of_its_own_primitives() {
             100.0 * r.accuracy,
             100.0 * r.chance
         );
-        assert_eq!(r.train.len() as u32, 3 * n, "{file}: every training episode learned");
-        assert_eq!(r.novel.len() as u32, n, "{file}: every novel episode recognised");
+        assert_eq!(
+            r.train.len() as u32,
+            3 * n,
+            "{file}: every training episode learned"
+        );
+        assert_eq!(
+            r.novel.len() as u32,
+            n,
+            "{file}: every novel episode recognised"
+        );
         if r.accuracy < 0.6 {
             failures.push(format!("{file}: {:.1} %", 100.0 * r.accuracy));
         }
@@ -81,11 +89,20 @@ fn an_arm_without_imu_learns_in_run_and_in_replay_of_its_recording() {
     let run = Command::new(env!("CARGO_BIN_EXE_sattva"))
         .current_dir(root)
         .args(["run", "--fast", "--duration", "20", "-c", "config/yam.yaml"])
-        .args(["-p", "record.enabled=true", "-p", &format!("record.dir={bags}")])
+        .args([
+            "-p",
+            "record.enabled=true",
+            "-p",
+            &format!("record.dir={bags}"),
+        ])
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&run.stdout);
-    assert!(run.status.success(), "{out}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     // "learning: N experiences (...), M attractors"
     let learned = |s: &str, key: &str| -> u64 {
         let line = s.lines().find(|l| l.contains(key)).unwrap_or("");
@@ -96,8 +113,14 @@ fn an_arm_without_imu_learns_in_run_and_in_replay_of_its_recording() {
             .unwrap_or(0)
     };
     let experiences = learned(&out, "learning: ");
-    assert!(experiences >= 20, "run learned {experiences} experiences:\n{out}");
-    assert!(out.contains("attractors") && !out.contains(", 0 attractors"), "{out}");
+    assert!(
+        experiences >= 20,
+        "run learned {experiences} experiences:\n{out}"
+    );
+    assert!(
+        out.contains("attractors") && !out.contains(", 0 attractors"),
+        "{out}"
+    );
     let bag = std::fs::read_dir(dir.path())
         .unwrap()
         .flatten()
@@ -113,7 +136,14 @@ fn an_arm_without_imu_learns_in_run_and_in_replay_of_its_recording() {
         .output()
         .unwrap();
     let rout = String::from_utf8_lossy(&replay.stdout);
-    assert!(replay.status.success(), "{rout}\n{}", String::from_utf8_lossy(&replay.stderr));
+    assert!(
+        replay.status.success(),
+        "{rout}\n{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
     let replayed = learned(&rout, "learned ");
-    assert!(replayed >= 10, "replay learned {replayed} experiences:\n{rout}");
+    assert!(
+        replayed >= 10,
+        "replay learned {replayed} experiences:\n{rout}"
+    );
 }
