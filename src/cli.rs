@@ -148,18 +148,23 @@ enum Cmd {
         /// Seconds to wait for subscribers before publishing (with `--publish`).
         #[arg(long, default_value_t = 1.0)]
         publish_delay: f64,
-        /// Start paused (with `--publish`): the player's services `~/resume`, `~/play_next`,
-        /// `~/burst` move on.
+        /// Serve the player services (`/sattva_bag_player/pause`, `resume`, `toggle_paused`,
+        /// `is_paused`, `set_rate`, `get_rate`, `seek`, `play_next`, `burst`; needs feature
+        /// `ros2`). Always on with `--publish`; for the agent, one message = one control cycle
+        /// and seek only goes forward (unpaced).
+        #[arg(long)]
+        controls: bool,
+        /// Start paused (implies `--controls`): `~/resume`, `~/play_next`, `~/burst` move on.
         #[arg(long)]
         start_paused: bool,
-        /// Publish the playback time on `/clock` at this rate, Hz (with `--publish`; 40 Hz
+        /// Publish the playback time on `/clock` at this rate, Hz (implies `--controls`; 40 Hz
         /// when given without a value, as rosbag2's `--clock`).
         #[arg(long, num_args = 0..=1, default_missing_value = "40")]
         clock: Option<f64>,
         /// Start this many seconds after the bag's start (with `--publish`).
         #[arg(long, default_value_t = 0.0)]
         start_offset: f64,
-        /// Play only this many seconds of the bag, from the start offset (with `--publish`).
+        /// Play only this many seconds of the bag (from the start offset).
         #[arg(long)]
         playback_duration: Option<f64>,
     },
@@ -501,6 +506,7 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
             report,
             publish,
             publish_delay,
+            controls,
             start_paused,
             clock,
             start_offset,
@@ -520,9 +526,15 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
                 );
             }
             anyhow::ensure!(
-                !start_paused && clock.is_none() && start_offset == 0.0 && playback_duration.is_none(),
-                "--start-paused, --clock, --start-offset and --playback-duration apply to `--publish`"
+                start_offset == 0.0,
+                "--start-offset applies to `--publish`: the agent replays a bag from its start"
             );
+            let controls = crate::replay::run::ReplayControls {
+                serve: controls,
+                start_paused,
+                clock_hz: clock,
+                duration_s: playback_duration,
+            };
             let mut c = load(&cfg)?;
             if let Some(r) = rate {
                 anyhow::ensure!(
@@ -531,18 +543,17 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
                 );
                 c.replay.rate = r;
             }
-            match report {
-                None => {
-                    let s = crate::replay::run::run_replay(&c, Some(&bag), true)?;
-                    println!("{s}");
-                }
-                Some(dir) => {
-                    let (s, data) =
-                        crate::replay::run::run_replay_with_report(&c, Some(&bag), true)?;
-                    println!("{s}");
-                    let html = crate::replay::report::write_report(&dir, &bag, &s, &data)?;
-                    println!("  report: {}", html.display());
-                }
+            let (s, data) = crate::replay::run::run_replay_controlled(
+                &c,
+                Some(&bag),
+                true,
+                &controls,
+                report.is_some(),
+            )?;
+            println!("{s}");
+            if let (Some(dir), Some(data)) = (report, data) {
+                let html = crate::replay::report::write_report(&dir, &bag, &s, &data)?;
+                println!("  report: {}", html.display());
             }
             Ok(())
         }

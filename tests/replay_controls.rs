@@ -187,12 +187,96 @@ fn bad_player_options_are_clear_errors() {
             "{args:?}: {err}"
         );
     }
-    // the controls belong to --publish
+    // a start offset belongs to --publish (the agent learns from the bag's start)
     let out = Command::new(env!("CARGO_BIN_EXE_sattva"))
-        .args(["replay", "--start-paused"])
+        .args(["replay", "--start-offset", "1"])
         .arg(&bag)
         .output()
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--publish"));
+}
+
+/// The agent replaying a bag under the player controls: one "message" is one control cycle
+/// (2 ms of the bag), seek fast-forwards, pause holds the agent; what it learns is the same as
+/// without controls (same fingerprint).
+#[test]
+fn agent_replay_under_player_controls() {
+    let dir = tempfile::tempdir().unwrap();
+    let bag = dir.path().join("imu");
+    sattva::bench::replay::write_synthetic_bag(&bag, 3.0).unwrap();
+    let cfg = dir.path().join("replay.yaml");
+    std::fs::write(
+        &cfg,
+        "sattva:\n  ros__parameters:\n    backend: replay\n    seed: 3\n    control:\n      period_ns: 2000000\n",
+    )
+    .unwrap();
+    let free = sattva::replay::run::run_replay(
+        &sattva::config::Config::load(&cfg, &[]).unwrap(),
+        Some(&bag),
+        false,
+    )
+    .unwrap();
+    let domain = domain_id(64);
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sattva"));
+    c.args(["replay", "--start-paused", "--clock", "100", "-c"])
+        .arg(&cfg)
+        .arg(&bag);
+    ros_env(&mut c, &domain);
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut sattva = KillOnDrop(c.spawn().unwrap());
+    let mut client = python();
+    client.arg(script()).args(["agent", "60"]);
+    ros_env(&mut client, &domain);
+    let out = client.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_str(text.trim()).expect("JSON");
+    println!("{r}");
+    let t0 = r["t0"].as_i64().unwrap();
+    // started paused: the bag's time stands at its start
+    assert_eq!(r["paused_at_start"], true, "{r}");
+    assert_eq!(ints(&r["clock_at_start"]), vec![t0], "{r}");
+    // the first cycle runs at the bag's start; burst 10 = 10 cycles = 20 ms; next = 2 ms more
+    assert_eq!(r["play_next"], true, "{r}");
+    assert_eq!(ints(&r["after_first"]), vec![t0], "{r}");
+    assert_eq!(r["burst"], 10, "{r}");
+    assert_eq!(ints(&r["after_burst"]), vec![t0 + 20_000_000], "{r}");
+    assert_eq!(ints(&r["after_next"]), vec![t0 + 22_000_000], "{r}");
+    // paused: the agent stands still
+    assert_eq!(ints(&r["while_paused"]), vec![t0 + 22_000_000], "{r}");
+    // seek lands on the time asked for (fast-forward), and stays paused; not backwards
+    assert_eq!(r["seek"], true, "{r}");
+    assert_eq!(ints(&r["after_seek"]), vec![t0 + 1_500_000_000], "{r}");
+    assert_eq!(r["seek_back"], false, "{r}");
+    assert_eq!(r["paused_after_seek"], true, "{r}");
+    // 2x for ~0.25 s: ~0.5 s of the bag played, then paused again (the clock stands)
+    assert_eq!(r["set_rate"], true, "{r}");
+    assert_eq!(r["get_rate"], 2.0, "{r}");
+    let played = ints(&r["played"]);
+    assert_eq!(played.len(), 1, "paused: {r}");
+    let dt = played[0] - (t0 + 1_500_000_000);
+    assert!(
+        dt > 200_000_000 && dt < 1_200_000_000,
+        "{dt} ns played in ~0.25 s at 2x: {r}"
+    );
+    assert_eq!(r["play_next_paused_ok"], true, "{r}");
+    // resumed to the end: the agent learned exactly what it learns without controls
+    let status = sattva.0.wait().unwrap();
+    let mut summary = String::new();
+    std::io::Read::read_to_string(sattva.0.stdout.as_mut().unwrap(), &mut summary).unwrap();
+    assert!(status.success(), "{summary}");
+    assert!(
+        summary.contains(&format!("fingerprint: {}", free.fingerprint)),
+        "{summary}\nwithout controls: {}",
+        free.fingerprint
+    );
+    assert!(
+        summary.contains(&format!("{} cycles", free.cycles)),
+        "{summary}"
+    );
 }

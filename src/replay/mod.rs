@@ -14,6 +14,8 @@
 //! ```
 
 pub mod baginfo;
+#[cfg(feature = "ros2")]
+pub mod controls;
 pub mod player;
 #[cfg(feature = "ros2")]
 pub mod publish;

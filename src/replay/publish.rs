@@ -2,29 +2,26 @@
 //! timing, like `ros2 bag play` (feature `ros2`). Messages go out as the serialized CDR stored in
 //! the bag (r2r raw publishing): no decode, no re-encode, bit-exact payloads.
 //!
-//! Player controls, as rosbag2's player offers them (`rosbag2_interfaces`; the same request and
-//! response fields in `sattva_msgs/srv`), are services of the player node `sattva_bag_player`:
-//! `~/pause`, `~/resume`, `~/toggle_paused`, `~/is_paused`, `~/set_rate`, `~/get_rate`, `~/seek`,
-//! `~/play_next`, `~/burst`. The node spins on the playing thread: requests are answered between
-//! two messages, and `play_next` / `burst` answer once their messages are published.
+//! The player controls ([`super::controls`]: pause, rate, seek, play_next, burst as rosbag2's
+//! player services) are served by the player node on the playing thread: requests are answered
+//! between two messages, and `play_next` / `burst` answer once their messages are published.
 
-use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::Path;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use futures::executor::LocalPool;
-use futures::task::LocalSpawnExt;
-use futures::StreamExt;
 use r2r::sattva_msgs::srv::{
     Burst, GetRate, IsPaused, Pause, PlayNext, Resume, Seek, SetRate, TogglePaused,
 };
-use r2r::{PublisherUntyped, QosProfile, ServiceRequest};
+use r2r::{PublisherUntyped, QosProfile};
 
-use super::player::{play_range, PlayerClock, PlayerError};
+use super::controls::{clock_msg, responded, serve_all, time_ns, Control, ControlsError, NODE};
+
+use super::player::{play_range, PaceError, PlayerClock};
 use super::reader::{BagMessage, BagReader, ReadOptions};
 use super::ReplayError;
+use crate::sched::pace::FLAT_OUT;
 
 /// How to play a bag (`sattva replay --publish` options).
 #[derive(Clone, Debug)]
@@ -91,52 +88,10 @@ pub enum PublishError {
     Option(String),
     /// A bad rate.
     #[error(transparent)]
-    Player(#[from] PlayerError),
-}
-
-/// The "as fast as possible" rate: every message is due at once.
-const FLAT_OUT: f64 = 1e9;
-
-/// A control request waiting for the playing loop.
-enum Control {
-    Pause(ServiceRequest<Pause::Service>),
-    Resume(ServiceRequest<Resume::Service>),
-    Toggle(ServiceRequest<TogglePaused::Service>),
-    IsPaused(ServiceRequest<IsPaused::Service>),
-    SetRate(ServiceRequest<SetRate::Service>),
-    GetRate(ServiceRequest<GetRate::Service>),
-    Seek(ServiceRequest<Seek::Service>),
-    PlayNext(ServiceRequest<PlayNext::Service>),
-    Burst(ServiceRequest<Burst::Service>),
-}
-
-type Queue = Rc<RefCell<VecDeque<Control>>>;
-
-/// Serves the service `name` by queueing its requests for the playing loop.
-fn serve<T>(
-    node: &mut r2r::Node,
-    pool: &LocalPool,
-    name: &str,
-    queue: &Queue,
-    wrap: fn(ServiceRequest<T>) -> Control,
-) -> Result<(), PublishError>
-where
-    T: r2r::WrappedServiceTypeSupport + 'static,
-{
-    let mut srv = node
-        .create_service::<T>(name, QosProfile::services_default())
-        .map_err(|source| PublishError::R2r {
-            what: format!("service {name}"),
-            source,
-        })?;
-    let queue = queue.clone();
-    pool.spawner()
-        .spawn_local(async move {
-            while let Some(req) = srv.next().await {
-                queue.borrow_mut().push_back(wrap(req));
-            }
-        })
-        .map_err(|e| PublishError::Option(format!("spawn {name}: {e}")))
+    Player(#[from] PaceError),
+    /// The player services.
+    #[error(transparent)]
+    Controls(#[from] ControlsError),
 }
 
 /// The player: the bag reader, its position, the publishers and the clock.
@@ -215,7 +170,7 @@ impl Player<'_> {
 
     fn seek(&mut self, target: i64) -> Result<(), PublishError> {
         if target > self.range.1 {
-            return Err(PlayerError::SeekPastEnd {
+            return Err(PaceError::SeekPastEnd {
                 target,
                 end: self.range.1,
             }
@@ -232,7 +187,7 @@ impl Player<'_> {
     /// Serves one control request.
     fn control(&mut self, c: Control) {
         self.summary.controls += 1;
-        let r = match c {
+        responded(match c {
             Control::Pause(req) => {
                 self.clock.pause();
                 req.respond(Pause::Response::default())
@@ -262,10 +217,7 @@ impl Player<'_> {
                 rate: self.clock.rate(),
             }),
             Control::Seek(req) => {
-                let t = &req.message.time;
-                let target = (t.sec as i64)
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(t.nanosec as i64);
+                let target = time_ns(&req.message.time);
                 let success = match self.seek(target) {
                     Ok(()) => true,
                     Err(e) => {
@@ -300,19 +252,7 @@ impl Player<'_> {
                 }
                 req.respond(Burst::Response { actually_burst: n })
             }
-        };
-        if let Err(e) = r {
-            tracing::warn!(error = %e, "player control response");
-        }
-    }
-}
-
-fn clock_msg(t: i64) -> r2r::rosgraph_msgs::msg::Clock {
-    r2r::rosgraph_msgs::msg::Clock {
-        clock: r2r::builtin_interfaces::msg::Time {
-            sec: t.div_euclid(1_000_000_000) as i32,
-            nanosec: t.rem_euclid(1_000_000_000) as u32,
-        },
+        })
     }
 }
 
@@ -347,22 +287,12 @@ pub fn publish_bag(bag: &Path, opts: &PublishOptions) -> Result<PublishSummary, 
         what: "create context".into(),
         source,
     })?;
-    let mut node =
-        r2r::Node::create(ctx, "sattva_bag_player", "").map_err(|source| PublishError::R2r {
-            what: "create node".into(),
-            source,
-        })?;
+    let mut node = r2r::Node::create(ctx, NODE, "").map_err(|source| PublishError::R2r {
+        what: "create node".into(),
+        source,
+    })?;
     let mut pool = LocalPool::new();
-    let queue: Queue = Rc::default();
-    serve(&mut node, &pool, "~/pause", &queue, Control::Pause)?;
-    serve(&mut node, &pool, "~/resume", &queue, Control::Resume)?;
-    serve(&mut node, &pool, "~/toggle_paused", &queue, Control::Toggle)?;
-    serve(&mut node, &pool, "~/is_paused", &queue, Control::IsPaused)?;
-    serve(&mut node, &pool, "~/set_rate", &queue, Control::SetRate)?;
-    serve(&mut node, &pool, "~/get_rate", &queue, Control::GetRate)?;
-    serve(&mut node, &pool, "~/seek", &queue, Control::Seek)?;
-    serve(&mut node, &pool, "~/play_next", &queue, Control::PlayNext)?;
-    serve(&mut node, &pool, "~/burst", &queue, Control::Burst)?;
+    let queue = serve_all(&mut node, &pool)?;
     let clock_pub = match opts.clock_hz {
         Some(_) => Some(
             node.create_publisher::<r2r::rosgraph_msgs::msg::Clock>(
@@ -428,7 +358,7 @@ pub fn publish_bag(bag: &Path, opts: &PublishOptions) -> Result<PublishSummary, 
         // control requests first: they take effect before the next message
         pool.run_until_stalled();
         loop {
-            let c = player.queue_pop(&queue);
+            let c = queue.borrow_mut().pop_front();
             let Some(c) = c else { break };
             player.control(c);
         }
@@ -470,10 +400,4 @@ pub fn publish_bag(bag: &Path, opts: &PublishOptions) -> Result<PublishSummary, 
         player.node.spin_once(Duration::from_millis(10));
     }
     Ok(player.summary)
-}
-
-impl Player<'_> {
-    fn queue_pop(&self, q: &Queue) -> Option<Control> {
-        q.borrow_mut().pop_front()
-    }
 }

@@ -5,6 +5,8 @@ usage: player_client.py write OUT_DIR      a bag (rosbags' writer, MCAP): /count
                                            data = i at T0 + i * 100 ms, i = 0..199
        player_client.py controls SECONDS   drives the player through every control, prints JSON
        player_client.py listen SECONDS     prints the /counter values received, as JSON
+       player_client.py agent SECONDS      drives an agent replay (one message = one control
+                                           cycle of 2 ms) through the controls, prints JSON
 """
 import json
 import sys
@@ -73,6 +75,52 @@ def call(c, req):
     assert f.done(), "no response"
     return f.result()
 
+
+if sys.argv[1] == "agent":
+    is_paused = client(IsPaused, "is_paused")
+    resume, pause = client(Resume, "resume"), client(Pause, "pause")
+    set_rate, get_rate = client(SetRate, "set_rate"), client(GetRate, "get_rate")
+    seek, play_next, burst = client(Seek, "seek"), client(PlayNext, "play_next"), client(Burst, "burst")
+
+    def clock_after(s):
+        clocks.clear()
+        spin(s)
+        return sorted(set(clocks))
+
+    out = {}
+    out["paused_at_start"] = call(is_paused, IsPaused.Request()).paused
+    c0 = clock_after(1.0)
+    out["clock_at_start"] = c0
+    t0 = c0[-1]
+    out["play_next"] = call(play_next, PlayNext.Request()).success
+    out["after_first"] = clock_after(0.3)
+    out["burst"] = call(burst, Burst.Request(num_messages=10)).actually_burst
+    out["after_burst"] = clock_after(0.3)
+    call(play_next, PlayNext.Request())
+    out["after_next"] = clock_after(0.3)
+    out["while_paused"] = clock_after(1.0)
+    out["seek"] = call(seek, Seek.Request(time=Time(sec=(t0 + 1_500_000_000) // 10**9,
+                                                    nanosec=(t0 + 1_500_000_000) % 10**9))).success
+    # the fast-forward runs every cycle on the way (unpaced): wait for it, then the clock stands
+    end = time.time() + 20
+    while time.time() < end and t0 + 1_500_000_000 not in clocks:
+        spin(0.05)
+    out["after_seek"] = clock_after(0.5)
+    out["seek_back"] = call(seek, Seek.Request(time=Time(sec=t0 // 10**9, nanosec=t0 % 10**9))).success
+    out["paused_after_seek"] = call(is_paused, IsPaused.Request()).paused
+    out["set_rate"] = call(set_rate, SetRate.Request(rate=2.0)).success
+    out["get_rate"] = call(get_rate, GetRate.Request()).rate
+    call(resume, Resume.Request())
+    spin(0.25)
+    call(pause, Pause.Request())
+    spin(0.2)
+    out["played"] = clock_after(0.5)
+    out["t0"] = t0
+    out["play_next_paused_ok"] = call(play_next, PlayNext.Request()).success
+    call(set_rate, SetRate.Request(rate=100.0))
+    call(resume, Resume.Request())
+    print(json.dumps(out))
+    sys.exit(0)
 
 is_paused = client(IsPaused, "is_paused")
 pause, resume, toggle = client(Pause, "pause"), client(Resume, "resume"), client(TogglePaused, "toggle_paused")
