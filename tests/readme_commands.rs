@@ -656,7 +656,7 @@ fn every_documented_command_line_runs() {
     for must in [
         "sattva run -c config/robot.yaml --params-file hardware/my_arm.yaml",
         "./target/debug/sattva run --ros-args --params-file config/sim.yaml -p seed:=3",
-        "cargo run --release -- eval literacy --baselines",
+        "cargo run --release -- eval literacy -c config/<robot>.yaml --baselines",
         "sattva config -c config/realsense.yaml",
         "sattva replay BAG [--rate k] [--report DIR]",
     ] {

@@ -274,6 +274,19 @@ pub struct Pacer {
     seek: Option<i64>,
 }
 
+/// Applies a change of pause state or rate (a new `epoch`) to the driver's clock.
+fn follow(clock: &mut PlayerClock, epoch: &mut u64, s: &PlayState) {
+    if s.epoch != *epoch {
+        *epoch = s.epoch;
+        let _ = clock.set_rate(s.rate);
+        if s.paused {
+            clock.pause()
+        } else {
+            clock.resume()
+        }
+    }
+}
+
 /// What the driver does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Gate {
@@ -325,15 +338,7 @@ impl Pacer {
             s.steps = s.steps.saturating_sub(if s.paused { consumed } else { 0 });
             s.now = now;
             s.cycles = cycles;
-            if s.epoch != self.epoch {
-                self.epoch = s.epoch;
-                let _ = clock.set_rate(s.rate);
-                if s.paused {
-                    clock.pause()
-                } else {
-                    clock.resume()
-                }
-            }
+            follow(clock, &mut self.epoch, s);
             if let Some(t) = s.seek.take() {
                 self.seek = Some(t);
             }
@@ -363,11 +368,19 @@ impl Pacer {
         gate
     }
 
-    /// Sleeps until time `t` (ns) is due; returns at once while paused or flat out.
-    pub fn wait(&self, t: i64) {
-        if let Some(d) = self.clock.until(t) {
-            if d > Duration::from_micros(200) {
-                std::thread::sleep(d.min(Duration::from_millis(50)));
+    /// Sleeps until time `t` (ns) is due; returns at once when paused or flat out. Sleeps in
+    /// slices of at most 50 ms, following a pause or a new rate in between.
+    pub fn wait(&mut self, t: i64) {
+        loop {
+            match self.clock.until(t) {
+                Some(d) if d > Duration::from_micros(200) => {
+                    std::thread::sleep(d.min(Duration::from_millis(50)))
+                }
+                _ => return,
+            }
+            if let Some(c) = &self.control {
+                let (clock, epoch) = (&mut self.clock, &mut self.epoch);
+                c.with(|s| follow(clock, epoch, s));
             }
         }
     }
@@ -448,6 +461,16 @@ mod tests {
         // without controls: always run, as fast as the rate says
         let mut free = Pacer::new(0, 0.0, None);
         assert_eq!(free.gate(0, 0), Gate::Run);
-        free.wait(3_600_000_000_000); // flat out: an hour is due in 3.6 us
+        // flat out: an hour is due in 3.6 us
+        free.wait(3_600_000_000_000);
+        // paced: waits the whole time, not one slice
+        let mut paced = Pacer::new(0, 1.0, None);
+        let t = Instant::now();
+        paced.wait(120_000_000);
+        assert!(
+            t.elapsed() >= Duration::from_millis(119),
+            "{:?}",
+            t.elapsed()
+        );
     }
 }
