@@ -154,6 +154,25 @@ enum Cmd {
         /// Seconds to wait for subscribers before publishing (with `--publish`).
         #[arg(long, default_value_t = 1.0)]
         publish_delay: f64,
+        /// Serve the player services (`/sattva_bag_player/pause`, `resume`, `toggle_paused`,
+        /// `is_paused`, `set_rate`, `get_rate`, `seek`, `play_next`, `burst`; needs feature
+        /// `ros2`). Always on with `--publish`; for the agent, one message = one control cycle
+        /// and seek only goes forward (unpaced).
+        #[arg(long)]
+        controls: bool,
+        /// Start paused (implies `--controls`): `~/resume`, `~/play_next`, `~/burst` move on.
+        #[arg(long)]
+        start_paused: bool,
+        /// Publish the playback time on `/clock` at this rate, Hz (implies `--controls`; 40 Hz
+        /// when given without a value, as rosbag2's `--clock`).
+        #[arg(long, num_args = 0..=1, default_missing_value = "40")]
+        clock: Option<f64>,
+        /// Start this many seconds after the bag's start (with `--publish`).
+        #[arg(long, default_value_t = 0.0)]
+        start_offset: f64,
+        /// Play only this many seconds of the bag (from the start offset).
+        #[arg(long)]
+        playback_duration: Option<f64>,
     },
     /// Inspect a rosbag2 bag without ROS 2: `info` (what `ros2 bag info` prints), `check`
     /// (reads every message, reports damage; exit status 1 when damaged).
@@ -494,10 +513,35 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
             monitors,
             publish,
             publish_delay,
+            controls,
+            start_paused,
+            clock,
+            start_offset,
+            playback_duration,
         } => {
             if publish {
-                return publish_bag(&bag, rate.unwrap_or(1.0), publish_delay);
+                return publish_bag(
+                    &bag,
+                    PlayArgs {
+                        rate: rate.unwrap_or(1.0),
+                        delay: publish_delay,
+                        start_paused,
+                        clock,
+                        start_offset,
+                        playback_duration,
+                    },
+                );
             }
+            anyhow::ensure!(
+                start_offset == 0.0,
+                "--start-offset applies to `--publish`: the agent replays a bag from its start"
+            );
+            let controls = crate::replay::run::ReplayControls {
+                serve: controls,
+                start_paused,
+                clock_hz: clock,
+                duration_s: playback_duration,
+            };
             let mut c = load(&cfg)?;
             if let Some(r) = rate {
                 anyhow::ensure!(
@@ -509,18 +553,17 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
             if let Some(file) = &monitors {
                 crate::replay::run::offline_monitors(&mut c, file.as_deref())?;
             }
-            match report {
-                None => {
-                    let s = crate::replay::run::run_replay(&c, Some(&bag), true)?;
-                    println!("{s}");
-                }
-                Some(dir) => {
-                    let (s, data) =
-                        crate::replay::run::run_replay_with_report(&c, Some(&bag), true)?;
-                    println!("{s}");
-                    let html = crate::replay::report::write_report(&dir, &bag, &s, &data)?;
-                    println!("  report: {}", html.display());
-                }
+            let (s, data) = crate::replay::run::run_replay_controlled(
+                &c,
+                Some(&bag),
+                true,
+                &controls,
+                report.is_some(),
+            )?;
+            println!("{s}");
+            if let (Some(dir), Some(data)) = (report, data) {
+                let html = crate::replay::report::write_report(&dir, &bag, &s, &data)?;
+                println!("  report: {}", html.display());
             }
             Ok(())
         }
@@ -882,19 +925,42 @@ fn bench_ros(_seconds: f64, _rate: f64) -> Result<()> {
     anyhow::bail!("this build has no ROS 2: rebuild with `--features ros2`")
 }
 
+/// `sattva replay --publish` options, as given.
+#[cfg_attr(not(feature = "ros2"), allow(dead_code))]
+struct PlayArgs {
+    rate: f64,
+    delay: f64,
+    start_paused: bool,
+    clock: Option<f64>,
+    start_offset: f64,
+    playback_duration: Option<f64>,
+}
+
 #[cfg(feature = "ros2")]
-fn publish_bag(bag: &std::path::Path, rate: f64, delay: f64) -> Result<()> {
-    let s =
-        crate::replay::publish::publish_bag(bag, rate, std::time::Duration::from_secs_f64(delay))?;
+fn publish_bag(bag: &std::path::Path, a: PlayArgs) -> Result<()> {
+    anyhow::ensure!(
+        a.delay.is_finite() && a.delay >= 0.0,
+        "--publish-delay {}: expected seconds >= 0",
+        a.delay
+    );
+    let opts = crate::replay::publish::PublishOptions {
+        rate: a.rate,
+        delay: std::time::Duration::from_secs_f64(a.delay),
+        start_paused: a.start_paused,
+        clock_hz: a.clock,
+        start_offset_s: a.start_offset,
+        duration_s: a.playback_duration,
+    };
+    let s = crate::replay::publish::publish_bag(bag, &opts)?;
     println!(
-        "published {} messages on {:?}; skipped topics {:?}; errors {}",
-        s.published, s.topics, s.skipped, s.errors
+        "published {} messages on {:?}; skipped topics {:?}; errors {}; player controls served {}",
+        s.published, s.topics, s.skipped, s.errors, s.controls
     );
     Ok(())
 }
 
 #[cfg(not(feature = "ros2"))]
-fn publish_bag(_bag: &std::path::Path, _rate: f64, _delay: f64) -> Result<()> {
+fn publish_bag(_bag: &std::path::Path, _a: PlayArgs) -> Result<()> {
     anyhow::bail!("--publish needs ROS 2: rebuild with `--features ros2`")
 }
 

@@ -34,6 +34,7 @@ use crate::observe::{Buckets, ControlProbe, Final, Observer, SchedSample};
 use crate::pipeline::{hex, ControlLoop, LoopStats};
 use crate::ros::bridge::bridge;
 use crate::sched::channel::{latest, ring};
+use crate::sched::pace::{Gate, Pacer};
 use crate::sched::{
     DiagStatus, Executor, SchedConfig, SchedError, SchedStats, TaskConfig, TaskKind, TaskSet,
     VirtualExecutor,
@@ -157,6 +158,8 @@ pub struct AgentOptions {
     pub on_tick: Option<OnTick>,
     /// Fault injection for tests: block the ROS node thread for `(after, for)` wall time.
     pub stall_ros: Option<(Duration, Duration)>,
+    /// Player controls over the virtual-time driver (pause, rate, steps, fast-forward).
+    pub player: Option<crate::sched::pace::PlayControl>,
     /// A backend the driver opened itself (to keep handles on it, e.g. replay's statistics);
     /// None = the one the config names.
     pub backend: Option<crate::backend::Managed>,
@@ -330,29 +333,6 @@ fn sched_config(c: &Config) -> SchedConfig {
     sc
 }
 
-/// Paces virtual time at `rate` x real time (0: as fast as possible). The one pacing
-/// implementation of every virtual-time mode; frames depend on virtual time alone, so pacing
-/// never changes a result.
-struct Pacer {
-    rate: f64,
-    wall0: Instant,
-    t0: Time,
-}
-
-impl Pacer {
-    fn wait(&self, t: Time) {
-        if self.rate <= 0.0 {
-            return;
-        }
-        let due = Duration::from_secs_f64(((t.0 - self.t0.0).max(0) as f64 * 1e-9) / self.rate);
-        if let Some(d) = due.checked_sub(self.wall0.elapsed()) {
-            if d > Duration::from_micros(200) {
-                std::thread::sleep(d);
-            }
-        }
-    }
-}
-
 /// Builds the agent `c` describes and runs it until the duration, the command source or the
 /// recording ends (or SIGINT/SIGTERM), as `opts` asks.
 pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError> {
@@ -373,11 +353,9 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
     {
         return Err(AgentError::NotVirtual(backend.name()));
     }
-    backend.activate()?;
     let backend_name = backend.name();
-    let info = backend.info().clone();
-    let clock = backend.clock();
-    // 2. the vision task (camera rate, below the control task) when `vision.enabled`
+    // 2. the vision task (camera rate, below the control task) when `vision.enabled`; taken
+    //    before activation so that a recording's first frames already have their consumer
     let vision = if c.vision.enabled {
         let source = backend
             .take_frame_source()
@@ -390,6 +368,9 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
         Some((t, s)) => (Some(t), Some(s)),
         None => (None, None),
     };
+    backend.activate()?;
+    let info = backend.info().clone();
+    let clock = backend.clock();
     // 3. the learner (before the source: a resumed substrate continues the curriculum)
     let learner = if c.learn.enabled {
         let layout = crate::encode::Layout {
@@ -600,16 +581,18 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
                 set = set.add(VISION_TASK, v);
             }
             let mut ex = VirtualExecutor::new(&sc, set, t_start)?;
-            let pacer = Pacer {
-                rate,
-                wall0: Instant::now(),
-                t0: t_start,
-            };
+            // the one pacing of virtual time: `rate` x real time, under the player's controls
+            let mut pacer = Pacer::new(t_start.0, rate, opts.player.take());
             let mut next_diag = Instant::now();
             let mut next_tick = Instant::now();
             let mut next_obs = Instant::now();
             let mut n = 0u64;
             while !done.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
+                let gate = pacer.gate(ex.now().0, progress.cycles.load(Ordering::Relaxed));
+                if gate == Gate::Hold {
+                    std::thread::sleep(Duration::from_millis(2)); // paused
+                    continue;
+                }
                 ex.step();
                 n += 1;
                 while let Some(s) = tap_rx.as_mut().and_then(|rx| rx.pop()) {
@@ -633,7 +616,9 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
                     }
                 }
                 if n % 64 == 0 {
-                    pacer.wait(ex.now());
+                    if gate == Gate::Run {
+                        pacer.wait(ex.now().0);
+                    }
                     // a simulated run's recording is complete: wait for the writer, never drop
                     if let Some(s) = &record_sink {
                         while s.backlog().0 * 2 > s.backlog().1 {
@@ -658,6 +643,7 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
                     }
                 }
             }
+            pacer.end();
             ex.halt();
             let stats = ex.stats();
             let _ = diag_tx.send(stats.diagnostics());

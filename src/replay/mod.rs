@@ -15,6 +15,9 @@
 
 pub mod baginfo;
 #[cfg(feature = "ros2")]
+pub mod controls;
+pub mod player;
+#[cfg(feature = "ros2")]
 pub mod publish;
 pub mod report;
 pub mod run;

@@ -120,21 +120,117 @@ pub fn offline_monitors(
     Ok(c.monitors.len())
 }
 
+/// Player controls of an agent replay (`sattva replay --controls`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReplayControls {
+    /// Serve the player services (`replay::controls`; implied by the other options).
+    pub serve: bool,
+    /// Start paused.
+    pub start_paused: bool,
+    /// Publish the bag's time on `/clock` at this rate, Hz.
+    pub clock_hz: Option<f64>,
+    /// Replay only this many seconds of the bag.
+    pub duration_s: Option<f64>,
+}
+
+impl ReplayControls {
+    fn node(&self) -> bool {
+        self.serve || self.start_paused || self.clock_hz.is_some()
+    }
+}
+
+/// Errors of a controlled replay.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayRunError {
+    /// The agent failed.
+    #[error(transparent)]
+    Agent(#[from] AgentError),
+    /// A bad control option, or the player node failed.
+    #[error("player controls: {0}")]
+    Controls(String),
+}
+
 /// Replays `bag` (or `replay.bag` of the config) through the agent.
 pub fn run_replay(
     cfg: &Config,
     bag: Option<&Path>,
     progress: bool,
-) -> Result<ReplaySummary, AgentError> {
-    replay(cfg, bag, progress, None)
+) -> Result<ReplaySummary, ReplayRunError> {
+    replay(cfg, bag, progress, None, None)
 }
 
-/// Like [`run_replay`], also collecting the time series of the evaluation report.
-pub fn run_replay_with_report(
+/// Like [`run_replay`] under player controls (the ROS 2 player services with `controls.serve`,
+/// feature `ros2`), with the report's series when `report` is set.
+pub fn run_replay_controlled(
     cfg: &Config,
     bag: Option<&Path>,
     progress: bool,
-) -> Result<(ReplaySummary, ReportData), AgentError> {
+    controls: &ReplayControls,
+    report: bool,
+) -> Result<(ReplaySummary, Option<ReportData>), ReplayRunError> {
+    if let Some(d) = controls.duration_s {
+        if !(d.is_finite() && d > 0.0) {
+            return Err(ReplayRunError::Controls(format!(
+                "--playback-duration {d}: expected seconds > 0"
+            )));
+        }
+    }
+    if let Some(hz) = controls.clock_hz {
+        if !(hz.is_finite() && hz > 0.0) {
+            return Err(ReplayRunError::Controls(format!(
+                "--clock {hz}: expected a rate in Hz > 0"
+            )));
+        }
+    }
+    if report {
+        let mut data = report_topics(bag);
+        let s = replay(cfg, bag, progress, Some(&mut data), Some(controls))?;
+        Ok((s, Some(data)))
+    } else {
+        Ok((replay(cfg, bag, progress, None, Some(controls))?, None))
+    }
+}
+
+/// The player node's thread (feature `ros2`).
+#[cfg(feature = "ros2")]
+type PlayerNode = std::thread::JoinHandle<()>;
+#[cfg(not(feature = "ros2"))]
+type PlayerNode = ();
+
+/// The player controls and their node, when `ctl` asks for them (`rate`: `replay.rate`; `t0`:
+/// the bag's time of the replay's zero, for `/clock` and seek).
+fn start_player(
+    ctl: &ReplayControls,
+    rate: f64,
+    t0: i64,
+) -> Result<Option<(crate::sched::pace::PlayControl, PlayerNode)>, ReplayRunError> {
+    if !ctl.node() {
+        return Ok(None);
+    }
+    #[cfg(not(feature = "ros2"))]
+    {
+        let _ = (rate, t0);
+        Err(ReplayRunError::Controls(
+            "the player services need ROS 2: rebuild with `--features ros2`".into(),
+        ))
+    }
+    #[cfg(feature = "ros2")]
+    {
+        let rate = if rate > 0.0 {
+            rate
+        } else {
+            crate::sched::pace::FLAT_OUT
+        };
+        let pc = crate::sched::pace::PlayControl::new(0, rate, ctl.start_paused)
+            .map_err(|e| ReplayRunError::Controls(e.to_string()))?;
+        let node = super::controls::spawn_agent_controls(pc.clone(), t0, ctl.clock_hz)
+            .map_err(|e| ReplayRunError::Controls(e.to_string()))?;
+        Ok(Some((pc, node)))
+    }
+}
+
+/// The report's topic table, as the bag declares it.
+fn report_topics(bag: Option<&Path>) -> ReportData {
     let mut data = ReportData::default();
     if let Some(p) = bag {
         // message counts per topic as the bag declares them (summary, database, metadata):
@@ -147,7 +243,17 @@ pub fn run_replay_with_report(
                 .collect();
         }
     }
-    let s = replay(cfg, bag, progress, Some(&mut data))?;
+    data
+}
+
+/// Like [`run_replay`], also collecting the time series of the evaluation report.
+pub fn run_replay_with_report(
+    cfg: &Config,
+    bag: Option<&Path>,
+    progress: bool,
+) -> Result<(ReplaySummary, ReportData), ReplayRunError> {
+    let mut data = report_topics(bag);
+    let s = replay(cfg, bag, progress, Some(&mut data), None)?;
     Ok((s, data))
 }
 
@@ -156,7 +262,8 @@ fn replay(
     bag: Option<&Path>,
     progress: bool,
     report: Option<&mut ReportData>,
-) -> Result<ReplaySummary, AgentError> {
+    controls: Option<&ReplayControls>,
+) -> Result<ReplaySummary, ReplayRunError> {
     let mut c = cfg.clone();
     c.backend = BackendKind::Replay;
     let bar = if progress {
@@ -167,22 +274,26 @@ fn replay(
     let tick = bar.clone();
     // the backend is configured here (one streaming pass over the bag's low-rate topics) and
     // handed to the agent, which keeps it: its statistics stay readable through the handles
-    let mut rb = crate::backend::replay::ReplayBackend::new(&c, bag)?;
+    let mut rb = crate::backend::replay::ReplayBackend::new(&c, bag).map_err(AgentError::from)?;
     {
         use crate::backend::Backend;
-        rb.configure()?;
+        rb.configure().map_err(AgentError::from)?;
     }
     let (stats, end) = (rb.stats().clone(), rb.end());
     let camera = rb.camera_counters();
     // report series: about 5000 orientation samples whatever the bag's length
     let cycles = (end.0 / c.control.period_ns.max(1)).max(1) as u64;
     let tap_every = (cycles / 5000).max(1);
-    let r: AgentReport = crate::agent::run(
+    let ctl = controls.cloned().unwrap_or_default();
+    let started = start_player(&ctl, c.replay.rate, stats.t0)?;
+    let r = crate::agent::run(
         &c,
         AgentOptions {
             virtual_rate: Some(c.replay.rate),
             bag: bag.map(Into::into),
             journal: report.is_some(),
+            duration_s: ctl.duration_s,
+            player: started.as_ref().map(|(p, _)| p.clone()),
             tap_every: report.is_some().then_some(tap_every),
             backend: Some(crate::backend::Managed::new(Box::new(rb))),
             on_tick: Some(Box::new(move |p: &Progress| {
@@ -194,7 +305,16 @@ fn replay(
             })),
             ..Default::default()
         },
-    )?;
+    );
+    if let Some((p, node)) = started {
+        // the driver has ended (or never started): the player node stops
+        p.with(|s| s.ended = true);
+        #[cfg(feature = "ros2")]
+        let _ = node.join();
+        #[cfg(not(feature = "ros2"))]
+        let () = node;
+    }
+    let r: AgentReport = r?;
     bar.finish_and_clear();
     let vision = r.vision.as_ref().map(|v| VisionSummary {
         frames: camera

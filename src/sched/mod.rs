@@ -23,6 +23,7 @@ pub mod channel;
 mod clock;
 mod config;
 mod exec;
+pub mod pace;
 pub(crate) mod rt;
 pub(crate) mod stats;
 mod task;

@@ -84,6 +84,13 @@ struct Shared {
     losses: AtomicU64,
     /// Last error text, for non-RT readers (`last_error`).
     last_error: Mutex<String>,
+    /// The clock of a playback without motion streams, ns (-1: no frame yet): the stamp of the
+    /// newest frame the camera task has taken (the first frame's before that), or of the newest
+    /// frame received while no camera task holds the camera.
+    frame_t: AtomicI64,
+    /// RGB-D frames the camera task has taken (the end of a camera-only playback waits for it
+    /// to take every frame produced).
+    rgbd_taken: AtomicU64,
 }
 
 impl Shared {
@@ -116,6 +123,8 @@ impl RealsenseCamera {
     pub fn try_recv(&mut self, out: &mut RgbdFrame) -> bool {
         match self.filled.pop() {
             Ok(mut f) => {
+                self.shared.rgbd_taken.fetch_add(1, Ordering::AcqRel);
+                self.shared.frame_t.fetch_max(f.t.0, Ordering::AcqRel);
                 std::mem::swap(out, &mut f);
                 // hand the old buffer back to the device thread (the pool never grows)
                 let _ = self.free.push(f);
@@ -276,6 +285,11 @@ impl RealsenseBackend {
         }
     }
 
+    /// A playback without motion streams: the clock is the frames' timestamps.
+    fn frame_clocked(&self) -> bool {
+        self.playback.is_some() && self.profile.imu.is_none()
+    }
+
     fn stop_worker(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
         if let Some(h) = self.worker.take() {
@@ -364,6 +378,19 @@ impl Backend for RealsenseBackend {
         });
         self.info.has_imu = self.profile.imu.is_some();
         self.info.has_magnetometer = self.profile.imu.is_some_and(|i| i.magnetometer);
+        if self.profile.imu.is_none() {
+            // stated once here, never per cycle: `read` then returns frames without an IMU
+            tracing::warn!(
+                model = %self.profile.model,
+                profile = %self.profile_file.display(),
+                "realsense: no motion streams (camera without IMU, or a recording without them): fusion runs without orientation; {}",
+                if self.playback.is_some() {
+                    "the clock advances from the frame timestamps"
+                } else {
+                    "the clock is CLOCK_MONOTONIC"
+                }
+            );
+        }
         self.state = Lifecycle::Inactive;
         Ok(())
     }
@@ -386,6 +413,7 @@ impl Backend for RealsenseBackend {
         shared
             .last_arrival
             .store(monotonic_now(), Ordering::Release);
+        shared.frame_t.store(-1, Ordering::Release);
         let job = Job {
             cfg: self.cfg.clone(),
             profile: self.profile.clone(),
@@ -442,7 +470,16 @@ impl Backend for RealsenseBackend {
                 }
             }
         }
-        self.last_t = Time::ZERO;
+        if self.frame_clocked() {
+            // the run's start time is the first frame's stamp: wait for it (or for the end)
+            while shared.frame_t.load(Ordering::Acquire) < 0
+                && shared.state() == LinkState::Streaming
+                && monotonic_now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        self.last_t = Time(self.shared.frame_t.load(Ordering::Acquire).max(0));
         self.seen_losses = self.shared.losses.load(Ordering::Acquire);
         self.state = Lifecycle::Active;
         Ok(())
@@ -468,7 +505,15 @@ impl Backend for RealsenseBackend {
     }
 
     fn now(&self) -> Time {
-        if self.playback.is_some() {
+        if self.frame_clocked() {
+            // no motion streams: the newest frame's stamp (never behind the last one read)
+            Time(
+                self.shared
+                    .frame_t
+                    .load(Ordering::Acquire)
+                    .max(self.last_t.0),
+            )
+        } else if self.playback.is_some() {
             // replay time: the next sample's stamp, else the last one delivered
             self.imu_rx
                 .as_ref()
@@ -505,6 +550,17 @@ impl Backend for RealsenseBackend {
             self.last_t = ts;
             return Ok(());
         }
+        if self.frame_clocked() {
+            // no IMU to read: the cycle's time is the frame clock (`now`)
+            self.last_t = Time(t.0.max(self.last_t.0));
+            frame.t = self.last_t;
+        }
+        if self.frame_clocked() && self.shared.state() == LinkState::Ended {
+            // the end of a camera-only recording is no read error: the camera task takes the
+            // frames still queued, then `finished` ends the run
+            self.seen_losses = self.shared.losses.load(Ordering::Acquire);
+            return Ok(());
+        }
         // Nothing queued. A loss since the last call is reported once, even if the device
         // thread has already reconnected (the frames in between are missing).
         if self.shared.losses.load(Ordering::Acquire) > self.seen_losses {
@@ -526,7 +582,9 @@ impl Backend for RealsenseBackend {
 
     fn write(&mut self, _t: Time, cmd: &Command) -> Result<(), BackendError> {
         match cmd.mode {
+            // a camera has no joints: hold, and a command for no joints, leave nothing to do
             CommandMode::Hold => Ok(()),
+            _ if cmd.values.is_empty() => Ok(()),
             _ => Err(BackendError::InvalidCommand {
                 backend: NAME,
                 reason:
@@ -551,8 +609,13 @@ impl Backend for RealsenseBackend {
 
     /// A recording played to its end, and every sample of it read.
     fn finished(&self) -> bool {
-        self.shared.state() == LinkState::Ended
+        let s = &self.shared;
+        s.state() == LinkState::Ended
             && self.imu_rx.as_ref().is_none_or(|rx| rx.is_empty())
+            // camera-only: the camera task has taken every frame (they are the recording)
+            && (!self.frame_clocked()
+                || !s.camera_attached.load(Ordering::Acquire)
+                || s.rgbd_taken.load(Ordering::Acquire) >= s.rgbd_frames.load(Ordering::Acquire))
     }
 }
 
@@ -745,6 +808,23 @@ impl Sink {
         let stream = f.kind()?.stream;
         if let Some(k) = STREAMS.iter().position(|&s| s == stream) {
             self.received[k].fetch_add(1, Ordering::AcqRel);
+        }
+        if self.playback
+            && (stream == sys::rs2_stream_RS2_STREAM_DEPTH
+                || stream == sys::rs2_stream_RS2_STREAM_COLOR)
+        {
+            // the frame clock (used without motion streams): recorded time, never backwards;
+            // the camera task moves it as it takes frames, this sets the start
+            let ms = f.timestamp_ms()?;
+            if ms.is_finite() {
+                let ns = (ms * 1e6).round() as i64;
+                let clock = &self.shared.frame_t;
+                if self.shared.camera_attached.load(Ordering::Acquire) {
+                    let _ = clock.compare_exchange(-1, ns, Ordering::AcqRel, Ordering::Acquire);
+                } else {
+                    clock.fetch_max(ns, Ordering::AcqRel);
+                }
+            }
         }
         match stream {
             s if s == sys::rs2_stream_RS2_STREAM_DEPTH => self.depth(f, arrival),
