@@ -557,7 +557,7 @@ fn run_top(dir: &Path, args: &[String], domain: &str) -> Outcome {
         .map_or("/tmp/sattva.sock".to_string(), Clone::clone);
     let mut agent = Command::new(env!("CARGO_BIN_EXE_sattva"));
     agent
-        .args(["run", "--no-ros", "--duration", "20", "--no-summary", "-p"])
+        .args(["run", "--no-ros", "--duration", "120", "--no-summary", "-p"])
         // config paths are relative to the config file; `top --socket` to the current directory
         .arg(format!("metrics.socket={}", dir.join(&sock).display()))
         .current_dir(dir)
@@ -566,7 +566,8 @@ fn run_top(dir: &Path, args: &[String], domain: &str) -> Outcome {
     ros_env(&mut agent, domain);
     let _agent = KillOnDrop(agent.spawn().expect("stand-in agent"));
     let t0 = Instant::now();
-    while !dir.join(&sock).exists() && t0.elapsed() < Duration::from_secs(20) {
+    // (generous: on a loaded 2-core machine the stand-in agent's start can take a while)
+    while !dir.join(&sock).exists() && t0.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(50));
     }
     let tsock = dir.join("tmux.sock");
@@ -596,7 +597,7 @@ fn run_top(dir: &Path, args: &[String], domain: &str) -> Outcome {
         &cmd,
     ]);
     let mut screen = String::new();
-    while t0.elapsed() < Duration::from_secs(25) && !screen.contains("control") {
+    while t0.elapsed() < Duration::from_secs(90) && !screen.contains("control") {
         std::thread::sleep(Duration::from_millis(200));
         screen = tmux(&["capture-pane", "-p", "-t", "top"]);
     }
