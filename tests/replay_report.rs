@@ -81,7 +81,11 @@ fn report_has_plots_of_the_replayed_data_and_the_same_hash() {
         assert!((l.0 - end).abs() < 1e-9, "experience {i} at {} s", l.0);
     }
     // the first experience meets an empty substrate: it creates the first attractor
-    assert!(data.learning[0].2 && data.learning[0].1 == 1, "{:?}", data.learning[0]);
+    assert!(
+        data.learning[0].2 && data.learning[0].1 == 1,
+        "{:?}",
+        data.learning[0]
+    );
     // attractors only grow here (no pruning in 3 s): the count steps by one exactly at a creation
     for w in data.learning.windows(2) {
         assert_eq!(w[1].1, w[0].1 + w[1].2 as usize, "{w:?}");
@@ -139,5 +143,8 @@ fn report_has_plots_of_the_replayed_data_and_the_same_hash() {
     assert_eq!(red, created);
     // cycle time: a histogram, bars drawn (background + bars)
     let h = std::fs::read_to_string(dir.join("cycle_time.svg")).unwrap();
-    assert!(h.matches("<rect").count() > 20, "cycle_time.svg has no bars");
+    assert!(
+        h.matches("<rect").count() > 20,
+        "cycle_time.svg has no bars"
+    );
 }

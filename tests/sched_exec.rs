@@ -1,6 +1,11 @@
 //! Executor behaviour: EDF order (real threads and virtual time), virtual-time determinism,
 //! overrun policies (skip, run late, safe stop), statistics published while running, the hang
 //! watchdog.
+//!
+//! The real-thread tests pin their workers to core 1 and take the crate-wide timing lock
+//! (tests/common/timing.rs): no other timing-sensitive test of any binary runs beside them. They
+//! wait for the jobs and events they check (counts), not for fixed sleeps; release times are the
+//! executor's schedule, so the gaps they assert are exact whatever the machine's load.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,6 +17,12 @@ use sattva::sched::{
     TaskKind, TaskSet, VirtualExecutor,
 };
 use sattva::types::Time;
+
+mod common;
+use common::timing::{serial, wait_until};
+
+/// Bound on any wait for jobs or events: a hang, not a latency figure.
+const LIMIT: Duration = Duration::from_secs(10);
 
 const MS: i64 = 1_000_000;
 
@@ -52,6 +63,7 @@ fn logger(log: &Log, name: &'static str) -> impl Task + 'static {
 
 #[test]
 fn edf_on_one_core_runs_earliest_deadline_first() {
+    let _serial = serial();
     let mut cfg = rt_cfg();
     // same period and release; deadlines 18, 5, 10, 10 ms; d has a higher priority than c
     cfg.tasks.insert("a".into(), task(20 * MS, 18 * MS, 50));
@@ -65,7 +77,7 @@ fn edf_on_one_core_runs_earliest_deadline_first() {
         .add("c", logger(&log, "c"))
         .add("d", logger(&log, "d"));
     let ex = Executor::start(&cfg, set).unwrap();
-    std::thread::sleep(Duration::from_millis(110));
+    wait_until("12 jobs", LIMIT, || log.lock().unwrap().len() >= 12);
     let stats = ex.stop();
     let log = log.lock().unwrap().clone();
     assert!(
@@ -236,6 +248,7 @@ fn spinner(log: &JobLog, spin_on: &'static [u64], spin: i64) -> impl Task + 'sta
 
 #[test]
 fn overrun_with_skip_drops_the_next_release() {
+    let _serial = serial();
     let mut cfg = rt_cfg();
     cfg.tasks.insert(
         "t".into(),
@@ -251,11 +264,10 @@ fn overrun_with_skip_drops_the_next_release() {
         TaskSet::new().add("t", spinner(&log, &[2, 5], 3 * MS)),
     )
     .unwrap();
-    std::thread::sleep(Duration::from_millis(120));
+    wait_until("7 jobs", LIMIT, || log.lock().unwrap().len() >= 7);
     let st = ex.stop();
     let t = st.task("t").unwrap();
     let log = log.lock().unwrap().clone();
-    assert!(log.len() >= 7, "{log:?}");
     assert!(t.overruns >= 2, "{st}");
     assert!(t.skipped_releases >= 2, "{st}");
     for seq in [2u64, 5] {
@@ -271,6 +283,7 @@ fn overrun_with_skip_drops_the_next_release() {
 
 #[test]
 fn overrun_with_run_late_runs_the_due_release_late() {
+    let _serial = serial();
     let mut cfg = rt_cfg();
     cfg.tasks.insert(
         "t".into(),
@@ -283,7 +296,7 @@ fn overrun_with_run_late_runs_the_due_release_late() {
     let log = Arc::new(Mutex::new(Vec::new()));
     // job 1 runs 25 ms = 2.5 periods: release r+10 passes entirely (dropped), r+20 runs late
     let ex = Executor::start(&cfg, TaskSet::new().add("t", spinner(&log, &[1], 25 * MS))).unwrap();
-    std::thread::sleep(Duration::from_millis(80));
+    wait_until("3 jobs", LIMIT, || log.lock().unwrap().len() >= 3);
     let st = ex.stop();
     let t = st.task("t").unwrap();
     let log = log.lock().unwrap().clone();
@@ -301,6 +314,7 @@ fn overrun_with_run_late_runs_the_due_release_late() {
 
 #[test]
 fn overrun_with_safe_stop_calls_the_hook_and_stops_only_that_task() {
+    let _serial = serial();
     let mut cfg = rt_cfg();
     cfg.tasks.insert(
         "control".into(),
@@ -333,11 +347,19 @@ fn overrun_with_safe_stop_calls_the_hook_and_stops_only_that_task() {
             e.store(ev.execution_ns as u64, Ordering::SeqCst);
         }));
     let mut ex = Executor::start(&cfg, set).unwrap();
-    std::thread::sleep(Duration::from_millis(60));
-    assert!(ex.safe_stopped());
+    wait_until("the safe stop", LIMIT, || ex.safe_stopped());
+    // the other task keeps running: 3 more jobs after the safe stop
     let before = other_jobs.load(Ordering::Relaxed);
-    std::thread::sleep(Duration::from_millis(30));
+    wait_until(
+        "3 jobs of the other task after the safe stop",
+        LIMIT,
+        || other_jobs.load(Ordering::Relaxed) >= before + 3,
+    );
     let after = other_jobs.load(Ordering::Relaxed);
+    // the statistics publisher (every 2 ms) has seen the other task's jobs
+    wait_until("published statistics", LIMIT, || {
+        ex.stats().task("other").is_some_and(|t| t.jobs > 0)
+    });
     let mid = ex.stats();
     let st = ex.stop();
     assert_eq!(hits.load(Ordering::SeqCst), 1);
@@ -405,6 +427,7 @@ fn config_and_implementations_must_match() {
 
 #[test]
 fn a_panicking_task_is_stopped_and_triggers_the_safe_stop_hook() {
+    let _serial = serial();
     let mut cfg = rt_cfg();
     cfg.tasks.insert("flaky".into(), task(2 * MS, 0, 60));
     cfg.tasks.insert("other".into(), task(2 * MS, 0, 50));
@@ -432,9 +455,11 @@ fn a_panicking_task_is_stopped_and_triggers_the_safe_stop_hook() {
             h.fetch_add(1, Ordering::SeqCst);
         }));
     let ex = Executor::start(&cfg, set).unwrap();
-    // the default panic hook (message + backtrace) takes tens of ms on the worker: a last resort
-    std::thread::sleep(Duration::from_millis(150));
-    assert!(ex.safe_stopped());
+    // (the default panic hook, message + backtrace, takes tens of ms on the worker)
+    wait_until("the safe stop after the panic", LIMIT, || ex.safe_stopped());
+    wait_until("10 jobs of the other task", LIMIT, || {
+        other_jobs.load(Ordering::Relaxed) >= 10
+    });
     let st = ex.stop();
     let f = st.task("flaky").unwrap();
     assert!(f.panicked && f.safe_stopped, "{st}");
@@ -446,6 +471,7 @@ fn a_panicking_task_is_stopped_and_triggers_the_safe_stop_hook() {
 
 #[test]
 fn a_hung_job_is_reported_by_the_watchdog_while_it_still_runs() {
+    let _serial = serial();
     let mut cfg = rt_cfg();
     cfg.watchdog_ns = 30 * MS;
     cfg.stats_publish_ns = 2 * MS;
@@ -508,24 +534,29 @@ fn a_hung_job_is_reported_by_the_watchdog_while_it_still_runs() {
 
 #[test]
 fn without_a_watchdog_a_slow_job_is_not_reported_as_hung() {
+    let _serial = serial();
     let mut cfg = rt_cfg();
     cfg.tasks.insert("control".into(), task(5 * MS, 0, 60));
     let hits = Arc::new(AtomicU64::new(0));
     let h = hits.clone();
+    let done = Arc::new(AtomicU64::new(0));
+    let d = done.clone();
     let set = TaskSet::new()
         .add(
             "control",
-            task_fn(|j: &Job| {
+            task_fn(move |j: &Job| {
                 if j.seq == 2 {
                     std::thread::sleep(Duration::from_millis(60));
                 }
+                d.fetch_add(1, Ordering::SeqCst);
             }),
         )
         .on_safe_stop(Arc::new(move |_| {
             h.fetch_add(1, Ordering::SeqCst);
         }));
     let ex = Executor::start(&cfg, set).unwrap();
-    std::thread::sleep(Duration::from_millis(120));
+    // past the slow job: 3 quick jobs after it
+    wait_until("6 jobs", LIMIT, || done.load(Ordering::SeqCst) >= 6);
     assert!(!ex.safe_stopped());
     let st = ex.stop();
     assert_eq!(hits.load(Ordering::SeqCst), 0);

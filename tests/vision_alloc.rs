@@ -45,6 +45,8 @@ impl FrameSource for Synth {
 
 #[test]
 fn control_side_of_the_vision_stage_does_not_allocate() {
+    // wall-clock paced: one timing-sensitive test at a time (tests/common/timing.rs)
+    let _serial = common::timing::serial();
     let mut cfg = VisionConfig::default();
     cfg.heading.enabled = true;
     let src = Synth {
