@@ -130,6 +130,34 @@ fn virtual_time_edf_order_matches_hand_computed_schedule() {
     assert_eq!(st.task("a").unwrap().jobs, 4);
 }
 
+#[test]
+fn virtual_time_release_offsets_shift_the_first_release() {
+    let mut cfg = SchedConfig::default();
+    cfg.tasks.insert(
+        "a".into(),
+        TaskConfig {
+            offset_ns: MS,
+            ..task(4 * MS, 0, 50)
+        },
+    );
+    cfg.tasks.insert(
+        "b".into(),
+        TaskConfig {
+            offset_ns: 3 * MS,
+            ..task(4 * MS, 0, 50)
+        },
+    );
+    let log: Log = Arc::new(Mutex::new(Vec::new()));
+    let set = TaskSet::new()
+        .add("a", logger(&log, "a"))
+        .add("b", logger(&log, "b"));
+    let mut ex = VirtualExecutor::new(&cfg, set, Time(10 * MS)).unwrap();
+    ex.run_until(Time(20 * MS));
+    // started at 10 ms: a at 10 + 1 + 4k, b at 10 + 3 + 4k (hand-worked)
+    let want = [("a", 11), ("b", 13), ("a", 15), ("b", 17), ("a", 19)].map(|(n, t)| (n, t * MS));
+    assert_eq!(*log.lock().unwrap(), want);
+}
+
 /// A producer and a sporadic consumer joined by a ring: the consumer runs only when fed.
 struct Producer {
     tx: RingTx<i64>,
