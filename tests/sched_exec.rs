@@ -158,6 +158,26 @@ fn virtual_time_release_offsets_shift_the_first_release() {
     assert_eq!(*log.lock().unwrap(), want);
 }
 
+#[test]
+fn virtual_time_step_ends_when_every_task_is_stopped() {
+    let mut cfg = SchedConfig::default();
+    cfg.tasks.insert("only".into(), task(2 * MS, 0, 50));
+    let set = TaskSet::new().add(
+        "only",
+        task_fn(|j: &Job| {
+            if j.seq == 1 {
+                panic!("stops the only task (expected by the test)");
+            }
+        }),
+    );
+    let mut ex = VirtualExecutor::new(&cfg, set, Time(0)).unwrap();
+    assert_eq!(ex.step(), Some(("only", Time(0))));
+    assert_eq!(ex.step(), Some(("only", Time(2 * MS))));
+    // the panic stopped the task: nothing is left to run, now or ever
+    assert_eq!(ex.step(), None);
+    assert!(ex.finish().task("only").unwrap().panicked);
+}
+
 /// A producer and a sporadic consumer joined by a ring: the consumer runs only when fed.
 struct Producer {
     tx: RingTx<i64>,
