@@ -178,6 +178,38 @@ fn virtual_time_step_ends_when_every_task_is_stopped() {
     assert!(ex.finish().task("only").unwrap().panicked);
 }
 
+#[test]
+fn virtual_time_jobs_carry_their_release_deadline_and_start() {
+    let mut cfg = SchedConfig::default();
+    // period 4 ms, relative deadline 3 ms; a 0 deadline means "the period" (`b`)
+    cfg.tasks.insert("a".into(), task(4 * MS, 3 * MS, 50));
+    cfg.tasks.insert("b".into(), task(5 * MS, 0, 50));
+    type Jobs = Arc<Mutex<Vec<(&'static str, u64, i64, i64, i64)>>>;
+    let jobs: Jobs = Arc::new(Mutex::new(Vec::new()));
+    let rec = |name: &'static str| {
+        let jobs = jobs.clone();
+        task_fn(move |j: &Job| {
+            jobs.lock()
+                .unwrap()
+                .push((name, j.seq, j.release.0, j.deadline.0, j.start.0))
+        })
+    };
+    let set = TaskSet::new().add("a", rec("a")).add("b", rec("b"));
+    let mut ex = VirtualExecutor::new(&cfg, set, Time(100 * MS)).unwrap();
+    ex.run_until(Time(109 * MS));
+    // hand-worked: jobs take no virtual time, so each starts at its release; at 100 ms `a`
+    // (deadline 103) runs before `b` (105)
+    let want = [
+        ("a", 0, 100, 103, 100),
+        ("b", 0, 100, 105, 100),
+        ("a", 1, 104, 107, 104),
+        ("b", 1, 105, 110, 105),
+        ("a", 2, 108, 111, 108),
+    ]
+    .map(|(n, q, r, d, st)| (n, q, r * MS, d * MS, st * MS));
+    assert_eq!(*jobs.lock().unwrap(), want);
+}
+
 /// A producer and a sporadic consumer joined by a ring: the consumer runs only when fed.
 struct Producer {
     tx: RingTx<i64>,
