@@ -162,19 +162,29 @@ fn virtual_time_release_offsets_shift_the_first_release() {
 fn virtual_time_step_ends_when_every_task_is_stopped() {
     let mut cfg = SchedConfig::default();
     cfg.tasks.insert("only".into(), task(2 * MS, 0, 50));
-    let set = TaskSet::new().add(
-        "only",
-        task_fn(|j: &Job| {
-            if j.seq == 1 {
-                panic!("stops the only task (expected by the test)");
-            }
-        }),
-    );
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let evs = events.clone();
+    let set = TaskSet::new()
+        .add(
+            "only",
+            task_fn(|j: &Job| {
+                if j.seq == 1 {
+                    panic!("stops the only task (expected by the test)");
+                }
+            }),
+        )
+        .on_safe_stop(Arc::new(move |ev| {
+            evs.lock()
+                .unwrap()
+                .push((ev.job.seq, ev.panicked, ev.execution_ns))
+        }));
     let mut ex = VirtualExecutor::new(&cfg, set, Time(0)).unwrap();
     assert_eq!(ex.step(), Some(("only", Time(0))));
     assert_eq!(ex.step(), Some(("only", Time(2 * MS))));
     // the panic stopped the task: nothing is left to run, now or ever
     assert_eq!(ex.step(), None);
+    // the hook saw the panicking job, which took no virtual time
+    assert_eq!(*events.lock().unwrap(), [(1, true, 0)]);
     assert!(ex.finish().task("only").unwrap().panicked);
 }
 
@@ -197,6 +207,16 @@ fn virtual_time_jobs_carry_their_release_deadline_and_start() {
     let set = TaskSet::new().add("a", rec("a")).add("b", rec("b"));
     let mut ex = VirtualExecutor::new(&cfg, set, Time(100 * MS)).unwrap();
     ex.run_until(Time(109 * MS));
+    // jobs take no virtual time: every latency and execution time recorded is exactly 0
+    let st = ex.finish();
+    for name in ["a", "b"] {
+        let t = st.task(name).unwrap();
+        assert_eq!(
+            (t.release_latency.max, t.execution.max, t.response.max),
+            (0, 0, 0),
+            "{st}"
+        );
+    }
     // hand-worked: jobs take no virtual time, so each starts at its release; at 100 ms `a`
     // (deadline 103) runs before `b` (105)
     let want = [
