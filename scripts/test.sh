@@ -23,6 +23,18 @@ if [[ "$SATTVA_FEATURES" == *ros2* ]]; then
   bash scripts/colcon_build.sh
 fi
 step "tests: all (features: $SATTVA_FEATURES)"
-cargo test --features "$SATTVA_FEATURES"
+# The full-feature run must run every test: a test that could not run prints
+# `SKIPPED: <test>: <reason>` (tests/common/mod.rs `skipped`), and #[ignore] is not used.
+mkdir -p target
+TEST_LOG=target/test-all-features.log
+cargo test --features "$SATTVA_FEATURES" 2>&1 | tee "$TEST_LOG"
+if grep -a 'SKIPPED: ' "$TEST_LOG"; then
+  echo "error: tests were skipped in the full-feature run (lines above; log: $TEST_LOG)" >&2
+  exit 1
+fi
+if grep -aE '^test result: .* [1-9][0-9]* ignored' "$TEST_LOG"; then
+  echo "error: ignored tests in the full-feature run (log: $TEST_LOG)" >&2
+  exit 1
+fi
 step "pytest python/tests (the Python package against this checkout's sattva)"
 third_party/venv/bin/python -m pytest -q python/tests

@@ -1,12 +1,17 @@
 //! The literacy evaluation on MuJoCo with a small curriculum: deterministic (same seed, same
-//! numbers and vectors), recognition of novel scenarios far above chance (and at chance or below
-//! with learning switched off), and the report/export files.
+//! numbers and vectors), recognition of novel scenarios far above chance and far above the same
+//! recognition with the training labels shuffled (the control: what the label mapping alone
+//! achieves without attractors that follow the primitives), and the report/export files.
 #![cfg(feature = "mujoco")]
 
 use std::path::Path;
 
+use std::collections::BTreeMap;
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
 use sattva::config::Config;
-use sattva::eval::literacy::{run_literacy, LiteracyOptions};
+use sattva::eval::literacy::{run_literacy, LiteracyOptions, Row};
 
 fn config(extra: &[&str]) -> Config {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -50,6 +55,41 @@ fn same_seed_same_numbers() {
     assert_ne!(other.train[0].vector, a.train[0].vector);
 }
 
+/// Recognition accuracy worked out in the test: each attractor takes the label most of its
+/// training experiences carry (ties: the smaller label), a novel scenario is recognised when its
+/// attractor's label is its primitive; no attractor or an attractor without training
+/// experiences is a miss.
+fn accuracy(train: &[(i64, usize)], novel: &[(i64, usize)]) -> f64 {
+    let mut votes: BTreeMap<i64, BTreeMap<usize, usize>> = BTreeMap::new();
+    for &(c, l) in train {
+        *votes.entry(c).or_default().entry(l).or_default() += 1;
+    }
+    let label: BTreeMap<i64, usize> = votes
+        .into_iter()
+        .filter(|(c, _)| *c >= 0)
+        .map(|(c, v)| {
+            let top = v.values().copied().max().unwrap_or(0);
+            (
+                c,
+                v.into_iter()
+                    .find(|(_, n)| *n == top)
+                    .map_or(usize::MAX, |(l, _)| l),
+            )
+        })
+        .collect();
+    let hits = novel
+        .iter()
+        .filter(|(c, l)| label.get(c) == Some(l))
+        .count();
+    hits as f64 / novel.len().max(1) as f64
+}
+
+fn pairs(rows: &[Row]) -> Vec<(i64, usize)> {
+    rows.iter()
+        .map(|r| (r.cluster, r.scenario.primitive))
+        .collect()
+}
+
 #[test]
 fn recognition_beats_chance_and_needs_learning() {
     let c = config(&[]);
@@ -61,6 +101,44 @@ fn recognition_beats_chance_and_needs_learning() {
     assert_eq!(r.novel.len(), 24);
     // 24 primitives: chance is 4 %
     assert!(r.accuracy >= 0.6, "recognition {:.3}", r.accuracy);
+    let (train, novel) = (pairs(&r.train), pairs(&r.novel));
+    assert_eq!(train.len(), 72);
+    let acc = accuracy(&train, &novel);
+    assert!(
+        (acc - r.accuracy).abs() < 1e-12,
+        "reported accuracy {} != {acc} worked out from the assignments",
+        r.accuracy
+    );
+    // Control, measured on the same run: the same attractors and assignments, the training labels
+    // shuffled (100 seeded permutations). If the attractors did not follow the primitives, the
+    // label mapping alone would score this; it must sit near chance, far below the real figure.
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(22);
+    let mut labels: Vec<usize> = train.iter().map(|p| p.1).collect();
+    let shuffled: Vec<f64> = (0..100)
+        .map(|_| {
+            labels.shuffle(&mut rng);
+            let t: Vec<(i64, usize)> = train
+                .iter()
+                .map(|p| p.0)
+                .zip(labels.iter().copied())
+                .collect();
+            accuracy(&t, &novel)
+        })
+        .collect();
+    let control = shuffled.iter().sum::<f64>() / shuffled.len() as f64;
+    println!(
+        "recognition {acc:.3}, shuffled-label control {control:.3} (chance {:.3})",
+        r.chance
+    );
+    assert!(
+        control < 3.0 * r.chance,
+        "shuffled-label control {control:.3} far above chance {:.3}: the mapping leaks labels",
+        r.chance
+    );
+    assert!(
+        acc - control > 0.5,
+        "recognition {acc:.3} not far above the shuffled-label control {control:.3}"
+    );
     assert!(r.attractors >= 12, "{} attractors", r.attractors);
     assert!(
         r.purity > 0.7 && r.nmi > 0.7,

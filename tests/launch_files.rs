@@ -135,10 +135,45 @@ fn the_checker_rejects_a_broken_launch_file() {
     let d = tempfile::tempdir().unwrap();
     let bad = d.path().join("bad.launch.py");
     std::fs::write(&bad, "def generate_launch_description(:\n    pass\n").unwrap();
+    let empty = d.path().join("empty.launch.py");
+    std::fs::write(&empty, "def something_else():\n    pass\n").unwrap();
+    let good = d.path().join("good.launch.py");
+    std::fs::write(
+        &good,
+        "def generate_launch_description():\n    return LaunchDescription([Node(package='sattva', executable='sattva', name='n1')])\n",
+    )
+    .unwrap();
     let out = python()
         .arg(root().join("tests/ros/launch_check.py"))
-        .arg(&bad)
+        .args([&bad, &empty, &good])
         .output()
         .unwrap();
-    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // the checker's own verdict (exit 1 with a report), not a crash of the checker (a Python
+    // exception exits 1 too, but prints a traceback and no JSON)
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        !stderr.contains("Traceback"),
+        "the checker crashed: {stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("checker output is not JSON ({e}): {stderr}"));
+    let entry = |p: &std::path::Path| report[p.to_str().unwrap()].clone();
+    let e = entry(&bad)["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(e.contains("line 1"), "syntax error not located: {report}");
+    assert_eq!(
+        entry(&empty)["error"].as_str(),
+        Some("no generate_launch_description()"),
+        "{report}"
+    );
+    // the good file beside them is still read
+    let nodes = entry(&good)["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(nodes.len(), 1, "{report}");
+    assert_eq!(nodes[0]["name"], "n1", "{report}");
 }

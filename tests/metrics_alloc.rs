@@ -29,6 +29,8 @@ const SECONDS: f64 = 5.0;
 
 #[test]
 fn scraping_at_10_hz_leaves_the_control_task_alone() {
+    // wall-clock paced: one timing-sensitive test at a time (tests/common/timing.rs)
+    let _serial = common::timing::serial();
     // baseline: no endpoint, no socket
     let quiet = run(
         &config(),

@@ -10,14 +10,30 @@ use sattva::backend::realsense::RealsenseBackend;
 use sattva::backend::{Backend, BackendError, Lifecycle};
 use sattva::config::Config;
 
+/// The path of the C library this test process has mapped (from `/proc/self/maps`).
+fn loaded_libc() -> String {
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("/proc/self/maps");
+    maps.lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .find(|p| {
+            let name = Path::new(p)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("");
+            name.starts_with("libc.so") || name.starts_with("libc-")
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no libc mapped in this process:\n{maps}"))
+}
+
 #[test]
 fn missing_or_wrong_library_is_a_clear_error() {
     // --- the CLI with a library that exists but is not librealsense (run in a child process:
     //     the library is opened once per process)
-    let libz = ["/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/libz.so.1"]
-        .into_iter()
-        .find(|p| Path::new(p).is_file());
-    if let Some(libz) = libz {
+    //     (this process's own libc: a real shared library on every Linux, with no rs2_ symbols)
+    let libz = loaded_libc();
+    {
+        let libz = libz.as_str();
         let out = Command::new(env!("CARGO_BIN_EXE_sattva"))
             .args(["bench", "realsense", "--seconds", "0.1", "--reps", "1"])
             .env("SATTVA_REALSENSE_LIB", libz)

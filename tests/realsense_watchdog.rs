@@ -13,6 +13,8 @@ use sattva::backend::{Backend, BackendError};
 use sattva::config::Config;
 use sattva::types::{Command, SensorFrame};
 
+mod common;
+
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
 
@@ -69,6 +71,8 @@ fn config(dir: &Path, extra: &str) -> Config {
 
 #[test]
 fn frames_that_stop_trip_the_watchdog_and_the_link_recovers() {
+    // wall-clock paced: one timing-sensitive test at a time (tests/common/timing.rs)
+    let _serial = common::timing::serial();
     let dir = tempfile::tempdir().unwrap();
     // 100 ms of IMU, a 1.5 s hole, 100 ms more; played at recorded pace.
     record_imu(

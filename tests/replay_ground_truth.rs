@@ -92,5 +92,7 @@ fn fused_orientation_follows_motion_capture_truth_in_replay() {
     let (roll, pitch) = (rms(0), rms(1));
     println!("replayed BROAD 02 (30 s, 6-D): roll RMS {roll:.2} deg, pitch RMS {pitch:.2} deg vs motion capture");
     // the mocap and IMU frames differ by a heading offset only: roll/pitch compare directly
-    assert!(roll < 3.0 && pitch < 3.0, "roll {roll:.2} pitch {pitch:.2}");
+    // (achieved: 0.13 / 0.19 deg; the replay is deterministic, the margin leaves room for filter
+    // tuning, not for a broken filter: a filter that ignores the accelerometer drifts by degrees)
+    assert!(roll < 0.4 && pitch < 0.4, "roll {roll:.2} pitch {pitch:.2}");
 }

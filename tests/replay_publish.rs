@@ -2,17 +2,13 @@
 //! by an rclpy subscriber with identical payloads and the recorded spacing.
 #![cfg(feature = "ros2")]
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
 
 #[test]
 fn talker_bag_is_played_onto_ros2_topics() {
-    let bag = root().join("../shared/data/bags/mcap_talker");
-    assert!(bag.is_dir(), "{} missing", bag.display());
+    let bag = common::shared_data_path("bags/mcap_talker");
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())

@@ -16,6 +16,27 @@ fn cfg() -> Config {
     .unwrap()
 }
 
+/// Points of every `<polyline>` in an SVG file, in file order.
+fn polyline_points(svg: &str) -> Vec<usize> {
+    svg.split("<polyline")
+        .skip(1)
+        .map(|p| {
+            let pts = p.split("points=\"").nth(1).unwrap_or("");
+            pts[..pts.find('"').unwrap_or(0)].split_whitespace().count()
+        })
+        .collect()
+}
+
+// Expectations worked out by hand from `write_synthetic_bag(_, 3.0)`: IMU every 2.5 ms, joint
+// states every 2 ms, /tf every 20 ms, from t = 0 to t = 3 s inclusive.
+const IMU_MSGS: u64 = 3000 * 2 / 5 + 1; // 1201
+const JOINT_MSGS: u64 = 3000 / 2 + 1; // 1501
+const TF_MSGS: u64 = 3000 / 20 + 1; // 151
+/// One control cycle per 2 ms of bag time, t = 0 ..= 3 s.
+const CYCLES: u64 = 3000 / 2 + 1;
+/// 200 ms windows ending at 0.2, 0.4, ... 3.0 s: 15, the first 3 calibrate.
+const EXPERIENCES: usize = 15 - 3;
+
 #[test]
 fn report_has_plots_of_the_replayed_data_and_the_same_hash() {
     let tmp = tempfile::tempdir().unwrap();
@@ -28,29 +49,49 @@ fn report_has_plots_of_the_replayed_data_and_the_same_hash() {
         s.fingerprint,
         run_replay(&c, Some(&bag), false).unwrap().fingerprint
     );
-    assert_eq!(data.cycle_us.len() as u64, s.cycles);
-    assert!(data.t.len() > 100, "orientation samples: {}", data.t.len());
+    assert_eq!(s.cycles, CYCLES);
+    assert_eq!(data.cycle_us.len() as u64, CYCLES);
+    assert!(data.cycle_us.iter().all(|&u| u.is_finite() && u >= 0.0));
+    assert_eq!(s.stats.imu_samples as u64, IMU_MSGS);
+    assert_eq!(s.stats.decode_errors, 0);
+    // every cycle is an orientation sample, at the bag time of its cycle
+    assert_eq!(data.t.len() as u64, CYCLES);
+    for (i, t) in data.t.iter().enumerate() {
+        assert!((t - i as f64 * 0.002).abs() < 1e-9, "sample {i} at {t} s");
+    }
     assert!(data.rpy.iter().all(|r| r.iter().all(|v| v.is_finite())));
-    assert!(
-        data.topics
-            .iter()
-            .any(|(n, _, c)| n.contains("imu") && *c > 0),
-        "{:?}",
-        data.topics
-    );
-    // the replay learned: one experience per 200 ms window of the 3 s bag (3 calibrate), attractors formed
-    assert!(
-        data.learning.len() >= 10,
-        "experiences: {}",
-        data.learning.len()
-    );
-    let last = data.learning.last().unwrap();
-    assert!(last.1 >= 1 && last.1 <= data.learning.len(), "{:?}", last);
-    let created = data.learning.iter().filter(|l| l.2).count();
+    let mut topics = data.topics.clone();
+    topics.sort();
     assert_eq!(
-        created,
-        data.learning.iter().fold(0, |n, l| n + l.2 as usize)
+        topics,
+        vec![
+            ("/imu/data".into(), "sensor_msgs/msg/Imu".into(), IMU_MSGS),
+            (
+                "/joint_states".into(),
+                "sensor_msgs/msg/JointState".into(),
+                JOINT_MSGS
+            ),
+            ("/tf".into(), "tf2_msgs/msg/TFMessage".into(), TF_MSGS),
+        ]
     );
+    // the replay learned: one experience per 200 ms window after calibration, at the window's end
+    assert_eq!(data.learning.len(), EXPERIENCES, "{:?}", data.learning);
+    for (i, l) in data.learning.iter().enumerate() {
+        let end = 0.2 * (i + 4) as f64;
+        assert!((l.0 - end).abs() < 1e-9, "experience {i} at {} s", l.0);
+    }
+    // the first experience meets an empty substrate: it creates the first attractor
+    assert!(
+        data.learning[0].2 && data.learning[0].1 == 1,
+        "{:?}",
+        data.learning[0]
+    );
+    // attractors only grow here (no pruning in 3 s): the count steps by one exactly at a creation
+    for w in data.learning.windows(2) {
+        assert_eq!(w[1].1, w[0].1 + w[1].2 as usize, "{w:?}");
+    }
+    let created = data.learning.iter().filter(|l| l.2).count();
+    assert_eq!(data.learning[EXPERIENCES - 1].1, created);
     let dir = tmp.path().join("report");
     let html = write_report(&dir, &bag, &s, &data).unwrap();
     let page = std::fs::read_to_string(&html).unwrap();
@@ -58,18 +99,52 @@ fn report_has_plots_of_the_replayed_data_and_the_same_hash() {
         page.contains(&s.fingerprint.combined()),
         "hash in the summary table"
     );
-    assert!(page.contains("orientation.svg") && page.contains("cycle_time.svg"));
-    assert!(page.contains("learning.svg") && page.contains("experiences learned"));
+    let row = |k: &str, v: &str| format!("<tr><th>{k}</th><td>{v}</td></tr>");
+    for (k, v) in [
+        ("control cycles", CYCLES.to_string()),
+        ("IMU samples decoded", IMU_MSGS.to_string()),
+        ("experiences learned", EXPERIENCES.to_string()),
+        ("attractors at the end", created.to_string()),
+        (
+            "recognised / new attractor",
+            format!("{} / {created}", EXPERIENCES - created),
+        ),
+    ] {
+        assert!(page.contains(&row(k, &v)), "summary row {k} = {v} missing");
+    }
+    assert!(page.contains(&format!(
+        "<tr><td>/imu/data</td><td>sensor_msgs/msg/Imu</td><td>{IMU_MSGS}</td></tr>"
+    )));
     for svg in ["orientation.svg", "cycle_time.svg", "learning.svg"] {
+        assert!(page.contains(svg), "{svg} not linked");
         let text = std::fs::read_to_string(dir.join(svg)).unwrap();
         assert!(
-            text.starts_with("<svg") || text.contains("<svg"),
-            "{svg} is not SVG"
-        );
-        // a line with many points / many bars was drawn, not an empty frame
-        assert!(
-            text.matches("<polyline").count() >= 3 || text.matches("<rect").count() > 20,
-            "{svg} has no data"
+            text.starts_with("<svg ") && text.trim_end().ends_with("</svg>"),
+            "{svg} is not one complete SVG document"
         );
     }
+    // orientation: roll, pitch and yaw each drawn through every sample
+    let o = std::fs::read_to_string(dir.join("orientation.svg")).unwrap();
+    let full = polyline_points(&o)
+        .into_iter()
+        .filter(|&n| n as u64 == CYCLES)
+        .count();
+    assert_eq!(full, 3, "roll, pitch, yaw lines of {CYCLES} points");
+    // learning: the attractor count as a line through every experience, one dot per experience,
+    // red where it created an attractor
+    let l = std::fs::read_to_string(dir.join("learning.svg")).unwrap();
+    assert!(polyline_points(&l).contains(&EXPERIENCES));
+    assert_eq!(l.matches("<circle").count(), EXPERIENCES);
+    let red = l
+        .split("<circle")
+        .skip(1)
+        .filter(|c| c.contains("fill=\"#FF0000\""))
+        .count();
+    assert_eq!(red, created);
+    // cycle time: a histogram, bars drawn (background + bars)
+    let h = std::fs::read_to_string(dir.join("cycle_time.svg")).unwrap();
+    assert!(
+        h.matches("<rect").count() > 20,
+        "cycle_time.svg has no bars"
+    );
 }

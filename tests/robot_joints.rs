@@ -36,11 +36,12 @@ fn ros_domain() -> &'static str {
     })
 }
 
-/// The tests of this file run one at a time: each drives a 500 Hz loop against a 500 Hz rclpy
-/// peer, and two at once on a small machine starve the peers into spurious watchdog trips.
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+/// The tests of this file run one at a time, and beside no other timing-sensitive test of any
+/// test binary (tests/common/timing.rs): each drives a 500 Hz loop against a 500 Hz rclpy peer
+/// and times the watchdog against the wall clock; two at once on a small machine starve the
+/// peers into spurious watchdog trips.
+fn one_at_a_time() -> common::timing::TimingGuard {
+    common::timing::serial()
 }
 
 /// Starts `tests/ros/fake_robot.py` with `args`; returns it (killed on drop) and its stdout

@@ -14,6 +14,8 @@ use sattva::sched::{
 };
 use sattva::types::Time;
 
+mod common;
+
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
 
@@ -108,9 +110,14 @@ fn check(counts: &[AtomicU64], what: &str) {
 
 #[test]
 fn rt_worker_loop_does_not_allocate() {
+    // pinned to core 1 at 1 ms: one timing-sensitive test at a time (tests/common/timing.rs)
+    let _serial = common::timing::serial();
     let counts: Arc<Vec<AtomicU64>> = Arc::new((0..N).map(|_| AtomicU64::new(0)).collect());
     let mut ex = Executor::start(&config(RtMode::BestEffort), tasks(&counts)).unwrap();
-    std::thread::sleep(Duration::from_millis(250));
+    // run until 200 probe jobs have recorded their count (no fixed sleep)
+    common::timing::wait_until("200 probe jobs", Duration::from_secs(10), || {
+        counts[200].load(Ordering::Relaxed) > 0
+    });
     let mid = ex.stats();
     let st = ex.stop();
     check(&counts, "rt worker");

@@ -11,6 +11,8 @@ use sattva::sched::{
     task_fn, Executor, Job, RtMode, RtState, SchedConfig, SchedError, TaskConfig, TaskSet,
 };
 
+mod common;
+
 const CHILD_ENV: &str = "SATTVA_SCHED_DEGRADED_CHILD";
 const CAP_SYS_NICE: u32 = 23;
 
@@ -103,6 +105,8 @@ fn degraded_child() {
 
 #[test]
 fn without_sys_nice_best_effort_degrades_and_required_fails() {
+    // wall-clock paced: one timing-sensitive test at a time (tests/common/timing.rs)
+    let _serial = common::timing::serial();
     let exe = std::env::current_exe().unwrap();
     let root = unsafe { libc::geteuid() } == 0;
     let mut cmd = if root {

@@ -1,6 +1,11 @@
 //! Executor behaviour: EDF order (real threads and virtual time), virtual-time determinism,
 //! overrun policies (skip, run late, safe stop), statistics published while running, the hang
 //! watchdog.
+//!
+//! The real-thread tests pin their workers to core 1 and take the crate-wide timing lock
+//! (tests/common/timing.rs): no other timing-sensitive test of any binary runs beside them. They
+//! wait for the jobs and events they check (counts), not for fixed sleeps; release times are the
+//! executor's schedule, so the gaps they assert are exact whatever the machine's load.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,6 +17,12 @@ use sattva::sched::{
     TaskKind, TaskSet, VirtualExecutor,
 };
 use sattva::types::Time;
+
+mod common;
+use common::timing::{serial, wait_until};
+
+/// Bound on any wait for jobs or events: a hang, not a latency figure.
+const LIMIT: Duration = Duration::from_secs(10);
 
 const MS: i64 = 1_000_000;
 
@@ -52,6 +63,7 @@ fn logger(log: &Log, name: &'static str) -> impl Task + 'static {
 
 #[test]
 fn edf_on_one_core_runs_earliest_deadline_first() {
+    let _serial = serial();
     let mut cfg = rt_cfg();
     // same period and release; deadlines 18, 5, 10, 10 ms; d has a higher priority than c
     cfg.tasks.insert("a".into(), task(20 * MS, 18 * MS, 50));
@@ -65,7 +77,7 @@ fn edf_on_one_core_runs_earliest_deadline_first() {
         .add("c", logger(&log, "c"))
         .add("d", logger(&log, "d"));
     let ex = Executor::start(&cfg, set).unwrap();
-    std::thread::sleep(Duration::from_millis(110));
+    wait_until("12 jobs", LIMIT, || log.lock().unwrap().len() >= 12);
     let stats = ex.stop();
     let log = log.lock().unwrap().clone();
     assert!(
@@ -116,6 +128,106 @@ fn virtual_time_edf_order_matches_hand_computed_schedule() {
     let st = ex.finish();
     assert!(st.virtual_time);
     assert_eq!(st.task("a").unwrap().jobs, 4);
+}
+
+#[test]
+fn virtual_time_release_offsets_shift_the_first_release() {
+    let mut cfg = SchedConfig::default();
+    cfg.tasks.insert(
+        "a".into(),
+        TaskConfig {
+            offset_ns: MS,
+            ..task(4 * MS, 0, 50)
+        },
+    );
+    cfg.tasks.insert(
+        "b".into(),
+        TaskConfig {
+            offset_ns: 3 * MS,
+            ..task(4 * MS, 0, 50)
+        },
+    );
+    let log: Log = Arc::new(Mutex::new(Vec::new()));
+    let set = TaskSet::new()
+        .add("a", logger(&log, "a"))
+        .add("b", logger(&log, "b"));
+    let mut ex = VirtualExecutor::new(&cfg, set, Time(10 * MS)).unwrap();
+    ex.run_until(Time(20 * MS));
+    // started at 10 ms: a at 10 + 1 + 4k, b at 10 + 3 + 4k (hand-worked)
+    let want = [("a", 11), ("b", 13), ("a", 15), ("b", 17), ("a", 19)].map(|(n, t)| (n, t * MS));
+    assert_eq!(*log.lock().unwrap(), want);
+}
+
+#[test]
+fn virtual_time_step_ends_when_every_task_is_stopped() {
+    let mut cfg = SchedConfig::default();
+    cfg.tasks.insert("only".into(), task(2 * MS, 0, 50));
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let evs = events.clone();
+    let set = TaskSet::new()
+        .add(
+            "only",
+            task_fn(|j: &Job| {
+                if j.seq == 1 {
+                    panic!("stops the only task (expected by the test)");
+                }
+            }),
+        )
+        .on_safe_stop(Arc::new(move |ev| {
+            evs.lock()
+                .unwrap()
+                .push((ev.job.seq, ev.panicked, ev.execution_ns))
+        }));
+    let mut ex = VirtualExecutor::new(&cfg, set, Time(0)).unwrap();
+    assert_eq!(ex.step(), Some(("only", Time(0))));
+    assert_eq!(ex.step(), Some(("only", Time(2 * MS))));
+    // the panic stopped the task: nothing is left to run, now or ever
+    assert_eq!(ex.step(), None);
+    // the hook saw the panicking job, which took no virtual time
+    assert_eq!(*events.lock().unwrap(), [(1, true, 0)]);
+    assert!(ex.finish().task("only").unwrap().panicked);
+}
+
+#[test]
+fn virtual_time_jobs_carry_their_release_deadline_and_start() {
+    let mut cfg = SchedConfig::default();
+    // period 4 ms, relative deadline 3 ms; a 0 deadline means "the period" (`b`)
+    cfg.tasks.insert("a".into(), task(4 * MS, 3 * MS, 50));
+    cfg.tasks.insert("b".into(), task(5 * MS, 0, 50));
+    type Jobs = Arc<Mutex<Vec<(&'static str, u64, i64, i64, i64)>>>;
+    let jobs: Jobs = Arc::new(Mutex::new(Vec::new()));
+    let rec = |name: &'static str| {
+        let jobs = jobs.clone();
+        task_fn(move |j: &Job| {
+            jobs.lock()
+                .unwrap()
+                .push((name, j.seq, j.release.0, j.deadline.0, j.start.0))
+        })
+    };
+    let set = TaskSet::new().add("a", rec("a")).add("b", rec("b"));
+    let mut ex = VirtualExecutor::new(&cfg, set, Time(100 * MS)).unwrap();
+    ex.run_until(Time(109 * MS));
+    // jobs take no virtual time: every latency and execution time recorded is exactly 0
+    let st = ex.finish();
+    for name in ["a", "b"] {
+        let t = st.task(name).unwrap();
+        assert_eq!(
+            (t.release_latency.max, t.execution.max, t.response.max),
+            (0, 0, 0),
+            "{st}"
+        );
+    }
+    // hand-worked: jobs take no virtual time, so each starts at its release; at 100 ms `a`
+    // (deadline 103) runs before `b` (105)
+    let want = [
+        ("a", 0, 100, 103, 100),
+        ("b", 0, 100, 105, 100),
+        ("a", 1, 104, 107, 104),
+        ("b", 1, 105, 110, 105),
+        ("a", 2, 108, 111, 108),
+    ]
+    .map(|(n, q, r, d, st)| (n, q, r * MS, d * MS, st * MS));
+    assert_eq!(*jobs.lock().unwrap(), want);
 }
 
 /// A producer and a sporadic consumer joined by a ring: the consumer runs only when fed.
@@ -236,6 +348,7 @@ fn spinner(log: &JobLog, spin_on: &'static [u64], spin: i64) -> impl Task + 'sta
 
 #[test]
 fn overrun_with_skip_drops_the_next_release() {
+    let _serial = serial();
     let mut cfg = rt_cfg();
     cfg.tasks.insert(
         "t".into(),
@@ -251,11 +364,10 @@ fn overrun_with_skip_drops_the_next_release() {
         TaskSet::new().add("t", spinner(&log, &[2, 5], 3 * MS)),
     )
     .unwrap();
-    std::thread::sleep(Duration::from_millis(120));
+    wait_until("7 jobs", LIMIT, || log.lock().unwrap().len() >= 7);
     let st = ex.stop();
     let t = st.task("t").unwrap();
     let log = log.lock().unwrap().clone();
-    assert!(log.len() >= 7, "{log:?}");
     assert!(t.overruns >= 2, "{st}");
     assert!(t.skipped_releases >= 2, "{st}");
     for seq in [2u64, 5] {
@@ -271,6 +383,7 @@ fn overrun_with_skip_drops_the_next_release() {
 
 #[test]
 fn overrun_with_run_late_runs_the_due_release_late() {
+    let _serial = serial();
     let mut cfg = rt_cfg();
     cfg.tasks.insert(
         "t".into(),
@@ -283,7 +396,7 @@ fn overrun_with_run_late_runs_the_due_release_late() {
     let log = Arc::new(Mutex::new(Vec::new()));
     // job 1 runs 25 ms = 2.5 periods: release r+10 passes entirely (dropped), r+20 runs late
     let ex = Executor::start(&cfg, TaskSet::new().add("t", spinner(&log, &[1], 25 * MS))).unwrap();
-    std::thread::sleep(Duration::from_millis(80));
+    wait_until("3 jobs", LIMIT, || log.lock().unwrap().len() >= 3);
     let st = ex.stop();
     let t = st.task("t").unwrap();
     let log = log.lock().unwrap().clone();
@@ -301,6 +414,7 @@ fn overrun_with_run_late_runs_the_due_release_late() {
 
 #[test]
 fn overrun_with_safe_stop_calls_the_hook_and_stops_only_that_task() {
+    let _serial = serial();
     let mut cfg = rt_cfg();
     cfg.tasks.insert(
         "control".into(),
@@ -333,11 +447,19 @@ fn overrun_with_safe_stop_calls_the_hook_and_stops_only_that_task() {
             e.store(ev.execution_ns as u64, Ordering::SeqCst);
         }));
     let mut ex = Executor::start(&cfg, set).unwrap();
-    std::thread::sleep(Duration::from_millis(60));
-    assert!(ex.safe_stopped());
+    wait_until("the safe stop", LIMIT, || ex.safe_stopped());
+    // the other task keeps running: 3 more jobs after the safe stop
     let before = other_jobs.load(Ordering::Relaxed);
-    std::thread::sleep(Duration::from_millis(30));
+    wait_until(
+        "3 jobs of the other task after the safe stop",
+        LIMIT,
+        || other_jobs.load(Ordering::Relaxed) >= before + 3,
+    );
     let after = other_jobs.load(Ordering::Relaxed);
+    // the statistics publisher (every 2 ms) has seen the other task's jobs
+    wait_until("published statistics", LIMIT, || {
+        ex.stats().task("other").is_some_and(|t| t.jobs > 0)
+    });
     let mid = ex.stats();
     let st = ex.stop();
     assert_eq!(hits.load(Ordering::SeqCst), 1);
@@ -405,6 +527,7 @@ fn config_and_implementations_must_match() {
 
 #[test]
 fn a_panicking_task_is_stopped_and_triggers_the_safe_stop_hook() {
+    let _serial = serial();
     let mut cfg = rt_cfg();
     cfg.tasks.insert("flaky".into(), task(2 * MS, 0, 60));
     cfg.tasks.insert("other".into(), task(2 * MS, 0, 50));
@@ -432,9 +555,11 @@ fn a_panicking_task_is_stopped_and_triggers_the_safe_stop_hook() {
             h.fetch_add(1, Ordering::SeqCst);
         }));
     let ex = Executor::start(&cfg, set).unwrap();
-    // the default panic hook (message + backtrace) takes tens of ms on the worker: a last resort
-    std::thread::sleep(Duration::from_millis(150));
-    assert!(ex.safe_stopped());
+    // (the default panic hook, message + backtrace, takes tens of ms on the worker)
+    wait_until("the safe stop after the panic", LIMIT, || ex.safe_stopped());
+    wait_until("10 jobs of the other task", LIMIT, || {
+        other_jobs.load(Ordering::Relaxed) >= 10
+    });
     let st = ex.stop();
     let f = st.task("flaky").unwrap();
     assert!(f.panicked && f.safe_stopped, "{st}");
@@ -446,6 +571,7 @@ fn a_panicking_task_is_stopped_and_triggers_the_safe_stop_hook() {
 
 #[test]
 fn a_hung_job_is_reported_by_the_watchdog_while_it_still_runs() {
+    let _serial = serial();
     let mut cfg = rt_cfg();
     cfg.watchdog_ns = 30 * MS;
     cfg.stats_publish_ns = 2 * MS;
@@ -508,24 +634,29 @@ fn a_hung_job_is_reported_by_the_watchdog_while_it_still_runs() {
 
 #[test]
 fn without_a_watchdog_a_slow_job_is_not_reported_as_hung() {
+    let _serial = serial();
     let mut cfg = rt_cfg();
     cfg.tasks.insert("control".into(), task(5 * MS, 0, 60));
     let hits = Arc::new(AtomicU64::new(0));
     let h = hits.clone();
+    let done = Arc::new(AtomicU64::new(0));
+    let d = done.clone();
     let set = TaskSet::new()
         .add(
             "control",
-            task_fn(|j: &Job| {
+            task_fn(move |j: &Job| {
                 if j.seq == 2 {
                     std::thread::sleep(Duration::from_millis(60));
                 }
+                d.fetch_add(1, Ordering::SeqCst);
             }),
         )
         .on_safe_stop(Arc::new(move |_| {
             h.fetch_add(1, Ordering::SeqCst);
         }));
     let ex = Executor::start(&cfg, set).unwrap();
-    std::thread::sleep(Duration::from_millis(120));
+    // past the slow job: 3 quick jobs after it
+    wait_until("6 jobs", LIMIT, || done.load(Ordering::SeqCst) >= 6);
     assert!(!ex.safe_stopped());
     let st = ex.stop();
     assert_eq!(hits.load(Ordering::SeqCst), 0);

@@ -11,6 +11,8 @@ use sattva::types::{CameraIntrinsics, Imu, RgbdFrame, SensorFrame, Time};
 use sattva::vision::task::{vision_task, FrameSource};
 use sattva::vision::VisionConfig;
 
+mod common;
+
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
 
@@ -43,6 +45,8 @@ impl FrameSource for Synth {
 
 #[test]
 fn control_side_of_the_vision_stage_does_not_allocate() {
+    // wall-clock paced: one timing-sensitive test at a time (tests/common/timing.rs)
+    let _serial = common::timing::serial();
     let mut cfg = VisionConfig::default();
     cfg.heading.enabled = true;
     let src = Synth {
@@ -84,11 +88,15 @@ fn control_side_of_the_vision_stage_does_not_allocate() {
         }
         let before = allocations_on_this_thread();
         let mut taken = 0;
-        for i in 500..3000 {
+        // at least 2500 cycles, and on until results arrived (a loaded machine may delay the
+        // vision thread's first results; bounded at 200 000 cycles)
+        let mut i = 500;
+        while i < 3000 || (taken == 0 && i < 200_000) {
             taken += step(i);
             if i % 50 == 0 {
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
+            i += 1;
         }
         let n = allocations_on_this_thread() - before;
         stop.store(true, Ordering::Relaxed);
@@ -96,11 +104,19 @@ fn control_side_of_the_vision_stage_does_not_allocate() {
         assert!(taken > 0, "no vision results arrived");
     });
     assert!(sink.latest().is_some());
-    // (rotations need OpenCV; without it only descriptors arrive)
-    assert!(
-        !cfg!(feature = "opencv") || sink.applied + sink.refused > 0,
-        "no rotation reached the yaw aid (applied {}, refused {})",
-        sink.applied,
-        sink.refused
-    );
+    // rotations need OpenCV; without it only descriptors arrive and that half is a named skip
+    if cfg!(feature = "opencv") {
+        assert!(
+            sink.applied + sink.refused > 0,
+            "no rotation reached the yaw aid (applied {}, refused {})",
+            sink.applied,
+            sink.refused
+        );
+    } else {
+        assert_eq!(sink.applied + sink.refused, 0);
+        common::skipped(
+            "control_side_of_the_vision_stage_does_not_allocate",
+            "the yaw-aid half needs feature `opencv` (built without it)",
+        );
+    }
 }

@@ -58,8 +58,17 @@ check(max(stamps) < 60, "stamps are sim time since start, not wall time")
 
 imu = p.imu[-1]
 check(imu.header.frame_id == IMU_FRAME, f"imu frame_id '{imu.header.frame_id}' (command-line override)")
-acc = math.sqrt(imu.linear_acceleration.x ** 2 + imu.linear_acceleration.y ** 2 + imu.linear_acceleration.z ** 2)
-check(3.0 < acc < 30.0, f"|accel| {acc:.2f} m/s^2 is physical")
+# The IMU sits on the arm's end effector (config/sim.yaml); no command has been sent yet, so the
+# arm holds its home pose and the accelerometer measures gravity alone: |a| = 9.81 m/s^2
+# (MuJoCo's default gravity) up to the configured noise (0.05 + bias 0.02), averaged over the
+# last 100 samples.
+def norm(v):
+    return math.sqrt(v.x ** 2 + v.y ** 2 + v.z ** 2)
+
+
+accs = [norm(m.linear_acceleration) for m in p.imu[-100:]]
+acc = sum(accs) / len(accs)
+check(abs(acc - 9.81) < 0.3, f"|accel| {acc:.3f} m/s^2 is gravity (9.81 +- 0.3)")
 check(abs(imu.orientation_covariance[0] - 0.0027) < 1e-9, "fused orientation with its declared roll/pitch variance")
 q = imu.orientation
 check(abs(math.sqrt(q.w ** 2 + q.x ** 2 + q.y ** 2 + q.z ** 2) - 1) < 1e-6, "orientation is a unit quaternion")
@@ -78,7 +87,7 @@ for m in p.imu[-100:]:
     a = (m.linear_acceleration.x, m.linear_acceleration.y, m.linear_acceleration.z)
     na = math.sqrt(sum(v * v for v in a))
     angles.append(math.degrees(math.acos(max(-1, min(1, sum(ui * ai for ui, ai in zip(u, a)) / na)))))
-check(sum(angles) / len(angles) < 15.0, f"orientation agrees with gravity: mean angle {sum(angles) / len(angles):.1f} deg")
+check(sum(angles) / len(angles) < 5.0, f"orientation agrees with gravity: mean angle {sum(angles) / len(angles):.1f} deg")
 check(abs(imu.angular_velocity_covariance[0] - 0.003 ** 2) < 1e-12, "gyro covariance = configured noise^2")
 
 d = p.diag[-1]
