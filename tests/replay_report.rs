@@ -123,13 +123,17 @@ fn report_has_plots_of_the_replayed_data_and_the_same_hash() {
             "{svg} is not one complete SVG document"
         );
     }
-    // orientation: roll, pitch and yaw each drawn through every sample
+    // orientation: roll, pitch and yaw each drawn through every sample, fused and (the synthetic
+    // bag has no ground truth, its Imu messages carry a valid orientation) the bag's own
     let o = std::fs::read_to_string(dir.join("orientation.svg")).unwrap();
     let full = polyline_points(&o)
         .into_iter()
         .filter(|&n| n as u64 == CYCLES)
         .count();
-    assert_eq!(full, 3, "roll, pitch, yaw lines of {CYCLES} points");
+    assert_eq!(
+        full, 6,
+        "fused and reference roll, pitch, yaw lines of {CYCLES} points"
+    );
     // learning: the attractor count as a line through every experience, one dot per experience,
     // red where it created an attractor
     let l = std::fs::read_to_string(dir.join("learning.svg")).unwrap();
