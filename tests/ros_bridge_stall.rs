@@ -15,6 +15,8 @@ fn root() -> PathBuf {
 struct Outcome {
     misses: u64,
     overruns: u64,
+    /// Longest execution of one control job, in microseconds.
+    exec_max_us: f64,
     cycles: u64,
     dropped_to_ros: u64,
     text: String,
@@ -42,7 +44,16 @@ fn run(extra: &[&str], domain: u32) -> Outcome {
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| panic!("no number after `{key}`:\n{text}"))
     };
+    // the control task's `exec ... max <us>` line of the scheduler report
+    let exec_max_us = text
+        .lines()
+        .skip_while(|l| !l.contains("task control"))
+        .find(|l| l.trim_start().starts_with("exec"))
+        .and_then(|l| l.split_whitespace().rev().nth(1)) // "... max 426.0 us"
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no control exec line:\n{text}"));
     Outcome {
+        exec_max_us,
         misses: num_after("deadline misses "),
         overruns: num_after("overruns "),
         cycles: num_after("sattva run (mujoco): "),
@@ -53,12 +64,13 @@ fn run(extra: &[&str], domain: u32) -> Outcome {
 
 #[test]
 fn stalled_ros_thread_costs_the_rt_task_nothing_but_counted_drops() {
+    let _serial = common::timing::serial();
     let domain: u32 = common::ros::domain_id(5).parse().unwrap();
     let base = run(&[], domain);
     let stalled = run(&["--stall-ros", "2", "2"], domain);
     println!(
-        "undisturbed: misses {} overruns {} drops {} | ROS stalled 2 s: misses {} overruns {} drops {}",
-        base.misses, base.overruns, base.dropped_to_ros, stalled.misses, stalled.overruns, stalled.dropped_to_ros
+        "undisturbed: misses {} overruns {} drops {} | ROS stalled 2 s: misses {} overruns {} drops {} exec max {} us",
+        base.misses, base.overruns, base.dropped_to_ros, stalled.misses, stalled.overruns, stalled.dropped_to_ros, stalled.exec_max_us
     );
     assert_eq!(stalled.cycles, 3000, "{}", stalled.text);
     assert!(
@@ -74,11 +86,21 @@ fn stalled_ros_thread_costs_the_rt_task_nothing_but_counted_drops() {
         stalled.text
     );
     assert_eq!(base.dropped_to_ros, 0, "{}", base.text);
-    // the RT task does not wait for ROS: no more misses/overruns than the undisturbed run
-    // (a small allowance for this shared VM's own jitter)
+    // The RT task does not wait for ROS. Had one control job waited for the stalled thread, its
+    // execution time would include (part of) the 2 s stall and ~1000 releases would be missed or
+    // skipped. What is left is this shared VM's own jitter: a few release-latency spikes over a
+    // period (seen: 1-6 misses in either run), which a deadline-miss count alone cannot tell
+    // from a blocked task, so the test bounds the cause (execution time) tightly and the misses
+    // loosely (1 % of the jobs, 10x below what a 2 s block costs).
     assert!(
-        stalled.misses <= base.misses + 3,
-        "misses {} vs {}",
+        stalled.exec_max_us < 20_000.0,
+        "a control job ran {} us while ROS was stalled:\n{}",
+        stalled.exec_max_us,
+        stalled.text
+    );
+    assert!(
+        stalled.misses <= base.misses + 30,
+        "misses {} vs {} undisturbed",
         stalled.misses,
         base.misses
     );
