@@ -116,6 +116,32 @@ impl fmt::Display for ReplayBenchReport {
     }
 }
 
+/// Periodic streams merged in time order: stream `k` fires at `first[k] + n * periods[k]`, up
+/// to `end` (inclusive); yields `(k, t)`, the earliest stream first on ties. The synthetic bags
+/// of both replay benchmarks are written in this order.
+pub(super) fn periodic<const N: usize>(
+    periods: [i64; N],
+    first: [i64; N],
+    end: i64,
+) -> impl Iterator<Item = (usize, i64)> {
+    let mut next = first;
+    std::iter::from_fn(move || {
+        let (k, t) = (0..N).map(|k| (k, next[k])).min_by_key(|x| x.1)?;
+        (t <= end).then(|| {
+            next[k] += periods[k];
+            (k, t)
+        })
+    })
+}
+
+/// The benchmark bags' 12-joint state at `x` seconds.
+pub(super) fn joint_sample(js: &mut msgs::JointState, stamp: msgs::Time, x: f64) {
+    js.header.stamp = stamp;
+    js.position = (0..12).map(|i| (x + i as f64).sin()).collect();
+    js.velocity = (0..12).map(|i| (x + i as f64).cos()).collect();
+    js.effort = vec![0.5; 12];
+}
+
 /// Writes the synthetic benchmark bag into `dir` (which must not exist): `seconds` of an IMU at
 /// 400 Hz, 12-joint JointState at 500 Hz and a two-transform TF at 50 Hz.
 pub fn write_synthetic_bag(dir: &Path, seconds: f64) -> Result<(), RecordError> {
@@ -126,9 +152,6 @@ pub fn write_synthetic_bag(dir: &Path, seconds: f64) -> Result<(), RecordError> 
     let t0: i64 = 1_700_000_000_000_000_000;
     let names: Vec<String> = (0..12).map(|i| format!("joint_{i}")).collect();
     let end = (seconds * 1e9) as i64;
-    // Merge three periodic streams in time order.
-    let periods = [2_500_000i64, 2_000_000, 20_000_000];
-    let mut next = [0i64; 3];
     let mut imu = msgs::Imu::default();
     imu.header.frame_id = "imu_link".into();
     let mut js = msgs::JointState {
@@ -138,15 +161,7 @@ pub fn write_synthetic_bag(dir: &Path, seconds: f64) -> Result<(), RecordError> 
     let mut tf = msgs::TfMessage {
         transforms: vec![msgs::TransformStamped::default(); 2],
     };
-    loop {
-        let (k, &t) = next
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, t)| **t)
-            .unwrap_or((0, &0));
-        if t > end {
-            break;
-        }
+    for (k, t) in periodic([2_500_000, 2_000_000, 20_000_000], [0; 3], end) {
         let stamp = msgs::Time::from_nanos(t0 + t);
         let x = t as f64 * 1e-9;
         match k {
@@ -165,10 +180,7 @@ pub fn write_synthetic_bag(dir: &Path, seconds: f64) -> Result<(), RecordError> 
                 w.write(imu_t, t0 + t, &imu)?;
             }
             1 => {
-                js.header.stamp = stamp;
-                js.position = (0..12).map(|i| (x + i as f64).sin()).collect();
-                js.velocity = (0..12).map(|i| (x + i as f64).cos()).collect();
-                js.effort = vec![0.5; 12];
+                joint_sample(&mut js, stamp, x);
                 w.write(js_t, t0 + t, &js)?;
             }
             _ => {
@@ -181,7 +193,6 @@ pub fn write_synthetic_bag(dir: &Path, seconds: f64) -> Result<(), RecordError> 
                 w.write(tf_t, t0 + t, &tf)?;
             }
         }
-        next[k] += periods[k];
     }
     w.finish()?;
     Ok(())

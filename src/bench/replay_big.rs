@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use super::replay::BenchError;
+use super::replay::{joint_sample, periodic, BenchError};
 use crate::record::msgs;
 use crate::record::{BagWriter, RecordError, WriterOptions};
 
@@ -140,17 +140,8 @@ pub fn write_camera_bag(dir: &Path, bytes: u64) -> Result<(u64, f64), RecordErro
         ..Default::default()
     };
     // three periodic streams merged in time order: IMU 5 ms, joints 10 ms, camera 33.3 ms
-    let periods = [5_000_000i64, 10_000_000, frame_ns];
-    let mut next = [0i64, 0, 1_000_000];
     let mut frame = 0usize;
-    loop {
-        let (k, t) = (0..3)
-            .map(|k| (k, next[k]))
-            .min_by_key(|x| x.1)
-            .unwrap_or((0, 0));
-        if t > end {
-            break;
-        }
+    for (k, t) in periodic([5_000_000, 10_000_000, frame_ns], [0, 0, 1_000_000], end) {
         let stamp = msgs::Time::from_nanos(t0 + t);
         let x = t as f64 * 1e-9;
         match k {
@@ -169,10 +160,7 @@ pub fn write_camera_bag(dir: &Path, bytes: u64) -> Result<(u64, f64), RecordErro
                 w.write(imu_t, t0 + t, &imu)?;
             }
             1 => {
-                js.header.stamp = stamp;
-                js.position = (0..12).map(|i| (x + i as f64).sin()).collect();
-                js.velocity = (0..12).map(|i| (x + i as f64).cos()).collect();
-                js.effort = vec![0.5; 12];
+                joint_sample(&mut js, stamp, x);
                 w.write(js_t, t0 + t, &js)?;
             }
             _ => {
@@ -194,7 +182,6 @@ pub fn write_camera_bag(dir: &Path, bytes: u64) -> Result<(u64, f64), RecordErro
                 frame += 1;
             }
         }
-        next[k] += periods[k];
     }
     let sum = w.finish()?;
     Ok((sum.message_count, end as f64 * 1e-9))
