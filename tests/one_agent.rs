@@ -128,6 +128,16 @@ fn replay_of_a_recorded_run_reproduces_what_it_learned() {
         learned, replayed,
         "the replay learned something else than the run:\nrun:\n{out}\nreplay:\n{rout}"
     );
+    // the recorder's topic names are found in the bag by their types when the config's
+    // defaults (`/imu/data`, `/joint_states`) are not there: the same replay without overrides
+    let mut plain = vec!["replay", bag.as_str()];
+    plain.extend(common);
+    let pout = sattva(&plain);
+    assert_eq!(
+        fingerprint(&pout).2,
+        learned,
+        "the replay without topic overrides learned something else:\n{pout}"
+    );
     // and it is the data that decides: without the recorded contacts the learned state differs
     replay.extend(["-p", "replay.contacts_topic=\"\""]);
     let (_, _, without) = fingerprint(&sattva(&replay));

@@ -194,37 +194,59 @@ impl ReplayBackend {
     }
 
     fn load(&mut self) -> Result<(), BackendError> {
-        let (imu_topic, js_topic) = (
+        let (mut imu_topic, mut js_topic) = (
             self.cfg.imu_topic.clone(),
             self.cfg.joint_states_topic.clone(),
         );
         let gt_topic = self.cfg.ground_truth_topic.clone();
-        let (cmd_topic, contacts_topic) = (
+        let (mut cmd_topic, mut contacts_topic) = (
             self.cfg.command_topic.clone(),
             self.cfg.contacts_topic.clone(),
         );
-        let mut bag = BagReader::open_with(
-            &self.bag_path,
-            &ReadOptions {
-                topics: Some(
-                    [
-                        &imu_topic,
-                        &js_topic,
-                        &gt_topic,
-                        &cmd_topic,
-                        &contacts_topic,
-                    ]
-                    .iter()
-                    .map(|t| t.to_string())
-                    .collect(),
-                ),
-                start: None,
-            },
-        )
-        .map_err(|e| BackendError::Model {
-            file: self.bag_path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let open = |topics: [&String; 5]| {
+            BagReader::open_with(
+                &self.bag_path,
+                &ReadOptions {
+                    topics: Some(topics.iter().map(|t| t.to_string()).collect()),
+                    start: None,
+                },
+            )
+            .map_err(|e| BackendError::Model {
+                file: self.bag_path.display().to_string(),
+                message: e.to_string(),
+            })
+        };
+        let mut bag = open([
+            &imu_topic,
+            &js_topic,
+            &gt_topic,
+            &cmd_topic,
+            &contacts_topic,
+        ])?;
+        // the bag's own topic names where the configured ones are absent (see
+        // `ReplayConfig::adopt_bag_topics`): opened again with the final names (rare: only
+        // when a name was replaced)
+        let notes = self.cfg.adopt_bag_topics(bag.topics());
+        if !notes.is_empty() {
+            for note in &notes {
+                tracing::info!("{}: {note}", self.bag_path.display());
+            }
+            (imu_topic, js_topic) = (
+                self.cfg.imu_topic.clone(),
+                self.cfg.joint_states_topic.clone(),
+            );
+            (cmd_topic, contacts_topic) = (
+                self.cfg.command_topic.clone(),
+                self.cfg.contacts_topic.clone(),
+            );
+            bag = open([
+                &imu_topic,
+                &js_topic,
+                &gt_topic,
+                &cmd_topic,
+                &contacts_topic,
+            ])?;
+        }
         let topics = bag.topics().to_vec();
         self.topic_type_ok::<msgs::Imu>(&topics, "imu_topic", &imu_topic)?;
         self.topic_type_ok::<msgs::JointState>(&topics, "joint_states_topic", &js_topic)?;

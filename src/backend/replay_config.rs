@@ -100,6 +100,60 @@ impl ReplayConfig {
         .map(|(_, i)| i)
     }
 
+    /// Names vary between robots and recorders (a bag written by `sattva run --record` has
+    /// `/sattva/imu`, a realsense-ros one `/camera/imu`): an input whose configured topic is
+    /// not in the bag takes the bag's only topic of that input's message type, when there is
+    /// exactly one and no other input maps it. Images are left alone (colour and depth share a
+    /// type), as are inputs configured empty (not in the bag) and the ground truth (a pose topic
+    /// is not necessarily one). Returns one line per substitution, for the log.
+    pub fn adopt_bag_topics(&mut self, bag: &[crate::record::reader::TopicInfo]) -> Vec<String> {
+        use crate::record::msgs::{self, RosMessage};
+        let mut notes = Vec::new();
+        let kinds: [(&str, &str); 6] = [
+            ("imu_topic", msgs::Imu::TYPE_NAME),
+            ("joint_states_topic", msgs::JointState::TYPE_NAME),
+            ("tf_topic", msgs::TfMessage::TYPE_NAME),
+            ("camera_info_topic", msgs::CameraInfo::TYPE_NAME),
+            ("command_topic", msgs::Float64MultiArray::TYPE_NAME),
+            ("contacts_topic", msgs::Float64MultiArray::TYPE_NAME),
+        ];
+        for (key, type_name) in kinds {
+            let mapped: Vec<String> = self.topics().iter().map(|(_, t)| t.to_string()).collect();
+            let current = self
+                .topics()
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, t)| t.to_string());
+            let Some(current) = current.filter(|t| !t.is_empty()) else {
+                continue;
+            };
+            if bag.iter().any(|t| t.name == current) {
+                continue;
+            }
+            let mut of_type = bag.iter().filter(|t| t.type_name == type_name);
+            let (Some(only), None) = (of_type.next(), of_type.next()) else {
+                continue;
+            };
+            if mapped.contains(&only.name) {
+                continue;
+            }
+            notes.push(format!(
+                "replay.{key}: `{current}` is not in the bag; using `{}`, its only {type_name} topic",
+                only.name
+            ));
+            let slot = match key {
+                "imu_topic" => &mut self.imu_topic,
+                "joint_states_topic" => &mut self.joint_states_topic,
+                "tf_topic" => &mut self.tf_topic,
+                "camera_info_topic" => &mut self.camera_info_topic,
+                "command_topic" => &mut self.command_topic,
+                _ => &mut self.contacts_topic,
+            };
+            *slot = only.name.clone();
+        }
+        notes
+    }
+
     fn topics(&self) -> [(&'static str, &String); 10] {
         [
             ("imu_topic", &self.imu_topic),
@@ -138,5 +192,77 @@ impl Validate for ReplayConfig {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::reader::TopicInfo;
+
+    fn topic(name: &str, type_name: &str) -> TopicInfo {
+        TopicInfo {
+            name: name.into(),
+            type_name: type_name.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn absent_topics_take_the_bags_only_topic_of_their_type() {
+        // a bag as `sattva run --record` writes it
+        let bag = [
+            topic("/sattva/imu", "sensor_msgs/msg/Imu"),
+            topic("/sattva/joint_states", "sensor_msgs/msg/JointState"),
+            topic("/sattva/command", "std_msgs/msg/Float64MultiArray"),
+            topic("/sattva/contacts", "std_msgs/msg/Float64MultiArray"),
+        ];
+        let mut c = ReplayConfig::default();
+        let notes = c.adopt_bag_topics(&bag);
+        assert_eq!(c.imu_topic, "/sattva/imu");
+        assert_eq!(c.joint_states_topic, "/sattva/joint_states");
+        // present under their configured names: untouched
+        assert_eq!(c.command_topic, "/sattva/command");
+        assert_eq!(c.contacts_topic, "/sattva/contacts");
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(
+            notes[0].contains("replay.imu_topic: `/imu/data`"),
+            "{notes:?}"
+        );
+    }
+
+    #[test]
+    fn ambiguous_empty_or_present_topics_stay_as_configured() {
+        let bag = [
+            topic("/a/imu", "sensor_msgs/msg/Imu"),
+            topic("/b/imu", "sensor_msgs/msg/Imu"),
+            topic("/joint_states", "sensor_msgs/msg/JointState"),
+            topic("/robot/joint_states", "sensor_msgs/msg/JointState"),
+            topic("/tf_static", "tf2_msgs/msg/TFMessage"),
+            topic("/camera/color/image_raw", "sensor_msgs/msg/Image"),
+        ];
+        let mut c = ReplayConfig {
+            tf_topic: String::new(),
+            image_topic: "/cam/image".into(),
+            ..Default::default()
+        };
+        let before = c.clone();
+        assert!(c.adopt_bag_topics(&bag).is_empty());
+        // two IMUs: ambiguous; joint states present by name; tf configured empty (not wanted);
+        // images never guessed (colour and depth share a type)
+        assert_eq!(c, before);
+    }
+
+    #[test]
+    fn a_topic_another_input_maps_is_not_taken_twice() {
+        // the only Float64MultiArray topic is already the contacts input
+        let bag = [topic("/sattva/contacts", "std_msgs/msg/Float64MultiArray")];
+        let mut c = ReplayConfig {
+            command_topic: "/cmd".into(),
+            ..Default::default()
+        };
+        c.adopt_bag_topics(&bag);
+        assert_eq!(c.command_topic, "/cmd");
+        assert_eq!(c.contacts_topic, "/sattva/contacts");
     }
 }
