@@ -70,6 +70,20 @@ impl std::fmt::Display for AgentReport {
         for m in &self.monitors {
             writeln!(f, "monitor {m}")?;
         }
+        if let Some(p) = &self.curriculum {
+            writeln!(
+                f,
+                "curriculum: {} episodes of {} primitives ({}){}",
+                p.scenarios.len(),
+                p.names.len(),
+                p.names.join(", "),
+                if p.skipped.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} not performable by this robot", p.skipped.len())
+                }
+            )?;
+        }
         if let Some(l) = &self.learn {
             let s = &l.stats;
             writeln!(

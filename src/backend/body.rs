@@ -165,6 +165,16 @@ pub enum BodyError {
         /// What the model has.
         have: String,
     },
+    /// The robot's model file (`robot.model`) could not be loaded.
+    #[error("`{key}`: cannot load the robot model {file}: {message}")]
+    Model {
+        /// The config key.
+        key: String,
+        /// The file.
+        file: String,
+        /// MuJoCo's message.
+        message: String,
+    },
 }
 
 /// What the primitives config asks of the body (`action.primitives`): the arm's end effector

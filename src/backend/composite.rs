@@ -136,6 +136,14 @@ impl<J: Backend, S: Backend> Backend for Composite<J, S> {
         self.sensors.take_frame_source()
     }
 
+    fn body(
+        &self,
+        spec: &super::body::BodySpec,
+    ) -> Result<super::body::RobotBody, super::body::BodyError> {
+        // the joints know the robot (its model); the sensors add none
+        self.joints.body(spec)
+    }
+
     fn finished(&self) -> bool {
         self.joints.finished() || self.sensors.finished()
     }

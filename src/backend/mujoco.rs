@@ -1022,6 +1022,7 @@ impl Backend for MujocoBackend {
         body::describe(
             model,
             &self.cfg.joints.names,
+            "mujoco.joints.names",
             self.map.keyframe,
             self.cfg.joints.initial_positions.as_deref(),
             self.object.map(|o| o.0),

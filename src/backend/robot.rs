@@ -27,6 +27,7 @@ use futures::executor::LocalPool;
 use futures::task::LocalSpawnExt;
 use futures::StreamExt;
 
+use super::body::{BodyError, BodySpec, RobotBody};
 use super::robot_config::{CommandInterface, RobotJointsConfig};
 use super::{Backend, BackendError, BackendInfo, Lifecycle};
 use crate::repeat::Repeated;
@@ -131,6 +132,8 @@ pub struct RobotJointsBackend {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     out: OutCommand,
+    /// `robot.model`, resolved: the kinematics of [`Backend::body`].
+    model: Option<std::path::PathBuf>,
 }
 
 impl RobotJointsBackend {
@@ -155,7 +158,14 @@ impl RobotJointsBackend {
             stop: Arc::new(AtomicBool::new(false)),
             thread: None,
             out: OutCommand::default(),
+            model: None,
         }
+    }
+
+    /// The robot's model file (`robot.model`, resolved), for [`Backend::body`].
+    pub fn with_model(mut self, model: Option<std::path::PathBuf>) -> RobotJointsBackend {
+        self.model = model;
+        self
     }
 
     /// The backend's counters.
@@ -390,6 +400,32 @@ impl Backend for RobotJointsBackend {
 
     fn info(&self) -> &BackendInfo {
         &self.info
+    }
+
+    fn body(&self, spec: &BodySpec) -> Result<RobotBody, BodyError> {
+        match &self.model {
+            #[cfg(feature = "mujoco")]
+            Some(path) => {
+                let mut body = super::mujoco::body::describe_file(
+                    path,
+                    "robot.model",
+                    &self.cfg.joint_names,
+                    spec,
+                )?;
+                // the model's limits narrowed by those the config enforces (when configured)
+                for (l, c) in body.limits.iter_mut().zip(&self.info.joint_limits) {
+                    *l = (l.0.max(c.0), l.1.min(c.1));
+                }
+                Ok(body)
+            }
+            #[cfg(not(feature = "mujoco"))]
+            Some(path) => Err(BodyError::Model {
+                key: "robot.model".into(),
+                file: path.display().to_string(),
+                message: "this build has no MuJoCo to read it (build with feature `mujoco`)".into(),
+            }),
+            None => RobotBody::from_joints(&self.info.joint_names, &self.info.joint_limits, spec),
+        }
     }
 
     fn clock(&self) -> ClockKind {

@@ -47,6 +47,11 @@ pub struct RobotJointsConfig {
     pub trajectory_time_from_start_ms: u32,
     /// How long `activate` waits for the first joint state, ms.
     pub start_timeout_ms: u32,
+    /// The robot's model (MJCF, or URDF through MuJoCo's importer; relative to this file),
+    /// joints named as in `joint_names`: with it (and feature `mujoco`) the primitive library
+    /// has the robot's kinematics (task-space primitives at `action.primitives.end_effector`,
+    /// limbs from the kinematic tree); without it, joint-space primitives from the limits.
+    pub model: Option<String>,
     /// Compose the joints with the RealSense camera of the `realsense:` section (its IMU feeds
     /// the orientation filter); off: joints only.
     pub camera: bool,
@@ -65,6 +70,7 @@ impl Default for RobotJointsConfig {
             stale_timeout_ms: 100,
             trajectory_time_from_start_ms: 20,
             start_timeout_ms: 5000,
+            model: None,
             camera: true,
         }
     }

@@ -156,7 +156,8 @@ impl crate::backend::robot::RobotJointsBackend {
             key: "sattva.ros__parameters.robot".into(),
             message: "missing: the robot-joints backend needs a `robot:` section (joint_names, topics, limits)".into(),
         })?;
-        Ok(Self::with_section(cfg, &config.backend_context()))
+        let model = cfg.model.as_deref().map(|m| config.resolve_path(m));
+        Ok(Self::with_section(cfg, &config.backend_context()).with_model(model))
     }
 }
 

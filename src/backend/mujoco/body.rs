@@ -139,11 +139,36 @@ impl Kinematics for MujocoKinematics {
     }
 }
 
-/// Describes the robot of `model` for the configured joints `names` (command order) at the
-/// start pose (`keyframe`, or the model's qpos0), with the scene's object body (if any).
+/// Describes the robot of the model file `path` (MJCF, or URDF through MuJoCo's importer) for
+/// the joints `names` (command order, named as in the model), at the model's default pose: a
+/// real robot's kinematics for task-space primitives (`robot.model`). `key` is the config key
+/// of the file, named in errors.
+pub fn describe_file(
+    path: &std::path::Path,
+    key: &str,
+    names: &[String],
+    spec: &BodySpec,
+) -> Result<RobotBody, BodyError> {
+    let model = MjModel::from_xml(path).map_err(|e| BodyError::Model {
+        key: key.into(),
+        file: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let names_key = key
+        .rsplit_once('.')
+        .map_or("joint_names".to_string(), |(s, _)| {
+            format!("{s}.joint_names")
+        });
+    describe(&Arc::new(model), names, &names_key, None, None, None, spec)
+}
+
+/// Describes the robot of `model` for the configured joints `names` (command order; the config
+/// key `names_key`, named in errors) at the start pose (`keyframe`, or the model's qpos0), with
+/// the scene's object body (if any).
 pub fn describe(
     model: &Arc<MjModel>,
     names: &[String],
+    names_key: &str,
     keyframe: Option<usize>,
     home: Option<&[f64]>,
     object: Option<usize>,
@@ -153,7 +178,7 @@ pub fn describe(
     let mut joint_ids = Vec::with_capacity(names.len());
     for (i, n) in names.iter().enumerate() {
         let id = lookup(MjtObjBase::mjOBJ_JOINT, n).ok_or_else(|| BodyError::Unknown {
-            key: format!("mujoco.joints.names[{i}]"),
+            key: format!("{names_key}[{i}]"),
             what: "joint",
             name: n.clone(),
             have: all_names(model, MjtObjBase::mjOBJ_JOINT, model.ffi().njnt as usize),
