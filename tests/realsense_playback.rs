@@ -159,6 +159,9 @@ fn play(cfg: &Path) -> (sattva::backend::Managed<RealsenseBackend>, Run) {
 
 #[test]
 fn synthetic_bag_plays_back_exactly() {
+    // real-time playback: `read` skips IMU samples it lags too far behind, so a starved test
+    // thread would see gaps; one timing-sensitive test at a time (tests/common/timing.rs)
+    let _serial = common::timing::serial();
     let dir = tempfile::tempdir().unwrap();
     let bag = dir.path().join("synth.bag");
     record(&bag);
@@ -326,6 +329,9 @@ fn missing_profile_names_the_file() {
 
 #[test]
 fn reset_restarts_the_recording() {
+    // real-time playback: `read` skips IMU samples it lags too far behind, so a starved test
+    // thread would see gaps; one timing-sensitive test at a time (tests/common/timing.rs)
+    let _serial = common::timing::serial();
     let dir = tempfile::tempdir().unwrap();
     record(&dir.path().join("synth.bag"));
     let cfg = write_config(dir.path(), Some("synth.bag"));
@@ -382,6 +388,9 @@ fn profile_the_recording_lacks_is_a_clear_error() {
 
 #[test]
 fn non_finite_motion_samples_are_skipped_not_fatal() {
+    // real-time playback: `read` skips IMU samples it lags too far behind, so a starved test
+    // thread would see gaps; one timing-sensitive test at a time (tests/common/timing.rs)
+    let _serial = common::timing::serial();
     let dir = tempfile::tempdir().unwrap();
     let bag = dir.path().join("nan.bag");
     let mut w = BagWriter::create(
