@@ -398,3 +398,247 @@ fn a_silent_driver_makes_the_arm_hold_at_the_commanded_position_without_a_jump()
         "no motion after the hold"
     );
 }
+
+/// A robot-joints backend for `robot:` keys given as YAML lines (indented under `robot:`).
+fn backend(robot_keys: &str) -> RobotJointsBackend {
+    let yaml = format!(
+        "sattva:\n  ros__parameters:\n    backend: robot\n    robot:\n{robot_keys}    ros:\n      topics:\n        joint_states: sattva/joint_states\n"
+    );
+    let c = Config::from_yaml_str(&yaml, Path::new("robot.yaml"), &[]).unwrap();
+    RobotJointsBackend::new(&c).unwrap()
+}
+
+/// Reads until the first joint state arrives (bounded: discovery on a fresh graph).
+fn first_state(b: &mut RobotJointsBackend, f: &mut SensorFrame) -> Vec<f64> {
+    let t0 = Instant::now();
+    while b.read(b.now(), f).is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no joint state from the fake robot"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    f.joints.position.to_vec()
+}
+
+/// The `joint_trajectory_controller` interface: every command the robot receives is a one-point
+/// `trajectory_msgs/JointTrajectory` naming the joints in the configured order, with the
+/// commanded positions and `time_from_start` = the configured 1250 ms (1 s + 250,000,000 ns);
+/// and every frame `read` returns carries the newest joint state received: the robot follows the
+/// command, the frames follow the robot (the fake publishes its joints in reverse order).
+#[test]
+fn trajectory_commands_name_the_joints_and_frames_carry_each_new_state() {
+    let _serial = one_at_a_time();
+    let (fake, lines) = start_fake_robot(&[
+        "t1,t2,t3",
+        "0.1,0.2,0.3",
+        "500",
+        "60",
+        "3.0",
+        "/traj/commands",
+        "0",
+        "/traj/joint_states",
+        "--trajectory",
+    ]);
+    let mut b = backend(
+        "      joint_names: [t1, t2, t3]\n      joint_states_topic: /traj/joint_states\n      command_topic: /traj/commands\n      command_interface: trajectory\n      trajectory_time_from_start_ms: 1250\n      position_min: [-1.0, -1.0, -1.0]\n      position_max: [1.0, 1.0, 1.0]\n      velocity_max: [2.0, 2.0, 2.0]\n      stale_timeout_ms: 500\n",
+    );
+    b.configure().unwrap();
+    b.activate().unwrap();
+    let target = [0.6, -0.4, 0.5];
+    let mut f = SensorFrame::default();
+    // (frame time, positions) of every successful read
+    let mut frames: Vec<(i64, Vec<f64>)> = Vec::new();
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(2) {
+        let now = b.now();
+        if b.read(now, &mut f).is_ok() {
+            frames.push((f.t.0, f.joints.position.to_vec()));
+            let cmd = Cmd {
+                t: now,
+                mode: CommandMode::Position,
+                values: target.iter().copied().collect(),
+            };
+            b.write(now, &cmd).unwrap();
+        } else {
+            b.write(now, &Cmd::hold(Time::ZERO)).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    drop(b);
+    let v = fake_result(fake, lines);
+
+    let trajs = v["trajectories"].as_sequence().unwrap();
+    assert!(trajs.len() > 100, "trajectories received: {}", trajs.len());
+    for (k, t) in trajs.iter().enumerate() {
+        let names: Vec<&str> = t["joint_names"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["t1", "t2", "t3"], "trajectory #{k}");
+        let points = t["points"].as_sequence().unwrap();
+        assert_eq!(points.len(), 1, "trajectory #{k}: one point");
+        assert_eq!(points[0]["sec"].as_u64(), Some(1), "trajectory #{k}");
+        assert_eq!(
+            points[0]["nanosec"].as_u64(),
+            Some(250_000_000),
+            "trajectory #{k}"
+        );
+        assert_eq!(points[0]["positions"].as_sequence().unwrap().len(), 3);
+    }
+    // the last command is the target itself (the rate limit reached it after 0.25 s)
+    let cmds = received(&v);
+    let last = &cmds.last().unwrap().1;
+    assert!(
+        last.iter().zip(target).all(|(a, b)| (a - b).abs() < 1e-12),
+        "last command {last:?} vs target {target:?}"
+    );
+    // frames: the robot's newest state, in config order. It starts at (0.1, 0.2, 0.3) and ends
+    // on the target (first-order lag 0.2 per 2 ms tick: within 1e-6 in 0.15 s after the command
+    // stops changing); frame times advance with each new state.
+    assert!(frames.len() > 100, "frames read: {}", frames.len());
+    let first = &frames[0].1;
+    assert!(
+        (first[0] - 0.1).abs() < 0.05 && (first[2] - 0.3).abs() < 0.05,
+        "first frame {first:?}"
+    );
+    let (_, end) = frames.last().unwrap();
+    assert!(
+        end.iter().zip(target).all(|(a, b)| (a - b).abs() < 1e-6),
+        "last frame {end:?}: the robot stands at {target:?}"
+    );
+    let mut times: Vec<i64> = frames.iter().map(|(t, _)| *t).collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "frame times go back"
+    );
+    times.dedup();
+    assert!(
+        times.len() > 100,
+        "distinct joint states in the frames: {} of {} reads",
+        times.len(),
+        frames.len()
+    );
+}
+
+/// A hold asked for before any joint state has arrived (the backend configured, not yet
+/// activated) has nothing to hold; once the first state arrives, the hold commands the measured
+/// position, never a default target (zeros: a jump to the joints' zero).
+#[test]
+fn a_hold_before_the_first_joint_state_holds_the_measured_position_once_known() {
+    let _serial = one_at_a_time();
+    let (fake, lines) = start_fake_robot(&[
+        "e1,e2,e3",
+        "0.1,0.2,0.3",
+        "500",
+        "60",
+        "2.5",
+        "/early/commands",
+        "0",
+        "/early/joint_states",
+    ]);
+    let mut b = backend(
+        "      joint_names: [e1, e2, e3]\n      joint_states_topic: /early/joint_states\n      command_topic: /early/commands\n      stale_timeout_ms: 500\n",
+    );
+    b.configure().unwrap();
+    let now = b.now();
+    // a motion command and then a hold, before any state was read: nothing may leave
+    b.write(
+        now,
+        &Cmd {
+            t: now,
+            mode: CommandMode::Position,
+            values: [0.5, 0.5, 0.5].into_iter().collect(),
+        },
+    )
+    .unwrap();
+    b.write(now, &Cmd::hold(Time::ZERO)).unwrap();
+    let mut f = SensorFrame::default();
+    let measured = first_state(&mut b, &mut f);
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_millis(800) {
+        let now = b.now();
+        let _ = b.read(now, &mut f);
+        b.write(now, &Cmd::hold(Time::ZERO)).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    drop(b);
+    let v = fake_result(fake, lines);
+    let cmds = received(&v);
+    assert!(cmds.len() > 50, "hold commands received: {}", cmds.len());
+    for (k, (_, c)) in cmds.iter().enumerate() {
+        assert!(
+            c.iter().zip(&measured).all(|(a, b)| (a - b).abs() < 1e-9),
+            "command #{k} {c:?}: the hold must be the measured position {measured:?}"
+        );
+    }
+}
+
+/// A hold keeps the position measured when it began (before activation, with no command sent
+/// yet): a robot that moves on its own afterwards (pushed, sagging: the fake drifts 0.5 rad/s) is
+/// commanded back there, the target does not creep along with the drift.
+#[test]
+fn a_hold_resists_a_drifting_robot_instead_of_following_it() {
+    let _serial = one_at_a_time();
+    let (fake, lines) = start_fake_robot(&[
+        "d1,d2,d3",
+        "0.1,0.2,0.3",
+        "500",
+        "60",
+        "2.5",
+        "/drift/commands",
+        "0",
+        "/drift/joint_states",
+        "--drift",
+        "0.5",
+    ]);
+    let mut b = backend(
+        "      joint_names: [d1, d2, d3]\n      joint_states_topic: /drift/joint_states\n      command_topic: /drift/commands\n      stale_timeout_ms: 500\n",
+    );
+    b.configure().unwrap();
+    let now = b.now();
+    // a motion command before any state: the backend leaves hold, nothing is sent
+    b.write(
+        now,
+        &Cmd {
+            t: now,
+            mode: CommandMode::Position,
+            values: [0.5, 0.5, 0.5].into_iter().collect(),
+        },
+    )
+    .unwrap();
+    let mut f = SensorFrame::default();
+    let at_hold = first_state(&mut b, &mut f);
+    // the hold begins (a reset: a real robot is not reset by software, it holds) ...
+    b.reset(0).unwrap();
+    // ... while the robot drifts on for 300 ms (frames keep coming)
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_millis(300) {
+        let _ = b.read(b.now(), &mut f);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let drifted = f.joints.position.to_vec();
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_millis(800) {
+        let now = b.now();
+        let _ = b.read(now, &mut f);
+        b.write(now, &Cmd::hold(Time::ZERO)).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    drop(b);
+    let v = fake_result(fake, lines);
+    assert!(
+        drifted.iter().zip(&at_hold).all(|(a, b)| a - b > 0.1),
+        "the robot drifted from {at_hold:?} to {drifted:?} before the hold command"
+    );
+    let cmds = received(&v);
+    assert!(cmds.len() > 50, "hold commands received: {}", cmds.len());
+    for (k, (_, c)) in cmds.iter().enumerate() {
+        assert!(
+            c.iter().zip(&at_hold).all(|(a, b)| (a - b).abs() < 1e-9),
+            "command #{k} {c:?}: the hold is where the robot was when it began, {at_hold:?} (now at {drifted:?})"
+        );
+    }
+}

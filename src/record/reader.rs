@@ -798,19 +798,11 @@ impl McapSource {
             done: false,
             _temp: temp,
         };
-        // Defence in depth: the `mcap` crate is not fuzzed by us to exhaustion; a panic inside
-        // it on a malformed file becomes a warning.
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            if !s.index_from_summary(sh) {
-                s.spans.clear();
-                s.index_by_scan(sh);
-            }
-        }));
-        if r.is_err() {
-            sh.warn(format!(
-                "{}: the MCAP parser panicked on malformed data; rest of the file skipped",
-                s.file.display()
-            ));
+        // No panic guard here: malformed input must come back as errors (warnings), and a panic
+        // in parsing is a bug that `tests/replay_fuzz.rs` reports.
+        if !s.index_from_summary(sh) {
+            s.spans.clear();
+            s.index_by_scan(sh);
         }
         s.spans.retain(|sp| sp.end >= start);
         s.spans.sort_by_key(|sp| (sp.start, sp.offset));
@@ -1215,7 +1207,7 @@ impl McapSource {
         if self.done {
             return None;
         }
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loop {
+        let out = loop {
             let head = self.pending.peek().map(|p| p.0.key.0);
             if let Some(span) = self.spans.get(self.next_span) {
                 // load every chunk that starts before the earliest queued message
@@ -1226,17 +1218,7 @@ impl McapSource {
                     continue;
                 }
             }
-            return self.pending.pop().map(|p| p.0.msg);
-        }));
-        let out = match r {
-            Ok(m) => m,
-            Err(_) => {
-                sh.warn(format!(
-                    "{}: the MCAP parser panicked on malformed data; rest of the file skipped",
-                    self.file.display()
-                ));
-                None
-            }
+            break self.pending.pop().map(|p| p.0.msg);
         };
         if out.is_none() {
             self.done = true;

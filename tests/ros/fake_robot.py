@@ -7,7 +7,11 @@ keeps listening until TOTAL s; then prints JSON with every command received and 
 With SILENT_FOR, the driver is silent for that long only and then publishes again (a driver
 hiccup); JOINT_STATES_TOPIC defaults to /joint_states.
 usage: fake_robot.py NAMES(comma) INITIAL(comma) RATE STOP_AFTER TOTAL COMMAND_TOPIC
-       [SILENT_FOR [JOINT_STATES_TOPIC]]
+       [SILENT_FOR [JOINT_STATES_TOPIC]] [--trajectory] [--drift RAD_PER_S]
+--trajectory: the commands are trajectory_msgs/JointTrajectory (joint_trajectory_controller);
+each is recorded with its joint names, points and time_from_start, and its first point's
+positions are followed BY NAME. --drift: the robot moves on its own (every joint's target grows
+by RAD_PER_S), as an arm pushed or sagging does.
 """
 import json
 import sys
@@ -17,6 +21,19 @@ import rclpy
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
+from trajectory_msgs.msg import JointTrajectory
+
+argv = list(sys.argv)
+trajectory = "--trajectory" in argv
+if trajectory:
+    argv.remove("--trajectory")
+drift = 0.0
+if "--drift" in argv:
+    k = argv.index("--drift")
+    drift = float(argv[k + 1])
+    del argv[k:k + 2]
+sys.argv = argv
+trajectories = []
 
 names = sys.argv[1].split(",")
 pos = [float(x) for x in sys.argv[2].split(",")]
@@ -37,7 +54,24 @@ def on_cmd(m):
         target[:] = list(m.data)
 
 
-node.create_subscription(Float64MultiArray, topic, on_cmd, 1000)
+def on_trajectory(m):
+    t = time.monotonic()
+    trajectories.append({
+        "joint_names": list(m.joint_names),
+        "points": [{"positions": list(p.positions), "sec": p.time_from_start.sec,
+                    "nanosec": p.time_from_start.nanosec} for p in m.points],
+    })
+    if m.points:
+        by_name = dict(zip(m.joint_names, m.points[0].positions))
+        commands.append([t] + [by_name.get(n, float("nan")) for n in names])
+        if all(n in by_name for n in names):
+            target[:] = [by_name[n] for n in names]
+
+
+if trajectory:
+    node.create_subscription(JointTrajectory, topic, on_trajectory, 1000)
+else:
+    node.create_subscription(Float64MultiArray, topic, on_cmd, 1000)
 print("READY", flush=True)
 start = time.monotonic()
 next_t = start
@@ -48,6 +82,7 @@ while time.monotonic() - start < total:
     if now >= next_t:
         next_t += 1.0 / rate
         for i in range(len(pos)):
+            target[i] += drift / rate
             pos[i] += (target[i] - pos[i]) * 0.2
         silent = stop_after <= now - start < stop_after + silent_for
         if not silent:
@@ -63,6 +98,6 @@ while time.monotonic() - start < total:
             stopped_at = now - start
     rclpy.spin_once(node, timeout_sec=0.0005)
 print("RESULT " + json.dumps({"commands": commands, "final": pos, "stopped_at": stopped_at,
-                              "resumed_at": resumed_at}), flush=True)
+                              "resumed_at": resumed_at, "trajectories": trajectories}), flush=True)
 node.destroy_node()
 rclpy.shutdown()
