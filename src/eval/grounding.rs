@@ -311,6 +311,10 @@ pub struct Case {
     pub context: Context,
     /// The primitive meant (index into the labels).
     pub truth: usize,
+    /// The attractor the substrate recognises the described experience as (-1: none).
+    pub recognised: i64,
+    /// sattva's top attractor (-1: no answer).
+    pub attractor: i64,
     /// Modifiers said (speed, amplitude: -1 low, +1 high).
     pub mods: Mods,
     /// sattva's answer: the primitive of the top attractor (None: no answer or an attractor
@@ -367,6 +371,9 @@ pub struct GroundingReport {
     pub ambiguous: Score,
     /// Modifier direction understood right: speed (right, of), amplitude (right, of).
     pub modifiers: [(usize, usize); 2],
+    /// Primitives whose main attractor is their own by majority (the rest share an attractor
+    /// with another primitive: no word can tell them apart through the attractors).
+    pub separable: usize,
     /// Recognition of the novel experiences (their attractor's primitive), for reference.
     pub recognition: f64,
     /// The test cases.
@@ -494,6 +501,24 @@ pub fn run_grounding(c: &Config, o: &GroundingOptions) -> Result<GroundingReport
     let truth: Vec<usize> = train.iter().map(|r| r.scenario.primitive).collect();
     let map = majority_map(&clusters, &truth);
     let primitive_of = |a: u32| map.get(&(a as i64)).copied();
+    // the attractor holding most of each primitive's training experiences: what a perfect
+    // grounding of a description would answer; the primitives whose own attractor is another
+    // primitive's by majority cannot be told apart through the attractors
+    let mut holding: BTreeMap<usize, BTreeMap<i64, u32>> = BTreeMap::new();
+    for ep in &train {
+        *holding
+            .entry(ep.scenario.primitive)
+            .or_default()
+            .entry(ep.attractor)
+            .or_default() += 1;
+    }
+    let separable: BTreeSet<usize> = holding
+        .iter()
+        .filter_map(|(&p, m)| {
+            let (&a, _) = m.iter().max_by(|x, y| x.1.cmp(y.1).then(y.0.cmp(x.0)))?;
+            (a >= 0 && primitive_of(a as u32) == Some(p)).then_some(p)
+        })
+        .collect();
     let has_object = plan_info
         .scenarios
         .iter()
@@ -607,6 +632,8 @@ pub fn run_grounding(c: &Config, o: &GroundingOptions) -> Result<GroundingReport
                 recent: recent.unwrap_or_default(),
             },
             truth: s.primitive,
+            recognised: novel[i].attractor,
+            attractor: -1,
             mods,
             sattva: None,
             confidence: 0.0,
@@ -645,6 +672,7 @@ pub fn run_grounding(c: &Config, o: &GroundingOptions) -> Result<GroundingReport
         if let Ok(u) = lexicon.understand(&case.text, &case.context, 5) {
             if let Some(m) = u.meanings.first() {
                 case.sattva = primitive_of(m.attractor);
+                case.attractor = m.attractor as i64;
                 case.confidence = m.confidence;
             }
             case.params = u.params;
@@ -741,6 +769,7 @@ pub fn run_grounding(c: &Config, o: &GroundingOptions) -> Result<GroundingReport
         ambiguous,
         modifiers,
         recognition,
+        separable: separable.len(),
         cases,
         attractor_primitive: map
             .iter()
@@ -856,6 +885,12 @@ impl fmt::Display for GroundingReport {
         )?;
         writeln!(
             f,
+            "  primitives with an attractor {} / {} (the others share their main attractor with another primitive)",
+            self.separable,
+            self.labels.len()
+        )?;
+        writeln!(
+            f,
             "  {:<32} {:>5} {:>10} {:>16} {:>8}",
             "held-out utterances", "n", "sattva", "TF-IDF + 1-NN", "chance"
         )?;
@@ -891,7 +926,9 @@ impl fmt::Display for GroundingReport {
 
 fn cases_csv_text(r: &GroundingReport) -> String {
     let mut s =
-        String::from("kind,text,scene,recent,truth,sattva,confidence,baseline,speed,amplitude\n");
+        String::from(
+        "kind,text,scene,recent,truth,recognised,sattva_attractor,sattva,confidence,baseline,speed,amplitude\n",
+    );
     let name = |p: Option<usize>| p.and_then(|p| r.labels.get(p)).copied().unwrap_or("");
     for c in &r.cases {
         let recent: Vec<String> = c
@@ -902,12 +939,20 @@ fn cases_csv_text(r: &GroundingReport) -> String {
             .collect();
         let _ = writeln!(
             s,
-            "{:?},\"{}\",{},{},{},{},{:.3},{},{:.3},{:.3}",
+            "{:?},\"{}\",{},{},{},{}:{},{},{},{:.3},{},{:.3},{:.3}",
             c.kind,
             c.text,
             c.context.scene.map_or("", |x| x.name()),
             recent.join(" "),
             name(Some(c.truth)),
+            c.recognised,
+            name(
+                r.attractor_primitive
+                    .get(&(c.recognised.max(0) as u32))
+                    .copied()
+                    .filter(|_| c.recognised >= 0)
+            ),
+            c.attractor,
             name(c.sattva),
             c.confidence,
             name(c.baseline),

@@ -7,23 +7,26 @@
 //!     conjunctions      text feature x context feature ("push it|scene:left", "again|prev:17")
 //!   and per word the performance parameters it was said with (speed, amplitude)
 //! understand(text, context) -> attractors with confidences (+ speed / amplitude factors)
-//!   score(a) = sum over the utterance's features f of  w_f * I(f) * P(a | f) * s(n(f,a))
-//!   I(f) = 1 - H(attractor | f) / ln K     (K attractors known)
-//!   confidence = score(a) / sum of scores
+//!   score(a) = ln P(a) + sum over text features f of I(f) * ln P(f | a)   (weighted naive Bayes)
+//!            + 3 * ( sum over conjunctions c = (word f, context g) of
+//!                      w_g * I(c) * [P(a | c) - P(a | f)]+ * (n(c,a) - 1) / n(c,a)
+//!                  + B(words) * activation of a among the recent attractors )
+//!   I(c) = 1 - H(attractor | c) / ln K     (K attractors known; 0: said with all alike)
+//!   B(words) = how much more often than the base rate the words were said about a recent one
+//!   confidence = softmax of the scores
 //! ```
 //!
-//! Nothing here knows a primitive or a word: the association strengths are counts learned
-//! online from labelled experience (no table in code). Each feature votes for the attractors it
-//! was said with, in proportion to `P(a | f)`, weighted by how discriminative it is (one minus
-//! its normalised entropy over attractors, a tf-idf-like weight): a word said with every
-//! attractor alike ("the", "again") weighs nothing, a word said with one attractor weighs 1.
-//! Rare pairs are shrunk (`s(n) = n / (n + 1)`); a conjunction with the context must be seen
-//! at least twice (`s(n) = (n - 1) / (n + 1)`): the context is present in every observation,
-//! so a pair seen once is mostly coincidence. A word said with several attractors ("push" with
-//! push left, right and forward) grounds in all of them; the context decides between them
-//! through the conjunction features, whose counts come from the contexts observed with each
-//! labelled experience (where the object was, which attractors were active before: the
-//! substrate's resonance after the previous experience).
+//! Nothing here knows a primitive or a word: every number is a count learned online from
+//! labelled experience (no table in code). The words compose by naive Bayes ("reach" and
+//! "right"). A word said with several attractors ("push" with push left, right and forward)
+//! grounds in all of them; the context decides, through the conjunction features (weighted by
+//! how discriminative they are: one minus their normalised entropy over attractors, a
+//! tf-idf-like weight; and needing repeated evidence: the context is present in every
+//! observation, so a pair seen once is mostly coincidence), and through the words said about an
+//! attractor that had just been active ("again"), whose pointing-back rate is learned against
+//! the base rate. The context features come with each labelled experience: where the object
+//! was, which attractors were active before (the substrate's resonance after the previous
+//! experience).
 //!
 //! The lexicon is persisted beside the substrate snapshot in its own file (`<snapshot>.lexicon`,
 //! [`Lexicon::save`] / [`Lexicon::load`]): a header line with a SHA-256 of the body, then JSON;
@@ -200,6 +203,12 @@ impl ParamSums {
 
 /// Pseudo-count shrinking the association of rare pairs (a pair seen once weighs half).
 const SHRINK: f64 = 1.0;
+/// Additive smoothing of the words' naive Bayes likelihoods.
+const ALPHA: f64 = 0.5;
+/// Weight of the context's votes against the words' log posterior.
+const CONTEXT_WEIGHT: f64 = 6.0;
+/// Pseudo-count pulling a word's pointing-back rate towards the base rate.
+const REPEAT_PRIOR: f64 = 2.0;
 /// Pseudo-count shrinking a word's parameter deviation (a word said twice weighs half).
 const PARAM_SHRINK: f64 = 2.0;
 
@@ -216,6 +225,16 @@ pub struct Lexicon {
     total: f64,
     /// Distinct utterances taught (normalised) -> times.
     phrases: BTreeMap<String, u64>,
+    /// attractor -> weighted count of the text features said with it (naive Bayes mass).
+    #[serde(default)]
+    text_mass: BTreeMap<u32, f64>,
+    /// text feature -> (how much the attractor meant was among the recent ones, times said):
+    /// words that point back at what was just done ("again").
+    #[serde(default)]
+    repeats: BTreeMap<String, (f64, f64)>,
+    /// The same over every observation (the base rate).
+    #[serde(default)]
+    repeats_all: (f64, f64),
     /// word -> parameters it was said with.
     params: BTreeMap<String, ParamSums>,
     /// All observations' parameters.
@@ -298,6 +317,9 @@ impl Lexicon {
             return false;
         }
         for (f, weight) in Self::features(&w, ctx) {
+            if !f.contains('|') {
+                *self.text_mass.entry(attractor).or_default() += weight;
+            }
             *self
                 .pairs
                 .entry(f.clone())
@@ -306,6 +328,20 @@ impl Lexicon {
                 .or_default() += weight;
             *self.features.entry(f).or_default() += weight;
         }
+        let back = ctx
+            .recent
+            .iter()
+            .take(MAX_RECENT)
+            .filter(|r| r.0 == attractor && r.1.is_finite())
+            .map(|r| r.1.clamp(0.0, 1.0) as f64)
+            .fold(0.0, f64::max);
+        for f in text_features(&w) {
+            let e = self.repeats.entry(f).or_default();
+            e.0 += back;
+            e.1 += 1.0;
+        }
+        self.repeats_all.0 += back;
+        self.repeats_all.1 += 1.0;
         *self.attractors.entry(attractor).or_default() += 1.0;
         self.total += 1.0;
         *self.phrases.entry(w.join(" ")).or_default() += 1;
@@ -345,10 +381,28 @@ impl Lexicon {
     /// every observation, so a pair seen once is mostly coincidence and weighs nothing).
     fn shrink(nfa: f64, conjunction: bool) -> f64 {
         if conjunction {
-            ((nfa - 1.0) / (nfa + SHRINK)).max(0.0)
+            ((nfa - 1.0) / nfa).max(0.0)
         } else {
             nfa / (nfa + SHRINK)
         }
+    }
+
+    /// How much the words `text` point back at the recent acts: per text feature, how much more
+    /// often than the base rate the attractor meant was among the recent ones when it was said
+    /// (shrunk towards the base rate for features said rarely), summed.
+    fn pointing_back(&self, text: &[String]) -> f64 {
+        let (bh, bn) = self.repeats_all;
+        if bn <= 0.0 {
+            return 0.0;
+        }
+        let base = (bh / bn).clamp(0.0, 0.999);
+        text.iter()
+            .filter_map(|f| self.repeats.get(f))
+            .map(|&(h, n)| {
+                let rate = (h + base * REPEAT_PRIOR) / (n + REPEAT_PRIOR);
+                ((rate - base) / (1.0 - base)).max(0.0)
+            })
+            .sum()
     }
 
     /// Understands `text` in `ctx`: the `k` attractors it grounds in, most confident first, and
@@ -375,32 +429,79 @@ impl Lexicon {
         if unknown.len() == w.len() {
             return Err(LanguageError::Unknown(unknown));
         }
+        // the words: naive Bayes over the attractors (words compose: "reach" and "right"), each
+        // feature's log likelihood weighted by how discriminative it is (a word said about
+        // every attractor alike, like "again", says nothing, instead of its sampling noise)
+        let text = text_features(&w);
+        let vocab = self.features.keys().filter(|f| !f.contains('|')).count() as f64;
+        // each known text feature with how discriminative it is
+        let evidence: Vec<(&String, f64, &BTreeMap<u32, f64>)> = text
+            .iter()
+            .filter_map(|f| {
+                let (&nf, m) = (self.features.get(f)?, self.pairs.get(f)?);
+                Some((f, self.informativeness(nf, m), m))
+            })
+            .collect();
         let mut scores: BTreeMap<u32, f64> = BTreeMap::new();
+        for (&a, &na) in &self.attractors {
+            let mass = self.text_mass.get(&a).copied().unwrap_or(0.0);
+            let mut l = (na / self.total).ln();
+            for (_, info, m) in &evidence {
+                let nfa = m.get(&a).copied().unwrap_or(0.0);
+                l += info * ((nfa + ALPHA) / (mass + ALPHA * vocab)).ln();
+            }
+            scores.insert(a, l);
+        }
+        // as log posterior probabilities
+        let top = scores.values().copied().fold(f64::MIN, f64::max);
+        let z: f64 = scores.values().map(|l| (l - top).exp()).sum();
+        for l in scores.values_mut() {
+            *l -= top + z.ln();
+        }
+        // the context: conjunction votes, and the words that point back at the recent acts
+        let mut votes: BTreeMap<u32, f64> = BTreeMap::new();
         for (f, weight) in Self::features(&w, ctx) {
+            if !f.contains('|') {
+                continue;
+            }
             let (Some(&nf), Some(m)) = (self.features.get(&f), self.pairs.get(&f)) else {
                 continue;
             };
             let info = self.informativeness(nf, m);
-            if info <= 0.0 {
-                continue;
-            }
-            let conjunction = f.contains('|');
-            for (&a, &nfa) in m {
-                let s = weight * info * (nfa / nf) * Self::shrink(nfa, conjunction);
-                if s > 0.0 {
-                    *scores.entry(a).or_default() += s;
+            // what the context adds to the word alone: P(a | word, context) - P(a | word)
+            let word = f.split('|').next().unwrap_or("");
+            let alone = |a: &u32| -> f64 {
+                match (self.features.get(word), self.pairs.get(word)) {
+                    (Some(&n), Some(m)) if n > 0.0 => m.get(a).copied().unwrap_or(0.0) / n,
+                    _ => 0.0,
                 }
+            };
+            for (&a, &nfa) in m {
+                let gain = (nfa / nf - alone(&a)).max(0.0);
+                *votes.entry(a).or_default() += weight * info * gain * Self::shrink(nfa, true);
+            }
+        }
+        let back = self.pointing_back(&text);
+        for &(a, wt) in ctx.recent.iter().take(MAX_RECENT) {
+            if wt.is_finite() && wt > 0.0 && self.attractors.contains_key(&a) {
+                *votes.entry(a).or_default() += back * wt.min(1.0) as f64;
+            }
+        }
+        for (a, v) in votes {
+            if let Some(l) = scores.get_mut(&a) {
+                *l += CONTEXT_WEIGHT * v;
             }
         }
         let mut ranked: Vec<(u32, f64)> = scores.into_iter().collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let z: f64 = ranked.iter().map(|r| r.1).sum();
+        let top = ranked.first().map_or(0.0, |r| r.1);
+        let z: f64 = ranked.iter().map(|r| (r.1 - top).exp()).sum();
         let meanings = ranked
             .iter()
             .take(k.max(1))
             .map(|&(a, s)| Meaning {
                 attractor: a,
-                confidence: (s / z.max(1e-12)) as f32,
+                confidence: ((s - top).exp() / z.max(1e-12)) as f32,
                 score: s as f32,
             })
             .collect();
@@ -447,6 +548,9 @@ impl Lexicon {
         if let Some(c) = self.attractors.remove(&from) {
             *self.attractors.entry(into).or_default() += c;
         }
+        if let Some(c) = self.text_mass.remove(&from) {
+            *self.text_mass.entry(into).or_default() += c;
+        }
     }
 
     /// Forgets attractor `id` (the substrate pruned it, or a new attractor reuses its slot).
@@ -463,6 +567,7 @@ impl Lexicon {
         if let Some(c) = self.attractors.remove(&id) {
             self.total = (self.total - c).max(0.0);
         }
+        self.text_mass.remove(&id);
     }
 
     /// Attractors the lexicon grounds words in.
