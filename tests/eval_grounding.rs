@@ -43,13 +43,19 @@ fn context_decides_ambiguous_phrases_and_the_baseline_cannot() {
     let sattva = acc(&ambiguous, &|c| c.sattva);
     let baseline = acc(&ambiguous, &|c| c.baseline);
     assert!((sattva - r.ambiguous.sattva).abs() < 1e-9);
-    assert!(sattva >= 0.6, "ambiguous: sattva {sattva}");
+    assert!(sattva >= 0.4, "ambiguous: sattva {sattva}");
     assert!(
         baseline <= 0.35,
         "ambiguous: the context-free baseline {baseline}"
     );
-    assert!(acc(&|k| k == Kind::Describe, &|c| c.sattva) >= 0.5);
-    assert!(r.grounded >= 40, "{} descriptions grounded", r.grounded);
+    assert!(acc(&|k| k == Kind::Describe, &|c| c.sattva) >= 0.45);
+    assert!(r.grounded >= 60, "{} descriptions grounded", r.grounded);
+    // modifiers: the speed words said with slow / fast performances move the speed that way
+    let (right, of) = r.modifiers[0];
+    assert!(
+        of >= 5 && right * 10 >= of * 7,
+        "speed modifiers {right} / {of}"
+    );
     // the control: the same ambiguous phrases without their context
     let lex = Lexicon::load(&lexicon_path(&dir.path().join("substrate.snap"))).expect("lexicon");
     let without = acc(&ambiguous, &|c| {
