@@ -335,8 +335,13 @@ pub struct Case {
 pub struct Score {
     /// Cases.
     pub n: usize,
-    /// sattva's accuracy.
+    /// sattva's accuracy: the top attractor's primitive is the one meant.
     pub sattva: f64,
+    /// sattva's accuracy against what the robot itself recognises the act as: the top
+    /// attractor is the one the described experience is recognised as, or one of the same
+    /// primitive (recognition errors and primitives sharing an attractor not counted against
+    /// the grounding).
+    pub sattva_act: f64,
     /// The baseline's accuracy (None: not run).
     pub baseline: Option<f64>,
     /// Mean chance level.
@@ -401,7 +406,7 @@ const RESONANCE_GAP: f32 = 0.01;
 /// The substrate's resonance after experience `v` (context reset first): the winners, weighted
 /// by their activation and by how close their similarity is to the best match's (experiences
 /// of one robot are all similar, so a near-tie is what makes a second winner count), strongest
-/// first, weights below 0.1 dropped.
+/// first, weights below 0.1 dropped, the strongest scaled to 1.
 fn resonance(l: &mut Learner, t: Time, v: &[f32]) -> Vec<(u32, f32)> {
     l.substrate_mut().reset_context();
     let m: Vec<(u32, f32, f32)> = match l.substrate_mut().activate(t, v) {
@@ -424,6 +429,12 @@ fn resonance(l: &mut Learner, t: Time, v: &[f32]) -> Vec<(u32, f32)> {
         .collect();
     w.sort_by(|a, b| b.1.total_cmp(&a.1));
     w.truncate(MAX_RECENT);
+    // the strongest counts fully
+    if let Some(top) = w.first().map(|x| x.1).filter(|t| *t > 0.0) {
+        for x in &mut w {
+            x.1 /= top;
+        }
+    }
     w
 }
 
@@ -619,8 +630,8 @@ pub fn run_grounding(c: &Config, o: &GroundingOptions) -> Result<GroundingReport
             .chain(i + 1..novel.len())
             .find(|&j| novel[j].scenario.primitive == p)
     };
-    for i in 0..novel.len() {
-        let s = novel[i].scenario;
+    for (i, ep) in novel.iter().enumerate() {
+        let s = ep.scenario;
         let params = params_of(&s);
         let scene = scene_of(&s);
         let prev = i.checked_sub(1).map(|j| novel_res[j].clone());
@@ -632,7 +643,7 @@ pub fn run_grounding(c: &Config, o: &GroundingOptions) -> Result<GroundingReport
                 recent: recent.unwrap_or_default(),
             },
             truth: s.primitive,
-            recognised: novel[i].attractor,
+            recognised: ep.attractor,
             attractor: -1,
             mods,
             sattva: None,
@@ -716,6 +727,13 @@ pub fn run_grounding(c: &Config, o: &GroundingOptions) -> Result<GroundingReport
         Score {
             n,
             sattva: frac(&|c| c.sattva == Some(c.truth)),
+            sattva_act: frac(&|c| {
+                c.attractor >= 0
+                    && (c.attractor == c.recognised
+                        || (c.sattva.is_some()
+                            && c.recognised >= 0
+                            && c.sattva == primitive_of(c.recognised as u32)))
+            }),
             baseline: baseline_run.then(|| frac(&|c| c.baseline == Some(c.truth))),
             chance: if n == 0 {
                 0.0
@@ -891,24 +909,29 @@ impl fmt::Display for GroundingReport {
         )?;
         writeln!(
             f,
-            "  {:<32} {:>5} {:>10} {:>16} {:>8}",
-            "held-out utterances", "n", "sattva", "TF-IDF + 1-NN", "chance"
+            "  {:<32} {:>5} {:>10} {:>16} {:>8} {:>14}",
+            "held-out utterances", "n", "sattva", "TF-IDF + 1-NN", "chance", "sattva (act)"
         )?;
         let row = |f: &mut fmt::Formatter<'_>, name: &str, s: &Score| {
             writeln!(
                 f,
-                "  {:<32} {:>5} {:>10} {:>16} {:>8}",
+                "  {:<32} {:>5} {:>10} {:>16} {:>8} {:>14}",
                 name,
                 s.n,
                 pct(s.sattva),
                 s.baseline.map_or("-".into(), pct),
-                pct(s.chance)
+                pct(s.chance),
+                pct(s.sattva_act)
             )
         };
         for (k, s) in &self.scores {
             row(f, k.name(), s)?;
         }
         row(f, "ambiguous, all (goal >= 85 %)", &self.ambiguous)?;
+        writeln!(
+            f,
+            "  (sattva, TF-IDF: the primitive meant; sattva (act): the attractor the robot recognises the described act as)"
+        )?;
         for (name, (right, of)) in ["speed", "amplitude"].iter().zip(self.modifiers) {
             writeln!(
                 f,
