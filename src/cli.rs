@@ -222,7 +222,7 @@ enum EvalCmd {
         #[arg(long)]
         baselines: bool,
     },
-    /// Words grounded in attractors: a teacher (config/phrasebook.yaml) describes the
+    /// Words grounded in attractors: a teacher (sim/phrasebook.yaml) describes the
     /// curriculum's training experiences; held-out descriptions and ambiguous phrases whose
     /// meaning depends on context ("push it", "again", "the other way") are understood on the
     /// novel experiences, beside a scikit-learn TF-IDF + nearest-neighbour baseline (text only)
@@ -242,7 +242,7 @@ enum EvalCmd {
         /// Output directory [default: out/grounding].
         #[arg(long)]
         out: Option<PathBuf>,
-        /// The teacher's phrasebook [default: config/phrasebook.yaml].
+        /// The teacher's phrasebook [default: sim/phrasebook.yaml].
         #[arg(long)]
         phrasebook: Option<PathBuf>,
         /// Skip the scikit-learn baseline.

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! curriculum (MuJoCo, virtual time): calibration, training (learned), novel (recognised only)
-//! teacher (config/phrasebook.yaml, seeded) says, about each training experience:
+//! teacher (sim/phrasebook.yaml, seeded) says, about each training experience:
 //!   two descriptions ("push to the left slowly"), a deictic phrase when the object's side
 //!   fits ("push it"), "again" / "the other way" referring to an earlier act
 //!   -> Lexicon::observe(utterance, context, the experience's attractor, its speed/amplitude)
@@ -33,7 +33,7 @@ use crate::language::{Context, Lexicon, Params, Side, MAX_RECENT};
 use crate::learn::{Learner, Role};
 use crate::types::Time;
 
-/// The teacher's phrasebook (`config/phrasebook.yaml`).
+/// The teacher's phrasebook (`sim/phrasebook.yaml`).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Phrasebook {
@@ -266,9 +266,9 @@ impl Default for GroundingOptions {
     }
 }
 
-/// `config/phrasebook.yaml` under the current directory, else under the source tree.
+/// `sim/phrasebook.yaml` under the current directory, else under the source tree.
 pub fn default_phrasebook() -> PathBuf {
-    let rel = Path::new("config/phrasebook.yaml");
+    let rel = Path::new("sim/phrasebook.yaml");
     if rel.exists() {
         return rel.to_path_buf();
     }
