@@ -159,3 +159,50 @@ impl LiveLexicon {
         std::mem::take(&mut self.dirty)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::substrate::SubstrateConfig;
+    use crate::types::Time;
+
+    fn substrate() -> Substrate {
+        Substrate::new(SubstrateConfig {
+            dim: 8,
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_label_names_the_recent_experience_or_is_refused() {
+        let mut s = substrate();
+        let mut live = LiveLexicon::new(Lexicon::new(), 1.0);
+        // nothing learned yet: refused
+        assert!(matches!(
+            live.label("wave", 0, &mut s),
+            Err(LanguageError::NoRecentExperience(_))
+        ));
+        let l = s
+            .learn(Time(0), &[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+            .unwrap();
+        live.learned(&l, 1_000_000_000);
+        // within the window (1 s): grounded, the attractor carries the label
+        assert_eq!(live.label("Wave!", 1_500_000_000, &mut s).unwrap(), l.id.0);
+        assert_eq!(s.attractor(l.id, Time(0)).unwrap().labels, ["wave"]);
+        // 1.5 s after the experience: refused, nothing learned from it
+        let e = live.label("nod", 2_500_000_000, &mut s).unwrap_err();
+        assert!(e.to_string().contains("1.5 s ago"), "{e}");
+        assert!(matches!(
+            live.label("   ", 1_100_000_000, &mut s),
+            Err(LanguageError::Empty)
+        ));
+        let u = live.understand("wave", &s, 3).unwrap();
+        assert_eq!(u.meanings[0].attractor, l.id.0);
+        assert!(matches!(
+            live.understand("nod", &s, 3),
+            Err(LanguageError::Unknown(_))
+        ));
+        assert!(live.take_dirty() && !live.take_dirty());
+    }
+}
