@@ -537,7 +537,8 @@ impl Lexicon {
 
     /// Moves what was learned about attractor `from` to `into` (the substrate merged them).
     pub fn merge(&mut self, from: u32, into: u32) {
-        if from == into {
+        // (every attractor with counts is in `attractors`: the common case costs a lookup)
+        if from == into || !self.attractors.contains_key(&from) {
             return;
         }
         for m in self.pairs.values_mut() {
@@ -555,6 +556,9 @@ impl Lexicon {
 
     /// Forgets attractor `id` (the substrate pruned it, or a new attractor reuses its slot).
     pub fn forget(&mut self, id: u32) {
+        if !self.attractors.contains_key(&id) {
+            return;
+        }
         for (f, m) in self.pairs.iter_mut() {
             if let Some(c) = m.remove(&id) {
                 if let Some(n) = self.features.get_mut(f) {
