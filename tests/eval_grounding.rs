@@ -67,6 +67,7 @@ fn context_decides_ambiguous_phrases_and_the_baseline_cannot() {
                     .and_then(|m| r.attractor_primitive.get(&m.attractor).copied())
             })
     });
+    println!("ambiguous: {sattva} with context, {without} without, baseline {baseline}");
     assert!(
         without + 0.3 <= sattva,
         "without context {without}, with {sattva}"
