@@ -222,6 +222,33 @@ enum EvalCmd {
         #[arg(long)]
         baselines: bool,
     },
+    /// Words grounded in attractors: a teacher (sim/phrasebook.yaml) describes the
+    /// curriculum's training experiences; held-out descriptions and ambiguous phrases whose
+    /// meaning depends on context ("push it", "again", "the other way") are understood on the
+    /// novel experiences, beside a scikit-learn TF-IDF + nearest-neighbour baseline (text only)
+    /// measured in the same run; writes an HTML report, the cases and the lexicon.
+    Grounding {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Seed (overrides `seed` in the config).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Training episodes (overrides `eval.train_episodes`).
+        #[arg(long)]
+        train: Option<u32>,
+        /// Novel-scenario episodes (overrides `eval.novel_episodes`).
+        #[arg(long)]
+        novel: Option<u32>,
+        /// Output directory [default: out/grounding].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The teacher's phrasebook [default: sim/phrasebook.yaml].
+        #[arg(long)]
+        phrasebook: Option<PathBuf>,
+        /// Skip the scikit-learn baseline.
+        #[arg(long)]
+        no_baseline: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -619,6 +646,24 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
             }
             eval_literacy(&c, train, novel, out, baselines)
         }
+        Cmd::Eval {
+            what:
+                EvalCmd::Grounding {
+                    cfg,
+                    seed,
+                    train,
+                    novel,
+                    out,
+                    phrasebook,
+                    no_baseline,
+                },
+        } => {
+            let mut c = load(&cfg)?;
+            if let Some(s) = seed {
+                c.seed = s;
+            }
+            eval_grounding(&c, train, novel, out, phrasebook, !no_baseline)
+        }
         Cmd::Run {
             cfg,
             fast,
@@ -864,6 +909,44 @@ fn eval_literacy(
     _novel: Option<u32>,
     _out: Option<PathBuf>,
     _baselines: bool,
+) -> Result<()> {
+    anyhow::bail!("this build has no MuJoCo: rebuild with `--features mujoco` (the default)")
+}
+
+#[cfg(feature = "mujoco")]
+fn eval_grounding(
+    c: &Config,
+    train: Option<u32>,
+    novel: Option<u32>,
+    out: Option<PathBuf>,
+    phrasebook: Option<PathBuf>,
+    baseline: bool,
+) -> Result<()> {
+    use crate::eval::grounding::{default_phrasebook, run_grounding, GroundingOptions};
+    let r = run_grounding(
+        c,
+        &GroundingOptions {
+            train,
+            novel,
+            calibration: None,
+            phrasebook: phrasebook.unwrap_or_else(default_phrasebook),
+            baseline,
+            out_dir: Some(out.unwrap_or_else(|| PathBuf::from("out/grounding"))),
+            progress: true,
+        },
+    )?;
+    println!("{r}");
+    Ok(())
+}
+
+#[cfg(not(feature = "mujoco"))]
+fn eval_grounding(
+    _c: &Config,
+    _train: Option<u32>,
+    _novel: Option<u32>,
+    _out: Option<PathBuf>,
+    _phrasebook: Option<PathBuf>,
+    _baseline: bool,
 ) -> Result<()> {
     anyhow::bail!("this build has no MuJoCo: rebuild with `--features mujoco` (the default)")
 }

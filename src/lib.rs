@@ -36,6 +36,7 @@ pub mod config;
 pub mod encode;
 pub mod eval;
 pub mod fusion;
+pub mod language;
 pub mod learn;
 pub mod monitor;
 pub mod observe;

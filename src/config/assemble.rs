@@ -198,7 +198,16 @@ impl crate::learn::LearnTask {
     ) -> Result<Self, crate::learn::LearnError> {
         let snapshot = (!config.learn.snapshot.is_empty())
             .then(|| config.resolve_path(&config.learn.snapshot));
-        Self::with_section(&config.learn, snapshot, learner, segments, ports, done)
+        let task = Self::with_section(&config.learn, snapshot, learner, segments, ports, done)?;
+        // the lexicon grounded beside the resumed snapshot, when there is one
+        if !config.learn.resume.is_empty() {
+            let p = crate::language::lexicon_path(&config.resolve_path(&config.learn.resume));
+            if p.exists() {
+                let lexicon = crate::language::Lexicon::load(&p)?;
+                return Ok(task.with_lexicon(lexicon, config.learn.label_window_s));
+            }
+        }
+        Ok(task)
     }
 }
 

@@ -110,7 +110,7 @@ impl Continual {
     }
 }
 
-fn bar(n: u64, on: bool) -> ProgressBar {
+pub(super) fn bar(n: u64, on: bool) -> ProgressBar {
     if !on {
         return ProgressBar::hidden();
     }

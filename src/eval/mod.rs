@@ -14,6 +14,8 @@ pub mod metrics;
 #[cfg(feature = "mujoco")]
 pub mod baselines;
 #[cfg(feature = "mujoco")]
+pub mod grounding;
+#[cfg(feature = "mujoco")]
 pub mod literacy;
 #[cfg(feature = "mujoco")]
 pub mod report;

@@ -12,6 +12,10 @@ pub const MAX_LABEL: usize = 32;
 pub const MAX_QUERY_K: usize = 32;
 /// Largest query pattern (the encoder's largest dimension).
 pub const MAX_PATTERN: usize = crate::encode::MAX_DIM;
+/// Longest utterance (`sattva/label`, `sattva/understand`), bytes.
+pub const MAX_TEXT: usize = 256;
+/// Most meanings an understanding returns.
+pub const MAX_MEANINGS: usize = 8;
 
 /// What happened to an attractor (the `sattva_msgs/AttractorEvent` kinds).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,7 +102,26 @@ pub enum LearnRequest {
         /// The request's pattern was longer than [`MAX_PATTERN`] (answered with an error).
         too_long: bool,
     },
+    /// An operator's label of what the robot just did (`sattva/label`): grounds the text in
+    /// the most recent experience's attractor, or is refused (no experience within
+    /// `learn.label_window_s`) and counted.
+    Label {
+        /// The text (empty when it was longer than [`MAX_TEXT`]: refused).
+        text: ArrayString<MAX_TEXT>,
+    },
+    /// Understand a text in the current context (`sattva/understand`).
+    Understand {
+        /// Echoed in the reply.
+        request_id: u64,
+        /// The text.
+        text: ArrayString<MAX_TEXT>,
+        /// The request's text was longer than [`MAX_TEXT`] (answered with an error).
+        too_long: bool,
+    },
 }
+
+/// One meaning of an understood text: attractor id, its first label, confidence.
+pub type MeaningInfo = (u32, ArrayString<MAX_LABEL>, f32);
 
 /// A reply of the learn task (unboxed like the requests: no allocation on the learn task).
 #[allow(clippy::large_enum_variant)]
@@ -123,6 +146,17 @@ pub enum LearnReply {
         message: ArrayString<256>,
         /// Matches, most similar first, with their cosine similarity.
         matches: ArrayVec<(AttractorInfo, f32), MAX_QUERY_K>,
+    },
+    /// Answer to [`LearnRequest::Understand`].
+    Understand {
+        /// The request's id.
+        request_id: u64,
+        /// Success.
+        ok: bool,
+        /// Error text when not ok.
+        message: ArrayString<256>,
+        /// Meanings, most confident first.
+        meanings: ArrayVec<MeaningInfo, MAX_MEANINGS>,
     },
 }
 
@@ -154,6 +188,10 @@ pub struct LearnStats {
     pub judged: u64,
     /// Of those, recognised as their own label (the match's majority label).
     pub judged_right: u64,
+    /// Operator labels grounded in the most recent experience (`sattva/label`).
+    pub labels: u64,
+    /// Operator labels refused: no experience within `learn.label_window_s`, or no words.
+    pub labels_refused: u64,
 }
 
 /// `s` cut to the capacity `N` at a char boundary (fixed-size strings cross the rings).
@@ -165,6 +203,11 @@ pub(crate) fn truncated<const N: usize>(s: &str) -> ArrayString<N> {
         }
     }
     out
+}
+
+/// `s` as a fixed-size text for the rings (cut at [`MAX_TEXT`] bytes at a char boundary).
+pub fn bridge_text(s: &str) -> ArrayString<MAX_TEXT> {
+    truncated(s)
 }
 
 pub(crate) fn message(s: &str) -> ArrayString<256> {

@@ -25,8 +25,9 @@ mod segment;
 mod task;
 
 pub use bridge::{
-    learn_bridge, AttractorEvent, AttractorInfo, AttractorSet, EventKind, LearnPorts, LearnReply,
-    LearnRequest, LearnRosSide, LearnStats, MAX_LABEL, MAX_PATTERN, MAX_QUERY_K,
+    bridge_text, learn_bridge, AttractorEvent, AttractorInfo, AttractorSet, EventKind, LearnPorts,
+    LearnReply, LearnRequest, LearnRosSide, LearnStats, MeaningInfo, MAX_LABEL, MAX_MEANINGS,
+    MAX_PATTERN, MAX_QUERY_K, MAX_TEXT,
 };
 pub use learner::{encoder_for, JournalEntry, Learner};
 pub use segment::{Mark, Role, Segment, Segmenter, Tag, MAX_BINS};
@@ -57,6 +58,9 @@ pub struct LearnConfig {
     pub resume: String,
     /// Capacity of the control -> learn and learn <-> ROS rings, messages.
     pub queue_capacity: u32,
+    /// An operator label (`sattva/label`) names the most recent experience if it was learned
+    /// at most this long ago (the learn task's clock), s; else it is refused and counted.
+    pub label_window_s: f64,
 }
 
 impl Default for LearnConfig {
@@ -70,6 +74,7 @@ impl Default for LearnConfig {
             snapshot_period_s: 0.0,
             resume: String::new(),
             queue_capacity: 64,
+            label_window_s: 5.0,
         }
     }
 }
@@ -86,6 +91,7 @@ impl Validate for LearnConfig {
         c.range_u64("set_period_ms", self.set_period_ms as u64, 10, 3_600_000);
         c.range_f64("snapshot_period_s", self.snapshot_period_s, 0.0, 1.0e7);
         c.range_u64("queue_capacity", self.queue_capacity as u64, 2, 1 << 16);
+        c.range_f64("label_window_s", self.label_window_s, 0.001, 1.0e6);
     }
 }
 
@@ -108,6 +114,9 @@ pub enum LearnError {
         /// The encoder's.
         encoder: usize,
     },
+    /// The lexicon beside the resume snapshot could not be loaded.
+    #[error("learn.resume: lexicon: {0}")]
+    Lexicon(#[from] crate::language::LanguageError),
     /// The snapshot writer thread could not start.
     #[error("learn.snapshot `{file}`: cannot start the writer thread: {source}")]
     Writer {

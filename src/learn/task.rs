@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use arrayvec::ArrayVec;
 
 use super::bridge::{
-    message, AttractorInfo, LearnPorts, LearnReply, LearnRequest, MAX_PATTERN, MAX_QUERY_K,
+    message, truncated, AttractorInfo, LearnPorts, LearnReply, LearnRequest, MAX_MEANINGS,
+    MAX_PATTERN, MAX_QUERY_K, MAX_TEXT,
 };
 use super::{LearnError, LearnStats, Learner, Segment};
+use crate::language::{lexicon_path, Lexicon, LiveLexicon};
 use crate::sched::channel::{LatestTx, RingRx};
 use crate::sched::{Job, Task};
 use crate::substrate::snapshot::SnapshotWriter;
@@ -35,6 +37,11 @@ pub struct LearnTask {
     learn_failed: crate::repeat::Repeated,
     /// Live counters for the observer (`crate::observe`), published every [`PROBE_PERIOD_NS`].
     probe: Option<(LatestTx<LearnProbe>, i64)>,
+    /// Words grounded from operator labels (`sattva/label`, `sattva/understand`).
+    language: LiveLexicon,
+    /// The learn task's clock: the current job's release, ns.
+    now_ns: i64,
+    lexicon_failed: crate::repeat::Repeated,
 }
 
 /// How often the learn task publishes its [`LearnProbe`], ns (its own clock).
@@ -131,7 +138,28 @@ impl LearnTask {
             done: Some(done),
             learn_failed: Default::default(),
             probe: None,
+            language: LiveLexicon::new(Lexicon::new(), learn.label_window_s),
+            now_ns: 0,
+            lexicon_failed: Default::default(),
         })
+    }
+
+    /// Starts from `lexicon` (read beside the resume snapshot) instead of an empty one.
+    pub fn with_lexicon(mut self, lexicon: Lexicon, window_s: f64) -> LearnTask {
+        self.language = LiveLexicon::new(lexicon, window_s);
+        self
+    }
+
+    /// Saves the lexicon beside the snapshot when labels changed it (or `force`).
+    fn save_lexicon(&mut self, force: bool) {
+        let dirty = self.language.take_dirty();
+        let Some(p) = &self.snapshot_path else { return };
+        if !(dirty || force) || self.language.lexicon().observations() == 0 {
+            return;
+        }
+        if let Err(e) = self.language.lexicon().save(&lexicon_path(p)) {
+            crate::warn_repeated!(self.lexicon_failed, error = %e, "lexicon save");
+        }
     }
 
     /// Publishes live counters into `probe` (the observer's input).
@@ -169,6 +197,7 @@ impl LearnTask {
         for r in w.poll() {
             let (ok, msg) = match &r {
                 Ok(info) => {
+                    self.save_lexicon(false);
                     self.l().substrate_mut().set_parent_hash(info.hash);
                     self.l().stats.snapshots += 1;
                     let hex: String = info.hash[..8].iter().map(|b| format!("{b:02x}")).collect();
@@ -270,7 +299,56 @@ impl LearnTask {
                     self.query_out = out;
                     self.reply(reply);
                 }
+                LearnRequest::Label { text } => {
+                    let now = self.now_ns;
+                    let Some(l) = self.learner.as_mut() else {
+                        return;
+                    };
+                    match self.language.label(&text, now, l.substrate_mut()) {
+                        Ok(_) => l.stats.labels += 1,
+                        Err(_) => l.stats.labels_refused += 1,
+                    }
+                }
+                LearnRequest::Understand {
+                    request_id,
+                    text,
+                    too_long,
+                } => {
+                    let reply = self.understand(request_id, &text, too_long);
+                    self.reply(reply);
+                }
             }
+        }
+    }
+}
+
+impl LearnTask {
+    fn understand(&mut self, request_id: u64, text: &str, too_long: bool) -> LearnReply {
+        let mut meanings = arrayvec::ArrayVec::new();
+        let r = if too_long {
+            Err(format!("text longer than {MAX_TEXT} bytes"))
+        } else if let Some(l) = self.learner.as_ref() {
+            let s = l.substrate();
+            self.language
+                .understand(text, s, MAX_MEANINGS)
+                .map(|u| {
+                    for m in &u.meanings {
+                        let label = s
+                            .attractor(crate::substrate::AttractorId(m.attractor), Time::ZERO)
+                            .and_then(|a| a.labels.first().map(|l| truncated(l)))
+                            .unwrap_or_default();
+                        let _ = meanings.try_push((m.attractor, label, m.confidence));
+                    }
+                })
+                .map_err(|e| e.to_string())
+        } else {
+            Err("the learner has stopped".into())
+        };
+        LearnReply::Understand {
+            request_id,
+            ok: r.is_ok(),
+            message: message(r.as_ref().err().map_or("", |e| e.as_str())),
+            meanings,
         }
     }
 }
@@ -280,6 +358,7 @@ impl Task for LearnTask {
         if self.learner.is_none() {
             return;
         }
+        self.now_ns = _job.release.0;
         self.drain();
         // link (at most) one deferred attractor into the similarity graph per job: bounded
         // work off the learn path (see `Substrate::maintain`)
@@ -322,8 +401,10 @@ impl LearnTask {
                 }
             });
             self.l().stats.events_dropped += dropped;
-            if let Err(e) = r {
-                crate::warn_repeated!(self.learn_failed, error = %e, "learn");
+            match r {
+                Ok(Some(l)) => self.language.learned(&l, self.now_ns),
+                Ok(None) => {}
+                Err(e) => crate::warn_repeated!(self.learn_failed, error = %e, "learn"),
             }
         }
     }
@@ -368,6 +449,7 @@ impl LearnTask {
                         Ok(_) => {
                             summary.stats.snapshots += 1;
                             summary.snapshot = Some(p.clone());
+                            self.save_lexicon(true);
                         }
                         Err(e) => {
                             summary.stats.snapshot_errors += 1;

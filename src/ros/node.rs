@@ -359,6 +359,8 @@ fn diagnostics_msg(
                 kv("events_dropped", l.events_dropped),
                 kv("snapshots", l.snapshots),
                 kv("snapshot_errors", l.snapshot_errors),
+                kv("labels", l.labels),
+                kv("labels_refused", l.labels_refused),
             ],
         });
     }
@@ -588,6 +590,9 @@ type Pending = Rc<RefCell<HashMap<u64, r2r::ServiceRequest<r2r::std_srvs::srv::T
 type PendingQuery =
     Rc<RefCell<HashMap<u64, r2r::ServiceRequest<r2r::sattva_msgs::srv::QueryAttractors::Service>>>>;
 
+type PendingUnderstand =
+    Rc<RefCell<HashMap<u64, r2r::ServiceRequest<r2r::sattva_msgs::srv::Understand::Service>>>>;
+
 type LocalFuture = std::pin::Pin<Box<dyn futures::Future<Output = ()>>>;
 
 /// The learning side of the node: attractor topics and the snapshot / query services.
@@ -598,6 +603,7 @@ struct LearnEnd {
     pub_markers: r2r::Publisher<r2r::visualization_msgs::msg::MarkerArray>,
     snapshots: Pending,
     queries: PendingQuery,
+    understands: PendingUnderstand,
     /// Learning counters of the newest attractor set.
     stats: crate::learn::LearnStats,
     publish_failed: Repeated,
@@ -698,6 +704,8 @@ fn learn_end(
             }
         }))?;
     }
+    let understands: PendingUnderstand = Rc::new(RefCell::new(HashMap::new()));
+    language_end(node, &side, &understands, spawn)?;
     Ok(LearnEnd {
         side,
         pub_events,
@@ -705,9 +713,78 @@ fn learn_end(
         pub_markers,
         snapshots,
         queries,
+        understands,
         stats: Default::default(),
         publish_failed: Repeated::default(),
     })
+}
+
+/// `sattva/label` (std_msgs/String: names what the robot just did) and `sattva/understand`
+/// (sattva_msgs/Understand), both answered by the learn task's lexicon.
+fn language_end(
+    node: &mut r2r::Node,
+    side: &Rc<RefCell<LearnRosSide>>,
+    pending: &PendingUnderstand,
+    spawn: &dyn Fn(LocalFuture) -> Result<(), RosError>,
+) -> Result<(), RosError> {
+    use crate::learn::MAX_TEXT;
+    use r2r::sattva_msgs::srv::Understand;
+    {
+        let mut sub = node
+            .subscribe::<r2r::std_msgs::msg::String>("sattva/label", QosProfile::default())
+            .map_err(r2r_err("subscription sattva/label"))?;
+        let side = side.clone();
+        spawn(Box::pin(async move {
+            let mut full = Repeated::default();
+            while let Some(msg) = sub.next().await {
+                // a text too long for the ring is sent empty: the learn task refuses and counts it
+                let text = if msg.data.len() > MAX_TEXT {
+                    Default::default()
+                } else {
+                    crate::learn::bridge_text(&msg.data)
+                };
+                if !side
+                    .borrow_mut()
+                    .requests
+                    .push(LearnRequest::Label { text })
+                {
+                    warn_repeated!(full, "sattva/label dropped: learning task queue full");
+                }
+            }
+        }))?;
+    }
+    let mut srv = node
+        .create_service::<Understand::Service>("sattva/understand", QosProfile::services_default())
+        .map_err(r2r_err("service sattva/understand"))?;
+    let side = side.clone();
+    let pending = pending.clone();
+    spawn(Box::pin(async move {
+        let mut next_id = 1u64;
+        while let Some(req) = srv.next().await {
+            let id = next_id;
+            next_id += 1;
+            let t = &req.message.text;
+            let too_long = t.len() > MAX_TEXT;
+            let r = LearnRequest::Understand {
+                request_id: id,
+                text: if too_long {
+                    Default::default()
+                } else {
+                    crate::learn::bridge_text(t)
+                },
+                too_long,
+            };
+            if side.borrow_mut().requests.push(r) {
+                pending.borrow_mut().insert(id, req);
+            } else if let Err(e) = req.respond(Understand::Response {
+                success: false,
+                error: "learning task queue full; try again".into(),
+                ..Default::default()
+            }) {
+                tracing::warn!(error = %e, "understand response");
+            }
+        }
+    }))
 }
 
 impl LearnEnd {
@@ -761,6 +838,24 @@ impl LearnEnd {
                             similarity: matches.iter().map(|(_, s)| *s).collect(),
                         }) {
                             tracing::warn!(error = %e, "query response");
+                        }
+                    }
+                }
+                LearnReply::Understand {
+                    request_id,
+                    ok,
+                    message,
+                    meanings,
+                } => {
+                    if let Some(req) = self.understands.borrow_mut().remove(&request_id) {
+                        if let Err(e) = req.respond(r2r::sattva_msgs::srv::Understand::Response {
+                            success: ok,
+                            error: message.to_string(),
+                            ids: meanings.iter().map(|m| m.0).collect(),
+                            labels: meanings.iter().map(|m| m.1.to_string()).collect(),
+                            confidences: meanings.iter().map(|m| m.2).collect(),
+                        }) {
+                            tracing::warn!(error = %e, "understand response");
                         }
                     }
                 }

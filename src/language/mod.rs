@@ -1,0 +1,787 @@
+//! Words grounded in attractors, and utterances understood in context.
+//!
+//! ```text
+//! teacher / operator: (utterance, context) about an experience -> the experience's attractor
+//!   Lexicon::observe: association counts  feature -> attractor, for
+//!     text features     words and word pairs ("push", "push it")
+//!     conjunctions      text feature x context feature ("push it|scene:left", "again|prev:17")
+//!   and per word the performance parameters it was said with (speed, amplitude)
+//! understand(text, context) -> attractors with confidences (+ speed / amplitude factors)
+//!   score(a) = ln P(a) + sum over text features f of I(f) * ln P(f | a)   (weighted naive Bayes)
+//!            + 3 * ( sum over conjunctions c = (word f, context g) of
+//!                      w_g * I(c) * [P(a | c) - P(a | f)]+ * (n(c,a) - 1) / n(c,a)
+//!                  + B(words) * activation of a among the recent attractors )
+//!   I(c) = 1 - H(attractor | c) / ln K     (K attractors known; 0: said with all alike)
+//!   B(words) = how much more often than the base rate the words were said about a recent one
+//!   confidence = softmax of the scores
+//! ```
+//!
+//! Nothing here knows a primitive or a word: every number is a count learned online from
+//! labelled experience (no table in code). The words compose by naive Bayes ("reach" and
+//! "right"). A word said with several attractors ("push" with push left, right and forward)
+//! grounds in all of them; the context decides, through the conjunction features (weighted by
+//! how discriminative they are: one minus their normalised entropy over attractors, a
+//! tf-idf-like weight; and needing repeated evidence: the context is present in every
+//! observation, so a pair seen once is mostly coincidence), and through the words said about an
+//! attractor that had just been active ("again"), whose pointing-back rate is learned against
+//! the base rate. The context features come with each labelled experience: where the object
+//! was, which attractors were active before (the substrate's resonance after the previous
+//! experience).
+//!
+//! The lexicon is persisted beside the substrate snapshot in its own file (`<snapshot>.lexicon`,
+//! [`Lexicon::save`] / [`Lexicon::load`]): a header line with a SHA-256 of the body, then JSON;
+//! written to a temporary file and renamed.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+mod live;
+pub use live::LiveLexicon;
+
+/// Errors of grounding and understanding.
+#[derive(Debug, thiserror::Error)]
+pub enum LanguageError {
+    /// The text has no words.
+    #[error("empty text: say what to do")]
+    Empty,
+    /// No word of the text was ever taught.
+    #[error("unknown words: {}", .0.join(", "))]
+    Unknown(Vec<String>),
+    /// A label arrived with no recent experience to name.
+    #[error("no recent experience to label: {0}")]
+    NoRecentExperience(String),
+    /// Nothing has been taught yet.
+    #[error("nothing has been taught yet: label some experiences first")]
+    NothingLearned,
+    /// The lexicon file could not be read or written.
+    #[error("{file}: {source}")]
+    Io {
+        /// The file.
+        file: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The lexicon file is damaged or not a lexicon.
+    #[error("{file}: {why}")]
+    Corrupt {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+/// Where the scene's object is, seen from the robot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Side {
+    /// To the robot's left (+y in REP-103).
+    Left,
+    /// Straight ahead.
+    Centre,
+    /// To the robot's right.
+    Right,
+}
+
+impl Side {
+    /// The side of an object at lateral offset `y` (m, +left) from the robot's forward axis;
+    /// within `dead_band` of the axis it is ahead.
+    pub fn of(y: f64, dead_band: f64) -> Side {
+        if y > dead_band {
+            Side::Left
+        } else if y < -dead_band {
+            Side::Right
+        } else {
+            Side::Centre
+        }
+    }
+
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Left => "left",
+            Side::Centre => "centre",
+            Side::Right => "right",
+        }
+    }
+}
+
+/// What surrounds an utterance.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Context {
+    /// Where the object is (None: no object or not known).
+    pub scene: Option<Side>,
+    /// Recently active attractors with their activation (the substrate's resonance after the
+    /// previous experience, or what a previous utterance was understood as), strongest first.
+    pub recent: Vec<(u32, f32)>,
+}
+
+impl Context {
+    /// The context features with their weights.
+    fn features(&self) -> Vec<(String, f64)> {
+        let mut out = Vec::with_capacity(1 + self.recent.len());
+        if let Some(s) = self.scene {
+            out.push((format!("scene:{}", s.name()), 1.0));
+        }
+        for &(id, a) in self.recent.iter().take(MAX_RECENT) {
+            if a.is_finite() && a > 0.0 {
+                out.push((format!("prev:{id}"), a.min(1.0) as f64));
+            }
+        }
+        out
+    }
+}
+
+/// Recent attractors a context contributes at most.
+pub const MAX_RECENT: usize = 3;
+
+/// Performance parameters an utterance was said with, or is understood to ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Params {
+    /// Speed factor (1 = nominal).
+    pub speed: f64,
+    /// Amplitude factor (1 = nominal).
+    pub amplitude: f64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            speed: 1.0,
+            amplitude: 1.0,
+        }
+    }
+}
+
+/// One meaning of an utterance.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Meaning {
+    /// The attractor.
+    pub attractor: u32,
+    /// Confidence in [0, 1] (the meanings' confidences sum to at most 1).
+    pub confidence: f32,
+    /// The association score behind it.
+    pub score: f32,
+}
+
+/// What an utterance was understood as.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Understanding {
+    /// Meanings, most confident first (at most `k` of [`Lexicon::understand`]).
+    pub meanings: Vec<Meaning>,
+    /// Speed and amplitude factors the words ask for (1: no modifier).
+    pub params: Params,
+    /// Words of the text never taught (ignored).
+    pub unknown: Vec<String>,
+}
+
+/// Running sums of the log parameters a word was said with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct ParamSums {
+    n: f64,
+    ln_speed: f64,
+    ln_amplitude: f64,
+}
+
+impl ParamSums {
+    fn add(&mut self, p: Params) {
+        self.n += 1.0;
+        self.ln_speed += p.speed.max(1e-6).ln();
+        self.ln_amplitude += p.amplitude.max(1e-6).ln();
+    }
+    fn mean(&self) -> (f64, f64) {
+        if self.n <= 0.0 {
+            return (0.0, 0.0);
+        }
+        (self.ln_speed / self.n, self.ln_amplitude / self.n)
+    }
+}
+
+/// Pseudo-count shrinking the association of rare pairs (a pair seen once weighs half).
+const SHRINK: f64 = 1.0;
+/// Additive smoothing of the words' naive Bayes likelihoods.
+const ALPHA: f64 = 0.5;
+/// Weight of the context's votes against the words' log posterior.
+const CONTEXT_WEIGHT: f64 = 6.0;
+/// Pseudo-count pulling a word's pointing-back rate towards the base rate.
+const REPEAT_PRIOR: f64 = 2.0;
+/// Pseudo-count shrinking a word's parameter deviation (a word said twice weighs half).
+const PARAM_SHRINK: f64 = 2.0;
+
+/// Association strengths words / phrases -> attractors, learned online.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Lexicon {
+    /// feature -> attractor -> weighted count.
+    pairs: BTreeMap<String, BTreeMap<u32, f64>>,
+    /// feature -> weighted count.
+    features: BTreeMap<String, f64>,
+    /// attractor -> observations.
+    attractors: BTreeMap<u32, f64>,
+    /// Observations.
+    total: f64,
+    /// Distinct utterances taught (normalised) -> times.
+    phrases: BTreeMap<String, u64>,
+    /// attractor -> weighted count of the text features said with it (naive Bayes mass).
+    #[serde(default)]
+    text_mass: BTreeMap<u32, f64>,
+    /// text feature -> (how much the attractor meant was among the recent ones, times said):
+    /// words that point back at what was just done ("again").
+    #[serde(default)]
+    repeats: BTreeMap<String, (f64, f64)>,
+    /// The same over every observation (the base rate).
+    #[serde(default)]
+    repeats_all: (f64, f64),
+    /// word -> parameters it was said with.
+    params: BTreeMap<String, ParamSums>,
+    /// All observations' parameters.
+    all_params: ParamSums,
+}
+
+/// The words of `text`: lower case, letters and digits (apostrophes dropped), split at
+/// anything else.
+pub fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '\''))
+        .map(|w| {
+            w.chars()
+                .filter(|c| *c != '\'')
+                .flat_map(char::to_lowercase)
+                .collect::<String>()
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Text features of `words`: each word and each pair of neighbouring words.
+fn text_features(words: &[String]) -> Vec<String> {
+    let mut f: Vec<String> = words.to_vec();
+    for p in words.windows(2) {
+        f.push(format!("{} {}", p[0], p[1]));
+    }
+    f.sort();
+    f.dedup();
+    f
+}
+
+impl Lexicon {
+    /// An empty lexicon.
+    pub fn new() -> Lexicon {
+        Lexicon::default()
+    }
+
+    /// Observations taught.
+    pub fn observations(&self) -> u64 {
+        self.total as u64
+    }
+
+    /// Distinct utterances taught (normalised: lower case, single spaces).
+    pub fn phrases(&self) -> impl Iterator<Item = &str> {
+        self.phrases.keys().map(String::as_str)
+    }
+
+    /// Distinct words taught.
+    pub fn vocabulary(&self) -> usize {
+        self.params.len()
+    }
+
+    /// The utterance's features with weights: text features (1), and each text feature joined
+    /// with each context feature (the context feature's weight).
+    fn features(words: &[String], ctx: &Context) -> Vec<(String, f64)> {
+        let text = text_features(words);
+        let cf = ctx.features();
+        let mut out = Vec::with_capacity(text.len() * (1 + cf.len()));
+        for t in &text {
+            out.push((t.clone(), 1.0));
+            for (c, w) in &cf {
+                out.push((format!("{t}|{c}"), *w));
+            }
+        }
+        out
+    }
+
+    /// Learns that `text`, said in `ctx`, was about the experience that `attractor` holds;
+    /// `params` (when known) are the performance's speed and amplitude factors. Returns false
+    /// (and learns nothing) when the text has no words.
+    pub fn observe(
+        &mut self,
+        text: &str,
+        ctx: &Context,
+        attractor: u32,
+        params: Option<Params>,
+    ) -> bool {
+        let w = words(text);
+        if w.is_empty() {
+            return false;
+        }
+        for (f, weight) in Self::features(&w, ctx) {
+            if !f.contains('|') {
+                *self.text_mass.entry(attractor).or_default() += weight;
+            }
+            *self
+                .pairs
+                .entry(f.clone())
+                .or_default()
+                .entry(attractor)
+                .or_default() += weight;
+            *self.features.entry(f).or_default() += weight;
+        }
+        let back = ctx
+            .recent
+            .iter()
+            .take(MAX_RECENT)
+            .filter(|r| r.0 == attractor && r.1.is_finite())
+            .map(|r| r.1.clamp(0.0, 1.0) as f64)
+            .fold(0.0, f64::max);
+        for f in text_features(&w) {
+            let e = self.repeats.entry(f).or_default();
+            e.0 += back;
+            e.1 += 1.0;
+        }
+        self.repeats_all.0 += back;
+        self.repeats_all.1 += 1.0;
+        *self.attractors.entry(attractor).or_default() += 1.0;
+        self.total += 1.0;
+        *self.phrases.entry(w.join(" ")).or_default() += 1;
+        for word in &w {
+            let e = self.params.entry(word.clone()).or_default();
+            if let Some(p) = params {
+                e.add(p);
+            }
+        }
+        if let Some(p) = params {
+            self.all_params.add(p);
+        }
+        true
+    }
+
+    /// How much feature `f` (its attractor counts `m`, total `nf`) says about the attractor:
+    /// `1 - H(attractor | f) / ln K` over the K attractors the lexicon knows (0: said with all
+    /// alike, 1: said with one only).
+    fn informativeness(&self, nf: f64, m: &BTreeMap<u32, f64>) -> f64 {
+        let k = (self.attractors.len() as f64).max(2.0);
+        if nf <= 0.0 {
+            return 0.0;
+        }
+        let h: f64 = m
+            .values()
+            .filter(|&&c| c > 0.0)
+            .map(|&c| {
+                let p = c / nf;
+                -p * p.ln()
+            })
+            .sum();
+        (1.0 - h / k.ln()).max(0.0)
+    }
+
+    /// The vote of a feature seen `nfa` times with an attractor: shrunk for rare pairs; a
+    /// conjunction with the context needs repeated evidence (a context feature is present in
+    /// every observation, so a pair seen once is mostly coincidence and weighs nothing).
+    fn shrink(nfa: f64, conjunction: bool) -> f64 {
+        if conjunction {
+            ((nfa - 1.0) / nfa).max(0.0)
+        } else {
+            nfa / (nfa + SHRINK)
+        }
+    }
+
+    /// How much the words `text` point back at the recent acts: per text feature, how much more
+    /// often than the base rate the attractor meant was among the recent ones when it was said
+    /// (shrunk towards the base rate for features said rarely), summed.
+    fn pointing_back(&self, text: &[String]) -> f64 {
+        let (bh, bn) = self.repeats_all;
+        if bn <= 0.0 {
+            return 0.0;
+        }
+        let base = (bh / bn).clamp(0.0, 0.999);
+        text.iter()
+            .filter_map(|f| self.repeats.get(f))
+            .map(|&(h, n)| {
+                let rate = (h + base * REPEAT_PRIOR) / (n + REPEAT_PRIOR);
+                ((rate - base) / (1.0 - base)).max(0.0)
+            })
+            .sum()
+    }
+
+    /// Understands `text` in `ctx`: the `k` attractors it grounds in, most confident first, and
+    /// the parameters its words ask for. Empty text, a text of unknown words only, or an empty
+    /// lexicon are errors; unknown words beside known ones are listed and ignored.
+    pub fn understand(
+        &self,
+        text: &str,
+        ctx: &Context,
+        k: usize,
+    ) -> Result<Understanding, LanguageError> {
+        let w = words(text);
+        if w.is_empty() {
+            return Err(LanguageError::Empty);
+        }
+        if self.total <= 0.0 {
+            return Err(LanguageError::NothingLearned);
+        }
+        let unknown: Vec<String> = w
+            .iter()
+            .filter(|x| !self.features.contains_key(x.as_str()))
+            .cloned()
+            .collect();
+        if unknown.len() == w.len() {
+            return Err(LanguageError::Unknown(unknown));
+        }
+        // the words: naive Bayes over the attractors (words compose: "reach" and "right"), each
+        // feature's log likelihood weighted by how discriminative it is (a word said about
+        // every attractor alike, like "again", says nothing, instead of its sampling noise)
+        let text = text_features(&w);
+        let vocab = self.features.keys().filter(|f| !f.contains('|')).count() as f64;
+        // each known text feature with how discriminative it is
+        let evidence: Vec<(&String, f64, &BTreeMap<u32, f64>)> = text
+            .iter()
+            .filter_map(|f| {
+                let (&nf, m) = (self.features.get(f)?, self.pairs.get(f)?);
+                Some((f, self.informativeness(nf, m), m))
+            })
+            .collect();
+        let mut scores: BTreeMap<u32, f64> = BTreeMap::new();
+        for (&a, &na) in &self.attractors {
+            let mass = self.text_mass.get(&a).copied().unwrap_or(0.0);
+            let mut l = (na / self.total).ln();
+            for (_, info, m) in &evidence {
+                let nfa = m.get(&a).copied().unwrap_or(0.0);
+                l += info * ((nfa + ALPHA) / (mass + ALPHA * vocab)).ln();
+            }
+            scores.insert(a, l);
+        }
+        // as log posterior probabilities
+        let top = scores.values().copied().fold(f64::MIN, f64::max);
+        let z: f64 = scores.values().map(|l| (l - top).exp()).sum();
+        for l in scores.values_mut() {
+            *l -= top + z.ln();
+        }
+        // the context: conjunction votes, and the words that point back at the recent acts
+        let mut votes: BTreeMap<u32, f64> = BTreeMap::new();
+        for (f, weight) in Self::features(&w, ctx) {
+            if !f.contains('|') {
+                continue;
+            }
+            let (Some(&nf), Some(m)) = (self.features.get(&f), self.pairs.get(&f)) else {
+                continue;
+            };
+            let info = self.informativeness(nf, m);
+            // what the context adds to the word alone: P(a | word, context) - P(a | word)
+            let word = f.split('|').next().unwrap_or("");
+            let alone = |a: &u32| -> f64 {
+                match (self.features.get(word), self.pairs.get(word)) {
+                    (Some(&n), Some(m)) if n > 0.0 => m.get(a).copied().unwrap_or(0.0) / n,
+                    _ => 0.0,
+                }
+            };
+            for (&a, &nfa) in m {
+                let gain = (nfa / nf - alone(&a)).max(0.0);
+                *votes.entry(a).or_default() += weight * info * gain * Self::shrink(nfa, true);
+            }
+        }
+        let back = self.pointing_back(&text);
+        for &(a, wt) in ctx.recent.iter().take(MAX_RECENT) {
+            if wt.is_finite() && wt > 0.0 && self.attractors.contains_key(&a) {
+                *votes.entry(a).or_default() += back * wt.min(1.0) as f64;
+            }
+        }
+        for (a, v) in votes {
+            if let Some(l) = scores.get_mut(&a) {
+                *l += CONTEXT_WEIGHT * v;
+            }
+        }
+        let mut ranked: Vec<(u32, f64)> = scores.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let top = ranked.first().map_or(0.0, |r| r.1);
+        let z: f64 = ranked.iter().map(|r| (r.1 - top).exp()).sum();
+        let meanings = ranked
+            .iter()
+            .take(k.max(1))
+            .map(|&(a, s)| Meaning {
+                attractor: a,
+                confidence: ((s - top).exp() / z.max(1e-12)) as f32,
+                score: s as f32,
+            })
+            .collect();
+        Ok(Understanding {
+            meanings,
+            params: self.params_of(&w),
+            unknown,
+        })
+    }
+
+    /// The parameters `words` ask for: the overall mean, moved by each word's mean deviation
+    /// from it (shrunk for words said rarely with known parameters).
+    fn params_of(&self, words: &[String]) -> Params {
+        let (gs, ga) = self.all_params.mean();
+        let (mut ds, mut da) = (0.0, 0.0);
+        for w in words {
+            let Some(p) = self.params.get(w) else {
+                continue;
+            };
+            if p.n <= 0.0 {
+                continue;
+            }
+            let (s, a) = p.mean();
+            let r = p.n / (p.n + PARAM_SHRINK);
+            ds += (s - gs) * r;
+            da += (a - ga) * r;
+        }
+        Params {
+            speed: (gs + ds).exp(),
+            amplitude: (ga + da).exp(),
+        }
+    }
+
+    /// Moves what was learned about attractor `from` to `into` (the substrate merged them).
+    pub fn merge(&mut self, from: u32, into: u32) {
+        // (every attractor with counts is in `attractors`: the common case costs a lookup)
+        if from == into || !self.attractors.contains_key(&from) {
+            return;
+        }
+        for m in self.pairs.values_mut() {
+            if let Some(c) = m.remove(&from) {
+                *m.entry(into).or_default() += c;
+            }
+        }
+        if let Some(c) = self.attractors.remove(&from) {
+            *self.attractors.entry(into).or_default() += c;
+        }
+        if let Some(c) = self.text_mass.remove(&from) {
+            *self.text_mass.entry(into).or_default() += c;
+        }
+    }
+
+    /// Forgets attractor `id` (the substrate pruned it, or a new attractor reuses its slot).
+    pub fn forget(&mut self, id: u32) {
+        if !self.attractors.contains_key(&id) {
+            return;
+        }
+        for (f, m) in self.pairs.iter_mut() {
+            if let Some(c) = m.remove(&id) {
+                if let Some(n) = self.features.get_mut(f) {
+                    *n = (*n - c).max(0.0);
+                }
+            }
+        }
+        self.pairs.retain(|_, m| !m.is_empty());
+        self.features.retain(|_, n| *n > 0.0);
+        if let Some(c) = self.attractors.remove(&id) {
+            self.total = (self.total - c).max(0.0);
+        }
+        self.text_mass.remove(&id);
+    }
+
+    /// Attractors the lexicon grounds words in.
+    pub fn attractors(&self) -> impl Iterator<Item = u32> + '_ {
+        self.attractors.keys().copied()
+    }
+
+    /// Writes the lexicon to `path` atomically (temporary file beside it, then rename), with a
+    /// SHA-256 of the body in the header line.
+    pub fn save(&self, path: &Path) -> Result<(), LanguageError> {
+        let io = |source| LanguageError::Io {
+            file: path.display().to_string(),
+            source,
+        };
+        let body = serde_json::to_vec(self).map_err(|e| LanguageError::Corrupt {
+            file: path.display().to_string(),
+            why: e.to_string(),
+        })?;
+        let hash = hex(&Sha256::digest(&body));
+        let tmp = tmp_path(path);
+        {
+            let mut f = std::fs::File::create(&tmp).map_err(io)?;
+            writeln!(f, "{HEADER} {hash}").map_err(io)?;
+            f.write_all(&body).map_err(io)?;
+            f.sync_all().map_err(io)?;
+        }
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// Reads a lexicon [`Lexicon::save`] wrote; the checksum must match.
+    pub fn load(path: &Path) -> Result<Lexicon, LanguageError> {
+        let file = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| LanguageError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        let bad = |why: &str| LanguageError::Corrupt {
+            file: file.clone(),
+            why: why.to_string(),
+        };
+        let nl = bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| bad("no header line"))?;
+        let header = std::str::from_utf8(&bytes[..nl]).map_err(|_| bad("header is not text"))?;
+        let want = header
+            .strip_prefix(HEADER)
+            .map(str::trim)
+            .ok_or_else(|| bad("not a sattva lexicon (header)"))?;
+        let body = &bytes[nl + 1..];
+        if hex(&Sha256::digest(body)) != want {
+            return Err(bad("checksum mismatch: the file is damaged"));
+        }
+        serde_json::from_slice(body).map_err(|e| bad(&e.to_string()))
+    }
+}
+
+const HEADER: &str = "sattva-lexicon 1 sha256";
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".tmp");
+    PathBuf::from(s)
+}
+
+/// The lexicon file beside a substrate snapshot: `<snapshot>.lexicon`.
+pub fn lexicon_path(snapshot: &Path) -> PathBuf {
+    let mut s = snapshot.as_os_str().to_owned();
+    s.push(".lexicon");
+    PathBuf::from(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(scene: Option<Side>, prev: Option<u32>) -> Context {
+        Context {
+            scene,
+            recent: prev.map(|p| vec![(p, 1.0)]).unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn words_are_normalised() {
+        assert_eq!(
+            words("  Push it, LEFT!  don't"),
+            ["push", "it", "left", "dont"]
+        );
+        assert!(words(" ,. ").is_empty());
+    }
+
+    #[test]
+    fn context_decides_an_ambiguous_word() {
+        let mut l = Lexicon::new();
+        // "push it": attractor 1 when the object is left, 2 when right
+        for _ in 0..3 {
+            l.observe("push it", &ctx(Some(Side::Left), None), 1, None);
+            l.observe("push it", &ctx(Some(Side::Right), None), 2, None);
+            l.observe("push left", &ctx(Some(Side::Right), None), 1, None);
+            l.observe("push right", &ctx(Some(Side::Left), None), 2, None);
+            l.observe("lift", &ctx(Some(Side::Left), None), 3, None);
+        }
+        let top = |s| {
+            l.understand("push it", &ctx(Some(s), None), 3)
+                .unwrap()
+                .meanings[0]
+                .attractor
+        };
+        assert_eq!(top(Side::Left), 1);
+        assert_eq!(top(Side::Right), 2);
+        // without context both groundings come first, about equally, lift far behind
+        let u = l.understand("push it", &Context::default(), 5).unwrap();
+        let m = &u.meanings;
+        let mut first: Vec<u32> = m[..2].iter().map(|m| m.attractor).collect();
+        first.sort();
+        assert_eq!(first, [1, 2], "{m:?}");
+        assert!((m[0].confidence - m[1].confidence).abs() < 0.1, "{m:?}");
+        assert!(m[2].attractor == 3 && m[2].confidence < 0.2, "{m:?}");
+        // with the context the right one is confident
+        let u = l
+            .understand("push it", &ctx(Some(Side::Left), None), 3)
+            .unwrap();
+        assert!(u.meanings[0].confidence > 0.8, "{:?}", u.meanings);
+        assert_eq!(
+            l.understand("lift", &Context::default(), 1)
+                .unwrap()
+                .meanings[0]
+                .attractor,
+            3
+        );
+    }
+
+    #[test]
+    fn errors_are_results() {
+        let mut l = Lexicon::new();
+        assert!(matches!(
+            l.understand("lift", &Context::default(), 1),
+            Err(LanguageError::NothingLearned)
+        ));
+        l.observe("lift", &Context::default(), 3, None);
+        assert!(matches!(
+            l.understand("  ", &Context::default(), 1),
+            Err(LanguageError::Empty)
+        ));
+        match l.understand("fly away", &Context::default(), 1) {
+            Err(LanguageError::Unknown(w)) => assert_eq!(w, ["fly", "away"]),
+            other => panic!("{other:?}"),
+        }
+        let u = l.understand("lift please", &Context::default(), 1).unwrap();
+        assert_eq!(u.unknown, ["please"]);
+    }
+
+    #[test]
+    fn modifiers_move_parameters() {
+        let mut l = Lexicon::new();
+        let p = |s, a| {
+            Some(Params {
+                speed: s,
+                amplitude: a,
+            })
+        };
+        for _ in 0..4 {
+            l.observe("slowly lift", &Context::default(), 1, p(0.8, 1.0));
+            l.observe("lift", &Context::default(), 1, p(1.0, 1.0));
+            l.observe("quickly lift", &Context::default(), 1, p(1.2, 1.0));
+            l.observe("a big lift", &Context::default(), 1, p(1.0, 1.2));
+        }
+        let u = |t| l.understand(t, &Context::default(), 1).unwrap().params;
+        assert!(u("slowly lift").speed < 0.95, "{:?}", u("slowly lift"));
+        assert!(u("quickly lift").speed > 1.05);
+        assert!(u("big lift").amplitude > 1.05);
+    }
+
+    #[test]
+    fn merge_and_forget_follow_the_substrate() {
+        let mut l = Lexicon::new();
+        l.observe("wave", &Context::default(), 4, None);
+        l.observe("nod", &Context::default(), 5, None);
+        l.merge(4, 6);
+        let top = l
+            .understand("wave", &Context::default(), 1)
+            .unwrap()
+            .meanings[0]
+            .attractor;
+        assert_eq!(top, 6);
+        l.forget(6);
+        assert!(matches!(
+            l.understand("wave", &Context::default(), 1),
+            Err(LanguageError::Unknown(_))
+        ));
+    }
+
+    #[test]
+    fn save_load_round_trip_and_damage_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = lexicon_path(&dir.path().join("s.snap"));
+        let mut l = Lexicon::new();
+        l.observe("push it", &ctx(Some(Side::Left), Some(3)), 1, None);
+        l.save(&p).unwrap();
+        assert_eq!(Lexicon::load(&p).unwrap(), l);
+        let mut bytes = std::fs::read(&p).unwrap();
+        let n = bytes.len();
+        bytes[n - 3] ^= 0x20;
+        std::fs::write(&p, bytes).unwrap();
+        let e = Lexicon::load(&p).unwrap_err().to_string();
+        assert!(e.contains("checksum"), "{e}");
+    }
+}
