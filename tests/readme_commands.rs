@@ -57,13 +57,17 @@ type Flag = (&'static str, Option<&'static str>);
 
 /// Per subcommand: flags that make it short. Replaced where the command has the flag, else added
 /// after the subcommand.
-const SHORT: [(&str, &[Flag]); 18] = [
+const SHORT: [(&str, &[Flag]); 19] = [
     // attached to a stand-in agent for a few seconds (see `run_top`)
     ("top", &[]),
     ("sim", &[("--episodes", Some("2"))]),
     (
         "eval literacy",
         &[("--train", Some("30")), ("--novel", Some("24"))],
+    ),
+    (
+        "eval perform",
+        &[("--train", Some("30")), ("--trials", Some("1"))],
     ),
     ("run", &[("--duration", Some("1"))]),
     ("replay", &[]),
@@ -113,9 +117,10 @@ const SHORT: [(&str, &[Flag]); 18] = [
 ];
 
 /// Cargo features a subcommand needs (a `cargo run` line must enable them).
-const NEEDS: [(&str, &[&str]); 8] = [
+const NEEDS: [(&str, &[&str]); 9] = [
     ("sim", &["mujoco"]),
     ("eval literacy", &["mujoco"]),
+    ("eval perform", &["mujoco"]),
     ("bench sim", &["mujoco"]),
     ("bench fusion", &["mujoco"]),
     ("bench monitors", &["mujoco"]),

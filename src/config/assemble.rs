@@ -198,6 +198,7 @@ impl crate::learn::LearnTask {
         let snapshot = (!config.learn.snapshot.is_empty())
             .then(|| config.resolve_path(&config.learn.snapshot));
         Self::with_section(&config.learn, snapshot, learner, segments, ports, done)
+            .map(|t| t.with_control_period(config.control.period_ns))
     }
 }
 

@@ -35,6 +35,8 @@ pub struct LearnTask {
     learn_failed: crate::repeat::Repeated,
     /// Live counters for the observer (`crate::observe`), published every [`PROBE_PERIOD_NS`].
     probe: Option<(LatestTx<LearnProbe>, i64)>,
+    /// The control period (a performance lasts at least two), ns.
+    period_ns: i64,
 }
 
 /// How often the learn task publishes its [`LearnProbe`], ns (its own clock).
@@ -131,7 +133,14 @@ impl LearnTask {
             done: Some(done),
             learn_failed: Default::default(),
             probe: None,
+            period_ns: 2_000_000,
         })
+    }
+
+    /// Sets the control period (performances last at least two periods).
+    pub fn with_control_period(mut self, period_ns: i64) -> LearnTask {
+        self.period_ns = period_ns.max(1);
+        self
     }
 
     /// Publishes live counters into `probe` (the observer's input).
@@ -270,6 +279,27 @@ impl LearnTask {
                     self.query_out = out;
                     self.reply(reply);
                 }
+                LearnRequest::Perform {
+                    request_id,
+                    text,
+                    too_long,
+                    attractor,
+                    speed,
+                } => {
+                    let goal = if too_long {
+                        Err(message(&format!(
+                            "perform: text longer than {} bytes",
+                            super::MAX_LABEL
+                        )))
+                    } else {
+                        let period = self.period_ns;
+                        let t = self.last_t;
+                        self.l()
+                            .perform_goal(request_id, attractor, &text, speed, period, t)
+                            .map_err(|e| message(&e))
+                    };
+                    self.reply(LearnReply::PerformGoal { request_id, goal });
+                }
             }
         }
     }
@@ -324,6 +354,24 @@ impl LearnTask {
             self.l().stats.events_dropped += dropped;
             if let Err(e) = r {
                 crate::warn_repeated!(self.learn_failed, error = %e, "learn");
+            }
+            // a performance's experience: tell the requester what it was recognised as
+            if let Some(tag) = seg.tag.filter(|t| t.role == super::Role::Perform) {
+                let (recognised, similarity) = self.l().last_recall();
+                let vigilance = self.l().substrate().config().vigilance as f32;
+                tracing::info!(
+                    performance = tag.episode,
+                    requested = tag.label,
+                    recognised,
+                    similarity,
+                    "performance recognised"
+                );
+                self.reply(LearnReply::Performed {
+                    request_id: tag.episode,
+                    recognised,
+                    similarity,
+                    above_vigilance: recognised >= 0 && similarity >= vigilance,
+                });
             }
         }
     }

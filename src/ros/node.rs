@@ -588,7 +588,7 @@ type Pending = Rc<RefCell<HashMap<u64, r2r::ServiceRequest<r2r::std_srvs::srv::T
 type PendingQuery =
     Rc<RefCell<HashMap<u64, r2r::ServiceRequest<r2r::sattva_msgs::srv::QueryAttractors::Service>>>>;
 
-type LocalFuture = std::pin::Pin<Box<dyn futures::Future<Output = ()>>>;
+pub(super) type LocalFuture = std::pin::Pin<Box<dyn futures::Future<Output = ()>>>;
 
 /// The learning side of the node: attractor topics and the snapshot / query services.
 struct LearnEnd {
@@ -601,6 +601,8 @@ struct LearnEnd {
     /// Learning counters of the newest attractor set.
     stats: crate::learn::LearnStats,
     publish_failed: Repeated,
+    /// Replies about performances, for the `sattva/perform` server.
+    perform_replies: Vec<LearnReply>,
 }
 
 fn learn_end(
@@ -707,6 +709,7 @@ fn learn_end(
         queries,
         stats: Default::default(),
         publish_failed: Repeated::default(),
+        perform_replies: Vec::new(),
     })
 }
 
@@ -763,6 +766,9 @@ impl LearnEnd {
                             tracing::warn!(error = %e, "query response");
                         }
                     }
+                }
+                r @ (LearnReply::PerformGoal { .. } | LearnReply::Performed { .. }) => {
+                    self.perform_replies.push(r)
                 }
             }
         }
@@ -930,6 +936,15 @@ fn run_node(
         Some(l) => Some(learn_end(&mut node, cfg, l, &spawn)?),
         None => None,
     };
+    // `sattva/perform` (needs the learn task: the attractors' action memories)
+    let mut perform = match &learn {
+        Some(l) => Some(super::perform::PerformServer::new(
+            &mut node,
+            l.side.clone(),
+            &spawner,
+        )?),
+        None => None,
+    };
 
     let _ = ready.send(Ok(()));
     tracing::info!(namespace = %cfg.namespace, "ROS 2 node `sattva` up");
@@ -998,6 +1013,11 @@ fn run_node(
                         }
                     }
                 }
+                ToRos::Perform { id, phase, ended } => {
+                    if let Some(p) = perform.as_mut() {
+                        p.on_control(id, phase, ended);
+                    }
+                }
                 ToRos::ResetDone { request_id, ok } => {
                     if let Some(req) = pending.borrow_mut().remove(&request_id) {
                         let message = if ok { "reset" } else { "backend reset failed" };
@@ -1013,6 +1033,12 @@ fn run_node(
         }
         if let Some(l) = learn.as_mut() {
             l.pump(&cfg.base_frame_id);
+            if let Some(p) = perform.as_mut() {
+                for r in l.perform_replies.drain(..) {
+                    p.on_reply(r, &side);
+                }
+                p.tick(&side);
+            }
         }
         if Instant::now() >= next_diag {
             next_diag += diag_period;
