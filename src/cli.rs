@@ -241,6 +241,9 @@ enum EvalCmd {
         /// Speed factor (1 = the attractor's own mean duration).
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
+        /// Attractors that absorbed fewer experiences are not performed.
+        #[arg(long, default_value_t = 3)]
+        min_count: u64,
         /// Output directory (default: `eval.out_dir`/../perform).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -650,6 +653,7 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
                     train,
                     trials,
                     speed,
+                    min_count,
                     out,
                 },
         } => {
@@ -657,7 +661,7 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
             if let Some(s) = seed {
                 c.seed = s;
             }
-            eval_perform(&c, train, trials, speed, out)
+            eval_perform(&c, train, (trials, min_count), speed, out)
         }
         Cmd::Run {
             cfg,
@@ -912,7 +916,7 @@ fn eval_literacy(
 fn eval_perform(
     c: &Config,
     train: Option<u32>,
-    trials: u32,
+    (trials, min_count): (u32, u64),
     speed: f64,
     out: Option<PathBuf>,
 ) -> Result<()> {
@@ -926,6 +930,7 @@ fn eval_perform(
         &PerformOptions {
             train,
             trials,
+            min_count,
             speed,
             out_dir: Some(dir),
             ..Default::default()
@@ -939,7 +944,7 @@ fn eval_perform(
 fn eval_perform(
     _c: &Config,
     _train: Option<u32>,
-    _trials: u32,
+    _trials: (u32, u64),
     _speed: f64,
     _out: Option<PathBuf>,
 ) -> Result<()> {

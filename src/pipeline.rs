@@ -410,9 +410,9 @@ impl<B: Backend> ControlLoop<B> {
         self.mark = Mark::Free;
         if self.performer.active() {
             // the operator's performance: from the current pose, then hold where it ended
-            self.mark = self
-                .performer
-                .command(t, &self.fusion.state().joint_position, &mut self.cmd);
+            self.mark =
+                self.performer
+                    .command(t, &self.fusion.state().joint_position, &mut self.cmd);
             if !self.performer.active() {
                 self.mode = ControlMode::Hold;
             }

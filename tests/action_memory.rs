@@ -124,6 +124,9 @@ fn version_1_snapshots_load_with_empty_action_memories() {
     std::fs::write(&p1, &v1).unwrap();
     let (l, _) = Substrate::load(&p1).unwrap();
     assert_eq!(l.len(), 1);
-    assert_eq!(l.attractor(AttractorId(0), Time(1)).unwrap().labels, ["lift"]);
+    assert_eq!(
+        l.attractor(AttractorId(0), Time(1)).unwrap().labels,
+        ["lift"]
+    );
     assert!(l.action(AttractorId(0)).is_none());
 }

@@ -78,7 +78,9 @@ fn a_profile_beyond_the_limits_is_clamped_and_counted_and_allocates_nothing() {
         // the control path: the cycle and the segmenter (the checks below allocate)
         let before = allocations_on_this_thread();
         lp.cycle();
-        let cut = seg.push(lp.fused(), lp.command(), None, lp.mark()).map(|s| s.tag);
+        let cut = seg
+            .push(lp.fused(), lp.command(), None, lp.mark())
+            .map(|s| s.tag);
         allocated += allocations_on_this_thread() - before;
         if let Some(t) = cut {
             segments.push(t);
@@ -103,18 +105,38 @@ fn a_profile_beyond_the_limits_is_clamped_and_counted_and_allocates_nothing() {
         assert!(cycles < 10_000, "the performance never ended");
     }
     assert_eq!(allocated, 0, "a performance allocated on the control path");
-    assert_eq!(limit_violations, 0, "a target beyond the joint limits reached the actuators");
-    assert_eq!(step_violations, 0, "a target faster than the velocity limit reached the actuators");
+    assert_eq!(
+        limit_violations, 0,
+        "a target beyond the joint limits reached the actuators"
+    );
+    assert_eq!(
+        step_violations, 0,
+        "a target faster than the velocity limit reached the actuators"
+    );
     // 0.2 s at the control period
     let expected = (0.2e9 / c.control.period_ns as f64).round() as i64;
-    assert!((cycles as i64 - expected).abs() <= 1, "{cycles} cycles, expected {expected}");
-    assert!(lp.clamp().clamped() > clamped0, "the limit clamp was not counted");
-    assert!(lp.clamp().rate_limited() > limited0, "the rate limit was not counted");
+    assert!(
+        (cycles as i64 - expected).abs() <= 1,
+        "{cycles} cycles, expected {expected}"
+    );
+    assert!(
+        lp.clamp().clamped() > clamped0,
+        "the limit clamp was not counted"
+    );
+    assert!(
+        lp.clamp().rate_limited() > limited0,
+        "the rate limit was not counted"
+    );
     // one experience, tagged as the performance
-    assert!(matches!(first_mark, Some(Mark::Begin(t)) if t.role == Role::Perform && t.episode == 5));
+    assert!(
+        matches!(first_mark, Some(Mark::Begin(t)) if t.role == Role::Perform && t.episode == 5)
+    );
     assert_eq!(segments.len(), 1);
     let tag = segments[0].unwrap();
-    assert_eq!((tag.label, tag.role, tag.episode), ("lift", Role::Perform, 5));
+    assert_eq!(
+        (tag.label, tag.role, tag.episode),
+        ("lift", Role::Perform, 5)
+    );
     // then the loop holds where the performance left it
     assert_eq!(lp.mode(), ControlMode::Hold);
     assert_eq!(lp.take_performance_end(), Some((5, PerformEnd::Completed)));
@@ -137,16 +159,30 @@ fn a_performance_moves_the_joint_by_its_profile_from_wherever_it_starts() {
     // retargeted: the first command is the pose the robot stood in
     let first = first_cmd.unwrap();
     for k in 0..n {
-        assert!((first[k] - q0[k]).abs() < 0.02, "joint {k}: {} vs {}", first[k], q0[k]);
+        assert!(
+            (first[k] - q0[k]).abs() < 0.02,
+            "joint {k}: {} vs {}",
+            first[k],
+            q0[k]
+        );
     }
     let last = lp.command().values.to_vec();
-    assert!((last[j] - (q0[j] - 0.15)).abs() < 0.01, "{} vs {}", last[j], q0[j] - 0.15);
+    assert!(
+        (last[j] - (q0[j] - 0.15)).abs() < 0.01,
+        "{} vs {}",
+        last[j],
+        q0[j] - 0.15
+    );
     // hold a while: the joint arrives near the target
     for _ in 0..300 {
         lp.cycle();
     }
     let q = lp.fused().joint_position[j];
-    assert!((q - (q0[j] - 0.15)).abs() < 0.05, "joint {j} at {q}, wanted {}", q0[j] - 0.15);
+    assert!(
+        (q - (q0[j] - 0.15)).abs() < 0.05,
+        "joint {j} at {q}, wanted {}",
+        q0[j] - 0.15
+    );
 }
 
 #[test]
@@ -182,7 +218,12 @@ fn a_plan_of_performances_allocates_only_when_it_sets_a_trial_up() {
             start: 0.75,
         })
         .collect();
-    lp.set_perform_plan(PerformSource::new(trials, limits, c.eval.settle_s, c.control.period_ns));
+    lp.set_perform_plan(PerformSource::new(
+        trials,
+        limits,
+        c.eval.settle_s,
+        c.control.period_ns,
+    ));
     let (mut allocating, mut setups, mut begins, mut cycles) = (0, 0, 0, 0u64);
     while !lp.source_finished() {
         let episodes = lp.stats.episodes;

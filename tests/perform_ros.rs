@@ -32,7 +32,10 @@ fn rclpy_action_client_performs_cancels_and_gets_clear_errors() {
     );
     let (s, _) = sattva::substrate::Substrate::load(&snap).expect("snapshot loads");
     let with_memory = s.ids().filter(|&id| s.action(id).is_some()).count();
-    assert!(with_memory >= 2, "{with_memory} attractors with action memory");
+    assert!(
+        with_memory >= 2,
+        "{with_memory} attractors with action memory"
+    );
     let resume = format!("learn.resume:={}", snap.display());
     let agent: Vec<String> = [
         "run",

@@ -67,7 +67,11 @@ const SHORT: [(&str, &[Flag]); 19] = [
     ),
     (
         "eval perform",
-        &[("--train", Some("30")), ("--trials", Some("1"))],
+        &[
+            ("--train", Some("30")),
+            ("--trials", Some("1")),
+            ("--min-count", Some("1")),
+        ],
     ),
     ("run", &[("--duration", Some("1"))]),
     ("replay", &[]),

@@ -411,12 +411,23 @@ mod tests {
             marks.push(p.command(Time(t), &q, &mut cmd));
             t += 10_000_000;
         }
-        assert!(matches!(marks[0], Mark::Begin(Tag { label: "lift", role: Role::Perform, episode: 7 })));
+        assert!(matches!(
+            marks[0],
+            Mark::Begin(Tag {
+                label: "lift",
+                role: Role::Perform,
+                episode: 7
+            })
+        ));
         assert!(matches!(marks.last(), Some(Mark::End(_))));
         assert_eq!(marks.len(), 100);
         // the last command: start + the full offset
         assert_eq!(cmd.mode, CommandMode::Position);
-        assert!((cmd.values[0] - (0.3 + 0.99)).abs() < 1e-9, "{:?}", cmd.values);
+        assert!(
+            (cmd.values[0] - (0.3 + 0.99)).abs() < 1e-9,
+            "{:?}",
+            cmd.values
+        );
         assert!((cmd.values[1] + 0.2).abs() < 1e-9);
         assert_eq!(p.take_ended(), Some((7, PerformEnd::Completed)));
         // cancel

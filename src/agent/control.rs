@@ -157,7 +157,11 @@ impl<B: Backend> Task for ControlTask<B> {
             if let Some((id, end)) = self.lp.take_performance_end() {
                 self.rt.send(ToRos::Perform {
                     id,
-                    phase: if end == PerformEnd::Completed { 1.0 } else { 0.0 },
+                    phase: if end == PerformEnd::Completed {
+                        1.0
+                    } else {
+                        0.0
+                    },
                     ended: Some(end),
                 });
             } else if let Some((id, phase)) = self.lp.performing() {

@@ -67,6 +67,8 @@ pub struct PerformRow {
     pub recognised: i64,
     /// Its similarity.
     pub similarity: f32,
+    /// Its label (a curriculum primitive's name), if any.
+    pub recognised_label: Option<&'static str>,
 }
 
 impl PerformRow {
@@ -172,7 +174,15 @@ pub fn run_perform(c: &Config, opts: &PerformOptions) -> Result<PerformReport, E
     }
     // 3. trials: novel start poses, object positions and masses, noise seeds
     let n = performed.len() * opts.trials.max(1) as usize;
-    let draws = super::curriculum(&c.eval, &["perform"], &[0], object, Split::Novel, n, c.seed ^ 0x0070_6572);
+    let draws = super::curriculum(
+        &c.eval,
+        &["perform"],
+        &[0],
+        object,
+        Split::Novel,
+        n,
+        c.seed ^ 0x0070_6572,
+    );
     let mut trials = Vec::with_capacity(n);
     for (i, d) in draws.iter().enumerate() {
         let (id, label, _) = performed[i % performed.len()];
@@ -221,18 +231,23 @@ pub fn run_perform(c: &Config, opts: &PerformOptions) -> Result<PerformReport, E
             object: tr.setup.object_offset,
             recognised: j.recalled,
             similarity: j.similarity,
+            recognised_label: None,
         });
     }
     let s = learner.substrate();
-    let label_of = |id: i64| -> Option<&str> {
+    let label_of = |id: i64| -> Option<&'static str> {
         let a = s.attractor(AttractorId(u32::try_from(id).ok()?), t_end)?;
-        a.labels.first().map(|l| l.as_str())
+        let l = a.labels.first()?;
+        plan.names.iter().copied().find(|n| n == l)
     };
+    for r in &mut rows {
+        r.recognised_label = label_of(r.recognised);
+    }
     let share = |k: usize| k as f64 / rows.len().max(1) as f64;
     let ok = rows.iter().filter(|r| r.success()).count();
     let same = rows
         .iter()
-        .filter(|r| label_of(r.recognised) == Some(r.label))
+        .filter(|r| r.recognised_label == Some(r.label))
         .count();
     let mut out = PerformReport {
         seed: c.seed,
@@ -274,6 +289,22 @@ impl fmt::Display for PerformReport {
                 "  attractor {id:>4} {label:<24} {ok:>3} / {n:<3} recognised as requested"
             )?;
         }
+        let misses: Vec<String> = self
+            .rows
+            .iter()
+            .filter(|r| !r.success())
+            .map(|r| {
+                let got = r.recognised_label.unwrap_or("(no label)");
+                format!("{} {} -> {} {got}", r.attractor, r.label, r.recognised)
+            })
+            .collect();
+        if !misses.is_empty() {
+            writeln!(
+                f,
+                "  misses (requested -> recognised): {}",
+                misses.join(", ")
+            )?;
+        }
         writeln!(
             f,
             "  recognised as requested      {:.1} % (goal >= 90 %)",
@@ -304,7 +335,11 @@ pub fn html_section(r: &PerformReport) -> String {
         let y = 10 + i * row;
         let share = *ok as f64 / (*n).max(1) as f64;
         let bw = (share * 300.0).round();
-        let color = if share >= 0.9 { "rgb(40,150,80)" } else { "rgb(200,90,40)" };
+        let color = if share >= 0.9 {
+            "rgb(40,150,80)"
+        } else {
+            "rgb(200,90,40)"
+        };
         let _ = write!(
             svg,
             r#"<text x="0" y="{}">{} {}</text><rect x="180" y="{}" width="{bw}" height="{}" fill="{color}"/><text x="{}" y="{}">{ok}/{n}</text>"#,

@@ -188,24 +188,21 @@ impl PerformServer {
                     Stage::Resolving => return,
                 };
                 let ok = recognised == requested as i64 && above_vigilance;
-                let msg = if ok {
-                    format!("performed attractor {requested}; recognised as itself")
-                } else if recognised < 0 {
-                    format!("performed attractor {requested}; not recognised")
-                } else {
-                    format!(
+                let msg =
+                    if ok {
+                        format!("performed attractor {requested}; recognised as itself")
+                    } else if recognised < 0 {
+                        format!("performed attractor {requested}; not recognised")
+                    } else {
+                        format!(
                         "performed attractor {requested}; recognised as attractor {recognised}{}",
                         if above_vigilance { "" } else { " (below vigilance)" }
                     )
-                };
+                    };
                 let _ = a.goal.publish_feedback(Perform::Feedback { phase: 1.0 });
-                let _ = a.goal.succeed(result(
-                    ok,
-                    requested as i64,
-                    recognised,
-                    similarity,
-                    msg,
-                ));
+                let _ = a
+                    .goal
+                    .succeed(result(ok, requested as i64, recognised, similarity, msg));
                 goals.remove(&request_id);
             }
             _ => {}
@@ -259,10 +256,16 @@ impl PerformServer {
                     }
                 }
                 Stage::Resolving | Stage::Recognising { .. } => {
-                    let _ = rt.borrow_mut().send(FromRos::Mode(crate::action::ControlMode::Hold));
-                    let _ = a
-                        .goal
-                        .cancel(result(false, -1, -1, 0.0, "cancelled: the control loop holds"));
+                    let _ = rt
+                        .borrow_mut()
+                        .send(FromRos::Mode(crate::action::ControlMode::Hold));
+                    let _ = a.goal.cancel(result(
+                        false,
+                        -1,
+                        -1,
+                        0.0,
+                        "cancelled: the control loop holds",
+                    ));
                     goals.remove(&id);
                 }
             }

@@ -495,7 +495,11 @@ impl Substrate {
             + self.meta.heap_bytes()
             + self.edges.heap_bytes()
             + labels
-            + self.actions.values().map(|a| 48 + a.heap_bytes()).sum::<usize>()
+            + self
+                .actions
+                .values()
+                .map(|a| 48 + a.heap_bytes())
+                .sum::<usize>()
             + self.free.capacity() * 4
             + std::mem::size_of::<Self>()
     }

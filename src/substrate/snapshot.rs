@@ -63,7 +63,9 @@ pub enum SnapshotError {
         path: PathBuf,
     },
     /// Written by another format version.
-    #[error("{path}: snapshot format version {found}, this build reads versions {OLDEST} to {VERSION}")]
+    #[error(
+        "{path}: snapshot format version {found}, this build reads versions {OLDEST} to {VERSION}"
+    )]
     Version {
         /// The file.
         path: PathBuf,
