@@ -244,6 +244,9 @@ enum EvalCmd {
         /// Attractors that absorbed fewer experiences are not performed.
         #[arg(long, default_value_t = 3)]
         min_count: u64,
+        /// Perform one attractor per label (the most experienced: what the label names).
+        #[arg(long)]
+        per_label: bool,
         /// Output directory (default: `eval.out_dir`/../perform).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -654,6 +657,7 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
                     trials,
                     speed,
                     min_count,
+                    per_label,
                     out,
                 },
         } => {
@@ -661,7 +665,7 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
             if let Some(s) = seed {
                 c.seed = s;
             }
-            eval_perform(&c, train, (trials, min_count), speed, out)
+            eval_perform(&c, train, (trials, min_count, per_label), speed, out)
         }
         Cmd::Run {
             cfg,
@@ -916,7 +920,7 @@ fn eval_literacy(
 fn eval_perform(
     c: &Config,
     train: Option<u32>,
-    (trials, min_count): (u32, u64),
+    (trials, min_count, per_label): (u32, u64, bool),
     speed: f64,
     out: Option<PathBuf>,
 ) -> Result<()> {
@@ -931,6 +935,7 @@ fn eval_perform(
             train,
             trials,
             min_count,
+            per_label,
             speed,
             out_dir: Some(dir),
             ..Default::default()
@@ -944,7 +949,7 @@ fn eval_perform(
 fn eval_perform(
     _c: &Config,
     _train: Option<u32>,
-    _trials: (u32, u64),
+    _trials: (u32, u64, bool),
     _speed: f64,
     _out: Option<PathBuf>,
 ) -> Result<()> {

@@ -39,12 +39,13 @@ const DOCS: [&str; 2] = ["README.md", "hardware/README.md"];
 
 /// Placeholders of the synopses: (token before it or `""` for any, placeholder, value).
 /// `{bag}` is the stand-in bag.
-const PLACEHOLDERS: [(&str, &str, &str); 10] = [
+const PLACEHOLDERS: [(&str, &str, &str); 11] = [
     ("--socket", "PATH", "sattva.sock"),
     ("--monitors", "FILE", "hardware/sim_arm_monitors.yaml"),
     ("", "FILE", "config/sim.yaml"),
     ("", "BAG", "{bag}"),
     ("--rate", "k", "10"),
+    ("--speed", "k", "1.5"),
     ("--duration", "s", "1"),
     ("-p", "k=v", "seed=3"),
     ("--ros-args", "...", "-p seed:=3"),

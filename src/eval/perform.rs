@@ -35,6 +35,9 @@ pub struct PerformOptions {
     pub min_count: u64,
     /// Speed factor of the performances (1 = the attractor's own mean duration).
     pub speed: f64,
+    /// Perform only one attractor per label: the one that absorbed the most experiences (what
+    /// a label names, see `Learner::resolve_text`).
+    pub per_label: bool,
     /// Where to write `perform.html` (none: nothing).
     pub out_dir: Option<PathBuf>,
 }
@@ -47,6 +50,7 @@ impl Default for PerformOptions {
             trials: 4,
             min_count: 3,
             speed: 1.0,
+            per_label: false,
             out_dir: None,
         }
     }
@@ -166,6 +170,18 @@ pub fn run_perform(c: &Config, opts: &PerformOptions) -> Result<PerformReport, E
                 performed.push((id.0, label, a.activation_count));
             }
         }
+    }
+    if opts.per_label {
+        // the most experienced attractor of each label (ties: the lower id)
+        let mut best: BTreeMap<&'static str, (u32, &'static str, u64)> = BTreeMap::new();
+        for p in performed {
+            let e = best.entry(p.1).or_insert(p);
+            if p.2 > e.2 {
+                *e = p;
+            }
+        }
+        performed = best.into_values().collect();
+        performed.sort();
     }
     if performed.is_empty() {
         return Err(EvalError::Scene(
@@ -299,10 +315,12 @@ impl fmt::Display for PerformReport {
             })
             .collect();
         if !misses.is_empty() {
+            let more = misses.len().saturating_sub(12);
             writeln!(
                 f,
-                "  misses (requested -> recognised): {}",
-                misses.join(", ")
+                "  misses (requested -> recognised): {}{}",
+                misses[..misses.len().min(12)].join(", "),
+                if more > 0 { format!(" and {more} more") } else { String::new() }
             )?;
         }
         writeln!(
