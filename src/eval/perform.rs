@@ -320,7 +320,11 @@ impl fmt::Display for PerformReport {
                 f,
                 "  misses (requested -> recognised): {}{}",
                 misses[..misses.len().min(12)].join(", "),
-                if more > 0 { format!(" and {more} more") } else { String::new() }
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
             )?;
         }
         writeln!(
