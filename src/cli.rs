@@ -249,6 +249,35 @@ enum EvalCmd {
         #[arg(long)]
         no_baseline: bool,
     },
+    /// Act from what was learned: learn the curriculum, then perform each learned attractor's
+    /// action memory from novel start poses (and object positions); prints the share of
+    /// performances recognised as the requested attractor, per attractor and overall; writes
+    /// perform.html.
+    Perform {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Seed (overrides `seed` in the config).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Training episodes (overrides `eval.train_episodes`).
+        #[arg(long)]
+        train: Option<u32>,
+        /// Performances per attractor.
+        #[arg(long, default_value_t = 4)]
+        trials: u32,
+        /// Speed factor (1 = the attractor's own mean duration).
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Attractors that absorbed fewer experiences are not performed.
+        #[arg(long, default_value_t = 3)]
+        min_count: u64,
+        /// Perform one attractor per label (the most experienced: what the label names).
+        #[arg(long)]
+        per_label: bool,
+        /// Output directory (default: `eval.out_dir`/../perform).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -664,6 +693,25 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
             }
             eval_grounding(&c, train, novel, out, phrasebook, !no_baseline)
         }
+        Cmd::Eval {
+            what:
+                EvalCmd::Perform {
+                    cfg,
+                    seed,
+                    train,
+                    trials,
+                    speed,
+                    min_count,
+                    per_label,
+                    out,
+                },
+        } => {
+            let mut c = load(&cfg)?;
+            if let Some(s) = seed {
+                c.seed = s;
+            }
+            eval_perform(&c, train, (trials, min_count, per_label), speed, out)
+        }
         Cmd::Run {
             cfg,
             fast,
@@ -947,6 +995,46 @@ fn eval_grounding(
     _out: Option<PathBuf>,
     _phrasebook: Option<PathBuf>,
     _baseline: bool,
+) -> Result<()> {
+    anyhow::bail!("this build has no MuJoCo: rebuild with `--features mujoco` (the default)")
+}
+
+#[cfg(feature = "mujoco")]
+fn eval_perform(
+    c: &Config,
+    train: Option<u32>,
+    (trials, min_count, per_label): (u32, u64, bool),
+    speed: f64,
+    out: Option<PathBuf>,
+) -> Result<()> {
+    use crate::eval::perform::{run_perform, PerformOptions};
+    let dir = out.unwrap_or_else(|| {
+        let d = PathBuf::from(&c.eval.out_dir);
+        d.parent().unwrap_or(&d).join("perform")
+    });
+    let r = run_perform(
+        c,
+        &PerformOptions {
+            train,
+            trials,
+            min_count,
+            per_label,
+            speed,
+            out_dir: Some(dir),
+            ..Default::default()
+        },
+    )?;
+    println!("{r}");
+    Ok(())
+}
+
+#[cfg(not(feature = "mujoco"))]
+fn eval_perform(
+    _c: &Config,
+    _train: Option<u32>,
+    _trials: (u32, u64, bool),
+    _speed: f64,
+    _out: Option<PathBuf>,
 ) -> Result<()> {
     anyhow::bail!("this build has no MuJoCo: rebuild with `--features mujoco` (the default)")
 }

@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 
 use crate::action::ActionConfig;
 use crate::action::{
-    ControlMode, CurriculumSource, Mark, OperatorInput, Prepare, SafetyClamp, SineExplorer,
-    SourceKind,
+    ControlMode, CurriculumSource, Mark, OperatorInput, PerformEnd, PerformSource, Performer,
+    Prepare, SafetyClamp, SineExplorer, SourceKind,
 };
 use crate::backend::{Backend, BackendError};
 use crate::fusion::{FusedState, Fusion, FusionConfig};
@@ -127,6 +127,8 @@ pub enum Source {
     Explore(SineExplorer),
     /// The curriculum of motor primitives.
     Curriculum(Box<CurriculumSource>),
+    /// A plan of performances of learned attractors (`sattva eval perform`).
+    Perform(Box<PerformSource>),
     /// The commands of a replayed log.
     Recorded,
     /// Hold position.
@@ -155,6 +157,8 @@ pub struct ControlLoop<B: Backend> {
     write_failed: Repeated,
     stale: Repeated,
     monitors: crate::monitor::Monitors,
+    /// The operator's performances (`OperatorInput::Perform`, the `sattva/perform` action).
+    performer: Performer,
     /// Counters.
     pub stats: LoopStats,
 }
@@ -229,6 +233,7 @@ impl<B: Backend> ControlLoop<B> {
             write_failed: Repeated::default(),
             stale: Repeated::default(),
             monitors,
+            performer: Performer::new(c.period_ns),
             stats: LoopStats::default(),
         })
     }
@@ -286,6 +291,22 @@ impl<B: Backend> ControlLoop<B> {
         &self.source
     }
 
+    /// Replaces the command source by a plan of performances (`sattva eval perform`).
+    pub fn set_perform_plan(&mut self, plan: PerformSource) {
+        self.source = Source::Perform(Box::new(plan));
+        self.finished = false;
+    }
+
+    /// The operator's performance under way: `(id, phase)` at the last cycle.
+    pub fn performing(&self) -> Option<(u32, f64)> {
+        self.performer.progress(self.frame.t)
+    }
+
+    /// The operator's last performance that ended and how (once; the control task reports it).
+    pub fn take_performance_end(&mut self) -> Option<(u32, PerformEnd)> {
+        self.performer.take_ended()
+    }
+
     /// True once the command source has nothing more to do (a curriculum's last episode).
     pub fn source_finished(&self) -> bool {
         self.finished
@@ -296,7 +317,21 @@ impl<B: Backend> ControlLoop<B> {
     pub fn handle(&mut self, msg: OperatorInput) -> Option<(u64, bool)> {
         match msg {
             OperatorInput::Mode(m) => {
+                if m == ControlMode::Hold {
+                    self.performer.cancel();
+                }
                 self.mode = m;
+                None
+            }
+            OperatorInput::Perform(g) => {
+                // an operator's request: runs in any mode (a later hold cancels it)
+                self.performer.start(g);
+                None
+            }
+            OperatorInput::CancelPerform => {
+                if self.performer.cancel().is_some() {
+                    self.mode = ControlMode::Hold;
+                }
                 None
             }
             OperatorInput::Command(c) => {
@@ -344,13 +379,15 @@ impl<B: Backend> ControlLoop<B> {
 
     /// The source's preparation of the world before this cycle's read (curriculum episodes).
     fn prepare(&mut self, t: Time) {
-        let Source::Curriculum(cur) = &mut self.source else {
-            return;
-        };
         if self.mode != ControlMode::Explore {
             return;
         }
-        match cur.prepare(t) {
+        let p = match &mut self.source {
+            Source::Curriculum(cur) => cur.prepare(t),
+            Source::Perform(p) => p.prepare(t),
+            _ => return,
+        };
+        match p {
             Prepare::Nothing => {}
             Prepare::Finished => self.finished = true,
             Prepare::Setup(e) => {
@@ -371,11 +408,24 @@ impl<B: Backend> ControlLoop<B> {
     /// Chooses this cycle's command according to the mode and the source.
     fn act(&mut self, t: Time) {
         self.mark = Mark::Free;
+        if self.performer.active() {
+            // the operator's performance: from the current pose, then hold where it ended
+            self.mark =
+                self.performer
+                    .command(t, &self.fusion.state().joint_position, &mut self.cmd);
+            if !self.performer.active() {
+                self.mode = ControlMode::Hold;
+            }
+            return;
+        }
         match self.mode {
             ControlMode::Explore => match &mut self.source {
                 Source::Explore(e) => e.command(t, &mut self.cmd),
                 Source::Curriculum(c) => {
                     self.mark = c.command(t, &self.fusion.state().joint_position, &mut self.cmd);
+                }
+                Source::Perform(p) => {
+                    self.mark = p.command(t, &self.fusion.state().joint_position, &mut self.cmd);
                 }
                 Source::Recorded => match self.backend.recorded_command() {
                     Some(c) => {
@@ -471,6 +521,9 @@ impl<B: Backend> ControlLoop<B> {
             command_at: self.external_at,
         };
         let v = self.monitors.step(&inputs);
+        if v.safe_stop {
+            self.performer.cancel();
+        }
         if v.safe_stop && self.mode != ControlMode::Hold {
             tracing::error!(
                 "safety monitor: safe stop, control mode hold (set `sattva/mode` to resume)"

@@ -39,12 +39,13 @@ const DOCS: [&str; 2] = ["README.md", "hardware/README.md"];
 
 /// Placeholders of the synopses: (token before it or `""` for any, placeholder, value).
 /// `{bag}` is the stand-in bag.
-const PLACEHOLDERS: [(&str, &str, &str); 10] = [
+const PLACEHOLDERS: [(&str, &str, &str); 11] = [
     ("--socket", "PATH", "sattva.sock"),
     ("--monitors", "FILE", "hardware/sim_arm_monitors.yaml"),
     ("", "FILE", "config/sim.yaml"),
     ("", "BAG", "{bag}"),
     ("--rate", "k", "10"),
+    ("--speed", "k", "1.5"),
     ("--duration", "s", "1"),
     ("-p", "k=v", "seed=3"),
     ("--ros-args", "...", "-p seed:=3"),
@@ -57,7 +58,7 @@ type Flag = (&'static str, Option<&'static str>);
 
 /// Per subcommand: flags that make it short. Replaced where the command has the flag, else added
 /// after the subcommand.
-const SHORT: [(&str, &[Flag]); 19] = [
+const SHORT: &[(&str, &[Flag])] = &[
     // attached to a stand-in agent for a few seconds (see `run_top`)
     ("top", &[]),
     ("sim", &[("--episodes", Some("2"))]),
@@ -68,6 +69,14 @@ const SHORT: [(&str, &[Flag]); 19] = [
     (
         "eval grounding",
         &[("--train", Some("30")), ("--novel", Some("24"))],
+    ),
+    (
+        "eval perform",
+        &[
+            ("--train", Some("30")),
+            ("--trials", Some("1")),
+            ("--min-count", Some("1")),
+        ],
     ),
     ("run", &[("--duration", Some("1"))]),
     ("replay", &[]),
@@ -117,10 +126,11 @@ const SHORT: [(&str, &[Flag]); 19] = [
 ];
 
 /// Cargo features a subcommand needs (a `cargo run` line must enable them).
-const NEEDS: [(&str, &[&str]); 9] = [
+const NEEDS: &[(&str, &[&str])] = &[
     ("sim", &["mujoco"]),
     ("eval literacy", &["mujoco"]),
     ("eval grounding", &["mujoco"]),
+    ("eval perform", &["mujoco"]),
     ("bench sim", &["mujoco"]),
     ("bench fusion", &["mujoco"]),
     ("bench monitors", &["mujoco"]),

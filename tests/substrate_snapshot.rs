@@ -126,12 +126,12 @@ fn corrupt_or_truncated_snapshots_are_clear_errors_and_the_previous_one_stays_us
             "cut {cut}: {e}"
         );
     }
-    // Another format version.
-    let mut v2 = good.clone();
-    v2[8] = 2;
-    std::fs::write(&p2, &v2).unwrap();
+    // Another format version (a future one).
+    let mut v3 = good.clone();
+    v3[8] = 3;
+    std::fs::write(&p2, &v3).unwrap();
     let e = Substrate::load(&p2).err().unwrap();
-    assert!(matches!(e, SnapshotError::Version { found: 2, .. }), "{e}");
+    assert!(matches!(e, SnapshotError::Version { found: 3, .. }), "{e}");
     // Not a snapshot; missing file.
     std::fs::write(&p2, b"hello").unwrap();
     assert!(matches!(

@@ -357,6 +357,28 @@ impl PlanRequest {
     }
 }
 
+/// An episode's start pose: `home` offset per joint by `start` x 5 % of its range (`limits`),
+/// the direction drawn from `seed`, kept 2 % inside the limits. No allocation.
+pub fn start_pose(home: &[f64], limits: &[(f64, f64)], start: f64, seed: u64, out: &mut JointVec) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x57a7_0000);
+    out.clear();
+    for (j, &h) in home.iter().enumerate() {
+        let u: f64 = rng.gen_range(-1.0..1.0);
+        let (lo, hi) = limits.get(j).copied().unwrap_or((0.0, 0.0));
+        let w = hi - lo;
+        let w = if w.is_finite() && w > 0.0 {
+            w.min(6.3)
+        } else {
+            1.0
+        };
+        let mut v = h + start * 0.05 * w * u;
+        if lo.is_finite() && hi.is_finite() && hi > lo {
+            v = v.clamp(lo + 0.02 * w, hi - 0.02 * w);
+        }
+        out.push(if v.is_finite() { v } else { h });
+    }
+}
+
 /// Where the curriculum source is in its current episode (unboxed: the run is replaced every
 /// episode on the control task, which must not allocate).
 #[allow(clippy::large_enum_variant)]
@@ -464,28 +486,17 @@ impl CurriculumSource {
         }
     }
 
-    /// The episode's start pose: home offset per joint by `start` x 5 % of its range, the
-    /// direction drawn from the seed. No allocation.
+    /// The episode's start pose (see [`start_pose`]). No allocation.
     fn start_pose(&mut self, q: &[f64]) {
         let home = self.home.get_or_insert_with(|| q.iter().copied().collect());
         let sc = &self.scenarios[self.next];
-        let mut rng = ChaCha8Rng::seed_from_u64(sc.params.seed ^ 0x57a7_0000);
-        self.start.clear();
-        for (j, &h) in home.iter().enumerate() {
-            let u: f64 = rng.gen_range(-1.0..1.0);
-            let (lo, hi) = self.set.limits().get(j).copied().unwrap_or((0.0, 0.0));
-            let w = hi - lo;
-            let w = if w.is_finite() && w > 0.0 {
-                w.min(6.3)
-            } else {
-                1.0
-            };
-            let mut v = h + sc.params.start * 0.05 * w * u;
-            if lo.is_finite() && hi.is_finite() && hi > lo {
-                v = v.clamp(lo + 0.02 * w, hi - 0.02 * w);
-            }
-            self.start.push(if v.is_finite() { v } else { h });
-        }
+        start_pose(
+            home,
+            self.set.limits(),
+            sc.params.start,
+            sc.params.seed,
+            &mut self.start,
+        );
     }
 
     /// This cycle's command (after the sensors were fused into joint positions `q`) and where

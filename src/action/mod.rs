@@ -4,6 +4,7 @@
 pub mod clamp;
 pub mod curriculum;
 pub mod explore;
+pub mod perform;
 mod plan;
 pub mod primitive;
 
@@ -14,6 +15,7 @@ use crate::validate::{Checker, Validate};
 pub use clamp::{ClampConfig, SafetyClamp};
 pub use curriculum::{CurriculumSource, PlanRequest, Prepare};
 pub use explore::SineExplorer;
+pub use perform::{PerformEnd, PerformError, PerformGoal, PerformSource, PerformTrial, Performer};
 pub use plan::{Mark, Role, Tag};
 pub use primitive::{PrimitiveParams, PrimitiveRun, PrimitiveSet, PrimitivesConfig};
 
@@ -112,4 +114,8 @@ pub enum OperatorInput {
         /// Echoed in the reply.
         request_id: u64,
     },
+    /// Perform an attractor's action memory from the current pose (any mode but hold).
+    Perform(PerformGoal),
+    /// Cancel the performance under way: the loop holds (mode hold).
+    CancelPerform,
 }

@@ -14,6 +14,9 @@ pub enum Role {
     Learn,
     /// Recognise only (evaluation of novel scenarios).
     Recognise,
+    /// Recognise only: the experience of a performance (`action::perform`), tagged with the
+    /// requested attractor's label; the learn task reports what it was recognised as.
+    Perform,
 }
 
 /// The teacher's word on an episode (fixed size: crosses the ring by value).

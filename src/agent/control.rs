@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
+use crate::action::PerformEnd;
 use crate::backend::Backend;
 use crate::learn::{Segment, Segmenter};
 use crate::pipeline::{ControlLoop, LoopStats};
@@ -149,6 +150,28 @@ impl<B: Backend> Task for ControlTask<B> {
             let mark = self.lp.mark();
             if let Some(s) = seg.push(self.lp.fused(), self.lp.command(), visual, mark) {
                 tx.push(s.clone()); // fixed-size value; a full ring drops and counts
+            }
+        }
+        if self.ros {
+            // the operator's performance: how it ended (once), its phase at the health cadence
+            if let Some((id, end)) = self.lp.take_performance_end() {
+                self.rt.send(ToRos::Perform {
+                    id,
+                    phase: if end == PerformEnd::Completed {
+                        1.0
+                    } else {
+                        0.0
+                    },
+                    ended: Some(end),
+                });
+            } else if let Some((id, phase)) = self.lp.performing() {
+                if self.jobs % self.health_every == 0 {
+                    self.rt.send(ToRos::Perform {
+                        id,
+                        phase,
+                        ended: None,
+                    });
+                }
             }
         }
         if self.jobs % self.health_every == 0 {

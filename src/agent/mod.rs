@@ -163,6 +163,12 @@ pub struct AgentOptions {
     /// A backend the driver opened itself (to keep handles on it, e.g. replay's statistics);
     /// None = the one the config names.
     pub backend: Option<crate::backend::Managed>,
+    /// Start from this learner (its calibrated encoder, substrate and action memories) instead
+    /// of a new one (`sattva eval perform` continues after learning).
+    pub learner: Option<Learner>,
+    /// Performances of learned attractors as the command source (`sattva eval perform`);
+    /// overrides `curriculum`'s source.
+    pub perform: Option<Vec<crate::action::PerformTrial>>,
 }
 
 impl AgentOptions {
@@ -378,7 +384,10 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
             contacts: info.contact_names.len(),
             depth_cells: 0,
         };
-        let mut l = Learner::new(c, layout)?;
+        let mut l = match opts.learner.take() {
+            Some(l) => l,
+            None => Learner::new(c, layout)?,
+        };
         if opts.journal {
             l.keep_journal();
         }
@@ -423,7 +432,15 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
         }
     };
     let t_start = backend.now();
-    let lp = ControlLoop::new(c, backend, curriculum)?;
+    let mut lp = ControlLoop::new(c, backend, curriculum)?;
+    if let Some(trials) = opts.perform.take() {
+        lp.set_perform_plan(crate::action::PerformSource::new(
+            trials,
+            info.joint_limits.clone(),
+            c.eval.settle_s,
+            c.control.period_ns,
+        ));
+    }
     // 5. the channels: ROS bridge, learning, diagnostics
     let (rt, ros_side) = bridge(c.ros.queue_capacity as usize);
     let bridge_stats = rt.stats().clone();

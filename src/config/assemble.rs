@@ -198,7 +198,8 @@ impl crate::learn::LearnTask {
     ) -> Result<Self, crate::learn::LearnError> {
         let snapshot = (!config.learn.snapshot.is_empty())
             .then(|| config.resolve_path(&config.learn.snapshot));
-        let task = Self::with_section(&config.learn, snapshot, learner, segments, ports, done)?;
+        let task = Self::with_section(&config.learn, snapshot, learner, segments, ports, done)?
+            .with_control_period(config.control.period_ns);
         // the lexicon grounded beside the resumed snapshot, when there is one
         if !config.learn.resume.is_empty() {
             let p = crate::language::lexicon_path(&config.resolve_path(&config.learn.resume));

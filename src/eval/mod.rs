@@ -1,4 +1,5 @@
-//! The curriculum of motor primitives and the literacy evaluation (`sattva eval literacy`).
+//! The curriculum of motor primitives, the literacy evaluation (`sattva eval literacy`) and the
+//! evaluation of performing what was learned (`sattva eval perform`).
 //!
 //! ```text
 //! curriculum (seeded) -> scenarios (primitive + amplitude, speed, object position and mass, seed)
@@ -17,6 +18,8 @@ pub mod baselines;
 pub mod grounding;
 #[cfg(feature = "mujoco")]
 pub mod literacy;
+#[cfg(feature = "mujoco")]
+pub mod perform;
 #[cfg(feature = "mujoco")]
 pub mod report;
 

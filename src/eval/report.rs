@@ -78,7 +78,7 @@ impl fmt::Display for LiteracyReport {
     }
 }
 
-pub(super) fn io(file: &Path) -> impl Fn(std::io::Error) -> EvalError + '_ {
+pub(crate) fn io(file: &Path) -> impl Fn(std::io::Error) -> EvalError + '_ {
     move |source| EvalError::Io {
         file: file.display().to_string(),
         source,
@@ -123,7 +123,7 @@ fn export_csv(r: &LiteracyReport) -> String {
     s
 }
 
-pub(super) fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -118,6 +118,20 @@ pub enum LearnRequest {
         /// The request's text was longer than [`MAX_TEXT`] (answered with an error).
         too_long: bool,
     },
+    /// The performance of a learned attractor (`sattva/perform`): answered with the goal the
+    /// control task plays, or an error; after the performance, [`LearnReply::Performed`].
+    Perform {
+        /// Echoed in the reply and in the performance's tag (`episode`).
+        request_id: u32,
+        /// The attractor by label (used when `attractor` is None).
+        text: ArrayString<MAX_LABEL>,
+        /// The request's text was longer than [`MAX_LABEL`] (answered with an error).
+        too_long: bool,
+        /// The attractor by id.
+        attractor: Option<u32>,
+        /// Time scale (1 = the attractor's own mean duration).
+        speed: f64,
+    },
 }
 
 /// One meaning of an understood text: attractor id, its first label, confidence.
@@ -157,6 +171,24 @@ pub enum LearnReply {
         message: ArrayString<256>,
         /// Meanings, most confident first.
         meanings: ArrayVec<MeaningInfo, MAX_MEANINGS>,
+    },
+    /// Answer to [`LearnRequest::Perform`]: the goal for the control task, or why not.
+    PerformGoal {
+        /// The request's id.
+        request_id: u32,
+        /// The goal, or the error text.
+        goal: Result<crate::action::PerformGoal, ArrayString<256>>,
+    },
+    /// A performance's experience was recognised (or not): sent when its segment arrives.
+    Performed {
+        /// The performance's id (the request's).
+        request_id: u32,
+        /// The best-matching attractor (-1: none).
+        recognised: i64,
+        /// Its similarity.
+        similarity: f32,
+        /// It matched at or above the substrate's vigilance.
+        above_vigilance: bool,
     },
 }
 

@@ -91,6 +91,8 @@ pub struct Learner {
     seen: std::collections::BTreeSet<&'static str>,
     profile: (bool, bool),
     journal: Option<Vec<JournalEntry>>,
+    /// The best match of the last recognised experience `(attractor or -1, similarity)`.
+    last_recall: (i64, f32),
     learn_ns: hdrhistogram::Histogram<u64>,
     /// Counters.
     pub stats: LearnStats,
@@ -174,10 +176,70 @@ impl Learner {
             seen: Default::default(),
             profile: (false, false),
             journal: None,
+            last_recall: (-1, 0.0),
             learn_ns: hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 2)
                 .expect("static histogram bounds are valid"),
             stats: LearnStats::default(),
         }
+    }
+
+    /// The best match `(attractor or -1, similarity)` of the last experience [`Learner::learn`]
+    /// judged (recognised or learned; calibration and rejected experiences leave it as it was).
+    pub fn last_recall(&self) -> (i64, f32) {
+        self.last_recall
+    }
+
+    /// The performance of a learned attractor: by id, or by `text` (see
+    /// [`Learner::resolve_text`]), at `speed`, as the goal the control task plays (`id` echoed).
+    /// Errors name what is missing.
+    pub fn perform_goal(
+        &self,
+        id: u32,
+        attractor: Option<u32>,
+        text: &str,
+        speed: f64,
+        period_ns: i64,
+        t: Time,
+    ) -> Result<crate::action::PerformGoal, String> {
+        let a = match attractor {
+            Some(a) => AttractorId(a),
+            None => self.resolve_text(text)?,
+        };
+        let Some(info) = self.substrate.attractor(a, t) else {
+            return Err(format!("perform: no attractor {} (not live)", a.0));
+        };
+        let label = info.labels.first().map_or("", |l| intern(l));
+        let mem = self.substrate.action(a).ok_or_else(|| {
+            format!(
+                "perform: attractor {} has no action memory (learned without commands)",
+                a.0
+            )
+        })?;
+        let speed = if speed == 0.0 { 1.0 } else { speed };
+        crate::action::PerformGoal::new(id, a.0, label, mem, speed, period_ns)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The attractor a text names: for now the live attractor whose label is exactly `text`
+    /// (several: the one that absorbed the most experiences). Replaced by
+    /// `language::understand` (grounded phrases, context) at the merge with issue 17 part B.
+    pub fn resolve_text(&self, text: &str) -> Result<AttractorId, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("perform: empty text: give an attractor label or an id".into());
+        }
+        self.substrate
+            .ids()
+            .filter_map(|id| {
+                let a = self.substrate.attractor(id, Time::ZERO)?;
+                a.labels
+                    .iter()
+                    .any(|l| l == text)
+                    .then_some((id, a.activation_count))
+            })
+            .max_by_key(|&(id, n)| (n, std::cmp::Reverse(id)))
+            .map(|(id, _)| id)
+            .ok_or_else(|| format!("perform: no attractor is labelled `{text}`"))
     }
 
     /// The substrate.
@@ -320,7 +382,8 @@ impl Learner {
         let v = exp.as_slice();
         // recognition: the best-matching attractor (labelled experiences: context reset, so
         // each is judged on its own; windows: temporal context kept)
-        let best = if label.is_some() || role == Role::Recognise {
+        let recognise_only = matches!(role, Role::Recognise | Role::Perform);
+        let best = if label.is_some() || recognise_only {
             let (id, sim) = self.recall(t, v)?;
             (id >= 0).then_some((AttractorId(id as u32), sim))
         } else {
@@ -334,7 +397,9 @@ impl Learner {
             self.stats.recognised += 1;
             emit(self.event(t, EventKind::Recognised, id, sim));
         }
-        if let (Some(name), Some((id, _))) = (label, best) {
+        self.last_recall = best.map_or((-1, 0.0), |b| (b.0 .0 as i64, b.1));
+        // a performance's label is the request, not a teacher's word: not judged
+        if let (Some(name), Some((id, _)), false) = (label, best, role == Role::Perform) {
             if self.seen.contains(name) {
                 if let Some(major) = self.majority_label(id.0) {
                     self.stats.judged += 1;
@@ -345,7 +410,7 @@ impl Learner {
             }
         }
         let recalled = best.map_or(-1, |b| b.0 .0 as i64);
-        if role == Role::Recognise {
+        if recognise_only {
             if let Some(j) = &mut self.journal {
                 j.push(JournalEntry {
                     vector: v.to_vec(),
@@ -361,8 +426,15 @@ impl Learner {
             self.exp = exp;
             return Ok(None);
         }
+        // what was done (the command profile): the attractor's action memory
+        let action = crate::substrate::ActionMemory::new(
+            seg.bins,
+            seg.joints,
+            ((seg.after.t.0 - seg.before.t.0) as f64 * 1e-9) as f32,
+            seg.command_profile(),
+        );
         let t0 = std::time::Instant::now();
-        let l = self.substrate.learn(t, v);
+        let l = self.substrate.learn_acting(t, v, action.as_ref());
         let _ = self.learn_ns.record(t0.elapsed().as_nanos().max(1) as u64);
         let l = match l {
             Ok(l) => l,

@@ -38,6 +38,10 @@ pub struct Segment {
     pub joints: usize,
     /// Trajectory profile: `traj[bin * joints + j]` = joint j's displacement from the start.
     pub traj: [f32; MAX_BINS * MAX_JOINTS],
+    /// Command profile: `act[bin * joints + j]` = joint j's commanded position minus its
+    /// sensed position at the start (cycles that did not command positions: the sensed
+    /// displacement).
+    pub act: [f32; MAX_BINS * MAX_JOINTS],
     /// Touch profile: largest contact force per bin, N.
     pub touch: [f32; MAX_BINS],
 }
@@ -53,6 +57,7 @@ impl Default for Segment {
             bins: 1,
             joints: 0,
             traj: [0.0; MAX_BINS * MAX_JOINTS],
+            act: [0.0; MAX_BINS * MAX_JOINTS],
             touch: [0.0; MAX_BINS],
         }
     }
@@ -64,21 +69,32 @@ impl Segment {
         &self.traj[..self.bins * self.joints]
     }
 
+    /// The command profile's used part (`bins * joints` values, see [`Segment::act`]).
+    pub fn command_profile(&self) -> &[f32] {
+        &self.act[..self.bins * self.joints]
+    }
+
     /// The touch profile's used part.
     pub fn touch_profile(&self) -> &[f32] {
         &self.touch[..self.bins]
     }
 
-    fn record(&mut self, s: &FusedState, phase: f64) {
+    fn record(&mut self, s: &FusedState, cmd: &Command, phase: f64) {
         let bins = self.bins;
         let b = ((phase * bins as f64) as usize).min(bins - 1);
         let nj = self.joints;
+        let commanded = cmd.mode == CommandMode::Position;
         for j in 0..nj {
-            let d = s.joint_position.get(j).copied().unwrap_or(0.0)
-                - self.before.joint_position.get(j).copied().unwrap_or(0.0);
+            let q0 = self.before.joint_position.get(j).copied().unwrap_or(0.0);
+            let d = s.joint_position.get(j).copied().unwrap_or(0.0) - q0;
+            let a = match cmd.values.get(j) {
+                Some(&v) if commanded && v.is_finite() => v - q0,
+                _ => d,
+            };
             // later bins keep the last value until they are reached: fill forward
             for k in b..bins {
                 self.traj[k * nj + j] = d as f32;
+                self.act[k * nj + j] = a as f32;
             }
         }
         let f = s.contact_force.iter().copied().fold(0.0, f64::max) as f32;
@@ -140,6 +156,7 @@ impl Segmenter {
         self.seg.bins = self.bins;
         self.seg.joints = s.joint_position.len().min(MAX_JOINTS);
         self.seg.traj[..self.bins * self.seg.joints].fill(0.0);
+        self.seg.act[..self.bins * self.seg.joints].fill(0.0);
         self.seg.touch[..self.bins].fill(0.0);
         self.started = true;
         self.n = 0;
@@ -207,7 +224,7 @@ impl Segmenter {
                 self.begin(s, visual, Some(tag));
                 self.episode = true;
                 self.add_command(cmd);
-                self.seg.record(s, 0.0);
+                self.seg.record(s, cmd, 0.0);
                 None
             }
             Mark::Within(phase) | Mark::End(phase) => {
@@ -215,7 +232,7 @@ impl Segmenter {
                     return None; // an episode whose start was not seen is not an experience
                 }
                 self.add_command(cmd);
-                self.seg.record(s, phase);
+                self.seg.record(s, cmd, phase);
                 if matches!(mark, Mark::End(_)) {
                     self.started = false;
                     self.episode = false;
@@ -240,7 +257,7 @@ impl Segmenter {
                     return None;
                 }
                 self.add_command(cmd);
-                self.seg.record(s, self.n as f64 / self.window as f64);
+                self.seg.record(s, cmd, self.n as f64 / self.window as f64);
                 if self.n < self.window {
                     return None;
                 }
@@ -364,6 +381,9 @@ mod tests {
         assert_eq!((seg.before.t, seg.after.t), (Time(1), Time(3)));
         assert!((seg.cmd.values[0] - 3.0).abs() < 1e-12);
         assert_eq!(seg.trajectory(), &[0.0, 3.0]);
+        // what was commanded, relative to the sensed start (1.0): 1 - 1 in bin 0; 3 - 1 at
+        // phase 0.5, then 5 - 1 at phase 1 (the bin keeps its last value)
+        assert_eq!(seg.command_profile(), &[0.0, 4.0]);
         // an end without its beginning is not an experience
         assert!(s
             .push(&state(4, 0.0), &pos(0.0), None, Mark::End(1.0))

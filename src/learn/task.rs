@@ -42,6 +42,8 @@ pub struct LearnTask {
     /// The learn task's clock: the current job's release, ns.
     now_ns: i64,
     lexicon_failed: crate::repeat::Repeated,
+    /// The control period (a performance lasts at least two), ns.
+    period_ns: i64,
 }
 
 /// How often the learn task publishes its [`LearnProbe`], ns (its own clock).
@@ -141,6 +143,7 @@ impl LearnTask {
             language: LiveLexicon::new(Lexicon::new(), learn.label_window_s),
             now_ns: 0,
             lexicon_failed: Default::default(),
+            period_ns: 2_000_000,
         })
     }
 
@@ -160,6 +163,12 @@ impl LearnTask {
         if let Err(e) = self.language.lexicon().save(&lexicon_path(p)) {
             crate::warn_repeated!(self.lexicon_failed, error = %e, "lexicon save");
         }
+    }
+
+    /// Sets the control period (performances last at least two periods).
+    pub fn with_control_period(mut self, period_ns: i64) -> LearnTask {
+        self.period_ns = period_ns.max(1);
+        self
     }
 
     /// Publishes live counters into `probe` (the observer's input).
@@ -317,6 +326,27 @@ impl LearnTask {
                     let reply = self.understand(request_id, &text, too_long);
                     self.reply(reply);
                 }
+                LearnRequest::Perform {
+                    request_id,
+                    text,
+                    too_long,
+                    attractor,
+                    speed,
+                } => {
+                    let goal = if too_long {
+                        Err(message(&format!(
+                            "perform: text longer than {} bytes",
+                            super::MAX_LABEL
+                        )))
+                    } else {
+                        let period = self.period_ns;
+                        let t = self.last_t;
+                        self.l()
+                            .perform_goal(request_id, attractor, &text, speed, period, t)
+                            .map_err(|e| message(&e))
+                    };
+                    self.reply(LearnReply::PerformGoal { request_id, goal });
+                }
             }
         }
     }
@@ -405,6 +435,24 @@ impl LearnTask {
                 Ok(Some(l)) => self.language.learned(&l, self.now_ns),
                 Ok(None) => {}
                 Err(e) => crate::warn_repeated!(self.learn_failed, error = %e, "learn"),
+            }
+            // a performance's experience: tell the requester what it was recognised as
+            if let Some(tag) = seg.tag.filter(|t| t.role == super::Role::Perform) {
+                let (recognised, similarity) = self.l().last_recall();
+                let vigilance = self.l().substrate().config().vigilance as f32;
+                tracing::info!(
+                    performance = tag.episode,
+                    requested = tag.label,
+                    recognised,
+                    similarity,
+                    "performance recognised"
+                );
+                self.reply(LearnReply::Performed {
+                    request_id: tag.episode,
+                    recognised,
+                    similarity,
+                    above_vigilance: recognised >= 0 && similarity >= vigilance,
+                });
             }
         }
     }

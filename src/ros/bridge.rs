@@ -27,6 +27,16 @@ pub enum ToRos {
     /// Part of the STL monitors' state of one cycle (`sattva/monitors`; a cycle is
     /// `ceil(monitors / CHUNK)` consecutive chunks).
     Monitors(crate::monitor::MonitorChunk),
+    /// The operator's performance (`sattva/perform`): its phase while under way (about every
+    /// health period), and how it ended (once).
+    Perform {
+        /// The performance's id.
+        id: u32,
+        /// Phase in `[0, 1]`.
+        phase: f64,
+        /// Set once when it ended.
+        ended: Option<crate::action::PerformEnd>,
+    },
     /// Answer to a [`FromRos::Reset`] request.
     ResetDone {
         /// The request's id.

@@ -11,6 +11,8 @@ pub mod args;
 pub mod bridge;
 #[cfg(feature = "ros2")]
 pub mod node;
+#[cfg(feature = "ros2")]
+mod perform;
 
 use serde::{Deserialize, Serialize};
 

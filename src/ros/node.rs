@@ -593,7 +593,7 @@ type PendingQuery =
 type PendingUnderstand =
     Rc<RefCell<HashMap<u64, r2r::ServiceRequest<r2r::sattva_msgs::srv::Understand::Service>>>>;
 
-type LocalFuture = std::pin::Pin<Box<dyn futures::Future<Output = ()>>>;
+pub(super) type LocalFuture = std::pin::Pin<Box<dyn futures::Future<Output = ()>>>;
 
 /// The learning side of the node: attractor topics and the snapshot / query services.
 struct LearnEnd {
@@ -607,6 +607,8 @@ struct LearnEnd {
     /// Learning counters of the newest attractor set.
     stats: crate::learn::LearnStats,
     publish_failed: Repeated,
+    /// Replies about performances, for the `sattva/perform` server.
+    perform_replies: Vec<LearnReply>,
 }
 
 fn learn_end(
@@ -716,6 +718,7 @@ fn learn_end(
         understands,
         stats: Default::default(),
         publish_failed: Repeated::default(),
+        perform_replies: Vec::new(),
     })
 }
 
@@ -858,6 +861,9 @@ impl LearnEnd {
                             tracing::warn!(error = %e, "understand response");
                         }
                     }
+                }
+                r @ (LearnReply::PerformGoal { .. } | LearnReply::Performed { .. }) => {
+                    self.perform_replies.push(r)
                 }
             }
         }
@@ -1025,6 +1031,15 @@ fn run_node(
         Some(l) => Some(learn_end(&mut node, cfg, l, &spawn)?),
         None => None,
     };
+    // `sattva/perform` (needs the learn task: the attractors' action memories)
+    let mut perform = match &learn {
+        Some(l) => Some(super::perform::PerformServer::new(
+            &mut node,
+            l.side.clone(),
+            &spawner,
+        )?),
+        None => None,
+    };
 
     let _ = ready.send(Ok(()));
     tracing::info!(namespace = %cfg.namespace, "ROS 2 node `sattva` up");
@@ -1093,6 +1108,11 @@ fn run_node(
                         }
                     }
                 }
+                ToRos::Perform { id, phase, ended } => {
+                    if let Some(p) = perform.as_mut() {
+                        p.on_control(id, phase, ended);
+                    }
+                }
                 ToRos::ResetDone { request_id, ok } => {
                     if let Some(req) = pending.borrow_mut().remove(&request_id) {
                         let message = if ok { "reset" } else { "backend reset failed" };
@@ -1108,6 +1128,12 @@ fn run_node(
         }
         if let Some(l) = learn.as_mut() {
             l.pump(&cfg.base_frame_id);
+            if let Some(p) = perform.as_mut() {
+                for r in l.perform_replies.drain(..) {
+                    p.on_reply(r, &side);
+                }
+                p.tick(&side);
+            }
         }
         if Instant::now() >= next_diag {
             next_diag += diag_period;

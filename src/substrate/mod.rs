@@ -18,6 +18,7 @@
 //! Attractor ids are slots: a slot freed by pruning, merging or eviction is reused by a later
 //! attractor. Edges remember the generation of their target, so they never leak to a reused slot.
 
+mod action;
 mod cow;
 pub mod index;
 pub mod simd;
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::types::Time;
 use crate::validate::{Checker, Validate};
+pub use action::ActionMemory;
 use cow::CowRows;
 pub use index::{Index, IndexConfig};
 
@@ -284,6 +286,8 @@ pub struct Substrate {
     meta: CowRows<Meta>,
     edges: CowRows<Edge>,
     labels: std::sync::Arc<BTreeMap<u32, Vec<String>>>,
+    /// Action memory per attractor slot (see [`ActionMemory`]).
+    actions: std::sync::Arc<BTreeMap<u32, ActionMemory>>,
     free: Vec<u32>,
     prev: Option<(u32, u32)>,
     step: u64,
@@ -315,6 +319,7 @@ impl Substrate {
             meta: CowRows::new(1),
             edges: CowRows::new(cfg.max_edges as usize),
             labels: Default::default(),
+            actions: Default::default(),
             free: Vec::new(),
             prev: None,
             step: 0,
@@ -390,6 +395,15 @@ impl Substrate {
             last_activation: m.last,
             labels: self.labels.get(&id.0).map_or(&[], |v| v.as_slice()),
         })
+    }
+
+    /// What the experiences of attractor `id` did, on average (None: not live, or learned
+    /// without a command profile).
+    pub fn action(&self, id: AttractorId) -> Option<&ActionMemory> {
+        if !self.is_live(id.0) {
+            return None;
+        }
+        self.actions.get(&id.0)
     }
 
     /// Attaches a label to a live attractor (off the hot path: allocates). Returns false if `id`
@@ -481,6 +495,11 @@ impl Substrate {
             + self.meta.heap_bytes()
             + self.edges.heap_bytes()
             + labels
+            + self
+                .actions
+                .values()
+                .map(|a| 48 + a.heap_bytes())
+                .sum::<usize>()
             + self.free.capacity() * 4
             + std::mem::size_of::<Self>()
     }
@@ -526,6 +545,19 @@ impl Substrate {
     /// itself. With `index.fresh_capacity = 0` the search uses `ef_construction` and a new
     /// attractor is linked at once from its candidates.
     pub fn learn(&mut self, t: Time, experience: &[f32]) -> Result<Learned, SubstrateError> {
+        self.learn_acting(t, experience, None)
+    }
+
+    /// [`Substrate::learn`] with what was done in the experience: the attractor's action
+    /// memory is averaged like its center (a new attractor starts with `action`; a
+    /// strengthened one moves toward it at the center's rate; a merge is count-weighted).
+    /// Allocates when an attractor gets its first action memory (the learn task; not RT).
+    pub fn learn_acting(
+        &mut self,
+        t: Time,
+        experience: &[f32],
+        action: Option<&ActionMemory>,
+    ) -> Result<Learned, SubstrateError> {
         self.take_input(experience)?;
         let x = std::mem::take(&mut self.x);
         let (ef, budget) = if self.cfg.index.fresh_capacity > 0 {
@@ -549,6 +581,18 @@ impl Substrate {
         match nearest {
             Some((slot, sim)) if sim as f64 >= self.cfg.vigilance => {
                 self.strengthen(slot, sim, &x, t);
+                if let Some(a) = action {
+                    // the rate the center moved by (strengthen counted this experience)
+                    let count = self.meta.row(slot as usize)[0].count;
+                    let rate = (1.0 / count as f64).max(self.cfg.min_rate) as f32;
+                    let actions = std::sync::Arc::make_mut(&mut self.actions);
+                    match actions.get_mut(&slot) {
+                        Some(m) => m.blend(a, rate),
+                        None => {
+                            actions.insert(slot, a.clone());
+                        }
+                    }
+                }
                 out.id = AttractorId(slot);
                 if let Some((other, _)) = second {
                     let s = simd::dot(self.index.vector(slot), self.index.vector(other));
@@ -564,6 +608,9 @@ impl Substrate {
                     out.evicted = self.evict(t).map(AttractorId);
                 }
                 out.id = AttractorId(self.create(&x, t));
+                if let Some(a) = action {
+                    std::sync::Arc::make_mut(&mut self.actions).insert(out.id.0, a.clone());
+                }
                 out.created = true;
             }
         }
@@ -641,6 +688,9 @@ impl Substrate {
         if self.labels.contains_key(&slot) {
             std::sync::Arc::make_mut(&mut self.labels).remove(&slot);
         }
+        if self.actions.contains_key(&slot) {
+            std::sync::Arc::make_mut(&mut self.actions).remove(&slot);
+        }
         self.free.push(slot);
         if self.prev.is_some_and(|p| p.0 == slot) {
             self.prev = None;
@@ -676,6 +726,17 @@ impl Substrate {
             for s in l {
                 if !dst.contains(&s) {
                     dst.push(s);
+                }
+            }
+        }
+        if self.actions.contains_key(&gone) {
+            let actions = std::sync::Arc::make_mut(&mut self.actions);
+            if let Some(g) = actions.remove(&gone) {
+                match actions.get_mut(&keep) {
+                    Some(k) => k.merge(&g, wk, wg),
+                    None => {
+                        actions.insert(keep, g);
+                    }
                 }
             }
         }

@@ -9,6 +9,7 @@
 //! state:    counters, cursors, previous experience, index graph scalars, rng state
 //! per slot: meta, node info, center (D f32), level-0 links, upper links, edges
 //! labels:   count, then (slot, n, n strings)
+//! actions:  (version 2) count, then (slot, bins, joints, duration f32, bins x joints f32)
 //! trailer:  SHA-256 of everything before it (this is the snapshot's hash)
 //! ```
 //!
@@ -30,13 +31,16 @@ use sha2::{Digest, Sha256};
 
 use super::cow::{CowRows, HugeRows};
 use super::index::{NodeInfo, Upper};
-use super::{Counters, Edge, Meta, Substrate, SubstrateConfig};
+use super::{ActionMemory, Counters, Edge, Meta, Substrate, SubstrateConfig};
 use crate::types::Time;
 
 /// Magic bytes at the start of a snapshot file.
 pub const MAGIC: &[u8; 8] = b"SATTVASB";
-/// Format version written by this build (the only one it reads).
-const VERSION: u32 = 1;
+/// Format version written by this build. Version 1 (no action memories) is still read: its
+/// attractors load with empty action memories.
+const VERSION: u32 = 2;
+/// The oldest format version this build reads.
+const OLDEST: u32 = 1;
 
 /// Errors while writing or loading a snapshot. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +63,9 @@ pub enum SnapshotError {
         path: PathBuf,
     },
     /// Written by another format version.
-    #[error("{path}: snapshot format version {found}, this build reads version {VERSION}")]
+    #[error(
+        "{path}: snapshot format version {found}, this build reads versions {OLDEST} to {VERSION}"
+    )]
     Version {
         /// The file.
         path: PathBuf,
@@ -122,6 +128,7 @@ pub struct SnapshotView {
     meta: CowRows<Meta>,
     edges: CowRows<Edge>,
     labels: Arc<BTreeMap<u32, Vec<String>>>,
+    actions: Arc<BTreeMap<u32, ActionMemory>>,
 }
 
 impl Substrate {
@@ -146,6 +153,7 @@ impl Substrate {
             meta: self.meta.clone(),
             edges: self.edges.clone(),
             labels: Arc::clone(&self.labels),
+            actions: Arc::clone(&self.actions),
         }
     }
 
@@ -315,6 +323,16 @@ impl SnapshotView {
                 w.write_all(l.as_bytes())?;
             }
         }
+        put_u32(w, self.actions.len() as u32)?;
+        for (slot, a) in self.actions.iter() {
+            put_u32(w, *slot)?;
+            put_u32(w, a.bins)?;
+            put_u32(w, a.joints)?;
+            put_f32(w, a.duration_s)?;
+            for &x in &a.profile {
+                put_f32(w, x)?;
+            }
+        }
         Ok(())
     }
 }
@@ -407,7 +425,7 @@ fn decode(path: &Path, bytes: &[u8]) -> Result<(Substrate, SnapshotInfo), Snapsh
         });
     }
     let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-    if version != VERSION {
+    if !(OLDEST..=VERSION).contains(&version) {
         return Err(SnapshotError::Version {
             path: path.to_path_buf(),
             found: version,
@@ -547,6 +565,25 @@ fn decode(path: &Path, bytes: &[u8]) -> Result<(Substrate, SnapshotInfo), Snapsh
             v.push(r.str("label")?);
         }
         Arc::make_mut(&mut s.labels).insert(slot, v);
+    }
+    if version >= 2 {
+        let na = r.u32("actions")?;
+        for _ in 0..na {
+            let slot = r.u32("action slot")?;
+            let bins = r.u32("action bins")? as usize;
+            let joints = r.u32("action joints")? as usize;
+            let duration = r.f32("action duration")?;
+            if slot as usize >= n || bins * joints > 1 << 20 {
+                return Err(r.bad(format!("action of slot {slot}: bad slot or shape")));
+            }
+            let mut v = Vec::with_capacity(bins * joints);
+            for _ in 0..bins * joints {
+                v.push(r.f32("action profile")?);
+            }
+            let a = ActionMemory::new(bins, joints, duration, &v)
+                .ok_or_else(|| r.bad(format!("action of slot {slot}: invalid values")))?;
+            Arc::make_mut(&mut s.actions).insert(slot, a);
+        }
     }
     if r.pos != body.len() {
         return Err(r.bad("trailing bytes"));

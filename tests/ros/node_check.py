@@ -43,6 +43,12 @@ rclpy.init()
 p = Peer()
 check(p.spin_until(lambda: len(p.js) >= 50 and len(p.imu) >= 50 and p.diag and p.clock, TIMEOUT),
       f"received joint_states/imu/diagnostics/clock (got {len(p.js)}/{len(p.imu)}/{len(p.diag)}/{len(p.clock)})")
+# the agent explores (action.source auto): hold it still, so the gravity check below measures a
+# resting arm whatever the discovery timing (0.6 s of sim time to come to rest)
+held_at = stamp_s(p.imu[-1].header)
+p.mode.publish(String(data="hold"))
+check(p.spin_until(lambda: stamp_s(p.imu[-1].header) >= held_at + 0.6, TIMEOUT),
+      f"imu 0.6 s after the hold ({stamp_s(p.imu[-1].header):.3f})")
 
 js = p.js[-1]
 check(list(js.name) == JOINTS, f"joint names {list(js.name)}")
@@ -58,8 +64,8 @@ check(max(stamps) < 60, "stamps are sim time since start, not wall time")
 
 imu = p.imu[-1]
 check(imu.header.frame_id == IMU_FRAME, f"imu frame_id '{imu.header.frame_id}' (command-line override)")
-# The IMU sits on the arm's end effector (config/sim.yaml); no command has been sent yet, so the
-# arm holds its home pose and the accelerometer measures gravity alone: |a| = 9.81 m/s^2
+# The IMU sits on the arm's end effector (config/sim.yaml); the arm holds (mode hold above), so
+# the accelerometer measures gravity alone: |a| = 9.81 m/s^2
 # (MuJoCo's default gravity) up to the configured noise (0.05 + bias 0.02), averaged over the
 # last 100 samples.
 def norm(v):
