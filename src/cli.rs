@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::ros::args::{config_sources, RosArgs};
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -248,6 +248,10 @@ enum EvalCmd {
         /// Skip the scikit-learn baseline.
         #[arg(long)]
         no_baseline: bool,
+        /// Also perform the learned attractors (`eval perform`, same curriculum) and add its
+        /// section to the report.
+        #[arg(long)]
+        perform: bool,
     },
     /// Act from what was learned: learn the curriculum, then perform each learned attractor's
     /// action memory from novel start poses (and object positions); prints the share of
@@ -685,13 +689,14 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
                     out,
                     phrasebook,
                     no_baseline,
+                    perform,
                 },
         } => {
             let mut c = load(&cfg)?;
             if let Some(s) = seed {
                 c.seed = s;
             }
-            eval_grounding(&c, train, novel, out, phrasebook, !no_baseline)
+            eval_grounding(&c, train, novel, out, phrasebook, (!no_baseline, perform))
         }
         Cmd::Eval {
             what:
@@ -968,9 +973,10 @@ fn eval_grounding(
     novel: Option<u32>,
     out: Option<PathBuf>,
     phrasebook: Option<PathBuf>,
-    baseline: bool,
+    (baseline, perform): (bool, bool),
 ) -> Result<()> {
     use crate::eval::grounding::{default_phrasebook, run_grounding, GroundingOptions};
+    let dir = out.unwrap_or_else(|| PathBuf::from("out/grounding"));
     let r = run_grounding(
         c,
         &GroundingOptions {
@@ -979,11 +985,36 @@ fn eval_grounding(
             calibration: None,
             phrasebook: phrasebook.unwrap_or_else(default_phrasebook),
             baseline,
-            out_dir: Some(out.unwrap_or_else(|| PathBuf::from("out/grounding"))),
+            out_dir: Some(dir.clone()),
             progress: true,
         },
     )?;
     println!("{r}");
+    if perform {
+        use crate::eval::perform::{html_section, run_perform, PerformOptions};
+        let p = run_perform(
+            c,
+            &PerformOptions {
+                train,
+                out_dir: Some(dir.join("perform")),
+                ..Default::default()
+            },
+        )?;
+        println!("{p}");
+        // the perform section into the grounding report
+        let page = dir.join("grounding.html");
+        let html = std::fs::read_to_string(&page)
+            .with_context(|| format!("{}", page.display()))?
+            .replacen(
+                "</body>",
+                &format!(
+                    "<h2>Acting from what was learned (perform)</h2>{}</body>",
+                    html_section(&p)
+                ),
+                1,
+            );
+        std::fs::write(&page, html).with_context(|| format!("{}", page.display()))?;
+    }
     Ok(())
 }
 
@@ -994,7 +1025,7 @@ fn eval_grounding(
     _novel: Option<u32>,
     _out: Option<PathBuf>,
     _phrasebook: Option<PathBuf>,
-    _baseline: bool,
+    _flags: (bool, bool),
 ) -> Result<()> {
     anyhow::bail!("this build has no MuJoCo: rebuild with `--features mujoco` (the default)")
 }

@@ -1,7 +1,8 @@
 //! The `sattva/perform` ROS 2 action against an rclpy `ActionClient`: a substrate learned by
 //! `sattva sim` (with action memories) is resumed by `sattva run`; the peer performs a
 //! labelled attractor (goal accepted, phase feedback, result), gets clear error results for an
-//! unknown word, an empty text and a bad speed, and cancels a performance (the loop holds).
+//! unknown word, an empty text and a bad speed, and cancels a performance (the loop holds);
+//! an exploration labelled on `sattva/label` is then performed by a word of its label.
 #![cfg(all(feature = "ros2", feature = "mujoco"))]
 
 mod common;

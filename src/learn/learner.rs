@@ -220,9 +220,9 @@ impl Learner {
             .map_err(|e| e.to_string())
     }
 
-    /// The attractor a text names: for now the live attractor whose label is exactly `text`
-    /// (several: the one that absorbed the most experiences). Replaced by
-    /// `language::understand` (grounded phrases, context) at the merge with issue 17 part B.
+    /// The live attractor whose label is exactly `text` (several: the one that absorbed the
+    /// most experiences). The learn task falls back to the grounded meaning of the words when no
+    /// label matches.
     pub fn resolve_text(&self, text: &str) -> Result<AttractorId, String> {
         let text = text.trim();
         if text.is_empty() {

@@ -341,9 +341,13 @@ impl LearnTask {
                     } else {
                         let period = self.period_ns;
                         let t = self.last_t;
-                        self.l()
-                            .perform_goal(request_id, attractor, &text, speed, period, t)
-                            .map_err(|e| message(&e))
+                        match self.meaning_of(attractor, &text, speed) {
+                            Ok((attractor, speed)) => self
+                                .l()
+                                .perform_goal(request_id, Some(attractor), &text, speed, period, t)
+                                .map_err(|e| message(&e)),
+                            Err(e) => Err(message(&e)),
+                        }
                     };
                     self.reply(LearnReply::PerformGoal { request_id, goal });
                 }
@@ -405,6 +409,39 @@ impl Task for LearnTask {
 }
 
 impl LearnTask {
+    /// The attractor and speed a perform goal asks for: its id; else an attractor labelled
+    /// exactly `text`; else what the grounded words mean in the current context
+    /// ([`LiveLexicon::understand`]: the best meaning, and the speed its modifiers ask for when
+    /// the goal left `speed` at 0).
+    fn meaning_of(
+        &mut self,
+        attractor: Option<u32>,
+        text: &str,
+        speed: f64,
+    ) -> Result<(u32, f64), String> {
+        if let Some(a) = attractor {
+            return Ok((a, speed));
+        }
+        let by_label = self.l().resolve_text(text);
+        let Some(l) = self.learner.as_ref() else {
+            return Err("perform: the learner has stopped".into());
+        };
+        match by_label {
+            Ok(a) => Ok((a.0, speed)),
+            Err(label_err) => match self.language.understand(text, l.substrate(), 1) {
+                Ok(u) => match u.meanings.first() {
+                    Some(m) => Ok((
+                        m.attractor,
+                        if speed == 0.0 { u.params.speed } else { speed },
+                    )),
+                    None => Err(format!("{label_err}; no grounded meaning for `{text}`")),
+                },
+                Err(e) if text.trim().is_empty() => Err(label_err + &format!(" ({e})")),
+                Err(e) => Err(format!("{label_err}; {e}")),
+            },
+        }
+    }
+
     /// The learner; present until the task has stopped (then nothing calls in anymore).
     fn l(&mut self) -> &mut Learner {
         self.learner

@@ -3,6 +3,8 @@ node resumed from a learned substrate, through rclpy's ActionClient.
 
 Checks: unknown and empty text give a clear error result; a labelled attractor is performed
 (goal accepted, phase feedback, a result naming the requested and the recognised attractor);
+words grounded by an operator's label (`sattva/label`) are understood as a goal's text (a part
+of the label, not the label itself: through the lexicon, not a label match);
 a goal cancelled mid-way ends CANCELED and the control loop holds (/diagnostics mode).
 Prints one line per check and `RESULT OK`; exits 1 on failure.
 usage: perform_check.py <timeout s>
@@ -19,6 +21,7 @@ from rclpy.action import ActionClient
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sattva_msgs.action import Perform
 from sattva_msgs.msg import AttractorSet
+from std_msgs.msg import String
 
 TIMEOUT = float(sys.argv[1])
 STATUS = {GoalStatus.STATUS_SUCCEEDED: "SUCCEEDED", GoalStatus.STATUS_ABORTED: "ABORTED",
@@ -34,6 +37,15 @@ class Peer(peer.Peer):
         self.create_subscription(AttractorSet, "/sattva/attractors", self.sets.append, latched)
         self.create_subscription(DiagnosticArray, "/diagnostics", self.diag.append, 10)
         self.client = ActionClient(self, Perform, "/sattva/perform")
+        self.label = self.create_publisher(String, "/sattva/label", 10)
+        self.mode_pub = self.create_publisher(String, "/sattva/mode", 10)
+
+    def learning(self, key):
+        for d in reversed(self.diag):
+            for st in d.status:
+                if st.name == "sattva: learning":
+                    return int({kv.key: kv.value for kv in st.values}.get(key, "0"))
+        return 0
 
     def mode(self):
         for d in reversed(self.diag):
@@ -94,6 +106,21 @@ check(r.recognised_id >= -1 and f"performed attractor {r.requested_id}" in r.mes
       f"result: recognised {r.recognised_id} (similarity {r.similarity:.3f}), success {r.success}")
 check(not r.success or r.recognised_id == r.requested_id,
       "success only when recognised as the requested attractor")
+check(p.spin_until(lambda: p.mode() == "hold", 5.0), "after the performance the loop holds")
+
+# an operator names what the robot just did; a goal's text with those words (not the label
+# itself) is understood through the grounded lexicon and performed
+p.mode_pub.publish(String(data="explore"))  # the robot moves and learns again
+check(p.spin_until(lambda: p.mode() == "explore", 5.0), "exploring again")
+before = p.learning("labels")
+p.label.publish(String(data="wiggle softly now"))
+check(p.spin_until(lambda: p.learning("labels") > before or
+                   (p.label.publish(String(data="wiggle softly now")) and False), 20.0),
+      "the operator's label is grounded")
+status, r, fb = p.perform(Perform.Goal(text="wiggle", speed=1.0))
+check(status == GoalStatus.STATUS_SUCCEEDED and r.requested_id >= 0
+      and f"performed attractor {r.requested_id}" in r.message,
+      f"'wiggle' understood as attractor {r.requested_id} and performed: '{r.message}'")
 check(p.spin_until(lambda: p.mode() == "hold", 5.0), "after the performance the loop holds")
 
 # by id, slowly; cancelled mid-way: CANCELED, and the control loop holds
