@@ -117,9 +117,11 @@ fn the_merged_id_is_the_attractor_that_went() {
 
 /// 300 random unit vectors in R^32 (pairwise cosine well below vigilance 0.9: 300 attractors),
 /// all linked into the HNSW graph (`exact_threshold` 0: every search walks the graph), then each
-/// presented again. `learn` must find each one's own attractor (cosine 1): strengthen, create
-/// nothing. A search cut off after one distance evaluation would find almost none of them.
-fn represent(index: IndexConfig) -> (usize, usize) {
+/// presented again: `learn` must find each one's own attractor (cosine 1) and strengthen it.
+/// Returns (found, attractors at the end, mean graph distance evaluations per re-presentation).
+/// The evaluations tell which search ran: one stopped after a single evaluation falls back to
+/// an exact scan (fewer than k results) and still finds the vector, so only its cost shows it.
+fn represent(index: IndexConfig) -> (usize, usize, f64) {
     let dim = 32;
     let mut s = Substrate::new(SubstrateConfig {
         dim: dim as u64,
@@ -146,42 +148,56 @@ fn represent(index: IndexConfig) -> (usize, usize) {
     }
     while s.maintain(64) > 0 {}
     assert_eq!(s.len(), 300);
-    let mut found = 0;
+    let (mut found, mut visits) = (0, 0);
     for (i, x) in xs.iter().enumerate() {
         let r = s.learn(secs(1.0 + i as f64 * 1e-3), x).unwrap();
+        visits += s.index().last_visits();
         if !r.created && r.similarity > 0.9999 {
             found += 1;
         }
     }
-    (found, s.len())
+    (found, s.len(), visits as f64 / xs.len() as f64)
 }
 
 #[test]
 fn without_deferred_linking_learn_searches_with_ef_construction_and_no_budget() {
-    // fresh_capacity 0: the construction search (ef_construction 100, unbounded), whatever
-    // ef_learn / learn_budget say (here: the least they can be)
-    let (found, len) = represent(IndexConfig {
+    // fresh_capacity 0: the construction search (ef_construction 100, no budget), whatever
+    // ef_learn / learn_budget say (here: the least they can be, 1 and 1)
+    let (found, len, visits) = represent(IndexConfig {
         exact_threshold: 0,
         fresh_capacity: 0,
         ef_learn: 1,
         learn_budget: 1,
         ..IndexConfig::default()
     });
+    eprintln!("fresh_capacity 0: found {found} of 300, {len} attractors, {visits:.1} evaluations per learn");
     assert!(
         found >= 295 && len <= 305,
         "found {found} of 300, {len} attractors"
     );
+    // a beam of 100 over a 300-node graph evaluates well over 100 distances (a budget of 1: ~1)
+    assert!(visits > 100.0, "{visits} distance evaluations per learn");
 }
 
 #[test]
 fn a_learn_budget_of_zero_means_no_budget() {
-    let (found, len) = represent(IndexConfig {
-        exact_threshold: 0,
-        learn_budget: 0,
-        ..IndexConfig::default()
-    });
+    let run = |learn_budget| {
+        represent(IndexConfig {
+            exact_threshold: 0,
+            learn_budget,
+            ..IndexConfig::default()
+        })
+    };
+    let (found, len, unlimited) = run(0);
+    let (_, _, one) = run(1);
+    eprintln!("learn_budget 0: found {found} of 300, {len} attractors, {unlimited:.1} evaluations per learn; learn_budget 1: {one:.1}");
     assert!(
         found >= 295 && len <= 305,
         "found {found} of 300, {len} attractors"
+    );
+    // ef_learn 24: dozens of evaluations without a budget, a handful with a budget of 1
+    assert!(
+        unlimited > 4.0 * one && unlimited > 24.0,
+        "learn_budget 0: {unlimited} evaluations per learn, learn_budget 1: {one}"
     );
 }
