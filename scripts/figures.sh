@@ -17,7 +17,6 @@
 # The real data set is read from $SATTVA_DATA_DIR, else ../shared/data or ../../shared/data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 # shellcheck source=lib.sh
 . scripts/lib.sh
 
