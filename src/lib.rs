@@ -39,6 +39,7 @@ pub mod fusion;
 pub mod learn;
 pub mod monitor;
 pub mod observe;
+pub mod peers;
 pub mod pipeline;
 pub mod record;
 pub mod repeat;
@@ -49,6 +50,7 @@ pub mod sched;
 #[cfg(feature = "mujoco")]
 pub mod sim;
 pub mod substrate;
+pub mod team;
 pub mod types;
 pub mod validate;
 pub mod vision;

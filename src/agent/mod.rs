@@ -163,6 +163,8 @@ pub struct AgentOptions {
     /// A backend the driver opened itself (to keep handles on it, e.g. replay's statistics);
     /// None = the one the config names.
     pub backend: Option<crate::backend::Managed>,
+    /// Peer validation (`crate::peers`): the learn task serves these ports.
+    pub peers: Option<crate::learn::PeerPorts>,
 }
 
 impl AgentOptions {
@@ -438,10 +440,12 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
         let (ports, ros) = crate::learn::learn_bridge(c.learn.queue_capacity as usize);
         let (ptx, prx) = latest(crate::learn::LearnProbe::default());
         learn_probe = Some(prx);
-        learn_task = Some(
-            LearnTask::new(c, learner, srx, opts.ros.then_some(ports), learn_fin_tx)?
-                .with_probe(ptx),
-        );
+        let mut task = LearnTask::new(c, learner, srx, opts.ros.then_some(ports), learn_fin_tx)?
+            .with_probe(ptx);
+        if let Some(p) = opts.peers.take() {
+            task = task.with_peers(p);
+        }
+        learn_task = Some(task);
         learn_ros = opts.ros.then_some(ros);
         segment_tx = Some((
             Segmenter::new(

@@ -16,6 +16,8 @@ pub mod baselines;
 #[cfg(feature = "mujoco")]
 pub mod literacy;
 #[cfg(feature = "mujoco")]
+pub mod peers;
+#[cfg(feature = "mujoco")]
 pub mod report;
 
 /// Errors of the evaluation.

@@ -21,6 +21,7 @@
 
 mod bridge;
 mod learner;
+mod peer;
 mod segment;
 mod task;
 
@@ -29,6 +30,9 @@ pub use bridge::{
     LearnRequest, LearnRosSide, LearnStats, MAX_LABEL, MAX_PATTERN, MAX_QUERY_K,
 };
 pub use learner::{encoder_for, JournalEntry, Learner};
+pub use peer::{
+    peer_bridge, truncated_label, Outcome, PeerPorts, PeerReply, PeerRequest, PeerSide,
+};
 pub use segment::{Mark, Role, Segment, Segmenter, Tag, MAX_BINS};
 pub use task::{LearnOutcome, LearnProbe, LearnSummary, LearnTask};
 

@@ -35,6 +35,8 @@ pub struct LearnTask {
     learn_failed: crate::repeat::Repeated,
     /// Live counters for the observer (`crate::observe`), published every [`PROBE_PERIOD_NS`].
     probe: Option<(LatestTx<LearnProbe>, i64)>,
+    /// Peer validation (`crate::peers`): requests served, experiences observed.
+    peers: Option<super::PeerPorts>,
 }
 
 /// How often the learn task publishes its [`LearnProbe`], ns (its own clock).
@@ -131,12 +133,19 @@ impl LearnTask {
             done: Some(done),
             learn_failed: Default::default(),
             probe: None,
+            peers: None,
         })
     }
 
     /// Publishes live counters into `probe` (the observer's input).
     pub fn with_probe(mut self, probe: LatestTx<LearnProbe>) -> LearnTask {
         self.probe = Some((probe, 0));
+        self
+    }
+
+    /// Serves peer validation through `ports` (see [`super::PeerPorts`]).
+    pub fn with_peers(mut self, ports: super::PeerPorts) -> LearnTask {
+        self.peers = Some(ports);
         self
     }
 
@@ -314,6 +323,7 @@ impl LearnTask {
                 return;
             };
             let mut dropped = 0u64;
+            let right0 = learner.stats.judged_right;
             let r = learner.learn(&seg, |e| {
                 if let Some(p) = ports.as_mut() {
                     if !p.events.push(e) {
@@ -321,6 +331,9 @@ impl LearnTask {
                     }
                 }
             });
+            if let (Some(p), true) = (self.peers.as_mut(), r.is_ok()) {
+                p.observe(learner, &seg, learner.stats.judged_right > right0);
+            }
             self.l().stats.events_dropped += dropped;
             if let Err(e) = r {
                 crate::warn_repeated!(self.learn_failed, error = %e, "learn");
@@ -331,6 +344,9 @@ impl LearnTask {
     fn after_learning(&mut self) {
         self.poll_writer();
         self.serve();
+        if let (Some(p), Some(l)) = (self.peers.as_mut(), self.learner.as_mut()) {
+            p.serve(l, self.last_t);
+        }
         let t = self.last_t.0;
         if self.snapshot_period_ns > 0 && t >= self.next_snapshot {
             self.next_snapshot = t + self.snapshot_period_ns;

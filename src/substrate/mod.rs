@@ -18,6 +18,7 @@
 //! Attractor ids are slots: a slot freed by pruning, merging or eviction is reused by a later
 //! attractor. Edges remember the generation of their target, so they never leak to a reused slot.
 
+mod adopt;
 mod cow;
 pub mod index;
 pub mod simd;
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::types::Time;
 use crate::validate::{Checker, Validate};
+pub use adopt::Adopted;
 use cow::CowRows;
 pub use index::{Index, IndexConfig};
 
