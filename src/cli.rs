@@ -675,7 +675,7 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
         Cmd::Peers { cfg, n, team, out } => {
             load(&cfg)?; // fail here, not in N processes
             anyhow::ensure!(n >= 1, "-n {n}: at least one peer");
-            peers_team(&team_args(&cfg, n, &team, out))
+            peers_team(&team_args(&cfg, inv, n, &team, out))
         }
         Cmd::Peer { cfg, id, team, out } => peer(&load(&cfg)?, id, &team, out),
         Cmd::Eval {
@@ -698,7 +698,7 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
                 novel,
                 calibration,
             };
-            eval_peers(&team_args(&cfg, n, &flags, out), threshold)
+            eval_peers(&team_args(&cfg, inv, n, &flags, out), threshold)
         }
         Cmd::Eval {
             what:
@@ -903,12 +903,20 @@ struct SimArgs {
 }
 
 /// The team launcher's arguments: config files and overrides passed on to every peer.
-fn team_args(cfg: &ConfigArgs, n: u32, f: &TeamFlags, out: PathBuf) -> crate::team::TeamArgs {
+/// (Every params file, also those after `--ros-args`, and every override, in merge order.)
+fn team_args(
+    cfg: &ConfigArgs,
+    inv: &Invocation,
+    n: u32,
+    f: &TeamFlags,
+    out: PathBuf,
+) -> crate::team::TeamArgs {
+    let sources = config_sources(&inv.own, &cfg.config, &cfg.params, &inv.ros);
     let mut config_args = Vec::new();
-    for c in &cfg.config {
+    for c in &sources.files {
         config_args.extend(["-c".to_string(), c.display().to_string()]);
     }
-    for p in &cfg.params {
+    for p in &sources.params {
         config_args.extend(["-p".to_string(), p.clone()]);
     }
     crate::team::TeamArgs {
