@@ -423,9 +423,11 @@ mod tests {
 
     #[test]
     fn episodes_to_a_goal_by_hand() {
-        let mut r = PeerResult::default();
         // 20 wrong, then right: the window of the last 20 holds 18 right after episode 38
-        r.train = [vec![false; 20], vec![true; 30]].concat();
+        let mut r = PeerResult {
+            train: [vec![false; 20], vec![true; 30]].concat(),
+            ..Default::default()
+        };
         assert_eq!(r.episodes_to(0.9), Some(38));
         assert_eq!(r.episodes_to(1.0), Some(40));
         r.train.truncate(30);

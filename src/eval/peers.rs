@@ -4,10 +4,10 @@
 //! Figures (every one computed from the peers' results, `team::PeerResult`):
 //! * coverage: primitives of the curriculum with at least one entry in a peer's library (the
 //!   smallest over the honest peers of the honest team, and the union);
-//! * agreement on validity: over every decision an honest peer took and every vote it counted
-//!   from an honest voter, the share of votes whose own verdict (vote >= threshold) equals the
-//!   decision (accepted or not); and the share of proposals that every honest peer decided
-//!   alike;
+//! * agreement on validity: over every decision an honest peer took with a quorum (validity
+//!   judged: accepted, or below the threshold) and every vote it counted from an honest voter,
+//!   the share of votes whose own verdict (vote >= threshold) equals the decision; the same
+//!   over all decisions; and the share of proposals that every honest peer decided alike;
 //! * learning speed: training episodes until literacy over the last `team::LITERACY_WINDOW`
 //!   episodes (recognised as their primitive before being learned) reaches 90 %, per agent,
 //!   alone vs with peers (an agent that never gets there counts as its episode count);
@@ -40,8 +40,10 @@ pub struct PeersReport {
     pub faulty: Vec<PeerResult>,
     /// Smallest library coverage over the honest team's peers, and of the union.
     pub coverage: (usize, usize),
-    /// Votes agreeing with the decision / compared.
+    /// Votes agreeing with the decision / compared, over the decisions taken with a quorum.
     pub agreement: (usize, usize),
+    /// The same over every decision (a lone vote of a "no quorum" decision counts too).
+    pub agreement_all: (usize, usize),
     /// Proposals every honest peer decided alike / decided by all.
     pub consistent: (usize, usize),
     /// Mean episodes to 90 % literacy: alone, with peers (never: the episode count).
@@ -71,13 +73,16 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
     }
 }
 
-/// Agreement of counted honest votes with the decisions of honest deciders.
-fn agreement(rs: &[&PeerResult], threshold: f64) -> (usize, usize) {
+/// Agreement of counted honest votes with the decisions of honest deciders: over the decisions
+/// that judged validity (`judged`: a quorum voted; not "no quorum", not "proposer
+/// quarantined"), or over all.
+fn agreement(rs: &[&PeerResult], threshold: f64, judged: bool) -> (usize, usize) {
     let honest: BTreeSet<u32> = rs.iter().map(|r| r.id).collect();
     let mut n = (0, 0);
     for r in rs {
         for d in &r.decisions {
-            if !honest.contains(&d.proposer) {
+            let was_judged = d.reason == "accepted" || d.reason.starts_with("confidence");
+            if !honest.contains(&d.proposer) || (judged && !was_judged) {
                 continue;
             }
             for (v, x) in d.voters.iter().zip(&d.votes) {
@@ -158,7 +163,8 @@ pub fn run_peers(t: &TeamArgs, threshold: f64) -> Result<PeersReport, EvalError>
         primitives: primitives.len(),
         threshold,
         coverage: coverage(&honest_team, &primitives),
-        agreement: agreement(&honest_team, threshold),
+        agreement: agreement(&honest_team, threshold, true),
+        agreement_all: agreement(&honest_team, threshold, false),
         consistent: consistency(&honest_team),
         episodes_to_90: (a90, t90),
         reached: (ar, tr),
@@ -285,10 +291,11 @@ impl fmt::Display for PeersReport {
         )?;
         writeln!(
             f,
-            "  agreement         {:.1} % of honest votes agree with the decision ({}/{}); {:.1} % of proposals decided alike by all ({}/{})",
+            "  agreement         {:.1} % of honest votes agree with the decision taken with a quorum ({}/{}; over all decisions {:.1} %); {:.1} % of proposals decided alike by all ({}/{})",
             pct(self.agreement.0, self.agreement.1),
             self.agreement.0,
             self.agreement.1,
+            pct(self.agreement_all.0, self.agreement_all.1),
             pct(self.consistent.0, self.consistent.1),
             self.consistent.0,
             self.consistent.1

@@ -89,6 +89,9 @@ pub struct Counters {
     pub requests_deferred: u64,
 }
 
+/// A confident attractor of the learner: (id, label, evidence, center).
+type Candidate = (u32, String, u64, Vec<f32>);
+
 struct Pending {
     p: Proposal,
     deadline: f64,
@@ -123,7 +126,7 @@ pub struct Exchange {
     own: BTreeMap<u32, u64>,
     vote_keys: BTreeMap<u64, String>,
     next_key: u64,
-    confident: Option<Vec<(u32, String, u64, Vec<f32>)>>,
+    confident: Option<Vec<Candidate>>,
     learned: u32,
     next_round: u32,
     outcomes: Vec<(u32, Role, bool)>,
@@ -388,7 +391,7 @@ impl Exchange {
     }
 
     /// A proposal round over the learner's confident attractors.
-    fn propose(&mut self, cands: Vec<(u32, String, u64, Vec<f32>)>, now: f64) {
+    fn propose(&mut self, cands: Vec<Candidate>, now: f64) {
         if self.faulty {
             return self.propose_faulty(cands, now);
         }
@@ -417,7 +420,7 @@ impl Exchange {
 
     /// The test fault: a random center, a poisoned one (another primitive's center under this
     /// label), and a replay of an earlier id, per round.
-    fn propose_faulty(&mut self, cands: Vec<(u32, String, u64, Vec<f32>)>, now: f64) {
+    fn propose_faulty(&mut self, cands: Vec<Candidate>, now: f64) {
         if cands.is_empty() || self.dim == 0 {
             return;
         }
@@ -545,13 +548,14 @@ impl Exchange {
             return;
         }
         match self.pending.get_mut(&v.proposal_id) {
-            Some(p) => {
-                if p.votes.contains_key(&v.voter) {
-                    self.counters.duplicate_votes += 1;
-                } else {
-                    p.votes.insert(v.voter, (v.matches, v.total, v.confidence));
+            Some(p) => match p.votes.entry(v.voter) {
+                std::collections::btree_map::Entry::Occupied(_) => {
+                    self.counters.duplicate_votes += 1
                 }
-            }
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert((v.matches, v.total, v.confidence));
+                }
+            },
             None if self.orphan_count < MAX_ORPHAN_VOTES => {
                 self.orphan_count += 1;
                 self.orphans
