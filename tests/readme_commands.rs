@@ -57,7 +57,7 @@ type Flag = (&'static str, Option<&'static str>);
 
 /// Per subcommand: flags that make it short. Replaced where the command has the flag, else added
 /// after the subcommand.
-const SHORT: [(&str, &[Flag]); 18] = [
+const SHORT: [(&str, &[Flag]); 20] = [
     // attached to a stand-in agent for a few seconds (see `run_top`)
     ("top", &[]),
     ("sim", &[("--episodes", Some("2"))]),
@@ -66,6 +66,24 @@ const SHORT: [(&str, &[Flag]); 18] = [
         &[("--train", Some("30")), ("--novel", Some("24"))],
     ),
     ("run", &[("--duration", Some("1"))]),
+    (
+        "peers",
+        &[
+            ("-n", Some("3")),
+            ("--train", Some("6")),
+            ("--novel", Some("3")),
+            ("--calibration", Some("3")),
+        ],
+    ),
+    (
+        "eval peers",
+        &[
+            ("-n", Some("2")),
+            ("--train", Some("4")),
+            ("--novel", Some("2")),
+            ("--calibration", Some("2")),
+        ],
+    ),
     ("replay", &[]),
     ("bag info", &[]),
     ("bag check", &[]),
@@ -113,9 +131,11 @@ const SHORT: [(&str, &[Flag]); 18] = [
 ];
 
 /// Cargo features a subcommand needs (a `cargo run` line must enable them).
-const NEEDS: [(&str, &[&str]); 8] = [
+const NEEDS: [(&str, &[&str]); 10] = [
     ("sim", &["mujoco"]),
     ("eval literacy", &["mujoco"]),
+    ("peers", &["mujoco", "ros2"]),
+    ("eval peers", &["mujoco", "ros2"]),
     ("bench sim", &["mujoco"]),
     ("bench fusion", &["mujoco"]),
     ("bench monitors", &["mujoco"]),

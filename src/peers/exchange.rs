@@ -744,3 +744,188 @@ impl Exchange {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The protocol logic without transport (an extra beside `tests/peers.rs`, which runs it
+    //! over ROS 2 between real processes).
+    use super::*;
+    use arrayvec::ArrayString;
+
+    fn status(ex: &mut Exchange, lineage: u8) {
+        ex.on_reply(
+            PeerReply::Status {
+                lineage: [lineage; 32],
+                calibrated: true,
+                attractors: 1,
+                recent: 1,
+                dim: 2,
+            },
+            0.0,
+        );
+    }
+
+    fn proposal(proposer: u32, seq: u64, label: &str, center: Vec<f32>, lineage: u8) -> Proposal {
+        Proposal {
+            version: VERSION,
+            id: proposal_id(proposer, seq),
+            proposer,
+            label: label.into(),
+            center,
+            action_memory: vec![],
+            evidence: 3,
+            lineage: hex(&[lineage; 32]),
+            stamp: 0.0,
+        }
+    }
+
+    fn vote(id: &str, voter: u32, matches: u32, total: u32) -> Vote {
+        Vote {
+            version: VERSION,
+            proposal_id: id.into(),
+            voter,
+            matches,
+            total,
+            confidence: if total == 0 {
+                0.0
+            } else {
+                matches as f32 / total as f32
+            },
+        }
+    }
+
+    fn requests(ex: &mut Exchange) -> Vec<PeerRequest> {
+        std::iter::from_fn(|| ex.next_request()).collect()
+    }
+
+    #[test]
+    fn a_proposal_is_voted_decided_by_bias_and_adopted() {
+        let cfg = PeersConfig::default();
+        let mut ex = Exchange::new(0, &cfg, false);
+        status(&mut ex, 1);
+        ex.on_proposal(proposal(1, 1, "lift", vec![0.6, 0.8], 1), 10.0);
+        // our own vote is asked of the learn task
+        let r = requests(&mut ex);
+        let key = match &r[..] {
+            [PeerRequest::Vote { key, label, center }] => {
+                assert_eq!(
+                    (label.as_str(), center.as_slice()),
+                    ("lift", &[0.6, 0.8][..])
+                );
+                *key
+            }
+            other => panic!("{other:?}"),
+        };
+        ex.on_reply(
+            PeerReply::Vote {
+                key,
+                matches: 4,
+                total: 5,
+            },
+            10.1,
+        );
+        let out = ex.drain_out();
+        assert_eq!(out, vec![Out::Vote(vote("1:1", 0, 4, 5))]);
+        ex.on_vote(vote("1:1", 2, 9, 10), 10.2);
+        ex.on_vote(vote("1:1", 2, 1, 10), 10.2); // a second vote of 2: counted once
+        ex.on_vote(vote("1:1", 3, 0, 0), 10.3); // abstains
+        ex.tick(10.5); // peers 2 and 3 are live and voted, we voted: decided early
+        assert_eq!(ex.counters().duplicate_votes, 1);
+        let d = &ex.decisions()[0];
+        // votes 0.8 and 0.9: mean 0.85, std 0.05 -> 0.85 / 1.05
+        assert_eq!(d.voters, vec![0, 2]);
+        assert!((d.confidence - 0.85 / 1.05).abs() < 1e-6, "{d:?}");
+        assert!(d.accepted);
+        assert_eq!(ex.library().entries.len(), 1);
+        assert!(ex.take_dirty());
+        let r = requests(&mut ex);
+        assert!(
+            r.iter().any(|r| matches!(r, PeerRequest::Adopt { label, evidence: 3, .. } if label.as_str() == "lift")),
+            "{r:?}"
+        );
+        // a vote after the decision is late
+        ex.on_vote(vote("1:1", 4, 1, 1), 11.0);
+        assert_eq!(ex.counters().late_votes, 1);
+    }
+
+    #[test]
+    fn without_a_quorum_the_deadline_decides_and_nothing_is_accepted() {
+        let cfg = PeersConfig::default();
+        let mut ex = Exchange::new(0, &cfg, false);
+        status(&mut ex, 1);
+        ex.on_proposal(proposal(1, 1, "lift", vec![1.0, 0.0], 1), 10.0);
+        ex.on_vote(vote("1:1", 2, 1, 1), 10.1);
+        ex.tick(10.2);
+        assert!(
+            ex.decisions().is_empty(),
+            "our vote is missing: not decided yet"
+        );
+        ex.tick(10.0 + cfg.vote_timeout_s + 0.01);
+        let d = &ex.decisions()[0];
+        assert!(!d.accepted && d.reason.starts_with("no quorum"), "{d:?}");
+    }
+
+    #[test]
+    fn malformed_replayed_and_incomparable_proposals_are_rejected_and_counted() {
+        let cfg = PeersConfig::default();
+        let mut ex = Exchange::new(0, &cfg, false);
+        status(&mut ex, 1);
+        ex.on_proposal(proposal(5, 1, "lift", vec![1.0, 0.0, 0.0], 1), 1.0);
+        ex.on_proposal(proposal(5, 2, "lift", vec![f32::NAN, 0.0], 1), 1.0);
+        let mut v2 = proposal(6, 1, "lift", vec![1.0, 0.0], 1);
+        v2.version = 2;
+        ex.on_proposal(v2, 1.0);
+        ex.on_proposal(proposal(6, 2, "lift", vec![1.0, 0.0], 9), 1.0); // another lineage
+        ex.on_proposal(proposal(6, 3, "lift", vec![1.0, 0.0], 1), 1.0);
+        ex.on_proposal(proposal(6, 3, "lift", vec![0.0, 1.0], 1), 1.0); // replay
+        let c = ex.counters();
+        let m = |k: &str| c.malformed.get(k).copied().unwrap_or(0);
+        assert_eq!(
+            (m("wrong_dimension"), m("not_finite"), m("unknown_version")),
+            (1, 1, 1)
+        );
+        assert_eq!((c.lineage_mismatch, c.replayed, c.received), (1, 1, 1));
+        assert_eq!(ex.pending(), 1);
+    }
+
+    #[test]
+    fn a_faulty_peer_proposes_random_and_poisoned_centers_and_inflates_votes() {
+        let cfg = PeersConfig::default();
+        let mut ex = Exchange::new(3, &cfg, true);
+        status(&mut ex, 1);
+        ex.on_proposal(proposal(1, 1, "lift", vec![0.6, 0.8], 1), 1.0);
+        assert_eq!(ex.drain_out(), vec![Out::Vote(vote("1:1", 3, 10, 10))]);
+        let c = |id: u32, l: &str, v: Vec<f32>| PeerReply::Confident {
+            id,
+            label: ArrayString::from(l).unwrap(),
+            evidence: 4,
+            center: v.into_iter().collect(),
+        };
+        for round in 0..2 {
+            ex.confident = Some(Vec::new());
+            ex.on_reply(c(1, "lift", vec![1.0, 0.0]), 2.0);
+            ex.on_reply(c(2, "tap", vec![0.0, 1.0]), 2.0);
+            ex.on_reply(PeerReply::ConfidentDone, 2.0);
+            let props: Vec<Proposal> = ex
+                .drain_out()
+                .into_iter()
+                .filter_map(|o| match o {
+                    Out::Proposal(p) => Some(p),
+                    _ => None,
+                })
+                .collect();
+            // a random center, a poisoned one (a center under the other label)
+            let poisoned = &props[1];
+            let own = if poisoned.label == "lift" {
+                [0.0, 1.0]
+            } else {
+                [1.0, 0.0]
+            };
+            assert_eq!(poisoned.center, own.to_vec());
+            if round == 1 {
+                assert_eq!(props.len(), 3);
+                assert_eq!(props[2].id, "3:1", "a replayed id");
+            }
+        }
+    }
+}
