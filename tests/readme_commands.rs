@@ -39,7 +39,7 @@ const DOCS: [&str; 2] = ["README.md", "hardware/README.md"];
 
 /// Placeholders of the synopses: (token before it or `""` for any, placeholder, value).
 /// `{bag}` is the stand-in bag.
-const PLACEHOLDERS: [(&str, &str, &str); 10] = [
+const PLACEHOLDERS: [(&str, &str, &str); 11] = [
     ("--socket", "PATH", "sattva.sock"),
     ("--monitors", "FILE", "hardware/sim_arm_monitors.yaml"),
     ("", "FILE", "config/sim.yaml"),
@@ -49,6 +49,7 @@ const PLACEHOLDERS: [(&str, &str, &str); 10] = [
     ("-p", "k=v", "seed=3"),
     ("--ros-args", "...", "-p seed:=3"),
     ("--curriculum", "N", "2"),
+    ("-n", "N", "3"),
     ("--report", "DIR", "out/replay_report"),
 ];
 
