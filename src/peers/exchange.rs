@@ -120,8 +120,9 @@ pub struct Exchange {
     detector: Detector,
     library: Library,
     decisions: Vec<Decision>,
-    /// Known proposals' (label, unit center), to not propose the same again.
-    known: Vec<(String, Vec<f32>)>,
+    /// Proposals pending or accepted: (id, label, unit center), to not propose the same again
+    /// (a rejected one leaves: the primitive may be proposed again, by anyone).
+    known: Vec<(String, String, Vec<f32>)>,
     /// Own proposals by attractor: evidence when last proposed.
     own: BTreeMap<u32, u64>,
     vote_keys: BTreeMap<u64, String>,
@@ -377,7 +378,8 @@ impl Exchange {
 
     fn send_proposal(&mut self, p: Proposal, now: f64) {
         self.seen.insert(p.id.clone());
-        self.known.push((p.label.clone(), unit(&p.center)));
+        self.known
+            .push((p.id.clone(), p.label.clone(), unit(&p.center)));
         self.pending.insert(
             p.id.clone(),
             Pending {
@@ -404,7 +406,7 @@ impl Exchange {
             let known = self
                 .known
                 .iter()
-                .any(|(l, c)| *l == label && dot(c, &u) >= sim);
+                .any(|(_, l, c)| *l == label && dot(c, &u) >= sim);
             let accepted = self
                 .library
                 .entries
@@ -484,7 +486,8 @@ impl Exchange {
             return;
         }
         self.counters.received += 1;
-        self.known.push((p.label.clone(), unit(&p.center)));
+        self.known
+            .push((p.id.clone(), p.label.clone(), unit(&p.center)));
         let mut pending = Pending {
             p: p.clone(),
             deadline: now + self.cfg.vote_timeout_s,
@@ -670,6 +673,7 @@ impl Exchange {
             }));
             self.decisions.push(d.clone());
             if !accepted {
+                self.known.retain(|(id, _, _)| *id != k);
                 continue;
             }
             self.counters.accepted += 1;
