@@ -146,11 +146,12 @@ fn peers_validate_over_ros2_quarantine_a_liar_and_survive_a_vanished_peer() {
             r.counters.received + r.counters.proposed,
             "{ctx}"
         );
-        // after peer 2 vanished, decisions went on without it
+        // after peer 2 vanished, decisions went on without it: a decision later than the kill
+        // + the vote timeout (3 s) + 1 s is on a proposal that arrived after the kill
         let after: Vec<_> = r
             .decisions
             .iter()
-            .filter(|d| d.at > killed_at + 1.0)
+            .filter(|d| d.at > killed_at + 4.0)
             .collect();
         assert!(!after.is_empty(), "no decision after the kill: {ctx}");
         assert!(after.iter().all(|d| !d.voters.contains(&2)), "{ctx}");
