@@ -180,6 +180,34 @@ enum Cmd {
         #[command(subcommand)]
         what: BagCmd,
     },
+    /// Peer validation: N agents, each a separate `sattva peer` process with its own training
+    /// scenarios, propose primitives, vote on and adopt them over ROS 2 (one domain); prints
+    /// each peer's literacy, shared library and quarantined peers.
+    Peers {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Number of peers.
+        #[arg(short = 'n', long, default_value_t = 3)]
+        n: u32,
+        #[command(flatten)]
+        team: TeamFlags,
+        /// Output directory (each peer's result, library and log).
+        #[arg(long, default_value = "out/peers")]
+        out: PathBuf,
+    },
+    /// One peer of a team (`sattva peers` and launch/peers.launch.py start these).
+    Peer {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Peer id (unique in the team; offsets its training scenarios' seed).
+        #[arg(long)]
+        id: u32,
+        #[command(flatten)]
+        team: TeamFlags,
+        /// Output directory (peer_<id>.json, library_<id>.json).
+        #[arg(long, default_value = "out/peers")]
+        out: PathBuf,
+    },
     /// Evaluations of what the agent learned.
     Eval {
         #[command(subcommand)]
@@ -197,8 +225,50 @@ enum Cmd {
     },
 }
 
+#[derive(Args, Clone)]
+struct TeamFlags {
+    /// `sattva peers`: the last peer is faulty; `sattva peer`: this one is (random and poisoned
+    /// proposals, replayed ids, inflated votes; for tests).
+    #[arg(long)]
+    faulty: bool,
+    /// Learn alone, without exchange (the baseline with the same seeds).
+    #[arg(long)]
+    alone: bool,
+    /// Training episodes per peer (overrides `eval.train_episodes`).
+    #[arg(long)]
+    train: Option<u32>,
+    /// Novel episodes recognised at the end (overrides `eval.novel_episodes`).
+    #[arg(long)]
+    novel: Option<u32>,
+    /// Calibration episodes (overrides `eval.calibration_episodes`).
+    #[arg(long)]
+    calibration: Option<u32>,
+}
+
 #[derive(Subcommand)]
 enum EvalCmd {
+    /// Peer validation: 5 agents learning alone, then as a team, then a team with one faulty
+    /// peer; prints coverage of the curriculum, agreement on validity, episodes to 90 %
+    /// literacy with peers vs alone, quarantine; writes an HTML report.
+    Peers {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Agents per team.
+        #[arg(short = 'n', long, default_value_t = 5)]
+        n: u32,
+        /// Training episodes per agent (overrides `eval.train_episodes`).
+        #[arg(long)]
+        train: Option<u32>,
+        /// Novel episodes (overrides `eval.novel_episodes`).
+        #[arg(long)]
+        novel: Option<u32>,
+        /// Calibration episodes (overrides `eval.calibration_episodes`).
+        #[arg(long)]
+        calibration: Option<u32>,
+        /// Output directory.
+        #[arg(long, default_value = "out/eval_peers")]
+        out: PathBuf,
+    },
     /// Motor-primitive literacy: train on curriculum episodes in MuJoCo, recognise novel
     /// scenarios; prints attractors, purity, NMI, recognition accuracy, learning time; writes an
     /// HTML report and the experience vectors (CSV).
@@ -662,6 +732,34 @@ fn run(cli: Cli, inv: &Invocation) -> Result<()> {
                 },
             )
         }
+        Cmd::Peers { cfg, n, team, out } => {
+            load(&cfg)?; // fail here, not in N processes
+            anyhow::ensure!(n >= 1, "-n {n}: at least one peer");
+            peers_team(&team_args(&cfg, inv, n, &team, out))
+        }
+        Cmd::Peer { cfg, id, team, out } => peer(&load(&cfg)?, id, &team, out),
+        Cmd::Eval {
+            what:
+                EvalCmd::Peers {
+                    cfg,
+                    n,
+                    train,
+                    novel,
+                    calibration,
+                    out,
+                },
+        } => {
+            let threshold = load(&cfg)?.peers.threshold;
+            anyhow::ensure!(n >= 2, "-n {n}: peer validation needs at least two agents");
+            let flags = TeamFlags {
+                faulty: false,
+                alone: false,
+                train,
+                novel,
+                calibration,
+            };
+            eval_peers(&team_args(&cfg, inv, n, &flags, out), threshold)
+        }
         Cmd::Eval {
             what:
                 EvalCmd::Literacy {
@@ -900,6 +998,71 @@ struct SimArgs {
     realtime: bool,
     resume: Option<PathBuf>,
     snapshot: PathBuf,
+}
+
+/// The team launcher's arguments: config files and overrides passed on to every peer.
+/// (Every params file, also those after `--ros-args`, and every override, in merge order.)
+fn team_args(
+    cfg: &ConfigArgs,
+    inv: &Invocation,
+    n: u32,
+    f: &TeamFlags,
+    out: PathBuf,
+) -> crate::team::TeamArgs {
+    let sources = config_sources(&inv.own, &cfg.config, &cfg.params, &inv.ros);
+    let mut config_args = Vec::new();
+    for c in &sources.files {
+        config_args.extend(["-c".to_string(), c.display().to_string()]);
+    }
+    for p in &sources.params {
+        config_args.extend(["-p".to_string(), p.clone()]);
+    }
+    crate::team::TeamArgs {
+        n,
+        faulty: f.faulty,
+        alone: f.alone,
+        config_args,
+        train: f.train,
+        novel: f.novel,
+        calibration: f.calibration,
+        out,
+    }
+}
+
+fn peers_team(t: &crate::team::TeamArgs) -> Result<()> {
+    let results = crate::team::launch(t)?;
+    print!("{}", crate::team::summary(&results));
+    println!("results, libraries and logs: {}", t.out.display());
+    Ok(())
+}
+
+fn peer(c: &Config, id: u32, f: &TeamFlags, out: PathBuf) -> Result<()> {
+    let r = crate::team::run_peer(
+        c,
+        &crate::team::PeerArgs {
+            id,
+            faulty: f.faulty,
+            alone: f.alone,
+            train: f.train,
+            novel: f.novel,
+            calibration: f.calibration,
+            out,
+        },
+    )?;
+    print!("{}", crate::team::summary(std::slice::from_ref(&r)));
+    Ok(())
+}
+
+#[cfg(feature = "mujoco")]
+fn eval_peers(t: &crate::team::TeamArgs, threshold: f64) -> Result<()> {
+    let r = crate::eval::peers::run_peers(t, threshold)?;
+    println!("{r}");
+    Ok(())
+}
+
+#[cfg(not(feature = "mujoco"))]
+fn eval_peers(_t: &crate::team::TeamArgs, _threshold: f64) -> Result<()> {
+    anyhow::bail!("peer validation runs the agent in MuJoCo: build with feature `mujoco`")
 }
 
 #[cfg(feature = "mujoco")]

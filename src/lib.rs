@@ -40,6 +40,7 @@ pub mod language;
 pub mod learn;
 pub mod monitor;
 pub mod observe;
+pub mod peers;
 pub mod pipeline;
 pub mod record;
 pub mod repeat;
@@ -50,6 +51,7 @@ pub mod sched;
 #[cfg(feature = "mujoco")]
 pub mod sim;
 pub mod substrate;
+pub mod team;
 pub mod types;
 pub mod validate;
 pub mod vision;

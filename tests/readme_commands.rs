@@ -50,6 +50,7 @@ const PLACEHOLDERS: [(&str, &str, &str); 11] = [
     ("-p", "k=v", "seed=3"),
     ("--ros-args", "...", "-p seed:=3"),
     ("--curriculum", "N", "2"),
+    ("-n", "N", "3"),
     ("--report", "DIR", "out/replay_report"),
 ];
 
@@ -79,6 +80,24 @@ const SHORT: &[(&str, &[Flag])] = &[
         ],
     ),
     ("run", &[("--duration", Some("1"))]),
+    (
+        "peers",
+        &[
+            ("-n", Some("3")),
+            ("--train", Some("6")),
+            ("--novel", Some("3")),
+            ("--calibration", Some("3")),
+        ],
+    ),
+    (
+        "eval peers",
+        &[
+            ("-n", Some("2")),
+            ("--train", Some("4")),
+            ("--novel", Some("2")),
+            ("--calibration", Some("2")),
+        ],
+    ),
     ("replay", &[]),
     ("bag info", &[]),
     ("bag check", &[]),
@@ -131,6 +150,8 @@ const NEEDS: &[(&str, &[&str])] = &[
     ("eval literacy", &["mujoco"]),
     ("eval grounding", &["mujoco"]),
     ("eval perform", &["mujoco"]),
+    ("peers", &["mujoco", "ros2"]),
+    ("eval peers", &["mujoco", "ros2"]),
     ("bench sim", &["mujoco"]),
     ("bench fusion", &["mujoco"]),
     ("bench monitors", &["mujoco"]),

@@ -169,6 +169,8 @@ pub struct AgentOptions {
     /// Performances of learned attractors as the command source (`sattva eval perform`);
     /// overrides `curriculum`'s source.
     pub perform: Option<Vec<crate::action::PerformTrial>>,
+    /// Peer validation (`crate::peers`): the learn task serves these ports.
+    pub peers: Option<crate::learn::PeerPorts>,
 }
 
 impl AgentOptions {
@@ -455,10 +457,12 @@ pub fn run(c: &Config, mut opts: AgentOptions) -> Result<AgentReport, AgentError
         let (ports, ros) = crate::learn::learn_bridge(c.learn.queue_capacity as usize);
         let (ptx, prx) = latest(crate::learn::LearnProbe::default());
         learn_probe = Some(prx);
-        learn_task = Some(
-            LearnTask::new(c, learner, srx, opts.ros.then_some(ports), learn_fin_tx)?
-                .with_probe(ptx),
-        );
+        let mut task = LearnTask::new(c, learner, srx, opts.ros.then_some(ports), learn_fin_tx)?
+            .with_probe(ptx);
+        if let Some(p) = opts.peers.take() {
+            task = task.with_peers(p);
+        }
+        learn_task = Some(task);
         learn_ros = opts.ros.then_some(ros);
         segment_tx = Some((
             Segmenter::new(

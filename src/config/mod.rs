@@ -156,6 +156,9 @@ pub struct Config {
     /// Observability: Prometheus endpoint, stats socket for `sattva top` (`metrics:` section).
     #[serde(default)]
     pub metrics: crate::observe::MetricsConfig,
+    /// Peer validation of primitives (`sattva peer`, `sattva peers -n N`).
+    #[serde(default)]
+    pub peers: crate::peers::PeersConfig,
     /// STL safety monitors evaluated in the control task, keyed by name (`monitors:`).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub monitors: crate::monitor::MonitorsConfig,
@@ -188,6 +191,7 @@ impl Validate for Config {
         c.section("realsense", |c| self.realsense.validate(c));
         c.section("sched", |c| self.sched.validate(c));
         c.section("metrics", |c| self.metrics.validate(c));
+        c.section("peers", |c| self.peers.validate(c));
         if let Some(t) = self.sched.tasks.get("control") {
             c.require(
                 t.period_ns == self.control.period_ns,

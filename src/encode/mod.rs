@@ -392,6 +392,33 @@ impl Encoder {
         self.dim
     }
 
+    /// SHA-256 of everything that decides where an experience lands: dimension, modalities and
+    /// weights, projection, and the calibrated feature statistics. Two encoders with the same
+    /// lineage map the same raw experience to the same vector (peer validation compares centers
+    /// only between peers of one lineage, see `crate::peers`).
+    pub fn lineage(&self) -> [u8; 32] {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update((self.dim as u64).to_le_bytes());
+        h.update((self.nnz as u64).to_le_bytes());
+        for m in &self.mods {
+            h.update(m.name.as_bytes());
+            h.update((m.dim as u64).to_le_bytes());
+            h.update(m.weight.to_le_bytes());
+        }
+        for i in &self.proj_idx {
+            h.update(i.to_le_bytes());
+        }
+        for s in &self.proj_sign {
+            h.update(s.to_le_bytes());
+        }
+        for x in self.mean.iter().chain(&self.var) {
+            h.update(x.to_le_bytes());
+        }
+        h.update(self.count.to_le_bytes());
+        h.finalize().into()
+    }
+
     /// Freezes (`false`) or resumes (`true`) the running statistics.
     pub fn set_learn_stats(&mut self, on: bool) {
         self.learn_stats = on;

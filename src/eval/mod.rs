@@ -20,6 +20,7 @@ pub mod grounding;
 pub mod literacy;
 #[cfg(feature = "mujoco")]
 pub mod perform;
+pub mod peers;
 #[cfg(feature = "mujoco")]
 pub mod report;
 

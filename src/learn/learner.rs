@@ -1,6 +1,8 @@
 //! Encoder + substrate: experiences in, attractors and events out. The one learning path of
 //! every mode: the learn task runs it on the control task's segments.
 
+mod adopt;
+
 use std::collections::BTreeMap;
 
 use arrayvec::{ArrayString, ArrayVec};

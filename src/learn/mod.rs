@@ -21,6 +21,7 @@
 
 mod bridge;
 mod learner;
+mod peer;
 mod segment;
 mod task;
 
@@ -30,6 +31,9 @@ pub use bridge::{
     MAX_PATTERN, MAX_QUERY_K, MAX_TEXT,
 };
 pub use learner::{encoder_for, JournalEntry, Learner};
+pub use peer::{
+    peer_bridge, truncated_label, Outcome, PeerPorts, PeerReply, PeerRequest, PeerSide,
+};
 pub use segment::{Mark, Role, Segment, Segmenter, Tag, MAX_BINS};
 pub use task::{LearnOutcome, LearnProbe, LearnSummary, LearnTask};
 

@@ -44,6 +44,8 @@ pub struct LearnTask {
     lexicon_failed: crate::repeat::Repeated,
     /// The control period (a performance lasts at least two), ns.
     period_ns: i64,
+    /// Peer validation (`crate::peers`): requests served, experiences observed.
+    peers: Option<super::PeerPorts>,
 }
 
 /// How often the learn task publishes its [`LearnProbe`], ns (its own clock).
@@ -144,6 +146,7 @@ impl LearnTask {
             now_ns: 0,
             lexicon_failed: Default::default(),
             period_ns: 2_000_000,
+            peers: None,
         })
     }
 
@@ -174,6 +177,12 @@ impl LearnTask {
     /// Publishes live counters into `probe` (the observer's input).
     pub fn with_probe(mut self, probe: LatestTx<LearnProbe>) -> LearnTask {
         self.probe = Some((probe, 0));
+        self
+    }
+
+    /// Serves peer validation through `ports` (see [`super::PeerPorts`]).
+    pub fn with_peers(mut self, ports: super::PeerPorts) -> LearnTask {
+        self.peers = Some(ports);
         self
     }
 
@@ -460,6 +469,7 @@ impl LearnTask {
                 return;
             };
             let mut dropped = 0u64;
+            let right0 = learner.stats.judged_right;
             let r = learner.learn(&seg, |e| {
                 if let Some(p) = ports.as_mut() {
                     if !p.events.push(e) {
@@ -467,6 +477,9 @@ impl LearnTask {
                     }
                 }
             });
+            if let (Some(p), true) = (self.peers.as_mut(), r.is_ok()) {
+                p.observe(learner, &seg, learner.stats.judged_right > right0);
+            }
             self.l().stats.events_dropped += dropped;
             match r {
                 Ok(Some(l)) => self.language.learned(&l, self.now_ns),
@@ -497,6 +510,9 @@ impl LearnTask {
     fn after_learning(&mut self) {
         self.poll_writer();
         self.serve();
+        if let (Some(p), Some(l)) = (self.peers.as_mut(), self.learner.as_mut()) {
+            p.serve(l, self.last_t);
+        }
         let t = self.last_t.0;
         if self.snapshot_period_ns > 0 && t >= self.next_snapshot {
             self.next_snapshot = t + self.snapshot_period_ns;

@@ -19,6 +19,7 @@
 //! attractor. Edges remember the generation of their target, so they never leak to a reused slot.
 
 mod action;
+mod adopt;
 mod cow;
 pub mod index;
 pub mod simd;
@@ -31,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::types::Time;
 use crate::validate::{Checker, Validate};
 pub use action::ActionMemory;
+pub use adopt::Adopted;
 use cow::CowRows;
 pub use index::{Index, IndexConfig};
 
