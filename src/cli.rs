@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::ros::args::{config_sources, RosArgs};
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -1155,6 +1155,7 @@ fn eval_grounding(
     println!("{r}");
     if perform {
         use crate::eval::perform::{html_section, run_perform, PerformOptions};
+        use anyhow::Context as _;
         let p = run_perform(
             c,
             &PerformOptions {

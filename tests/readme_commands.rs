@@ -39,7 +39,7 @@ const DOCS: [&str; 2] = ["README.md", "hardware/README.md"];
 
 /// Placeholders of the synopses: (token before it or `""` for any, placeholder, value).
 /// `{bag}` is the stand-in bag.
-const PLACEHOLDERS: [(&str, &str, &str); 11] = [
+const PLACEHOLDERS: &[(&str, &str, &str)] = &[
     ("--socket", "PATH", "sattva.sock"),
     ("--monitors", "FILE", "hardware/sim_arm_monitors.yaml"),
     ("", "FILE", "config/sim.yaml"),

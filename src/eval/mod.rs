@@ -19,8 +19,9 @@ pub mod grounding;
 #[cfg(feature = "mujoco")]
 pub mod literacy;
 #[cfg(feature = "mujoco")]
-pub mod perform;
 pub mod peers;
+#[cfg(feature = "mujoco")]
+pub mod perform;
 #[cfg(feature = "mujoco")]
 pub mod report;
 
