@@ -101,14 +101,16 @@ impl ReplayConfig {
     }
 
     /// Names vary between robots and recorders (a bag written by `sattva run --record` has
-    /// `/sattva/imu`, a realsense-ros one `/camera/imu`): an input whose configured topic is
-    /// not in the bag takes the bag's only topic of that input's message type, when there is
+    /// `/sattva/imu`, a realsense-ros one `/camera/imu`): an input left at its default topic
+    /// that is not in the bag takes the bag's only topic of that input's message type (a topic
+    /// set in the config is kept, and configuring reports it missing), when there is
     /// exactly one and no other input maps it. Images are left alone (colour and depth share a
     /// type), as are inputs configured empty (not in the bag) and the ground truth (a pose topic
     /// is not necessarily one). Returns one line per substitution, for the log.
     pub fn adopt_bag_topics(&mut self, bag: &[crate::record::reader::TopicInfo]) -> Vec<String> {
         use crate::record::msgs::{self, RosMessage};
         let mut notes = Vec::new();
+        let defaults = ReplayConfig::default();
         let kinds: [(&str, &str); 6] = [
             ("imu_topic", msgs::Imu::TYPE_NAME),
             ("joint_states_topic", msgs::JointState::TYPE_NAME),
@@ -127,7 +129,14 @@ impl ReplayConfig {
             let Some(current) = current.filter(|t| !t.is_empty()) else {
                 continue;
             };
-            if bag.iter().any(|t| t.name == current) {
+            // a name the user chose is a promise (not in the bag: an error listing the bag's
+            // topics); only the defaults are guesses
+            let default = defaults
+                .topics()
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, t)| t.to_string());
+            if bag.iter().any(|t| t.name == current) || default.as_deref() != Some(&current) {
                 continue;
             }
             let mut of_type = bag.iter().filter(|t| t.type_name == type_name);
@@ -257,12 +266,26 @@ mod tests {
     fn a_topic_another_input_maps_is_not_taken_twice() {
         // the only Float64MultiArray topic is already the contacts input
         let bag = [topic("/sattva/contacts", "std_msgs/msg/Float64MultiArray")];
+        let mut c = ReplayConfig::default();
+        let before = c.clone();
+        assert!(c.adopt_bag_topics(&bag).is_empty());
+        assert_eq!(c, before);
+    }
+
+    #[test]
+    fn a_topic_set_in_the_config_is_kept_even_when_absent() {
+        // the user named the IMU topic: a promise, reported missing by `configure`, not guessed
+        let bag = [
+            topic("/sattva/imu", "sensor_msgs/msg/Imu"),
+            topic("/sattva/joint_states", "sensor_msgs/msg/JointState"),
+        ];
         let mut c = ReplayConfig {
-            command_topic: "/cmd".into(),
+            imu_topic: "/robot/imu".into(),
             ..Default::default()
         };
-        c.adopt_bag_topics(&bag);
-        assert_eq!(c.command_topic, "/cmd");
-        assert_eq!(c.contacts_topic, "/sattva/contacts");
+        let notes = c.adopt_bag_topics(&bag);
+        assert_eq!(c.imu_topic, "/robot/imu");
+        // the joint states were left at the default: adopted
+        assert_eq!(c.joint_states_topic, "/sattva/joint_states", "{notes:?}");
     }
 }
