@@ -100,7 +100,7 @@ impl ReplayConfig {
         .map(|(_, i)| i)
     }
 
-    /// Names vary between robots and recorders (a bag written by `sattva run --record` has
+    /// Names vary between robots and recorders (a bag the agent records (`record.enabled`) has
     /// `/sattva/imu`, a realsense-ros one `/camera/imu`): an input left at its default topic
     /// that is not in the bag takes the bag's only topic of that input's message type (a topic
     /// set in the config is kept, and configuring reports it missing), when there is
@@ -219,7 +219,7 @@ mod tests {
 
     #[test]
     fn absent_topics_take_the_bags_only_topic_of_their_type() {
-        // a bag as `sattva run --record` writes it
+        // a bag as the agent records it (`record.enabled`)
         let bag = [
             topic("/sattva/imu", "sensor_msgs/msg/Imu"),
             topic("/sattva/joint_states", "sensor_msgs/msg/JointState"),

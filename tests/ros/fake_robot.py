@@ -80,6 +80,10 @@ resumed_at = None
 while time.monotonic() - start < total:
     now = time.monotonic()
     if now >= next_t:
+        # the robot's physics advance one tick per 1/rate of its own clock: stamp each state
+        # with its tick's time, so ticks caught up after a stall on a loaded machine are not
+        # squeezed into a few microseconds of stamps (a speed the robot never had)
+        tick_late = now - next_t
         next_t += 1.0 / rate
         for i in range(len(pos)):
             target[i] += drift / rate
@@ -89,7 +93,8 @@ while time.monotonic() - start < total:
             if stopped_at is not None and resumed_at is None:
                 resumed_at = now - start
             m = JointState()
-            m.header.stamp = node.get_clock().now().to_msg()
+            stamp_ns = node.get_clock().now().nanoseconds - int(tick_late * 1e9)
+            m.header.stamp.sec, m.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
             m.name = list(reversed(names))
             m.position = list(reversed(pos))
             m.velocity = [0.0] * len(pos)

@@ -18,7 +18,13 @@ SKIP = {"/rosout", "/parameter_events"}
 
 def msg_class(type_name):
     pkg, kind, name = type_name.split("/")
-    return getattr(importlib.import_module(f"{pkg}.{kind}"), name)
+    module = importlib.import_module(f"{pkg}.{kind}")
+    if kind == "action":
+        # an action's hidden topics (`<action>/_action/feedback`, `.../status`): the message
+        # classes live on the action class, e.g. Perform_FeedbackMessage -> Perform.Impl.FeedbackMessage
+        action, _, part = name.partition("_")
+        return getattr(getattr(module, action).Impl, part)
+    return getattr(module, name)
 
 
 rclpy.init()
