@@ -191,6 +191,13 @@ fn peers_validate_over_ros2_quarantine_a_liar_and_survive_a_vanished_peer() {
                 "{ctx}"
             );
             assert!(!e.voters.contains(&e.proposer), "{ctx}");
+            // what the proposer's experiences commanded travels with the primitive
+            let m = sattva::substrate::ActionMemory::from_flat(&e.action_memory);
+            assert!(
+                m.is_some_and(|m| m.joints > 0 && m.bins > 0 && m.duration_s > 0.0),
+                "{ctx}: action memory of {} values",
+                e.action_memory.len()
+            );
             assert!(
                 !e.voters.contains(&3) || e.decided_at <= q3,
                 "{ctx}, 3 quarantined at {q3}"

@@ -32,7 +32,7 @@ pub use bridge::{
 };
 pub use learner::{encoder_for, JournalEntry, Learner};
 pub use peer::{
-    peer_bridge, truncated_label, Outcome, PeerPorts, PeerReply, PeerRequest, PeerSide,
+    peer_bridge, truncated_label, Outcome, PeerPorts, PeerReply, PeerRequest, PeerSide, MAX_ACTION,
 };
 pub use segment::{Mark, Role, Segment, Segmenter, Tag, MAX_BINS};
 pub use task::{LearnOutcome, LearnProbe, LearnSummary, LearnTask};

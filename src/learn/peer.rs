@@ -22,6 +22,20 @@ use crate::types::Time;
 /// Requests served per learn job (bounded work on the learn task).
 const PER_JOB: usize = 4;
 
+/// Largest action memory exchanged, in its flat layout
+/// ([`crate::substrate::ActionMemory::flat`]: 3 + bins x joints, e.g. 16 bins x 64 joints); a
+/// larger one travels without its action memory.
+pub const MAX_ACTION: usize = 3 + 16 * 64;
+
+/// An attractor's action memory in the flat layout, empty when it has none or it is larger than
+/// [`MAX_ACTION`].
+fn flat_action(m: Option<&crate::substrate::ActionMemory>) -> ArrayVec<f32, MAX_ACTION> {
+    match m {
+        Some(m) if m.flat_len() <= MAX_ACTION => m.flat().collect(),
+        _ => ArrayVec::new(),
+    }
+}
+
 /// A request of the peer thread to the learn task.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
@@ -55,6 +69,8 @@ pub enum PeerRequest {
         center: ArrayVec<f32, MAX_PATTERN>,
         /// Experiences behind it at the proposer.
         evidence: u64,
+        /// Its action memory, flat (empty: none).
+        action: ArrayVec<f32, MAX_ACTION>,
     },
 }
 
@@ -85,6 +101,8 @@ pub enum PeerReply {
         evidence: u64,
         /// Center.
         center: ArrayVec<f32, MAX_PATTERN>,
+        /// Action memory, flat (empty: none).
+        action: ArrayVec<f32, MAX_ACTION>,
     },
     /// The end of a [`PeerRequest::Confident`] answer.
     ConfidentDone,
@@ -277,12 +295,13 @@ impl PeerPorts {
                     purity,
                 } => {
                     let replies = &mut self.replies;
-                    learner.confident(t, min_evidence, purity, |id, label, evidence, c| {
+                    learner.confident(t, min_evidence, purity, |id, label, evidence, c, m| {
                         replies.push(PeerReply::Confident {
                             id: id.0,
                             label,
                             evidence,
                             center: c.iter().copied().take(MAX_PATTERN).collect(),
+                            action: flat_action(m),
                         });
                     });
                     self.replies.push(PeerReply::ConfidentDone);
@@ -300,8 +319,10 @@ impl PeerPorts {
                     label,
                     center,
                     evidence,
+                    action,
                 } => {
-                    let r = learner.adopt(t, &center, evidence, &label);
+                    let m = crate::substrate::ActionMemory::from_flat(&action);
+                    let r = learner.adopt(t, &center, evidence, &label, m.as_ref());
                     self.replies.push(match r {
                         Ok(a) => PeerReply::Adopted {
                             key,

@@ -90,7 +90,8 @@ pub struct Counters {
 }
 
 /// A confident attractor of the learner: (id, label, evidence, center).
-type Candidate = (u32, String, u64, Vec<f32>);
+/// (attractor id at the learner, label, evidence, center, flat action memory)
+type Candidate = (u32, String, u64, Vec<f32>, Vec<f32>);
 
 struct Pending {
     p: Proposal,
@@ -288,9 +289,16 @@ impl Exchange {
                 label,
                 evidence,
                 center,
+                action,
             } => {
                 if let Some(c) = &mut self.confident {
-                    c.push((id, label.to_string(), evidence, center.to_vec()));
+                    c.push((
+                        id,
+                        label.to_string(),
+                        evidence,
+                        center.to_vec(),
+                        action.to_vec(),
+                    ));
                 }
             }
             PeerReply::ConfidentDone => {
@@ -360,7 +368,12 @@ impl Exchange {
         self.decide(now);
     }
 
-    fn publish_proposal(&mut self, label: String, center: Vec<f32>, evidence: u64, now: f64) {
+    fn publish_proposal(
+        &mut self,
+        (label, center, action_memory): (String, Vec<f32>, Vec<f32>),
+        evidence: u64,
+        now: f64,
+    ) {
         self.seq += 1;
         let p = Proposal {
             version: VERSION,
@@ -368,7 +381,7 @@ impl Exchange {
             proposer: self.id,
             label,
             center,
-            action_memory: Vec::new(),
+            action_memory,
             evidence,
             lineage: self.lineage.clone().unwrap_or_default(),
             stamp: now,
@@ -398,7 +411,7 @@ impl Exchange {
             return self.propose_faulty(cands, now);
         }
         let sim = self.cfg.known_similarity as f32;
-        for (id, label, evidence, center) in cands {
+        for (id, label, evidence, center, action) in cands {
             if self.own.get(&id).is_some_and(|&e| evidence < 2 * e) {
                 continue; // proposed before, not much more evidence since
             }
@@ -416,7 +429,7 @@ impl Exchange {
                 continue;
             }
             self.own.insert(id, evidence);
-            self.publish_proposal(label, center, evidence, now);
+            self.publish_proposal((label, center, action), evidence, now);
         }
     }
 
@@ -430,11 +443,11 @@ impl Exchange {
         let random: Vec<f32> = (0..self.dim)
             .map(|_| self.rng.gen_range(-1.0..1.0))
             .collect();
-        self.publish_proposal(label, unit(&random), 50, now);
+        self.publish_proposal((label, unit(&random), Vec::new()), 50, now);
         let i = self.rng.gen_range(0..cands.len());
         if let Some(other) = cands.iter().find(|c| c.1 != cands[i].1) {
             let (l, c) = (other.1.clone(), cands[i].3.clone());
-            self.publish_proposal(l, c, 50, now);
+            self.publish_proposal((l, c, Vec::new()), 50, now);
         }
         if self.seq > 2 {
             let replay = Proposal {
@@ -699,6 +712,14 @@ impl Exchange {
                     label: crate::learn::truncated_label(&p.p.label),
                     center: p.p.center.iter().copied().collect(),
                     evidence: p.p.evidence,
+                    // checked on receipt (`Proposal::check`: at most MAX_ACTION values)
+                    action: p
+                        .p
+                        .action_memory
+                        .iter()
+                        .copied()
+                        .take(crate::learn::MAX_ACTION)
+                        .collect(),
                 });
             }
         }
@@ -807,7 +828,10 @@ mod tests {
         let cfg = PeersConfig::default();
         let mut ex = Exchange::new(0, &cfg, false);
         status(&mut ex, 1);
-        ex.on_proposal(proposal(1, 1, "lift", vec![0.6, 0.8], 1), 10.0);
+        let mut p = proposal(1, 1, "lift", vec![0.6, 0.8], 1);
+        // an action memory: 1 bin x 2 joints, 0.5 s
+        p.action_memory = vec![1.0, 2.0, 0.5, 0.1, 0.2];
+        ex.on_proposal(p, 10.0);
         // our own vote is asked of the learn task
         let r = requests(&mut ex);
         let key = match &r[..] {
@@ -841,10 +865,14 @@ mod tests {
         assert!((d.confidence - 0.85 / 1.05).abs() < 1e-6, "{d:?}");
         assert!(d.accepted);
         assert_eq!(ex.library().entries.len(), 1);
+        assert_eq!(ex.library().entries[0].action_memory.len(), 5);
         assert!(ex.take_dirty());
         let r = requests(&mut ex);
         assert!(
-            r.iter().any(|r| matches!(r, PeerRequest::Adopt { label, evidence: 3, .. } if label.as_str() == "lift")),
+            r.iter().any(
+                |r| matches!(r, PeerRequest::Adopt { label, evidence: 3, action, .. }
+                if label.as_str() == "lift" && action.as_slice() == [1.0, 2.0, 0.5, 0.1, 0.2])
+            ),
             "{r:?}"
         );
         // a vote after the decision is late
@@ -904,6 +932,7 @@ mod tests {
             label: ArrayString::from(l).unwrap(),
             evidence: 4,
             center: v.into_iter().collect(),
+            action: Default::default(),
         };
         for round in 0..2 {
             ex.confident = Some(Vec::new());

@@ -106,6 +106,10 @@ pub enum Malformed {
     /// A vote's counts or confidence are inconsistent.
     #[error("vote inconsistent: {0}")]
     Vote(String),
+    /// The action memory is not empty and not `[bins, joints, duration_s, profile...]` of at
+    /// most `crate::learn::MAX_ACTION` values.
+    #[error("action memory of {0} values is not [bins, joints, duration_s, bins x joints values]")]
+    ActionMemory(usize),
 }
 
 impl Malformed {
@@ -119,6 +123,7 @@ impl Malformed {
             Malformed::Id(_) => "bad_id",
             Malformed::Label(_) => "bad_label",
             Malformed::Vote(_) => "bad_vote",
+            Malformed::ActionMemory(_) => "bad_action_memory",
         }
     }
 }
@@ -158,6 +163,13 @@ impl Proposal {
         }
         if self.center.iter().map(|x| x * x).sum::<f32>() <= 1e-12 {
             return Err(Malformed::ZeroNorm);
+        }
+        let n = self.action_memory.len();
+        if n > 0
+            && (n > crate::learn::MAX_ACTION
+                || crate::substrate::ActionMemory::from_flat(&self.action_memory).is_none())
+        {
+            return Err(Malformed::ActionMemory(n));
         }
         Ok(())
     }
@@ -221,6 +233,19 @@ mod tests {
             Err("not_finite")
         );
         assert_eq!(p(&|p| p.center = vec![0.0, 0.0]), Err("zero_norm"));
+        // [bins 1, joints 2, 0.5 s, 2 values]: fine; a length that does not fit its shape is not
+        assert_eq!(
+            p(&|p| p.action_memory = vec![1.0, 2.0, 0.5, 0.1, 0.2]),
+            Ok(())
+        );
+        assert_eq!(
+            p(&|p| p.action_memory = vec![1.0, 2.0, 0.5, 0.1]),
+            Err("bad_action_memory")
+        );
+        assert_eq!(
+            p(&|p| p.action_memory = vec![0.0; crate::learn::MAX_ACTION + 1]),
+            Err("bad_action_memory")
+        );
         assert_eq!(p(&|p| p.id = "4:17".into()), Err("bad_id"));
         assert_eq!(p(&|p| p.id = "3-17".into()), Err("bad_id"));
         assert_eq!(p(&|p| p.label = String::new()), Err("bad_label"));

@@ -63,6 +63,34 @@ impl ActionMemory {
         self.blend(other, wb / w);
     }
 
+    /// Values before the profile in the flat layout ([`ActionMemory::flat`]).
+    pub const FLAT_HEADER: usize = 3;
+
+    /// The memory as one flat vector, the peer protocol's `action_memory`:
+    /// `[bins, joints, duration_s, profile...]` ([`ActionMemory::flat_len`] values).
+    pub fn flat(&self) -> impl Iterator<Item = f32> + '_ {
+        [self.bins as f32, self.joints as f32, self.duration_s]
+            .into_iter()
+            .chain(self.profile.iter().copied())
+    }
+
+    /// Length of [`ActionMemory::flat`].
+    pub fn flat_len(&self) -> usize {
+        Self::FLAT_HEADER + self.profile.len()
+    }
+
+    /// Reads the flat layout back; None when `v` is not one (bins or joints not a positive
+    /// whole number, a length that does not match them, a value not finite, a duration not
+    /// positive).
+    pub fn from_flat(v: &[f32]) -> Option<Self> {
+        let (&[bins, joints, duration_s], profile) = (v.first_chunk::<3>()?, &v[3..]);
+        let whole = |x: f32| x.is_finite() && x >= 1.0 && x.fract() == 0.0 && x <= 1e6;
+        if !whole(bins) || !whole(joints) {
+            return None;
+        }
+        Self::new(bins as usize, joints as usize, duration_s, profile)
+    }
+
     /// Heap bytes (for memory accounting).
     pub(crate) fn heap_bytes(&self) -> usize {
         self.profile.capacity() * 4 + std::mem::size_of::<Self>()
@@ -79,6 +107,22 @@ mod tests {
         assert!(ActionMemory::new(2, 1, 1.0, &[0.0]).is_none());
         assert!(ActionMemory::new(2, 1, 0.0, &[0.0, 1.0]).is_none());
         assert!(ActionMemory::new(2, 1, 1.0, &[0.0, f32::NAN]).is_none());
+    }
+
+    #[test]
+    fn the_flat_layout_round_trips_and_rejects_what_is_not_one() {
+        let a = ActionMemory::new(2, 3, 1.5, &[0.0, 0.1, 0.2, 0.3, 0.4, 0.5]).unwrap();
+        let v: Vec<f32> = a.flat().collect();
+        assert_eq!(v, vec![2.0, 3.0, 1.5, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5]);
+        assert_eq!(a.flat_len(), 9);
+        assert_eq!(ActionMemory::from_flat(&v), Some(a));
+        // too short for its shape, fractional or zero shape, bad duration, empty
+        assert!(ActionMemory::from_flat(&v[..8]).is_none());
+        assert!(ActionMemory::from_flat(&[1.5, 1.0, 1.0, 0.0]).is_none());
+        assert!(ActionMemory::from_flat(&[0.0, 1.0, 1.0]).is_none());
+        assert!(ActionMemory::from_flat(&[1.0, 1.0, -1.0, 0.0]).is_none());
+        assert!(ActionMemory::from_flat(&[]).is_none());
+        assert!(ActionMemory::from_flat(&[f32::NAN, 1.0, 1.0, 0.0]).is_none());
     }
 
     #[test]

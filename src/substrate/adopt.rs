@@ -2,7 +2,7 @@
 //! strength, an evidence count and a label, placed into this substrate as if it had formed
 //! here, or merged into a similar attractor of its own.
 
-use super::{simd, AttractorId, Substrate, SubstrateError};
+use super::{simd, ActionMemory, AttractorId, Substrate, SubstrateError};
 use crate::types::Time;
 
 /// What [`Substrate::adopt`] did.
@@ -79,6 +79,32 @@ impl Substrate {
     }
 }
 
+impl Substrate {
+    /// Gives the attractor `id` that just adopted a primitive with `evidence` experiences behind
+    /// it that primitive's action memory: kept as it is when the attractor has none (or one of
+    /// another shape), else merged count-weighted (the attractor's own experiences against
+    /// `evidence`), as two attractors' memories merge. False when `id` is not live.
+    pub fn adopt_action(&mut self, id: AttractorId, evidence: u64, action: &ActionMemory) -> bool {
+        let slot = id.0;
+        if !self.is_live(slot) {
+            return false;
+        }
+        let count = self.meta.row(slot as usize)[0].count;
+        let evidence = evidence.max(1);
+        let own = count.saturating_sub(evidence);
+        let actions = std::sync::Arc::make_mut(&mut self.actions);
+        match actions.get_mut(&slot) {
+            Some(a) if a.same_shape(action) && own > 0 => {
+                a.merge(action, own as f32, evidence as f32)
+            }
+            _ => {
+                actions.insert(slot, action.clone());
+            }
+        }
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +134,30 @@ mod tests {
         // an experience near the adopted center is now absorbed by it, not created anew
         let l = s.learn(Time(3), &[0.0, 1.0, 0.05, 0.0]).unwrap();
         assert_eq!((l.id, l.created), (id, false));
+    }
+
+    #[test]
+    fn an_adopted_primitive_carries_its_action_memory() {
+        let mut s = sub();
+        let mem = |x: f32| ActionMemory::new(1, 2, 1.0, &[x, -x]).unwrap();
+        // inserted: the proposer's memory as it is
+        let a = s.adopt(Time(1), &[0.0, 1.0, 0.0, 0.0], 3, "lift").unwrap();
+        assert!(s.adopt_action(a.id(), 3, &mem(0.4)));
+        assert_eq!(s.action(a.id()), Some(&mem(0.4)));
+        // merged into an own attractor (1 own experience, memory 0.0) with evidence 3:
+        // the count-weighted mean 3/4 of the way
+        let own = s.learn(Time(2), &[1.0, 0.0, 0.0, 0.0]).unwrap().id;
+        std::sync::Arc::make_mut(&mut s.actions).insert(own.0, mem(0.0));
+        let b = s
+            .adopt(Time(3), &[1.0, 0.01, 0.0, 0.0], 3, "reach")
+            .unwrap();
+        assert_eq!(b, Adopted::Merged(own));
+        assert!(s.adopt_action(own, 3, &mem(0.4)));
+        let m = s.action(own).unwrap();
+        assert!((m.profile[0] - 0.3).abs() < 1e-6, "{m:?}");
+        assert!((m.profile[1] + 0.3).abs() < 1e-6, "{m:?}");
+        // not live
+        assert!(!s.adopt_action(AttractorId(999), 1, &mem(0.1)));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use arrayvec::ArrayString;
 use super::{intern, Learner};
 use crate::learn::bridge::{truncated, MAX_LABEL};
 use crate::learn::LearnError;
-use crate::substrate::{Adopted, AttractorId};
+use crate::substrate::{ActionMemory, Adopted, AttractorId};
 use crate::types::Time;
 
 impl Learner {
@@ -30,13 +30,13 @@ impl Learner {
 
     /// The attractors this learner is confident in: absorbed at least `min_evidence` experiences
     /// and at least `purity` of its labelled experiences carry its majority label. Calls `f`
-    /// with `(id, majority label, experiences absorbed, center)`, ascending ids.
+    /// with `(id, majority label, experiences absorbed, center, action memory)`, ascending ids.
     pub fn confident(
         &self,
         t: Time,
         min_evidence: u64,
         purity: f32,
-        mut f: impl FnMut(AttractorId, ArrayString<MAX_LABEL>, u64, &[f32]),
+        mut f: impl FnMut(AttractorId, ArrayString<MAX_LABEL>, u64, &[f32], Option<&ActionMemory>),
     ) {
         for id in self.substrate.ids() {
             let Some(a) = self.substrate.attractor(id, t) else {
@@ -56,22 +56,34 @@ impl Learner {
             if total == 0 || (n as f32) < purity * total as f32 {
                 continue;
             }
-            f(id, truncated(major), a.activation_count, a.center);
+            f(
+                id,
+                truncated(major),
+                a.activation_count,
+                a.center,
+                self.substrate.action(id),
+            );
         }
     }
 
     /// Adopts a primitive validated by the peers: `center` with `evidence` experiences behind
     /// it, labelled `label` (see [`crate::substrate::Substrate::adopt`]: merged into a similar
-    /// own attractor, else inserted). The label counts as taught from now on.
+    /// own attractor, else inserted), with the proposer's action memory when it sent one (see
+    /// [`crate::substrate::Substrate::adopt_action`]: the adopted primitive can be performed).
+    /// The label counts as taught from now on.
     pub fn adopt(
         &mut self,
         t: Time,
         center: &[f32],
         evidence: u64,
         label: &str,
+        action: Option<&ActionMemory>,
     ) -> Result<Adopted, LearnError> {
         let name = intern(label);
         let a = self.substrate.adopt(t, center, evidence, name)?;
+        if let Some(m) = action {
+            self.substrate.adopt_action(a.id(), evidence, m);
+        }
         if let Adopted::Inserted(id) = a {
             // a reused slot starts without labels
             self.labels.remove(&id.0);
