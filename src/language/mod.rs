@@ -5,14 +5,20 @@
 //!   Lexicon::observe: association counts  feature -> attractor, for
 //!     text features     words and word pairs ("push", "push it")
 //!     conjunctions      text feature x context feature ("push it|scene:left", "again|prev:17")
+//!   Lexicon::observe_in, also: relation counts  text feature -> how the meant attractor's act
+//!     relates to a recent act's (action memories, relation.rs: itself, opposite, mirrored,
+//!     near-mirror, same, unrelated) ("the other way" -> mirrored or opposite)
 //!   and per word the performance parameters it was said with (speed, amplitude)
 //! understand(text, context) -> attractors with confidences (+ speed / amplitude factors)
 //!   score(a) = ln P(a) + sum over text features f of I(f) * ln P(f | a)   (weighted naive Bayes)
 //!            + 3 * ( sum over conjunctions c = (word f, context g) of
 //!                      w_g * I(c) * [P(a | c) - P(a | f)]+ * (n(c,a) - 1) / n(c,a)
-//!                  + B(words) * activation of a among the recent attractors )
+//!                  + B(words) * activation of a among the recent attractors
+//!                  + 4 * sum over recent acts r of activation(r) * R(words, relation(r, a)) )
 //!   I(c) = 1 - H(attractor | c) / ln K     (K attractors known; 0: said with all alike)
 //!   B(words) = how much more often than the base rate the words were said about a recent one
+//!   R(words, rel) = sum over text features f of [P(rel | f) - P(rel)]+ / (1 - P(rel))
+//!                   * (n(f,rel) - 1) / n(f,rel)   (P(rel | f) shrunk to P(rel) for rare f)
 //!   confidence = softmax of the scores
 //! ```
 //!
@@ -24,7 +30,10 @@
 //! tf-idf-like weight; and needing repeated evidence: the context is present in every
 //! observation, so a pair seen once is mostly coincidence), and through the words said about an
 //! attractor that had just been active ("again"), whose pointing-back rate is learned against
-//! the base rate. The context features come with each labelled experience: where the object
+//! the base rate, and through the relations of the attractors' acts to the recent acts
+//! ([`Lexicon::observe_in`] / [`Lexicon::understand_in`] with the action memories): a relation
+//! is not a pair of attractors, so "the other way" taught on a few mirrored pairs means "the
+//! mirror of what was just done" for any pair. The context features come with each labelled experience: where the object
 //! was, which attractors were active before (the substrate's resonance after the previous
 //! experience).
 //!
@@ -40,7 +49,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 mod live;
+mod relation;
 pub use live::LiveLexicon;
+pub use relation::{mirror_score, Acts, NoActs, Relation, Relations};
 
 /// Errors of grounding and understanding.
 #[derive(Debug, thiserror::Error)]
@@ -207,10 +218,38 @@ const SHRINK: f64 = 1.0;
 const ALPHA: f64 = 0.5;
 /// Weight of the context's votes against the words' log posterior.
 const CONTEXT_WEIGHT: f64 = 6.0;
+/// Weight of the relation votes against the other context votes (the relations are the only
+/// evidence for a phrase like "the other way", spread over several tokens and attractors
+/// fragmented by the scene: chosen on `eval grounding`, 1: 35 % of "the other way", 2: 43 %,
+/// 4: 51 %, 8: 55 % but "again" loses 10 points to the mirrors).
+const RELATION_WEIGHT: f64 = 4.0;
 /// Pseudo-count pulling a word's pointing-back rate towards the base rate.
 const REPEAT_PRIOR: f64 = 2.0;
 /// Pseudo-count shrinking a word's parameter deviation (a word said twice weighs half).
 const PARAM_SHRINK: f64 = 2.0;
+
+/// How often the attractor meant stood in each relation to a recent act (see [`Relation`]),
+/// over the observations of one text feature (or of all observations).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct RelationCounts {
+    /// Observations in which the meant attractor's relation to a recent act was known.
+    n: f64,
+    /// relation token -> weighted count (a recent act counts with its activation; per
+    /// observation and token the strongest, at most 1).
+    tokens: BTreeMap<String, f64>,
+}
+
+impl RelationCounts {
+    fn add(&mut self, tokens: &[(&'static str, f64)]) {
+        if tokens.is_empty() {
+            return;
+        }
+        self.n += 1.0;
+        for &(t, w) in tokens {
+            *self.tokens.entry(t.to_string()).or_default() += w;
+        }
+    }
+}
 
 /// Association strengths words / phrases -> attractors, learned online.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -235,6 +274,13 @@ pub struct Lexicon {
     /// The same over every observation (the base rate).
     #[serde(default)]
     repeats_all: (f64, f64),
+    /// text feature -> the relations the attractor meant stood in to the recent acts when it
+    /// was said, from the action memories.
+    #[serde(default)]
+    relations: BTreeMap<String, RelationCounts>,
+    /// The same over every observation (the base rates).
+    #[serde(default)]
+    relations_all: RelationCounts,
     /// word -> parameters it was said with.
     params: BTreeMap<String, ParamSums>,
     /// All observations' parameters.
@@ -304,7 +350,8 @@ impl Lexicon {
 
     /// Learns that `text`, said in `ctx`, was about the experience that `attractor` holds;
     /// `params` (when known) are the performance's speed and amplitude factors. Returns false
-    /// (and learns nothing) when the text has no words.
+    /// (and learns nothing) when the text has no words. No action memories: learns no
+    /// relations (see [`Lexicon::observe_in`]).
     pub fn observe(
         &mut self,
         text: &str,
@@ -312,9 +359,50 @@ impl Lexicon {
         attractor: u32,
         params: Option<Params>,
     ) -> bool {
+        self.observe_in(text, ctx, attractor, params, &NoActs)
+    }
+
+    /// The relation tokens of `attractor` to the recent acts of `ctx`, each with the strongest
+    /// activation (at most 1) of a recent act it relates so to.
+    fn relation_tokens(ctx: &Context, attractor: u32, acts: &dyn Acts) -> Vec<(&'static str, f64)> {
+        if acts.act(attractor).is_none() {
+            return Vec::new();
+        }
+        let mut out: BTreeMap<&'static str, f64> = BTreeMap::new();
+        for &(r, w) in ctx.recent.iter().take(MAX_RECENT) {
+            if !(w.is_finite() && w > 0.0) {
+                continue;
+            }
+            let Some(rel) = Relations::of(r, acts).and_then(|x| x.get(attractor)) else {
+                continue;
+            };
+            let e = out.entry(rel.token()).or_default();
+            *e = e.max(w.min(1.0) as f64);
+        }
+        out.into_iter().collect()
+    }
+
+    /// [`Lexicon::observe`], also learning which relations the words go with: how the
+    /// attractor's act (its action memory in `acts`) relates to the recent acts' (see
+    /// [`Relation`]).
+    pub fn observe_in(
+        &mut self,
+        text: &str,
+        ctx: &Context,
+        attractor: u32,
+        params: Option<Params>,
+        acts: &dyn Acts,
+    ) -> bool {
         let w = words(text);
         if w.is_empty() {
             return false;
+        }
+        let rel = Self::relation_tokens(ctx, attractor, acts);
+        if !rel.is_empty() {
+            for f in text_features(&w) {
+                self.relations.entry(f).or_default().add(&rel);
+            }
+            self.relations_all.add(&rel);
         }
         for (f, weight) in Self::features(&w, ctx) {
             if !f.contains('|') {
@@ -405,14 +493,84 @@ impl Lexicon {
             .sum()
     }
 
+    /// How much the words `text` ask for relation `token`: per text feature, how much more often
+    /// than the base rate the attractor meant stood in that relation when it was said (shrunk
+    /// towards the base rate for features said rarely, and needing repeated evidence as the
+    /// conjunctions do), summed.
+    fn relation_gain(&self, text: &[String], token: &str) -> f64 {
+        let all = &self.relations_all;
+        if all.n <= 0.0 {
+            return 0.0;
+        }
+        let base = (all.tokens.get(token).copied().unwrap_or(0.0) / all.n).clamp(0.0, 0.999);
+        text.iter()
+            .filter_map(|f| self.relations.get(f))
+            .map(|c| {
+                let h = c.tokens.get(token).copied().unwrap_or(0.0);
+                let rate = ((h + base * REPEAT_PRIOR) / (c.n + REPEAT_PRIOR)).min(1.0);
+                ((rate - base) / (1.0 - base)).max(0.0) * Self::shrink(h, true)
+            })
+            .sum()
+    }
+
+    /// The relation votes: for each attractor with an action memory, how much the words ask
+    /// for its relation to each recent act, weighted by the act's activation (the act's own
+    /// attractor is left to the pointing-back rate).
+    fn relation_votes(
+        &self,
+        text: &[String],
+        ctx: &Context,
+        acts: &dyn Acts,
+    ) -> BTreeMap<u32, f64> {
+        let mut votes: BTreeMap<u32, f64> = BTreeMap::new();
+        if self.relations_all.n <= 0.0 {
+            return votes;
+        }
+        let mut gains: BTreeMap<&'static str, f64> = BTreeMap::new();
+        for &(r, wt) in ctx.recent.iter().take(MAX_RECENT) {
+            if !(wt.is_finite() && wt > 0.0) {
+                continue;
+            }
+            let Some(rel) = Relations::of(r, acts) else {
+                continue;
+            };
+            for &a in self.attractors.keys() {
+                let Some(x) = rel.get(a).filter(|x| *x != Relation::Itself) else {
+                    continue;
+                };
+                let g = *gains
+                    .entry(x.token())
+                    .or_insert_with(|| self.relation_gain(text, x.token()));
+                if g > 0.0 {
+                    *votes.entry(a).or_default() += g * wt.min(1.0) as f64;
+                }
+            }
+        }
+        votes
+    }
+
     /// Understands `text` in `ctx`: the `k` attractors it grounds in, most confident first, and
     /// the parameters its words ask for. Empty text, a text of unknown words only, or an empty
-    /// lexicon are errors; unknown words beside known ones are listed and ignored.
+    /// lexicon are errors; unknown words beside known ones are listed and ignored. No action
+    /// memories: no relations (see [`Lexicon::understand_in`]).
     pub fn understand(
         &self,
         text: &str,
         ctx: &Context,
         k: usize,
+    ) -> Result<Understanding, LanguageError> {
+        self.understand_in(text, ctx, k, &NoActs)
+    }
+
+    /// [`Lexicon::understand`], with the relations the words were learned to ask for: each
+    /// attractor whose act (its action memory in `acts`) stands in such a relation to a recent
+    /// act ("the other way": its mirror) or to the scene gets their vote.
+    pub fn understand_in(
+        &self,
+        text: &str,
+        ctx: &Context,
+        k: usize,
+        acts: &dyn Acts,
     ) -> Result<Understanding, LanguageError> {
         let w = words(text);
         if w.is_empty() {
@@ -486,6 +644,9 @@ impl Lexicon {
             if wt.is_finite() && wt > 0.0 && self.attractors.contains_key(&a) {
                 *votes.entry(a).or_default() += back * wt.min(1.0) as f64;
             }
+        }
+        for (a, v) in self.relation_votes(&text, ctx, acts) {
+            *votes.entry(a).or_default() += RELATION_WEIGHT * v;
         }
         for (a, v) in votes {
             if let Some(l) = scores.get_mut(&a) {
@@ -617,10 +778,11 @@ impl Lexicon {
             .position(|&b| b == b'\n')
             .ok_or_else(|| bad("no header line"))?;
         let header = std::str::from_utf8(&bytes[..nl]).map_err(|_| bad("header is not text"))?;
-        let want = header
-            .strip_prefix(HEADER)
+        let want = HEADERS
+            .iter()
+            .find_map(|h| header.strip_prefix(h))
             .map(str::trim)
-            .ok_or_else(|| bad("not a sattva lexicon (header)"))?;
+            .ok_or_else(|| bad("not a sattva lexicon of a known version (header)"))?;
         let body = &bytes[nl + 1..];
         if hex(&Sha256::digest(body)) != want {
             return Err(bad("checksum mismatch: the file is damaged"));
@@ -629,7 +791,10 @@ impl Lexicon {
     }
 }
 
-const HEADER: &str = "sattva-lexicon 1 sha256";
+/// The header of the current format (2: relation counts; version-1 files load without them).
+const HEADER: &str = "sattva-lexicon 2 sha256";
+/// Headers of the versions [`Lexicon::load`] reads.
+const HEADERS: [&str; 2] = [HEADER, "sattva-lexicon 1 sha256"];
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
@@ -767,6 +932,108 @@ mod tests {
             l.understand("wave", &Context::default(), 1),
             Err(LanguageError::Unknown(_))
         ));
+    }
+
+    /// Acts of 2 bins x 3 joints: three pairs of opposite acts (10/11: joint 0, 20/21: joint 1,
+    /// 30/31: joint 2, each with a little of the next joint) and one act of joints 0 and 1.
+    fn mirrored_acts() -> BTreeMap<u32, crate::substrate::ActionMemory> {
+        let m = |p: [f32; 6]| crate::substrate::ActionMemory::new(2, 3, 1.0, &p).unwrap();
+        let mut acts = BTreeMap::new();
+        for (id, j) in [(10u32, 0usize), (20, 1), (30, 2)] {
+            let mut p = [0.0f32; 6];
+            p[j] = 1.0;
+            p[3 + j] = 2.0;
+            p[3 + (j + 1) % 3] = 0.3;
+            acts.insert(id, m(p));
+            acts.insert(id + 1, m(p.map(|x| -x)));
+        }
+        acts.insert(40, m([1.0, 1.0, 0.0, 2.0, 2.0, 0.0]));
+        acts
+    }
+
+    #[test]
+    fn the_other_way_generalises_to_an_unseen_pair() {
+        let acts = mirrored_acts();
+        let ids: Vec<u32> = acts.keys().copied().collect();
+        let mut l = Lexicon::new();
+        // descriptions, each said after the act before it in the list (mostly unrelated)
+        for _ in 0..3 {
+            for (i, &a) in ids.iter().enumerate() {
+                let prev = ids[(i + ids.len() - 1) % ids.len()];
+                l.observe_in(&format!("do {a}"), &ctx(None, Some(prev)), a, None, &acts);
+            }
+        }
+        // "the other way" about the mirror of what was just done: pairs 10/11 and 20/21 only
+        for _ in 0..2 {
+            for (from, to) in [(10, 11), (11, 10), (20, 21), (21, 20)] {
+                l.observe_in("the other way", &ctx(None, Some(from)), to, None, &acts);
+            }
+        }
+        // the unseen pair, both ways
+        for (from, to) in [(30, 31), (31, 30)] {
+            let u = l
+                .understand_in("the other way", &ctx(None, Some(from)), 3, &acts)
+                .unwrap();
+            assert_eq!(u.meanings[0].attractor, to, "{:?}", u.meanings);
+            // without the action memories the words and the context alone cannot know it
+            let u = l
+                .understand("the other way", &ctx(None, Some(from)), 3)
+                .unwrap();
+            assert_ne!(u.meanings[0].attractor, to, "{:?}", u.meanings);
+        }
+        // the descriptions are unmoved by the relation counts
+        let u = l
+            .understand_in("do 31", &ctx(None, Some(30)), 1, &acts)
+            .unwrap();
+        assert_eq!(u.meanings[0].attractor, 31);
+        let u = l
+            .understand_in("do 40", &ctx(None, Some(30)), 1, &acts)
+            .unwrap();
+        assert_eq!(u.meanings[0].attractor, 40);
+    }
+
+    #[test]
+    fn a_relation_seen_once_is_coincidence() {
+        let acts = mirrored_acts();
+        let mut l = Lexicon::new();
+        for a in [10, 11, 20, 21, 30, 31, 40] {
+            l.observe_in(&format!("do {a}"), &ctx(None, Some(40)), a, None, &acts);
+        }
+        l.observe_in("flip", &ctx(None, Some(10)), 11, None, &acts);
+        l.observe_in("flip", &ctx(None, Some(40)), 20, None, &acts);
+        // taught once with the mirror: the relation gives no vote, 31 is no better than 20
+        let u = l
+            .understand_in("flip", &ctx(None, Some(30)), 8, &acts)
+            .unwrap();
+        let conf = |a: u32| {
+            u.meanings
+                .iter()
+                .find(|m| m.attractor == a)
+                .map_or(0.0, |m| m.confidence)
+        };
+        assert!(conf(31) <= conf(20) + 1e-6, "{:?}", u.meanings);
+    }
+
+    #[test]
+    fn a_version_1_lexicon_loads_without_relations() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("old.lexicon");
+        let mut l = Lexicon::new();
+        l.observe("wave", &ctx(None, Some(3)), 4, None);
+        let mut v = serde_json::to_value(&l).unwrap();
+        let o = v.as_object_mut().unwrap();
+        assert!(o.remove("relations").is_some() && o.remove("relations_all").is_some());
+        let body = serde_json::to_vec(&v).unwrap();
+        let mut bytes =
+            format!("sattva-lexicon 1 sha256 {}\n", hex(&Sha256::digest(&body))).into_bytes();
+        bytes.extend_from_slice(&body);
+        std::fs::write(&p, &bytes).unwrap();
+        assert_eq!(Lexicon::load(&p).unwrap(), l);
+        // an unknown version is refused
+        bytes[15] = b'9';
+        std::fs::write(&p, &bytes).unwrap();
+        let e = Lexicon::load(&p).unwrap_err().to_string();
+        assert!(e.contains("version"), "{e}");
     }
 
     #[test]
