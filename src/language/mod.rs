@@ -52,7 +52,9 @@ use sha2::{Digest, Sha256};
 mod live;
 mod relation;
 pub use live::LiveLexicon;
-pub use relation::{mirror_score, Acts, NoActs, Relation, Relations};
+pub use relation::{
+    mirror_score, Acts, NoActs, Relation, Relations, FLIP_MARGIN, FLIP_SHARE, MIRROR_MIN, SAME_COS,
+};
 
 /// Errors of grounding and understanding.
 #[derive(Debug, thiserror::Error)]
