@@ -7,7 +7,9 @@
 //!   two descriptions ("push to the left slowly"), a deictic phrase when the object's side
 //!   fits ("push it"), "again" / "the other way" referring to an earlier act
 //!   -> Lexicon::observe(utterance, context, the experience's attractor, its speed/amplitude)
-//!   context: the object's side, the substrate's resonance after the referred-to experience
+//!   context: the object's side, the substrate's resonance after the referred-to experience;
+//!   the lexicon also counts how the experience's attractor's act relates to the resonating
+//!   ones' (action memories: mirror, same, ...), the relations "the other way" goes with
 //! held-out tests on the novel experiences: new descriptions (unambiguous), deictic and
 //!   anaphoric phrases (ambiguous: only the context decides) -> understand -> attractor ->
 //!   the primitive most of its training experiences were
@@ -565,8 +567,9 @@ pub fn run_grounding(c: &Config, o: &GroundingOptions) -> Result<GroundingReport
             recent: j.map(|j| resonances[j].clone()).unwrap_or_default(),
         };
         let prev = before(i.checked_sub(1));
+        let acts = learner.substrate();
         let mut teach = |text: String, ctx: &Context, lex: &mut Lexicon| {
-            if lex.observe(&text, ctx, a, Some(params)) {
+            if lex.observe_in(&text, ctx, a, Some(params), acts) {
                 let norm = crate::language::words(&text).join(" ");
                 meanings
                     .entry(norm.clone())
@@ -680,7 +683,7 @@ pub fn run_grounding(c: &Config, o: &GroundingOptions) -> Result<GroundingReport
     for case in &mut cases {
         let norm = crate::language::words(&case.text).join(" ");
         case.chance = 1.0 / meanings.get(&norm).map_or(names.len(), |m| m.len()).max(1) as f64;
-        if let Ok(u) = lexicon.understand(&case.text, &case.context, 5) {
+        if let Ok(u) = lexicon.understand_in(&case.text, &case.context, 5, learner.substrate()) {
             if let Some(m) = u.meanings.first() {
                 case.sattva = primitive_of(m.attractor);
                 case.attractor = m.attractor as i64;

@@ -116,13 +116,15 @@ impl LiveLexicon {
             scene: None,
             recent: self.before.map(|b| vec![(b, 1.0)]).unwrap_or_default(),
         };
-        self.lexicon.observe(text, &ctx, r.attractor, None);
+        self.lexicon
+            .observe_in(text, &ctx, r.attractor, None, &*substrate);
         self.dirty = true;
         Ok(r.attractor)
     }
 
     /// Understands `text` in the current context: the last experience's attractor and what the
-    /// previous utterance was understood as. Meanings whose attractor is gone are dropped.
+    /// previous utterance was understood as, and how the attractors' acts (their action
+    /// memories) relate to theirs. Meanings whose attractor is gone are dropped.
     pub fn understand(
         &mut self,
         text: &str,
@@ -143,7 +145,7 @@ impl LiveLexicon {
             scene: None,
             recent,
         };
-        let mut u = self.lexicon.understand(text, &ctx, k + 4)?;
+        let mut u = self.lexicon.understand_in(text, &ctx, k + 4, substrate)?;
         u.meanings.retain(|m| {
             substrate
                 .attractor(AttractorId(m.attractor), crate::types::Time::ZERO)

@@ -5,14 +5,21 @@
 //!   Lexicon::observe: association counts  feature -> attractor, for
 //!     text features     words and word pairs ("push", "push it")
 //!     conjunctions      text feature x context feature ("push it|scene:left", "again|prev:17")
+//!   Lexicon::observe_in, also: relation counts  text feature -> how the meant attractor's act
+//!     relates to a recent act's (action memories, relation.rs: itself, opposite, mirrored,
+//!     near-mirror, same, unrelated) ("the other way" -> mirrored or opposite)
 //!   and per word the performance parameters it was said with (speed, amplitude)
 //! understand(text, context) -> attractors with confidences (+ speed / amplitude factors)
 //!   score(a) = ln P(a) + sum over text features f of I(f) * ln P(f | a)   (weighted naive Bayes)
 //!            + 3 * ( sum over conjunctions c = (word f, context g) of
 //!                      w_g * I(c) * [P(a | c) - P(a | f)]+ * (n(c,a) - 1) / n(c,a)
 //!                  + B(words) * activation of a among the recent attractors )
+//!            + 2 * sum over recent acts r of activation(r) * ln(P(rel(r,a) | words) / (N_rel/N))
 //!   I(c) = 1 - H(attractor | c) / ln K     (K attractors known; 0: said with all alike)
 //!   B(words) = how much more often than the base rate the words were said about a recent one
+//!   P(rel | words) = mean over text features f, weighted (1 - I(f))^2, of their rates
+//!                    (n(f,rel) - 1)+ / n(f), shrunk to the base rate, and of N_rel / N (weight
+//!                    1): the share of the N candidates in that relation to r (itself: left to B)
 //!   confidence = softmax of the scores
 //! ```
 //!
@@ -24,7 +31,10 @@
 //! tf-idf-like weight; and needing repeated evidence: the context is present in every
 //! observation, so a pair seen once is mostly coincidence), and through the words said about an
 //! attractor that had just been active ("again"), whose pointing-back rate is learned against
-//! the base rate. The context features come with each labelled experience: where the object
+//! the base rate, and through the relations of the attractors' acts to the recent acts
+//! ([`Lexicon::observe_in`] / [`Lexicon::understand_in`] with the action memories): a relation
+//! is not a pair of attractors, so "the other way" taught on a few mirrored pairs means "the
+//! mirror of what was just done" for any pair. The context features come with each labelled experience: where the object
 //! was, which attractors were active before (the substrate's resonance after the previous
 //! experience).
 //!
@@ -40,7 +50,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 mod live;
+mod relation;
 pub use live::LiveLexicon;
+pub use relation::{
+    mirror_score, Acts, NoActs, Relation, Relations, FLIP_MARGIN, FLIP_SHARE, MIRROR_MIN, SAME_COS,
+};
 
 /// Errors of grounding and understanding.
 #[derive(Debug, thiserror::Error)]
@@ -207,10 +221,37 @@ const SHRINK: f64 = 1.0;
 const ALPHA: f64 = 0.5;
 /// Weight of the context's votes against the words' log posterior.
 const CONTEXT_WEIGHT: f64 = 6.0;
+/// Weight of the relations' log-likelihood ratios in the score (chosen on `eval grounding`,
+/// reference arm and YAM: 1 leaves "the other way" at 35 % on the reference arm, 3 costs the
+/// YAM 8 points of it and both arms 3-5 points of descriptions).
+const RELATION_WEIGHT: f64 = 2.0;
 /// Pseudo-count pulling a word's pointing-back rate towards the base rate.
 const REPEAT_PRIOR: f64 = 2.0;
 /// Pseudo-count shrinking a word's parameter deviation (a word said twice weighs half).
 const PARAM_SHRINK: f64 = 2.0;
+
+/// How often the attractor meant stood in each relation to a recent act (see [`Relation`]),
+/// over the observations of one text feature (or of all observations).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct RelationCounts {
+    /// Observations in which the meant attractor's relation to a recent act was known.
+    n: f64,
+    /// relation token -> weighted count (a recent act counts with its activation; per
+    /// observation and token the strongest, at most 1).
+    tokens: BTreeMap<String, f64>,
+}
+
+impl RelationCounts {
+    fn add(&mut self, tokens: &[(&'static str, f64)]) {
+        if tokens.is_empty() {
+            return;
+        }
+        self.n += 1.0;
+        for &(t, w) in tokens {
+            *self.tokens.entry(t.to_string()).or_default() += w;
+        }
+    }
+}
 
 /// Association strengths words / phrases -> attractors, learned online.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -235,6 +276,13 @@ pub struct Lexicon {
     /// The same over every observation (the base rate).
     #[serde(default)]
     repeats_all: (f64, f64),
+    /// text feature -> the relations the attractor meant stood in to the recent acts when it
+    /// was said, from the action memories.
+    #[serde(default)]
+    relations: BTreeMap<String, RelationCounts>,
+    /// The same over every observation (the base rates).
+    #[serde(default)]
+    relations_all: RelationCounts,
     /// word -> parameters it was said with.
     params: BTreeMap<String, ParamSums>,
     /// All observations' parameters.
@@ -304,7 +352,8 @@ impl Lexicon {
 
     /// Learns that `text`, said in `ctx`, was about the experience that `attractor` holds;
     /// `params` (when known) are the performance's speed and amplitude factors. Returns false
-    /// (and learns nothing) when the text has no words.
+    /// (and learns nothing) when the text has no words. No action memories: learns no
+    /// relations (see [`Lexicon::observe_in`]).
     pub fn observe(
         &mut self,
         text: &str,
@@ -312,9 +361,50 @@ impl Lexicon {
         attractor: u32,
         params: Option<Params>,
     ) -> bool {
+        self.observe_in(text, ctx, attractor, params, &NoActs)
+    }
+
+    /// The relation tokens of `attractor` to the recent acts of `ctx`, each with the strongest
+    /// activation (at most 1) of a recent act it relates so to.
+    fn relation_tokens(ctx: &Context, attractor: u32, acts: &dyn Acts) -> Vec<(&'static str, f64)> {
+        if acts.act(attractor).is_none() {
+            return Vec::new();
+        }
+        let mut out: BTreeMap<&'static str, f64> = BTreeMap::new();
+        for &(r, w) in ctx.recent.iter().take(MAX_RECENT) {
+            if !(w.is_finite() && w > 0.0) {
+                continue;
+            }
+            let Some(rel) = Relations::of(r, acts).and_then(|x| x.get(attractor)) else {
+                continue;
+            };
+            let e = out.entry(rel.token()).or_default();
+            *e = e.max(w.min(1.0) as f64);
+        }
+        out.into_iter().collect()
+    }
+
+    /// [`Lexicon::observe`], also learning which relations the words go with: how the
+    /// attractor's act (its action memory in `acts`) relates to the recent acts' (see
+    /// [`Relation`]).
+    pub fn observe_in(
+        &mut self,
+        text: &str,
+        ctx: &Context,
+        attractor: u32,
+        params: Option<Params>,
+        acts: &dyn Acts,
+    ) -> bool {
         let w = words(text);
         if w.is_empty() {
             return false;
+        }
+        let rel = Self::relation_tokens(ctx, attractor, acts);
+        if !rel.is_empty() {
+            for f in text_features(&w) {
+                self.relations.entry(f).or_default().add(&rel);
+            }
+            self.relations_all.add(&rel);
         }
         for (f, weight) in Self::features(&w, ctx) {
             if !f.contains('|') {
@@ -405,14 +495,106 @@ impl Lexicon {
             .sum()
     }
 
+    /// The relations' log-likelihood ratios: for each attractor `a` and recent act `r`,
+    /// `ln( P(rel(r, a) | words) / P(rel(r, a) | a random candidate) )`, weighted by `r`'s
+    /// activation. `P(rel | words)` is the mean over the text features of their (shrunk,
+    /// one sighting discounted) relation rates, each weighted by how open the feature leaves
+    /// the attractor (`(1 - I(f))^2`: a word that names an act says little through its
+    /// relation to the previous one), pulled towards the random rate with the weight of one
+    /// such feature. The recent act's own attractor is left to the pointing-back rate.
+    fn relation_loglik(
+        &self,
+        text: &[String],
+        ctx: &Context,
+        acts: &dyn Acts,
+    ) -> BTreeMap<u32, f64> {
+        let mut out: BTreeMap<u32, f64> = BTreeMap::new();
+        let all = &self.relations_all;
+        if all.n <= 0.0 {
+            return out;
+        }
+        // per text feature: how open it leaves the attractor, and its relation counts
+        let feats: Vec<(f64, &RelationCounts)> = text
+            .iter()
+            .filter_map(|f| {
+                let c = self.relations.get(f)?;
+                let open = match (self.features.get(f), self.pairs.get(f)) {
+                    (Some(&nf), Some(m)) => 1.0 - self.informativeness(nf, m),
+                    _ => 1.0,
+                };
+                Some((open * open, c))
+            })
+            .collect();
+        let wsum: f64 = feats.iter().map(|x| x.0).sum();
+        for &(r, wt) in ctx.recent.iter().take(MAX_RECENT) {
+            if !(wt.is_finite() && wt > 0.0) {
+                continue;
+            }
+            let Some(rel) = Relations::of(r, acts) else {
+                continue;
+            };
+            let cands: Vec<(u32, Relation)> = self
+                .attractors
+                .keys()
+                .filter_map(|&a| Some((a, rel.get(a)?)))
+                .collect();
+            let k = cands.len() as f64;
+            if k < 2.0 {
+                continue;
+            }
+            let mut per: BTreeMap<Relation, f64> = BTreeMap::new();
+            for (_, x) in &cands {
+                *per.entry(*x).or_default() += 1.0;
+            }
+            for (&x, &nt) in &per {
+                if x == Relation::Itself {
+                    continue;
+                }
+                let t = x.token();
+                let base = (all.tokens.get(t).copied().unwrap_or(0.0) / all.n).clamp(1e-3, 0.999);
+                let random = nt / k;
+                let said: f64 = feats
+                    .iter()
+                    .map(|(o, c)| {
+                        // one sighting is coincidence (the context is there every time)
+                        let h = (c.tokens.get(t).copied().unwrap_or(0.0) - 1.0).max(0.0);
+                        o * (h + base * REPEAT_PRIOR) / (c.n + REPEAT_PRIOR)
+                    })
+                    .sum();
+                let p = (said + random) / (wsum + 1.0);
+                let ll = (p.max(1e-6) / random).ln() * wt.min(1.0) as f64;
+                for (a, y) in &cands {
+                    if *y == x {
+                        *out.entry(*a).or_default() += ll;
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Understands `text` in `ctx`: the `k` attractors it grounds in, most confident first, and
     /// the parameters its words ask for. Empty text, a text of unknown words only, or an empty
-    /// lexicon are errors; unknown words beside known ones are listed and ignored.
+    /// lexicon are errors; unknown words beside known ones are listed and ignored. No action
+    /// memories: no relations (see [`Lexicon::understand_in`]).
     pub fn understand(
         &self,
         text: &str,
         ctx: &Context,
         k: usize,
+    ) -> Result<Understanding, LanguageError> {
+        self.understand_in(text, ctx, k, &NoActs)
+    }
+
+    /// [`Lexicon::understand`], with the relations the words were learned to ask for: each
+    /// attractor whose act (its action memory in `acts`) stands in such a relation to a recent
+    /// act ("the other way": its mirror) or to the scene gets their vote.
+    pub fn understand_in(
+        &self,
+        text: &str,
+        ctx: &Context,
+        k: usize,
+        acts: &dyn Acts,
     ) -> Result<Understanding, LanguageError> {
         let w = words(text);
         if w.is_empty() {
@@ -490,6 +672,12 @@ impl Lexicon {
         for (a, v) in votes {
             if let Some(l) = scores.get_mut(&a) {
                 *l += CONTEXT_WEIGHT * v;
+            }
+        }
+        // the relations of the attractors' acts to the recent acts
+        for (a, ll) in self.relation_loglik(&text, ctx, acts) {
+            if let Some(l) = scores.get_mut(&a) {
+                *l += RELATION_WEIGHT * ll;
             }
         }
         let mut ranked: Vec<(u32, f64)> = scores.into_iter().collect();
@@ -617,10 +805,11 @@ impl Lexicon {
             .position(|&b| b == b'\n')
             .ok_or_else(|| bad("no header line"))?;
         let header = std::str::from_utf8(&bytes[..nl]).map_err(|_| bad("header is not text"))?;
-        let want = header
-            .strip_prefix(HEADER)
+        let want = HEADERS
+            .iter()
+            .find_map(|h| header.strip_prefix(h))
             .map(str::trim)
-            .ok_or_else(|| bad("not a sattva lexicon (header)"))?;
+            .ok_or_else(|| bad("not a sattva lexicon of a known version (header)"))?;
         let body = &bytes[nl + 1..];
         if hex(&Sha256::digest(body)) != want {
             return Err(bad("checksum mismatch: the file is damaged"));
@@ -629,7 +818,10 @@ impl Lexicon {
     }
 }
 
-const HEADER: &str = "sattva-lexicon 1 sha256";
+/// The header of the current format (2: relation counts; version-1 files load without them).
+const HEADER: &str = "sattva-lexicon 2 sha256";
+/// Headers of the versions [`Lexicon::load`] reads.
+const HEADERS: [&str; 2] = [HEADER, "sattva-lexicon 1 sha256"];
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
@@ -767,6 +959,115 @@ mod tests {
             l.understand("wave", &Context::default(), 1),
             Err(LanguageError::Unknown(_))
         ));
+    }
+
+    /// Acts of 2 bins x 3 joints: three pairs of opposite acts (10/11: joint 0, 20/21: joint 1,
+    /// 30/31: joint 2, each with a little of the next joint) and one act of joints 0 and 1.
+    fn mirrored_acts() -> BTreeMap<u32, crate::substrate::ActionMemory> {
+        let m = |p: [f32; 6]| crate::substrate::ActionMemory::new(2, 3, 1.0, &p).unwrap();
+        let mut acts = BTreeMap::new();
+        for (id, j) in [(10u32, 0usize), (20, 1), (30, 2)] {
+            let mut p = [0.0f32; 6];
+            p[j] = 1.0;
+            p[3 + j] = 2.0;
+            p[3 + (j + 1) % 3] = 0.3;
+            acts.insert(id, m(p));
+            acts.insert(id + 1, m(p.map(|x| -x)));
+        }
+        acts.insert(40, m([1.0, 1.0, 0.0, 2.0, 2.0, 0.0]));
+        acts
+    }
+
+    #[test]
+    fn the_other_way_generalises_to_an_unseen_pair() {
+        let acts = mirrored_acts();
+        let ids: Vec<u32> = acts.keys().copied().collect();
+        let mut l = Lexicon::new();
+        // descriptions, each said after unrelated acts (two to four on in the list)
+        for k in 0..3 {
+            for (i, &a) in ids.iter().enumerate() {
+                let prev = ids[(i + 2 + k) % ids.len()];
+                l.observe_in(&format!("do {a}"), &ctx(None, Some(prev)), a, None, &acts);
+            }
+        }
+        // "the other way" about the mirror of what was just done: pairs 10/11 and 20/21 only
+        for _ in 0..2 {
+            for (from, to) in [(10, 11), (11, 10), (20, 21), (21, 20)] {
+                l.observe_in("the other way", &ctx(None, Some(from)), to, None, &acts);
+            }
+        }
+        // the unseen pair, both ways
+        for (from, to) in [(30, 31), (31, 30)] {
+            let u = l
+                .understand_in("the other way", &ctx(None, Some(from)), 3, &acts)
+                .unwrap();
+            assert_eq!(u.meanings[0].attractor, to, "{:?}", u.meanings);
+            // without the action memories the words and the context alone cannot know it
+            let u = l
+                .understand("the other way", &ctx(None, Some(from)), 3)
+                .unwrap();
+            assert_ne!(u.meanings[0].attractor, to, "{:?}", u.meanings);
+        }
+        // the descriptions are unmoved by the relation counts
+        let u = l
+            .understand_in("do 31", &ctx(None, Some(30)), 1, &acts)
+            .unwrap();
+        assert_eq!(u.meanings[0].attractor, 31);
+        let u = l
+            .understand_in("do 40", &ctx(None, Some(30)), 1, &acts)
+            .unwrap();
+        assert_eq!(u.meanings[0].attractor, 40);
+    }
+
+    #[test]
+    fn a_relation_seen_once_is_coincidence() {
+        let acts = mirrored_acts();
+        let ids: Vec<u32> = acts.keys().copied().collect();
+        let mut l = Lexicon::new();
+        for k in 0..3 {
+            for (i, &a) in ids.iter().enumerate() {
+                let prev = ids[(i + 2 + k) % ids.len()];
+                l.observe_in(&format!("do {a}"), &ctx(None, Some(prev)), a, None, &acts);
+            }
+        }
+        // "the other way" about a mirror once, and about unrelated acts: not yet a relation
+        // (shrunk to the base rate, one sighting discounted)
+        l.observe_in("the other way", &ctx(None, Some(10)), 11, None, &acts);
+        for (from, to) in [(40, 20), (10, 21), (11, 40)] {
+            l.observe_in("the other way", &ctx(None, Some(from)), to, None, &acts);
+        }
+        let top = |l: &Lexicon| {
+            l.understand_in("the other way", &ctx(None, Some(30)), 3, &acts)
+                .unwrap()
+                .meanings[0]
+                .attractor
+        };
+        assert_ne!(top(&l), 31);
+        // a second time: it is
+        l.observe_in("the other way", &ctx(None, Some(11)), 10, None, &acts);
+        assert_eq!(top(&l), 31);
+    }
+
+    #[test]
+    fn a_version_1_lexicon_loads_without_relations() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("old.lexicon");
+        let mut l = Lexicon::new();
+        l.observe("wave", &ctx(None, Some(3)), 4, None);
+        let mut v = serde_json::to_value(&l).unwrap();
+        let o = v.as_object_mut().unwrap();
+        assert!(o.remove("relations").is_some() && o.remove("relations_all").is_some());
+        let body = serde_json::to_vec(&v).unwrap();
+        let mut bytes =
+            format!("sattva-lexicon 1 sha256 {}\n", hex(&Sha256::digest(&body))).into_bytes();
+        bytes.extend_from_slice(&body);
+        std::fs::write(&p, &bytes).unwrap();
+        assert_eq!(Lexicon::load(&p).unwrap(), l);
+        // an unknown version is refused
+        bytes[15] = b'9';
+        std::fs::write(&p, &bytes).unwrap();
+        let e = Lexicon::load(&p).unwrap_err().to_string();
+        assert!(e.contains("version"), "{e}");
     }
 
     #[test]
