@@ -602,8 +602,13 @@ fn run_top(dir: &Path, args: &[String], domain: &str) -> Outcome {
     ros_env(&mut agent, domain);
     let _agent = KillOnDrop(agent.spawn().expect("stand-in agent"));
     let t0 = Instant::now();
-    // (generous: on a loaded 2-core machine the stand-in agent's start can take a while)
-    while !dir.join(&sock).exists() && t0.elapsed() < Duration::from_secs(60) {
+    // until the agent accepts connections: the path alone may be a stale socket file that an
+    // earlier, killed agent left (the default /tmp/sattva.sock outlives every tempdir), and a
+    // `top` started before the agent bound it finds nobody there and exits (generous: on a
+    // loaded 2-core machine the stand-in agent's start can take a while)
+    while std::os::unix::net::UnixStream::connect(dir.join(&sock)).is_err()
+        && t0.elapsed() < Duration::from_secs(60)
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
     let tsock = dir.join("tmux.sock");
