@@ -978,18 +978,24 @@ mod tests {
         acts
     }
 
-    #[test]
-    fn the_other_way_generalises_to_an_unseen_pair() {
-        let acts = mirrored_acts();
+    /// A lexicon taught "do <id>" about every act, each said after unrelated acts (two to four
+    /// on in the list).
+    fn described(acts: &BTreeMap<u32, crate::substrate::ActionMemory>) -> Lexicon {
         let ids: Vec<u32> = acts.keys().copied().collect();
         let mut l = Lexicon::new();
-        // descriptions, each said after unrelated acts (two to four on in the list)
         for k in 0..3 {
             for (i, &a) in ids.iter().enumerate() {
                 let prev = ids[(i + 2 + k) % ids.len()];
-                l.observe_in(&format!("do {a}"), &ctx(None, Some(prev)), a, None, &acts);
+                l.observe_in(&format!("do {a}"), &ctx(None, Some(prev)), a, None, acts);
             }
         }
+        l
+    }
+
+    #[test]
+    fn the_other_way_generalises_to_an_unseen_pair() {
+        let acts = mirrored_acts();
+        let mut l = described(&acts);
         // "the other way" about the mirror of what was just done: pairs 10/11 and 20/21 only
         for _ in 0..2 {
             for (from, to) in [(10, 11), (11, 10), (20, 21), (21, 20)] {
@@ -1022,14 +1028,7 @@ mod tests {
     #[test]
     fn a_relation_seen_once_is_coincidence() {
         let acts = mirrored_acts();
-        let ids: Vec<u32> = acts.keys().copied().collect();
-        let mut l = Lexicon::new();
-        for k in 0..3 {
-            for (i, &a) in ids.iter().enumerate() {
-                let prev = ids[(i + 2 + k) % ids.len()];
-                l.observe_in(&format!("do {a}"), &ctx(None, Some(prev)), a, None, &acts);
-            }
-        }
+        let mut l = described(&acts);
         // "the other way" about a mirror once, and about unrelated acts: not yet a relation
         // (shrunk to the base rate, one sighting discounted)
         l.observe_in("the other way", &ctx(None, Some(10)), 11, None, &acts);
