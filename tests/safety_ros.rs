@@ -9,7 +9,14 @@
 //!   hold it there);
 //! * robot backend (an rclpy fake ros2_control robot following its position controller): the
 //!   robot's joints never move faster than `action.clamp.max_velocity` (2 rad/s here, below the
-//!   robot profile's own 10 rad/s limit).
+//!   robot profile's own 10 rad/s limit; over 0.2 s windows: the fake ticks at 30 Hz, and an
+//!   unclamped step (the profile's 10 rad/s) would show 3.9 rad/s over such a window, the clamped
+//!   one 1.93).
+//!
+//! Each test measures speeds against wall-clock stamps of real-time peers (an agent, an rclpy
+//! operator, the fake robot): they take the timing lock (`common::timing`), so no other
+//! timing-sensitive test - nor each other - loads the 2 cores meanwhile (four agents with their
+//! Python peers at once stalled the fake robot, whose caught-up ticks then showed 2.32 rad/s).
 #![cfg(all(feature = "ros2", feature = "mujoco"))]
 
 mod common;
@@ -17,6 +24,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::ros::{domain_id, peer_and_agent, start_fake_robot};
+use common::timing;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -37,6 +45,7 @@ fn result(report: &str) -> serde_json::Value {
 
 #[test]
 fn a_position_step_on_the_mujoco_arm_respects_the_velocity_limit() {
+    let _serial = timing::serial();
     let cfg = root().join("config/sim.yaml");
     let (report, summary) = peer_and_agent(
         "operator_step.py",
@@ -65,6 +74,7 @@ fn a_position_step_on_the_mujoco_arm_respects_the_velocity_limit() {
 
 #[test]
 fn an_effort_step_on_the_go2_never_exceeds_max_effort() {
+    let _serial = timing::serial();
     let cfg = root().join("config/go2.yaml");
     let (report, summary) = peer_and_agent(
         "operator_step.py",
@@ -93,6 +103,7 @@ fn an_effort_step_on_the_go2_never_exceeds_max_effort() {
 
 #[test]
 fn a_position_step_on_the_robot_backend_respects_the_velocity_limit() {
+    let _serial = timing::serial();
     let domain = domain_id(43);
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("robot.yaml");
@@ -109,7 +120,7 @@ fn a_position_step_on_the_robot_backend_respects_the_velocity_limit() {
     );
     let (report, summary) = peer_and_agent(
         "operator_step.py",
-        &strings(&["/joint_states", "position", "1.2", "2.5", "0.1"]),
+        &strings(&["/joint_states", "position", "1.2", "2.5", "0.2"]),
         &strings(&["run", "-c", cfg.to_str().unwrap(), "--duration", "10"]),
         &domain,
         true,
