@@ -23,7 +23,10 @@ cd "$(dirname "$0")/.."
 # name | README section it feeds | rough time of a full run
 FIGURES=(
   "sim|Quick start: the sattva sim summary; Substrate: learn p99 in the learning loop|2 min"
-  "literacy|Motor-primitive literacy table (five robots, baselines in the same run)|60-120 min"
+  "literacy|Motor-primitive literacy table (five robots, baselines in the same run)|15-30 min"
+  "grounding|Words grounded in attractors: the grounding table, vocabulary, YAM, more teaching (TF-IDF baseline in the same run)|10-20 min"
+  "perform|Acting from what was learned: the perform table (four robots, per attractor and --per-label)|15-30 min"
+  "peers|Peer validation: the eval peers table (5 agents alone, as a team, with a faulty peer; ROS 2)|10-20 min"
   "learn-python|Python: Substrate.learn vs river / artlib (needs literacy's sim output)|5 min"
   "filter-python|Python: OrientationFilter.update_batch vs vqf|2 min"
   "bench-sim|Performance: simulation backend vs bare mujoco-rs (arm, Go2)|3 min"
@@ -187,6 +190,32 @@ for n in "${selected[@]}"; do
           run "$BIN eval literacy -c config/$r.yaml --baselines --out $WORK/literacy_$r"
         done
       fi
+      ;;
+    grounding)
+      section grounding "Grounding (seed 7, 200 training / 96 novel episodes; the scikit-learn TF-IDF + 1-NN baseline in the same run): the reference arm, the i2rt YAM, and the reference arm with more teaching."
+      if q; then run "$BIN eval grounding -c config/sim.yaml --train 26 --novel 8 --out $WORK/grounding_sim"
+      else
+        run "$BIN eval grounding -c config/sim.yaml --out $WORK/grounding_sim"
+        run "$BIN eval grounding -c config/yam.yaml --out $WORK/grounding_yam"
+        run "$BIN eval grounding -c config/sim.yaml --train 416 --novel 384 --out $WORK/grounding_sim_more"
+      fi
+      ;;
+    perform)
+      section perform "Performing learned attractors (seed 7, 4 performances per attractor from novel start poses): every attractor that absorbed >= 3 experiences, and \`--per-label\`."
+      if q; then run "$BIN eval perform -c config/sim.yaml --train 26 --trials 1 --out $WORK/perform_sim"
+      else
+        for r in sim yam go2 jaco; do
+          run "$BIN eval perform -c config/$r.yaml --out $WORK/perform_$r"
+        done
+        for r in sim yam go2; do
+          run "$BIN eval perform -c config/$r.yaml --per-label --out $WORK/perform_${r}_label"
+        done
+      fi
+      ;;
+    peers)
+      section peers "Peer validation over ROS 2: five agents alone, as a team, and as a team with a faulty peer, same seeds."
+      if q; then run "$BIN eval peers -n 3 --train 20 --novel 8 --calibration 10 -p peers.rate=3 --out $WORK/eval_peers"
+      else run "$BIN eval peers --train 150 --novel 52 --calibration 20 -p peers.rate=3 --out $WORK/eval_peers"; fi
       ;;
     learn-python)
       section learn-python "Learning from Python on the literacy evaluation's exported vectors: \`sattva.Substrate.learn\` vs river and artlib, same process."
