@@ -99,8 +99,15 @@ fn recognition_beats_chance_and_needs_learning() {
     let r = run_literacy(&c, &o).unwrap();
     println!("{r}");
     assert_eq!(r.novel.len(), 24);
-    // 24 primitives: chance is 4 %
-    assert!(r.accuracy >= 0.6, "recognition {:.3}", r.accuracy);
+    // 24 primitives: chance is 4 %. The run is deterministic (seed, virtual time): it recognises
+    // 18 of the 24 novel scenarios (the full curriculum's 84 % is figure `literacy`). The bound is
+    // that figure: one case fewer is a change in learning someone must look at (a vigilance of
+    // 0.93 instead of 0.95 scores 17 / 24; 0.90 13 / 24; one attractor for everything 2 / 24).
+    assert!(
+        r.accuracy >= 18.0 / 24.0 - 1e-9,
+        "recognition {:.3} (this run recognised 18 of 24)",
+        r.accuracy
+    );
     let (train, novel) = (pairs(&r.train), pairs(&r.novel));
     assert_eq!(train.len(), 72);
     let acc = accuracy(&train, &novel);

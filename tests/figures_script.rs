@@ -48,7 +48,11 @@ fn referenced(readme: &str) -> BTreeSet<String> {
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == ',')
             .collect();
-        names.extend(list.split(',').filter(|s| !s.is_empty()).map(str::to_string));
+        names.extend(
+            list.split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+        );
     }
     names
 }
@@ -67,7 +71,10 @@ fn every_figure_the_readme_names_is_one_the_script_makes() {
         "sched",
         "bench-monitors",
     ] {
-        assert!(names.contains(must), "figures.sh --list lacks `{must}`: {names:?}");
+        assert!(
+            names.contains(must),
+            "figures.sh --list lacks `{must}`: {names:?}"
+        );
     }
     let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
     let refs = referenced(&readme);
@@ -85,19 +92,29 @@ fn every_figure_the_readme_names_is_one_the_script_makes() {
 #[test]
 fn an_unknown_figure_name_is_refused_with_the_list() {
     let out = figures(&["--only", "sim,no-such-figure"]);
-    assert_eq!(out.status.code(), Some(2), "exit status of an unknown --only name");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "exit status of an unknown --only name"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("no figure named `no-such-figure`") && err.contains("bench-encode"),
         "the error names the bad figure and lists the real ones: {err}"
     );
     let out = figures(&["--bogus"]);
-    assert_eq!(out.status.code(), Some(2), "exit status of an unknown argument");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "exit status of an unknown argument"
+    );
 }
 
 #[test]
 fn the_reference_extractor_finds_names_in_a_sample() {
-    let refs = referenced("see figure `sim` and `bash scripts/figures.sh --only bench-fusion,bench-encode` here");
+    let refs = referenced(
+        "see figure `sim` and `bash scripts/figures.sh --only bench-fusion,bench-encode` here",
+    );
     let want: BTreeSet<String> = ["sim", "bench-fusion", "bench-encode"]
         .into_iter()
         .map(str::to_string)
