@@ -11,42 +11,43 @@
 #                                             its numbers are NOT the README's
 #   --out FILE                              # write there instead
 #
-# Full run: several hours (the literacy evaluation of five robots, the 1M-attractor substrate
-# bench, a generated 10 GB bag). `sched` needs cyclictest (rt-tests) and pins SCHED_FIFO 80 on
-# core 1: run it (and the full script) on a quiet machine only, nothing else building.
+# Full run: ~40 min on the 2-vCPU VM (2026-12-06; the 1M-attractor substrate bench 16 min, the
+# five-agent peers evaluation 7 min), plus the release build; 11 GB free disk for the generated
+# bag. `sched` needs cyclictest (rt-tests) and pins SCHED_FIFO 80 on core 1: run it (and the
+# full script) on a quiet machine only, nothing else building.
 # The real data set is read from $SATTVA_DATA_DIR, else ../shared/data or ../../shared/data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=lib.sh
 . scripts/lib.sh
 
-# name | README section it feeds | rough time of a full run
+# name | README section it feeds | time of a full run (wall, 2-vCPU VM, 2026-12-06; debug test builds not counted)
 FIGURES=(
-  "sim|Quick start: the sattva sim summary; Substrate: learn p99 in the learning loop|2 min"
-  "literacy|Motor-primitive literacy table (five robots, baselines in the same run)|15-30 min"
-  "grounding|Words grounded in attractors: the grounding table, vocabulary, YAM, more teaching (TF-IDF baseline in the same run)|10-20 min"
-  "perform|Acting from what was learned: the perform table (four robots, per attractor and --per-label)|15-30 min"
-  "peers|Peer validation: the eval peers table (5 agents alone, as a team, with a faulty peer; ROS 2)|10-20 min"
-  "learn-python|Python: Substrate.learn vs river / artlib (needs literacy's sim output)|5 min"
-  "filter-python|Python: OrientationFilter.update_batch vs vqf|2 min"
-  "bench-sim|Performance: simulation backend vs bare mujoco-rs (arm, Go2)|3 min"
-  "bench-fusion|Performance: orientation filter vs vqf, imufusion, ahrs; whole Fusion::update|5 min"
-  "bench-encode|Performance: experience encoding ns per call|1 min"
-  "fusion-mujoco|Performance: MuJoCo ground-truth orientation test (inclination RMS, yaw drift)|2 min"
-  "sched|Performance: executor wake-up latency vs cyclictest and a bare loop, dispatch, handoff (QUIET MACHINE)|5 min"
-  "bench-ros|Performance: RT task -> node -> rclpy latency vs rclpy -> rclpy|1 min"
-  "ros-stall|Performance: the control task while the ROS node thread is blocked 2 s|2 min"
-  "substrate|Performance: substrate at 3k..1M attractors, index vs FAISS IndexHNSWFlat|30-60 min"
-  "bench-replay|Performance: bag read + decode vs rosbags|2 min"
-  "replay-big|Replay at robot-log scale: peak memory of a replay of a 10 GB camera bag|5 min"
-  "bench-realsense|Performance: RealSense playback through the backend vs bare librealsense|2 min"
-  "bench-vision|Vision: ms per frame, Rust vs OpenCV|2 min"
-  "vision-sim|Vision: cost of rendering in sattva sim; the visual modality on the curriculum|10 min"
-  "vision-tests|Vision: rotation accuracy, yaw drift with/without the aid, visual modality (tests)|5 min"
-  "bench-monitors|Safety monitors: ns per cycle vs RTAMT per sample|3 min"
+  "sim|Quick start: the sattva sim summary; Substrate: learn p99 in the learning loop|10 s"
+  "literacy|Motor-primitive literacy table (five robots, baselines in the same run)|3 min"
+  "grounding|Words grounded in attractors: the grounding table, vocabulary, YAM, more teaching (TF-IDF baseline in the same run)|1 min"
+  "perform|Acting from what was learned: the perform table (four robots, per attractor and --per-label)|1 min"
+  "peers|Peer validation: the eval peers table (5 agents alone, as a team, with a faulty peer; ROS 2)|7 min"
+  "learn-python|Python: Substrate.learn vs river / artlib (needs literacy's sim output)|10 s"
+  "filter-python|Python: OrientationFilter.update_batch vs vqf|5 s"
+  "bench-sim|Performance: simulation backend vs bare mujoco-rs (arm, Go2)|40 s"
+  "bench-fusion|Performance: orientation filter vs vqf, imufusion, ahrs; whole Fusion::update|30 s"
+  "bench-encode|Performance: experience encoding ns per call|10 s"
+  "fusion-mujoco|Performance: MuJoCo ground-truth orientation test (inclination RMS, yaw drift)|10 s"
+  "sched|Performance: executor wake-up latency vs cyclictest and a bare loop, dispatch, handoff (QUIET MACHINE)|3 min"
+  "bench-ros|Performance: RT task -> node -> rclpy latency vs rclpy -> rclpy|15 s"
+  "ros-stall|Performance: the control task while the ROS node thread is blocked 2 s|20 s"
+  "substrate|Performance: substrate at 3k..1M attractors, index vs FAISS IndexHNSWFlat|16 min"
+  "bench-replay|Performance: bag read + decode vs rosbags|5 s"
+  "replay-big|Replay at robot-log scale: peak memory of a replay of a 10 GB camera bag|80 s"
+  "bench-realsense|Performance: RealSense playback through the backend vs bare librealsense|5 s"
+  "bench-vision|Vision: ms per frame, Rust vs OpenCV|5 s"
+  "vision-sim|Vision: cost of rendering in sattva sim; the visual modality on the curriculum|2 min"
+  "vision-tests|Vision: rotation accuracy, yaw drift with/without the aid, visual modality (tests)|25 s"
+  "bench-monitors|Safety monitors: ns per cycle vs RTAMT per sample|5 s"
 )
 
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; }
 
 ONLY="" QUICK=0 OUT="" LIST=0
 ARGS=""
