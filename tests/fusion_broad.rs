@@ -14,7 +14,7 @@ use sattva::fusion::ImuFilterConfig;
 mod common;
 
 fn data(file: &str) -> PathBuf {
-    common::shared_data("imu", file)
+    common::shared_data_path(&format!("imu/{file}"))
 }
 
 fn check(file: &str, incl_max: f64, head_max: f64) {

@@ -13,7 +13,7 @@ use sattva::replay::run::run_replay_with_report;
 mod common;
 
 fn data(file: &str) -> PathBuf {
-    common::shared_data("imu", file)
+    common::shared_data_path(&format!("imu/{file}"))
 }
 
 #[test]
