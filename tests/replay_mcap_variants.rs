@@ -43,6 +43,14 @@ fn write(opts: mcap::WriteOptions) -> Vec<u8> {
     w.into_inner().into_inner()
 }
 
+/// The decoded `std_msgs/String` texts of a bag's messages, in read order.
+fn texts(bag: &Bag) -> Vec<String> {
+    bag.messages
+        .iter()
+        .map(|m| msgs::decode::<msgs::StringMsg>(&m.data).unwrap().data)
+        .collect()
+}
+
 fn check(buf: &[u8], what: &str) {
     let bag = Bag::from_mcap_bytes(Path::new(what), buf);
     assert!(bag.warnings.is_empty(), "{what}: {:?}", bag.warnings);
@@ -112,11 +120,7 @@ fn bad_chunk_crc_is_reported_and_other_chunks_read() {
         "{:?}",
         bag.warnings
     );
-    let texts: Vec<String> = bag
-        .messages
-        .iter()
-        .map(|m| msgs::decode::<msgs::StringMsg>(&m.data).unwrap().data)
-        .collect();
+    let texts = texts(&bag);
     assert_eq!(texts, ["m10", "m20", "m40", "m50"]);
 }
 
@@ -166,11 +170,7 @@ fn a_chunk_too_short_for_its_times_is_skipped_with_a_warning_in_a_summaryless_fi
     );
     // the first chunk (m30, written first) is read; what follows the damaged length is not
     // trusted beyond what the scan can frame
-    let texts: Vec<String> = bag
-        .messages
-        .iter()
-        .map(|m| msgs::decode::<msgs::StringMsg>(&m.data).unwrap().data)
-        .collect();
+    let texts = texts(&bag);
     assert!(
         texts.first().map(String::as_str) == Some("m30"),
         "{texts:?}"
